@@ -1,0 +1,62 @@
+"""``bench ls [derainers|datasets|tasks|metrics|evaluators] [--params]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+KINDS = ("derainers", "datasets", "tasks", "metrics", "evaluators")
+
+
+def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
+    p = sub.add_parser("ls", help=help_text, description="List what is registered, with one-line descriptions.")
+    p.add_argument("kind", nargs="?", choices=KINDS, help="what to list (default: everything)")
+    p.add_argument("--params", action="store_true", help="derainers: build each one and show its parameter count")
+    p.add_argument("--cards", action="store_true", help="derainers: show paper, weights and reported scores")
+    p.set_defaults(func=run)
+
+
+def _registry(kind: str):
+    from bench import registries
+
+    return {"derainers": registries.DERAINERS, "datasets": registries.DATASETS, "tasks": registries.TASKS,
+            "metrics": registries.METRICS, "evaluators": registries.EVALUATORS}[kind]
+
+
+def _derainer_extra(name: str, params: bool, cards: bool) -> tuple[str, list[str]]:
+    from bench.factory import create_derainer
+
+    try:
+        model = create_derainer(name, weights=None)
+    except Exception as err:  # a broken plugin must not break the listing
+        return f"(cannot build: {type(err).__name__}: {err})", []
+    count = f"{sum(p.numel() for p in model.parameters()) / 1e6:8.3f} M" if params else ""
+    lines: list[str] = []
+    if cards:
+        card = model.card
+        lines.append(f"paper: {card.paper or '—'}")
+        lines.append(f"size multiple: {card.size_multiple}; trainable: {card.trainable}; "
+                     f"default weights: {card.default_weights or 'none (random init)'}")
+        for w in card.weights:
+            reported = "; ".join(f"{ds}: " + ", ".join(f"{k} {v}" for k, v in m.items()) for ds, m in w.reported.items())
+            lines.append(f"weights {w.tag}: {w.path} (trained on {w.trained_on or '?'}; licence {w.licence or '?'})"
+                         + (f"; reported {reported}" if reported else ""))
+    return count, lines
+
+
+def run(args: argparse.Namespace) -> int:
+    kinds = [args.kind] if args.kind else list(KINDS)
+    out = sys.stdout
+    for kind in kinds:
+        registry = _registry(kind)
+        out.write(f"{kind}:\n")
+        for entry in registry.entries():
+            aliases = f" (aliases: {', '.join(entry.aliases)})" if entry.aliases else ""
+            extra, lines = ("", [])
+            if kind == "derainers" and (args.params or args.cards):
+                extra, lines = _derainer_extra(entry.name, args.params, args.cards)
+            origin = "" if entry.origin == "builtin" else f" [{entry.origin}]"
+            out.write(f"  {entry.name:<18} {extra + '  ' if extra else ''}{entry.summary}{aliases}{origin}\n")
+            for line in lines:
+                out.write(f"  {'':<18}   {line}\n")
+    return 0

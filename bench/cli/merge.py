@@ -1,0 +1,53 @@
+"""``bench merge SHARD_RECORD... [--output FILE]`` or ``bench merge --runs DIR``: combine shard records.
+
+Each ``bench run --shard i/n`` writes a record and a ``.state.npz`` beside it. Merging the n records
+gives the record of the unsharded run (same metrics to the last digit, rows in natural order); see
+``docs/scaling.md`` for torchrun and SLURM recipes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
+    p = sub.add_parser("merge", help=help_text, description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
+    p.add_argument("records", nargs="*", metavar="SHARD_RECORD", help="the shard records (.json) of one run")
+    p.add_argument("--output", "-O", default=None,
+                   help="merged record file (default: beside the shards, named like the unsharded run)")
+    p.add_argument("--runs", default=None,
+                   help="instead of listing records: merge every complete set of shard records under this folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.report.tables import render_run_summary
+    from bench.results.merge import MergeError, find_shard_groups, merge_shards
+
+    if bool(args.records) == bool(args.runs):
+        raise ValueError("give either shard record files or --runs DIR")
+    if args.runs:
+        if args.output:
+            raise ValueError("--output goes with explicit shard records, not with --runs")
+        groups = list(find_shard_groups(args.runs).values())
+        if not groups:
+            raise ValueError(f"no shard records (config.shard set) under {args.runs}")
+    else:
+        groups = [list(args.records)]
+    merged, failed = [], 0
+    for paths in groups:
+        try:
+            path, record = merge_shards(paths, args.output)
+        except MergeError as err:
+            if not args.runs:
+                raise
+            failed += 1
+            sys.stderr.write(f"error: {err}\n")
+            continue
+        record["_path"] = str(path)  # type: ignore[typeddict-unknown-key]
+        merged.append(record)
+        sys.stderr.write(f"merged {len(paths)} shards: {path}\n")
+    if merged:
+        sys.stdout.write(render_run_summary(merged) + "\n")
+    return 1 if failed else 0

@@ -1,0 +1,1 @@
+"""Data: image reading, dataset readers and manifests, rain synthesis, set builders."""

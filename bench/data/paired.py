@@ -1,0 +1,233 @@
+"""Paired rainy/clean dataset reader with automatic layout detection.
+
+Supported layouts (``../shared/data/README.md``):
+
+* equal names in a rainy and a clean folder: ``rain/`` + ``norain/`` (RainTrainL, ``bench synth``),
+  ``rain100mm/`` + ``norain/`` (RainCityscapes), ``input/`` + ``target/`` and similar;
+* MSPFN: ``inputcrop/1.png`` ↔ ``cleancrop/1.png``;
+* PReNet: ``rainy/rain-001.png`` ↔ ``norain-001.png`` (clean images in the set's root);
+* DDN/Rain1400: ``rainy_image/901_1.jpg`` … ``901_14.jpg`` ↔ ``ground_truth/901.jpg``.
+
+Pairs are ordered naturally by id (1, 2, …, 10, not 1, 10, 100). Problems with individual files
+(unpaired files, unreadable images, size mismatches) are collected as :class:`DataIssue` records
+and the rest of the set stays usable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bench.data.images import ImageReadError, crop_to_multiple, is_image_file, read_image
+
+RAINY_DIRS: tuple[str, ...] = ("rain", "rainy", "rain100mm", "inputcrop", "input", "rainy_image", "rain_image", "data", "low")
+CLEAN_DIRS: tuple[str, ...] = ("norain", "clean", "cleancrop", "target", "gt", "ground_truth", "groundtruth", "label", "high")
+_ID_PREFIXES = re.compile(r"^(?:norain|rain|rainy|clean|gt)[-_]", re.IGNORECASE)
+_DDN_ID = re.compile(r"^(.+)_(\d+)$")
+
+
+def natural_key(text: str) -> tuple[object, ...]:
+    """Sort key that orders embedded numbers numerically: ``"2" < "10"``."""
+    return tuple(int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", text))
+
+
+def pair_id(stem: str) -> str:
+    """The pair id of a file stem: ``rain-001`` → ``001``, ``norain-7`` → ``7``, ``901_3`` → ``901_3``."""
+    return _ID_PREFIXES.sub("", stem)
+
+
+class EmptyDatasetError(ValueError):
+    """A dataset folder holds no usable pairs or images."""
+
+
+@dataclass(frozen=True)
+class DataIssue:
+    """A file that could not be used, and why (recorded in the run record, never silently dropped)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Pair:
+    id: str
+    rainy: Path
+    clean: Path
+
+
+@dataclass
+class Sample:
+    """One loaded pair (``clean`` is None for sets without references)."""
+
+    id: str
+    rainy: np.ndarray
+    clean: np.ndarray | None
+    rainy_path: Path
+    clean_path: Path | None = None
+
+
+@dataclass
+class PairedLayout:
+    """The detected layout of a paired set: its pairs and the files that could not be paired."""
+
+    root: Path
+    layout: str
+    pairs: list[Pair]
+    issues: list[DataIssue] = field(default_factory=list)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.iterdir() if is_image_file(p)), key=lambda p: natural_key(p.name))
+
+
+def _find_dir(root: Path, names: tuple[str, ...]) -> Path | None:
+    lowered = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
+    for name in names:
+        if name in lowered:
+            return lowered[name]
+    return None
+
+
+def detect_pairs(root: str | Path) -> PairedLayout:
+    """Detect the layout under ``root`` and pair rainy with clean files.
+
+    Raises:
+        FileNotFoundError: ``root`` does not exist.
+        EmptyDatasetError: no rainy folder is recognised, or nothing could be paired.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset folder {root} does not exist")
+    rainy_dir = _find_dir(root, RAINY_DIRS)
+    if rainy_dir is None:
+        raise EmptyDatasetError(
+            f"{root}: no rainy-image folder found (looked for {', '.join(RAINY_DIRS)}); expected e.g. "
+            f"{root}/rain/ + {root}/norain/ with equal file names"
+        )
+    clean_dir = _find_dir(root, CLEAN_DIRS)
+    rainy_files = _images_in(rainy_dir)
+    if not rainy_files:
+        raise EmptyDatasetError(f"{rainy_dir}: folder holds no images")
+    clean_files = _images_in(clean_dir) if clean_dir is not None else _images_in(root)
+    if not clean_files:
+        raise EmptyDatasetError(
+            f"{root}: no clean images found (looked for a folder named {', '.join(CLEAN_DIRS)} "
+            f"and for images in {root} itself)"
+        )
+    layout = f"{rainy_dir.name}/ + {clean_dir.name + '/' if clean_dir else '(clean in root)'}"
+
+    by_name = {p.name: p for p in clean_files}
+    by_stem = {p.stem: p for p in clean_files}
+    by_id = {pair_id(p.stem): p for p in clean_files}
+    pairs: list[Pair] = []
+    issues: list[DataIssue] = []
+    used: set[Path] = set()
+    for rainy in rainy_files:
+        clean = by_name.get(rainy.name) or by_stem.get(rainy.stem) or by_id.get(pair_id(rainy.stem))
+        if clean is None:
+            match = _DDN_ID.match(pair_id(rainy.stem))
+            if match and match.group(1) in by_id:
+                clean = by_id[match.group(1)]
+                layout = f"{rainy_dir.name}/ + {clean_dir.name if clean_dir else '.'}/ (several rainy per clean)"
+        if clean is None:
+            issues.append(DataIssue(str(rainy), "unpaired: no clean image with a matching name or id"))
+            continue
+        used.add(clean)
+        pairs.append(Pair(pair_id(rainy.stem), rainy, clean))
+    if clean_dir is not None:
+        issues.extend(DataIssue(str(c), "unpaired: clean image without a rainy counterpart")
+                      for c in clean_files if c not in used)
+    if not pairs:
+        raise EmptyDatasetError(f"{root}: no rainy/clean pairs could be matched ({len(issues)} unpaired files)")
+    pairs.sort(key=lambda p: natural_key(p.id))
+    return PairedLayout(root=root, layout=layout, pairs=pairs, issues=issues)
+
+
+class PairedDataset:
+    """Iterate over loaded pairs of a paired set.
+
+    Example:
+        >>> ds = PairedDataset("../shared/data/rain/RainTrainL", limit=20)  # doctest: +SKIP
+        >>> for sample in ds: ...  # sample.rainy, sample.clean: (H, W, 3) uint8
+
+    Args:
+        root: The dataset folder.
+        limit: Take only the first ``limit`` pairs in natural order.
+        crop_multiple: Crop each pair from the top-left to a multiple of this (paper protocol: 8).
+        ids: Restrict to these pair ids (after ``limit``).
+    """
+
+    def __init__(self, root: str | Path, *, limit: int | None = None, crop_multiple: int = 1,
+                 ids: set[str] | None = None) -> None:
+        detected = detect_pairs(root)
+        self.root = Path(root)
+        self.manifest = None
+        if (self.root / "manifest.json").is_file():  # a built set: verify it before use
+            from bench.data.manifest import load_manifest
+
+            self.manifest = load_manifest(self.root, verify=True)
+        self.layout = detected.layout
+        self.issues: list[DataIssue] = list(detected.issues)
+        self.pairs = detected.pairs[:limit] if limit else detected.pairs
+        if ids is not None:
+            self.pairs = [p for p in self.pairs if p.id in ids]
+        self.crop_multiple = crop_multiple
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def load(self, pair: Pair) -> Sample:
+        """Load one pair.
+
+        Raises:
+            ImageReadError: a file cannot be decoded, or the two images differ in size.
+        """
+        rainy = read_image(pair.rainy)
+        clean = read_image(pair.clean)
+        if rainy.shape != clean.shape:
+            raise ImageReadError(
+                f"{pair.rainy}: size {rainy.shape[1]}x{rainy.shape[0]} differs from its clean image "
+                f"{pair.clean} ({clean.shape[1]}x{clean.shape[0]})"
+            )
+        rainy, clean = crop_to_multiple(rainy, self.crop_multiple), crop_to_multiple(clean, self.crop_multiple)
+        return Sample(pair.id, rainy, clean, pair.rainy, pair.clean)
+
+    def __iter__(self) -> Iterator[Sample | DataIssue]:
+        """Yield a :class:`Sample` per usable pair and a :class:`DataIssue` per broken one."""
+        for pair in self.pairs:
+            try:
+                yield self.load(pair)
+            except ImageReadError as err:
+                yield DataIssue(str(pair.rainy), str(err))
+
+
+class ImageFolder:
+    """Unpaired images (real rainy photos): every image file in a folder, natural order."""
+
+    def __init__(self, root: str | Path, *, limit: int | None = None, crop_multiple: int = 1) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"image folder {self.root} does not exist")
+        files = [p for p in self.root.rglob("*") if is_image_file(p)]
+        files.sort(key=lambda p: natural_key(str(p.relative_to(self.root))))
+        if not files:
+            raise EmptyDatasetError(f"{self.root}: folder holds no images")
+        self.files = files[:limit] if limit else files
+        self.crop_multiple = crop_multiple
+        self.issues: list[DataIssue] = []
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __iter__(self) -> Iterator[Sample | DataIssue]:
+        for path in self.files:
+            try:
+                image = crop_to_multiple(read_image(path), self.crop_multiple)
+            except ImageReadError as err:
+                yield DataIssue(str(path), str(err))
+                continue
+            yield Sample(str(path.relative_to(self.root).with_suffix("")), image, None, path)

@@ -1,0 +1,1 @@
+"""Inference (pad, tile, batch, precision) and training of derainers."""

@@ -1,0 +1,198 @@
+"""Run a derainer on images of any size: pad, tile, batch, precision (design.md principle 8).
+
+* Padding: reflect-pad to the derainer's size multiple, crop back afterwards.
+* Tiling: frames larger than ``tile`` are split **on the CPU** into overlapping tiles; each tile is
+  derained on the device and blended back with feathered weights, so a 4K frame never needs to fit
+  on the device. Tile margins (``overlap // 2``) where context is missing are discarded before blending.
+* Batching: images of equal size are stacked (size bucketing); everything runs under
+  ``torch.inference_mode()``, optionally channels-last and with bf16/fp16 autocast on GPU.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Precision = Literal["fp32", "bf16", "fp16"]
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad ``(N, C, H, W)`` on the bottom/right to multiples of ``multiple``.
+
+    Falls back to replicate padding where the image is too small to reflect.
+
+    Returns:
+        The padded tensor and the original ``(H, W)``.
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return x, (h, w)
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode), (h, w)
+
+
+def _tile_starts(size: int, tile: int, stride: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    starts = list(range(0, size - tile, stride))
+    starts.append(size - tile)
+    return starts
+
+
+def _ramp(length: int, fade_start: int, fade_end: int, keep_lo: int, keep_hi: int) -> np.ndarray:
+    """1-D blending weights of a tile: 0 on discarded margins, linear fades over the overlap."""
+    w = np.ones(length, dtype=np.float32)
+    if fade_start > 0:
+        w[:keep_lo] = 0.0
+        n = max(fade_start - keep_lo, 1)
+        w[keep_lo:fade_start] = (np.arange(fade_start - keep_lo, dtype=np.float32) + 1) / (n + 1)
+    if fade_end < length:
+        w[keep_hi:] = 0.0
+        n = max(keep_hi - fade_end, 1)
+        w[fade_end:keep_hi] = (np.arange(keep_hi - fade_end, 0, -1, dtype=np.float32)) / (n + 1)
+    return w
+
+
+@dataclass
+class InferenceConfig:
+    """How to run a derainer.
+
+    Attributes:
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``…
+        precision: ``fp32``; ``bf16``/``fp16`` autocast on GPU (ignored on CPU).
+        tile: Tile side in pixels; frames with a side larger than this are tiled. ``None``: never.
+        overlap: Overlap between neighbouring tiles in pixels.
+        batch_size: Images (or tiles) per forward pass.
+        channels_last: Use the channels-last memory format.
+        optimize: ``"none"`` (eager), ``"jit"`` (trace + freeze per bucket size), ``"jit_onednn"`` or
+            ``"compile"`` (``torch.compile``); see :mod:`bench.engine.fast`.
+    """
+
+    device: str = "cpu"
+    precision: Precision = "fp32"
+    tile: int | None = None
+    overlap: int = 32
+    batch_size: int = 1
+    channels_last: bool = False
+    optimize: str = "none"
+
+
+class InferenceEngine:
+    """Derain images with a model, handling size multiples, tiling, batching and precision.
+
+    Example:
+        >>> from bench.factory import create_derainer
+        >>> engine = InferenceEngine(create_derainer("identity"))
+        >>> img = np.zeros((30, 41, 3), dtype=np.uint8)
+        >>> engine.derain([img])[0].shape
+        torch.Size([3, 30, 41])
+    """
+
+    def __init__(self, model: nn.Module, config: InferenceConfig | None = None) -> None:
+        self.config = config or InferenceConfig()
+        self.model = model.eval().to(self.config.device)
+        if self.config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self._runner: nn.Module = self.model
+        if self.config.optimize != "none":
+            from bench.engine.fast import optimize_model
+
+            self._runner = optimize_model(self.model, self.config.optimize)
+        card = getattr(model, "card", None)
+        self.multiple = max(1, int(getattr(card, "size_multiple", 1)))
+
+    # ------------------------------------------------------------------ core
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Forward an ``(N, 3, H, W)`` CPU batch whose sides are multiples; returns CPU float32."""
+        cfg = self.config
+        x = x.to(cfg.device, non_blocking=True)
+        if cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        on_gpu = x.device.type == "cuda"
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
+        with torch.inference_mode():
+            if on_gpu and dtype is not None:
+                with torch.autocast("cuda", dtype=dtype):
+                    y = self._runner(x)
+            else:
+                y = self._runner(x)
+        return y.float().cpu().contiguous()
+
+    def _derain_padded(self, x: torch.Tensor) -> torch.Tensor:
+        padded, (h, w) = pad_to_multiple(x, self.multiple)
+        return self._forward(padded)[..., :h, :w]
+
+    def _derain_tiled(self, x: torch.Tensor) -> torch.Tensor:
+        """Tile one ``(1, 3, H, W)`` image; tiles are batched ``batch_size`` at a time."""
+        cfg = self.config
+        assert cfg.tile is not None
+        _, c, h, w = x.shape
+        tile_h, tile_w = min(cfg.tile, h), min(cfg.tile, w)
+        overlap = min(cfg.overlap, tile_h // 2, tile_w // 2)
+        stride_h, stride_w = max(tile_h - overlap, 1), max(tile_w - overlap, 1)
+        out = torch.zeros((c, h, w), dtype=torch.float32)
+        weight = torch.zeros((1, h, w), dtype=torch.float32)
+        boxes = [(y0, x0) for y0 in _tile_starts(h, tile_h, stride_h) for x0 in _tile_starts(w, tile_w, stride_w)]
+        margin = overlap // 2
+        for i in range(0, len(boxes), max(cfg.batch_size, 1)):
+            chunk = boxes[i : i + cfg.batch_size]
+            batch = torch.cat([x[:, :, y0 : y0 + tile_h, x0 : x0 + tile_w] for y0, x0 in chunk])
+            result = self._derain_padded(batch)
+            for (y0, x0), tile_out in zip(chunk, result, strict=True):
+                wy = _ramp(tile_h, overlap if y0 > 0 else 0, tile_h - overlap if y0 + tile_h < h else tile_h,
+                           margin if y0 > 0 else 0, tile_h - margin if y0 + tile_h < h else tile_h)
+                wx = _ramp(tile_w, overlap if x0 > 0 else 0, tile_w - overlap if x0 + tile_w < w else tile_w,
+                           margin if x0 > 0 else 0, tile_w - margin if x0 + tile_w < w else tile_w)
+                wmap = torch.from_numpy(np.outer(wy, wx))[None]
+                out[:, y0 : y0 + tile_h, x0 : x0 + tile_w] += tile_out * wmap
+                weight[:, y0 : y0 + tile_h, x0 : x0 + tile_w] += wmap
+        return (out / weight.clamp_min(1e-8))[None]
+
+    # ------------------------------------------------------------------ public
+    def needs_tiling(self, height: int, width: int) -> bool:
+        tile = self.config.tile
+        return tile is not None and (height > tile or width > tile)
+
+    def derain_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """Derain an ``(N, 3, H, W)`` float batch in [0, 1] (CPU); returns a CPU float32 batch."""
+        if self.needs_tiling(*x.shape[-2:]):
+            return torch.cat([self._derain_tiled(x[i : i + 1]) for i in range(x.shape[0])])
+        outs = [self._derain_padded(x[i : i + self.config.batch_size])
+                for i in range(0, x.shape[0], self.config.batch_size)]
+        return torch.cat(outs)
+
+    def derain(self, images: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        """Derain uint8 ``(H, W, 3)`` images (any sizes); returns ``(3, H, W)`` float tensors.
+
+        Images of equal size are batched together (size bucketing); order is preserved.
+        """
+        results: list[torch.Tensor | None] = [None] * len(images)
+        for indices in bucket_by_size(images):
+            batch = torch.from_numpy(np.stack([images[i] for i in indices])).permute(0, 3, 1, 2).float().div_(255.0)
+            out = self.derain_tensor(batch)
+            for j, i in enumerate(indices):
+                results[i] = out[j]
+        return [r for r in results if r is not None]
+
+
+def bucket_by_size(images: Sequence[np.ndarray]) -> Iterator[list[int]]:
+    """Group indices of images by ``(H, W)``, preserving first-appearance order."""
+    buckets: dict[tuple[int, int], list[int]] = {}
+    for i, img in enumerate(images):
+        buckets.setdefault(img.shape[:2], []).append(i)
+    yield from buckets.values()
+
+
+def estimate_tile(height: int, width: int, budget_pixels: int | None) -> int | None:
+    """A tile side that keeps a frame under ``budget_pixels`` per forward pass (``None`` if it fits)."""
+    if budget_pixels is None or height * width <= budget_pixels:
+        return None
+    return max(64, int(math.sqrt(budget_pixels)))

@@ -1,0 +1,147 @@
+"""Latency, throughput, peak memory and FLOPs of a derainer (``bench perf``), next to the paper's timings."""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+# MSPFN paper (Jiang et al., CVPR 2020) Table 6: average inference time per image in seconds, on a
+# Titan Xp-class GPU with TensorFlow 1.12 / the authors' code of each baseline.
+PAPER_SECONDS: dict[str, dict[str, float]] = {
+    "mspfn": {"640x480": 0.58, "1280x720": 1.24},
+    "mspfn_light": {"640x480": 0.08, "1280x720": 0.23},
+    "prenet": {"640x480": 0.22, "1280x720": 0.76},
+    "rescan": {"640x480": 0.55, "1280x720": 1.53},
+}
+PAPER_SOURCE = "Jiang et al. CVPR 2020, Table 6 (Ave. inf. time, Titan Xp-class GPU)"
+
+
+@dataclass
+class PerfResult:
+    derainer: str
+    size: str
+    batch: int
+    device: str
+    precision: str
+    channels_last: bool
+    compiled: bool
+    latency_s: float  # median seconds per forward of one batch
+    latency_p90_s: float
+    throughput_img_s: float
+    peak_memory_mb: float | None
+    gflops_per_image: float | None
+    achieved_tflops: float | None
+    params: int
+    paper_seconds: float | None
+    speedup_vs_paper: float | None
+    repeats: int
+    optimize: str = "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1280x720"`` → (width, height)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError as err:
+        raise ValueError(f"--size must look like WIDTHxHEIGHT, not {text!r}") from err
+    return w, h
+
+
+def count_flops(model: nn.Module, x: torch.Tensor) -> float | None:
+    """FLOPs (2 × multiply-accumulates) of one forward pass, via PyTorch's FLOP counter."""
+    try:
+        from torch.utils.flop_counter import FlopCounterMode
+    except ImportError:  # pragma: no cover - old torch
+        return None
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model(x)
+    return float(counter.get_total_flops())
+
+
+def measure(model: nn.Module, name: str, *, width: int, height: int, batch: int = 1, device: str = "cpu",
+            precision: str = "fp32", channels_last: bool = False, compile_model: bool = False,
+            warmup: int = 1, repeats: int = 3, flops: bool = True, seed: int = 0,
+            optimize: str = "none") -> PerfResult:
+    """Time forward passes of ``model`` on random ``batch × 3 × height × width`` inputs.
+
+    The input is padded by the caller's size multiple beforehand (sizes are rounded up to it here).
+    ``optimize`` picks an optimised path of :mod:`bench.engine.fast` (``"jit"``, ``"compile"``…);
+    tracing/compilation happens during the warm-up runs (at least one is done), not in the timings.
+    """
+    multiple = max(1, int(getattr(getattr(model, "card", None), "size_multiple", 1)))
+    h = math.ceil(height / multiple) * multiple
+    w = math.ceil(width / multiple) * multiple
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand((batch, 3, h, w), generator=gen)
+    model = model.eval().to(device)
+    params = sum(p.numel() for p in model.parameters())
+    gflops = None
+    if flops:
+        total = count_flops(model, x[:1].to(device))
+        gflops = total / 1e9 if total is not None else None
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    runner: Any = torch.compile(model) if compile_model else model
+    if optimize != "none":
+        from bench.engine.fast import optimize_model
+
+        runner = optimize_model(runner, optimize)
+        warmup = max(warmup, 1)
+    x = x.to(device)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    is_cuda = x.device.type == "cuda"
+
+    def step() -> None:
+        with torch.inference_mode():
+            if is_cuda and dtype is not None:
+                with torch.autocast("cuda", dtype=dtype):
+                    runner(x)
+            else:
+                runner(x)
+        if is_cuda:
+            torch.cuda.synchronize()
+
+    if is_cuda:
+        torch.cuda.reset_peak_memory_stats()
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    gc.collect()
+    peak = torch.cuda.max_memory_allocated() / 2**20 if is_cuda else _cpu_peak_mb()
+    latency = statistics.median(times)
+    per_image = latency / batch
+    size = f"{width}x{height}"
+    paper = PAPER_SECONDS.get(name, {}).get(size)
+    return PerfResult(
+        derainer=name, size=size, batch=batch, device=str(x.device), precision=precision,
+        channels_last=channels_last, compiled=compile_model, latency_s=latency,
+        latency_p90_s=sorted(times)[max(0, math.ceil(0.9 * len(times)) - 1)],
+        throughput_img_s=batch / latency, peak_memory_mb=peak, gflops_per_image=gflops,
+        achieved_tflops=(gflops / per_image / 1e3) if gflops else None, params=params,
+        paper_seconds=paper, speedup_vs_paper=(paper / per_image) if paper else None, repeats=repeats,
+        optimize=optimize,
+    )
+
+
+def _cpu_peak_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB

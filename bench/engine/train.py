@@ -1,0 +1,767 @@
+"""The generic derainer trainer behind ``python -m bench train`` (mspfn_spec.md §6-7).
+
+One loop for every trainable derainer: random patches with dihedral augmentation
+(:mod:`bench.engine.patches`), Adam with the paper's step schedule or the release's exponential one
+(:mod:`bench.engine.schedule`), the model's own ``training_loss``, optional bf16/fp16 autocast on GPU,
+gradient clipping, validation (``psnr_y``/``ssim_y`` on whole held-back images) every K steps, best and
+last checkpoints with full resume, a CSV metrics log (and TensorBoard when installed), and DDP when
+launched under ``torchrun`` (nothing to change: ``WORLD_SIZE``/``RANK``/``LOCAL_RANK`` are read from the
+environment; rank 0 validates and writes).
+
+Resume is exact: the model, optimiser, schedule, grad scaler, every RNG state and the data stream
+position are stored, and the data stream is counter based, so an interrupted and resumed run follows
+the same loss trajectory as an uninterrupted one (bit for bit on CPU).
+
+Checkpoints are plain containers of tensors, numbers and strings, loadable with ``weights_only=True``::
+
+    {"state_dict", "model_kwargs", "card", "training", "optimizer", "scheduler", "scaler", "rng", "step"}
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+
+from bench.engine.patches import AugmentMode, PatchDataset, PatchSampler, pairs_digest, split_pairs
+from bench.engine.schedule import LRSchedule, ScheduledLR, ScheduleKind
+
+if TYPE_CHECKING:
+    from bench.data.paired import Pair
+    from derainers.base import Derainer
+
+logger = logging.getLogger(__name__)
+
+AmpMode = Literal["none", "bf16", "fp16"]
+ExportDtype = Literal["fp32", "fp16", "bf16"]
+CHECKPOINT_FORMAT = 1
+METRICS_COLUMNS: tuple[str, ...] = ("step", "loss", "lr", "val_psnr_y", "val_ssim_y", "seconds")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (written to ``config.json`` and into every checkpoint).
+
+    Attributes:
+        derainer: Registered derainer name (or ``file.py:Class``).
+        train: Paired training set: a registered name (``RainTrainL``) or a folder.
+        output_dir: Where ``last.pt``, ``best.pt``, ``metrics.csv`` and ``config.json`` go.
+        steps: Total optimiser steps (a resumed run continues up to this number).
+        data_root: Root of the named datasets (default ``$BENCH_DATA``).
+        val_split: Hold back the last N pairs (natural order) for validation; 0 disables validation.
+        model_kwargs: Architecture overrides passed to the derainer factory.
+        init_weights: Start from these weights (path or tag) instead of a random initialisation.
+        batch_size: Patches per step and per process (paper: 8).
+        patch_size: Patch side; ``None``: the card's ``patch_size`` (96 for MSPFN).
+        schedule: ``step`` (paper: 2e-4 halved every 20k steps, floor 1e-6) or ``exp`` (release:
+            ``5e-4·0.8^(step/20k) + 1e-6``).
+        lr: Initial rate; ``None``: the schedule's default (2e-4 / 5e-4).
+        lr_step: Steps per decay period.
+        lr_gamma: Decay factor; ``None``: the schedule's default (0.5 / 0.8).
+        lr_floor: Floor (``step``) or additive constant (``exp``).
+        betas: Adam betas.
+        adam_eps: Adam epsilon.
+        weight_decay: Adam weight decay (none in the paper).
+        augment: Dihedral augmentation per ``sample`` (default), per ``batch`` (the release) or ``none``.
+        amp: ``bf16``/``fp16`` autocast on GPU (ignored on CPU); ``fp16`` uses a gradient scaler.
+        grad_clip: Clip the global gradient norm to this value; ``None``: no clipping.
+        val_every: Validate (and save ``last.pt``) every this many steps, and at the end.
+        save_every: Save ``last.pt`` every this many steps; ``None``: with validation.
+        log_every: Write a metrics row (mean loss since the last row) every this many steps.
+        seed: Seed of the model initialisation and of the data stream.
+        device: ``cpu``, ``cuda`` or ``cuda:N``; ``None``: CUDA when available.
+        workers: Data-loader worker processes (0: load in the training process).
+        channels_last: Use the channels-last memory format.
+        compile: Wrap the model with ``torch.compile``.
+        deterministic: On CUDA, use deterministic cuDNN kernels instead of benchmarking.
+        progress: Show a tqdm progress bar.
+        tensorboard: Also log to ``output_dir/tensorboard`` when TensorBoard is installed.
+        resume: Resume from this checkpoint.
+    """
+
+    derainer: str = "mspfn"
+    train: str = "RainTrainL"
+    output_dir: str = "runs/train"
+    steps: int = 1000
+    data_root: str | None = None
+    val_split: int = 20
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    init_weights: str | None = None
+    batch_size: int = 8
+    patch_size: int | None = None
+    schedule: ScheduleKind = "step"
+    lr: float | None = None
+    lr_step: int = 20000
+    lr_gamma: float | None = None
+    lr_floor: float = 1e-6
+    betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    weight_decay: float = 0.0
+    augment: AugmentMode = "sample"
+    amp: AmpMode = "none"
+    grad_clip: float | None = None
+    val_every: int = 1000
+    save_every: int | None = None
+    log_every: int = 10
+    seed: int = 0
+    device: str | None = None
+    workers: int = 0
+    channels_last: bool = False
+    compile: bool = False
+    deterministic: bool = False
+    progress: bool = True
+    tensorboard: bool = True
+    resume: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0, got {self.steps}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.amp not in ("none", "bf16", "fp16"):
+            raise ValueError(f"amp must be none, bf16 or fp16, not {self.amp!r}")
+        if self.val_every < 1 or self.log_every < 1 or (self.save_every is not None and self.save_every < 1):
+            raise ValueError("val_every, log_every and save_every must be >= 1")
+        self.betas = (float(self.betas[0]), float(self.betas[1]))
+
+    def lr_schedule(self) -> LRSchedule:
+        """The learning-rate schedule this configuration describes."""
+        return LRSchedule.create(self.schedule, self.lr, self.lr_step, self.lr_gamma, self.lr_floor)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON- and ``weights_only``-safe dict."""
+        return _plain(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Rebuild a config from :meth:`to_dict` output (unknown keys are ignored)."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if "betas" in kwargs:
+            kwargs["betas"] = tuple(kwargs["betas"])
+        return cls(**kwargs)
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` did.
+
+    Attributes:
+        step: The step reached (total completed optimiser steps).
+        start_step: The step this call started from (non-zero when resumed).
+        losses: Training loss of every step run by this call (mean over DDP ranks), in order.
+        lrs: Learning rate used by each of those steps.
+        validations: ``{"step", "psnr_y", "ssim_y"}`` of each validation run by this call.
+        best_psnr_y: Best validation ``psnr_y`` so far (over the whole run, resumes included).
+        best_step: The step of that best score.
+        last_checkpoint: Path of ``last.pt`` (``None`` on ranks other than 0).
+        best_checkpoint: Path of ``best.pt`` if one was written.
+        seconds: Wall-clock training time of the whole run, resumes included.
+    """
+
+    step: int
+    start_step: int
+    losses: list[float] = field(default_factory=list)
+    lrs: list[float] = field(default_factory=list)
+    validations: list[dict[str, float]] = field(default_factory=list)
+    best_psnr_y: float | None = None
+    best_step: int | None = None
+    last_checkpoint: Path | None = None
+    best_checkpoint: Path | None = None
+    seconds: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _plain(obj: Any) -> Any:
+    """Convert to containers of str/int/float/bool/None (tuples kept) so ``weights_only`` loading works."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return tuple(_plain(v) for v in obj)
+    if isinstance(obj, list | set | frozenset):
+        return [_plain(v) for v in obj]
+    if obj is None:
+        return None
+    for kind in (bool, int, float, str):  # exact builtin types (torch.__version__ is a str subclass)
+        if isinstance(obj, kind):
+            return kind(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return str(obj)
+
+
+def _json_safe(obj: Any) -> Any:
+    obj = _plain(obj)
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    return obj
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """This process's place in a (possibly single-process) distributed run."""
+
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+    initialized_here: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device_type: str) -> DistContext:
+    """Read ``WORLD_SIZE``/``RANK``/``LOCAL_RANK`` (set by ``torchrun``) and join the process group.
+
+    Uses NCCL on CUDA and Gloo on CPU. A single process (no ``WORLD_SIZE`` or ``WORLD_SIZE=1``) needs
+    no process group.
+
+    Example:
+        >>> setup_distributed("cpu").world_size  # without torchrun
+        1
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if world <= 1:
+        return DistContext()
+    import torch.distributed as dist
+
+    created = False
+    if not dist.is_initialized():
+        if device_type == "cuda":
+            torch.cuda.set_device(local)
+        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+        created = True
+    return DistContext(rank=dist.get_rank(), local_rank=local, world_size=dist.get_world_size(),
+                       initialized_here=created)
+
+
+def resolve_device(requested: str | None, ctx: DistContext) -> torch.device:
+    """The training device: ``requested`` or CUDA when available; one GPU per local rank under DDP.
+
+    Raises:
+        ValueError: CUDA was requested but is not available.
+    """
+    name = requested or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda was requested but no CUDA device is available")
+        if device.index is None:
+            device = torch.device("cuda", ctx.local_rank if ctx.enabled else torch.cuda.current_device())
+    return device
+
+
+def capture_rng(device: torch.device) -> dict[str, Any]:
+    """Every RNG state of this process as tensors and plain numbers (``weights_only``-safe)."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state["numpy"] = {"name": str(name), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                      "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+    version, internal, gauss_next = random.getstate()
+    state["python"] = {"version": int(version), "internal": [int(v) for v in internal], "gauss_next": gauss_next}
+    return state
+
+
+def restore_rng(state: Mapping[str, Any], device: torch.device) -> None:
+    """Restore what :func:`capture_rng` captured."""
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+    if "numpy" in state:
+        s = state["numpy"]
+        np.random.set_state((s["name"], s["keys"].numpy().astype(np.uint32), s["pos"], s["has_gauss"],
+                             s["cached_gaussian"]))
+    if "python" in state:
+        s = state["python"]
+        random.setstate((s["version"], tuple(s["internal"]), s["gauss_next"]))
+
+
+def export_weights(checkpoint: str | Path, out: str | Path, dtype: ExportDtype = "fp16") -> Path:
+    """Write a shippable weights file ``{"state_dict", "model_kwargs", "card"}`` from a training checkpoint.
+
+    Floating-point tensors are cast to ``dtype``; :meth:`derainers.base.Derainer.load_weights` casts them
+    back to the model's dtype when loading.
+
+    Example:
+        >>> export_weights("runs/mspfn/best.pt", "mspfn_rain13k.pt", dtype="fp16")  # doctest: +SKIP
+        PosixPath('mspfn_rain13k.pt')
+    """
+    from bench.engine.checkpoint import load_checkpoint, save_atomic
+
+    torch_dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
+    if torch_dtype is None:
+        raise ValueError(f"export dtype must be fp32, fp16 or bf16, not {dtype!r}")
+    payload = load_checkpoint(checkpoint)
+    if not isinstance(payload, Mapping) or "state_dict" not in payload:
+        raise ValueError(f"{checkpoint}: not a bench checkpoint (no 'state_dict')")
+    state = {k: v.to(torch_dtype) if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    card = dict(payload.get("card") or {})
+    card["exported_dtype"] = dtype
+    out = Path(out)
+    save_atomic({"state_dict": state, "model_kwargs": payload.get("model_kwargs", {}), "card": card}, out)
+    return out
+
+
+class MetricsLog:
+    """``metrics.csv`` (and TensorBoard scalars when available), written by rank 0 only."""
+
+    def __init__(self, folder: Path, *, resume_step: int | None, tensorboard: bool) -> None:
+        self.path = folder / "metrics.csv"
+        rows: list[dict[str, str]] = []
+        if resume_step is not None and self.path.is_file():
+            with open(self.path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if r.get("step") and int(r["step"]) <= resume_step]
+        self._file = open(self.path, "w", newline="")  # noqa: SIM115 - kept open for the run
+        self._writer = csv.DictWriter(self._file, fieldnames=METRICS_COLUMNS)
+        self._writer.writeheader()
+        self._writer.writerows(rows)
+        self._file.flush()
+        self._tb: Any = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                logger.debug("tensorboard not installed: logging to metrics.csv only")
+            else:
+                self._tb = SummaryWriter(log_dir=str(folder / "tensorboard"))
+
+    def write(self, step: int, loss: float | None, lr: float, seconds: float,
+              val: Mapping[str, float] | None = None) -> None:
+        row = {"step": step, "loss": "" if loss is None else f"{loss:.8g}", "lr": f"{lr:.8g}",
+               "val_psnr_y": f"{val['psnr_y']:.6f}" if val else "", "val_ssim_y": f"{val['ssim_y']:.6f}" if val else "",
+               "seconds": f"{seconds:.3f}"}
+        self._writer.writerow(row)
+        self._file.flush()
+        if self._tb is not None:
+            if loss is not None:
+                self._tb.add_scalar("train/loss", loss, step)
+            self._tb.add_scalar("train/lr", lr, step)
+            if val:
+                self._tb.add_scalar("val/psnr_y", val["psnr_y"], step)
+                self._tb.add_scalar("val/ssim_y", val["ssim_y"], step)
+
+    def close(self) -> None:
+        self._file.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+def validate(model: Derainer, pairs: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.device, *,
+             channels_last: bool = False) -> dict[str, float]:
+    """Mean ``psnr_y``/``ssim_y`` of ``model`` on whole uint8 image pairs (reflect-padded, rounded to uint8).
+
+    The model is left in eval mode; the caller switches it back to training.
+
+    Example:
+        >>> validate(model, [(rainy, clean)], torch.device("cpu"))  # doctest: +SKIP
+        {'psnr_y': 31.2, 'ssim_y': 0.93, 'pairs': 1}
+    """
+    from bench.data.images import quantize
+    from bench.engine.inference import InferenceConfig, InferenceEngine
+    from bench.metrics.fidelity import psnr_y, ssim_y
+
+    engine = InferenceEngine(model, InferenceConfig(device=str(device), precision="fp32",
+                                                    channels_last=channels_last))
+    psnrs: list[float] = []
+    ssims: list[float] = []
+    for rainy, clean in pairs:
+        derained = quantize(engine.derain([rainy])[0], "round")
+        psnrs.append(psnr_y(derained, clean))
+        ssims.append(ssim_y(derained, clean))
+    return {"psnr_y": float(np.mean(psnrs)), "ssim_y": float(np.mean(ssims)), "pairs": len(pairs)}
+
+
+# ---------------------------------------------------------------------------------------------- trainer
+class Trainer:
+    """Train a derainer from a :class:`TrainConfig`.
+
+    Args:
+        config: The run's configuration.
+        model: Use this derainer instead of building ``config.derainer`` with
+            :func:`bench.factory.create_derainer` (its ``model_kwargs`` are still recorded).
+
+    Example:
+        >>> cfg = TrainConfig(derainer="mspfn_tiny", train="RainTrainL", steps=20, output_dir="runs/t")
+        >>> result = Trainer(cfg).fit()  # doctest: +SKIP
+        >>> result.last_checkpoint  # doctest: +SKIP
+        PosixPath('runs/t/last.pt')
+    """
+
+    def __init__(self, config: TrainConfig, model: Derainer | None = None) -> None:
+        self.config = config
+        self._model = model
+
+    # ---------------------------------------------------------------- setup
+    def _data(self, patch_size: int) -> tuple[list[Pair], list[Pair], dict[str, Any]]:
+        from bench.data.catalog import resolve_dataset
+        from bench.data.paired import detect_pairs
+
+        cfg = self.config
+        name, folder, kind = resolve_dataset(cfg.train, cfg.data_root)
+        if kind not in (None, "paired"):
+            raise ValueError(f"{name} is a {kind} dataset; training needs rainy/clean pairs")
+        layout = detect_pairs(folder)
+        for issue in layout.issues:
+            logger.warning("skipping %s: %s", issue.path, issue.reason)
+        train_pairs, val_pairs = split_pairs(layout.pairs, cfg.val_split)
+        info = {"name": name, "folder": str(folder), "layout": layout.layout, "train_pairs": len(train_pairs),
+                "val_pairs": len(val_pairs), "val_ids": [p.id for p in val_pairs],
+                "sha256": pairs_digest(layout.pairs), "patch_size": patch_size}
+        return train_pairs, val_pairs, info
+
+    def _build_model(self) -> Derainer:
+        cfg = self.config
+        if self._model is not None:
+            return self._model
+        from bench.factory import create_derainer
+
+        torch.manual_seed(cfg.seed)  # the initialisation is part of the run's definition
+        return create_derainer(cfg.derainer, weights=cfg.init_weights, **cfg.model_kwargs)
+
+    # ---------------------------------------------------------------- main loop
+    def fit(self) -> TrainResult:
+        """Run (or resume) training up to ``config.steps`` and return what happened.
+
+        Raises:
+            ValueError: a bad option (unknown dataset, patch not a size multiple, ...).
+            FloatingPointError: the loss became NaN or infinite (without an fp16 gradient scaler).
+        """
+        from bench.engine.checkpoint import load_checkpoint
+
+        cfg = self.config
+        requested = torch.device(cfg.device) if cfg.device else None
+        ctx = setup_distributed(requested.type if requested else ("cuda" if torch.cuda.is_available() else "cpu"))
+        try:
+            return self._fit(ctx, load_checkpoint)
+        finally:
+            if ctx.initialized_here:
+                import torch.distributed as dist
+
+                dist.destroy_process_group()
+
+    def _fit(self, ctx: DistContext, load_checkpoint: Any) -> TrainResult:
+        cfg = self.config
+        device = resolve_device(cfg.device, ctx)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = not cfg.deterministic
+            torch.backends.cudnn.deterministic = cfg.deterministic
+        out = Path(cfg.output_dir)
+        if ctx.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+
+        resume_payload: dict[str, Any] | None = None
+        if cfg.resume:
+            resume_payload = load_checkpoint(cfg.resume)
+            if not isinstance(resume_payload, Mapping) or "optimizer" not in resume_payload:
+                raise ValueError(f"{cfg.resume}: not a resumable training checkpoint (no optimizer state)")
+
+        model = self._build_model()
+        card = model.card
+        if not getattr(card, "trainable", True):
+            raise ValueError(f"derainer {card.name!r} is not trainable (card.trainable is False)")
+        patch = cfg.patch_size or int(card.patch_size)
+        multiple = max(1, int(card.size_multiple))
+        if patch % multiple:
+            raise ValueError(f"patch size {patch} is not a multiple of {card.name}'s size multiple {multiple}")
+        train_pairs, val_pairs, data_info = self._data(patch)
+
+        model.train().to(device)
+        if cfg.channels_last:
+            model.to(memory_format=torch.channels_last)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr_schedule()(0), betas=cfg.betas,
+                                     eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
+        scheduler = ScheduledLR(optimizer, cfg.lr_schedule())
+        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp) if device.type == "cuda" else None
+        if cfg.amp != "none" and amp_dtype is None:
+            logger.info("--amp %s ignored on %s (autocast is for GPU only)", cfg.amp, device.type)
+        scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+
+        sampler = PatchSampler(len(train_pairs), cfg.batch_size, seed=cfg.seed, rank=ctx.rank,
+                               world_size=ctx.world_size, augment=cfg.augment)
+        step = 0
+        best_psnr: float | None = None
+        best_step: int | None = None
+        elapsed_before = 0.0
+        val_history: list[dict[str, float]] = []
+        if resume_payload is not None:
+            model.load_state_dict(resume_payload["state_dict"], strict=True)
+            optimizer.load_state_dict(resume_payload["optimizer"])
+            scheduler.load_state_dict(resume_payload["scheduler"])
+            if scaler is not None and resume_payload.get("scaler"):
+                scaler.load_state_dict(resume_payload["scaler"])
+            training = resume_payload.get("training", {})
+            step = int(resume_payload["step"])
+            best_psnr = training.get("best_psnr_y")
+            best_step = training.get("best_step")
+            elapsed_before = float(training.get("elapsed_seconds", 0.0))
+            val_history = list(training.get("val_history", []))
+            rng_states = resume_payload.get("rng", {}).get("ranks", [])
+            if rng_states:
+                if len(rng_states) != ctx.world_size:
+                    logger.warning("checkpoint was written by %d process(es), resuming with %d: the global RNG "
+                                   "states of rank 0 are reused", len(rng_states), ctx.world_size)
+                restore_rng(rng_states[ctx.rank if ctx.rank < len(rng_states) else 0], device)
+            old_cfg = training.get("config", {})
+            changed = [k for k in ("batch_size", "seed", "patch_size", "train", "val_split", "augment")
+                       if k in old_cfg and old_cfg[k] != getattr(cfg, k)]
+            if changed:
+                logger.warning("resuming with changed options %s: the run will not match an uninterrupted one",
+                               ", ".join(changed))
+            logger.info("resumed from %s at step %d", cfg.resume, step)
+        sampler.next_batch = step
+        if step > cfg.steps:
+            raise ValueError(f"checkpoint is at step {step}, beyond --steps {cfg.steps}")
+
+        forward: Any = model
+        if ctx.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if cfg.compile:
+            forward = torch.compile(forward)
+
+        batches = self._batches(PatchDataset(train_pairs, patch), sampler, device)
+        val_images: list[tuple[np.ndarray, np.ndarray]] | None = None
+        log = MetricsLog(out, resume_step=step if resume_payload else None,
+                         tensorboard=cfg.tensorboard) if ctx.is_main else None
+        if ctx.is_main:
+            (out / "config.json").write_text(json.dumps(_json_safe({
+                "config": cfg.to_dict(), "dataset": data_info, "derainer": card.name, "world_size": ctx.world_size,
+                "device": str(device), "torch": torch.__version__, "model_kwargs": getattr(model, "model_kwargs", {}),
+                "parameters": sum(p.numel() for p in model.parameters()), "resumed_from": cfg.resume,
+                "resumed_at_step": step if resume_payload else None}), indent=2) + "\n")
+
+        result = TrainResult(step=step, start_step=step, best_psnr_y=best_psnr, best_step=best_step)
+        save_every = cfg.save_every or cfg.val_every
+        pending: list[torch.Tensor] = []
+        pending_lrs: list[float] = []
+        started = time.perf_counter()
+        bar = None
+        if ctx.is_main and cfg.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=step, desc=f"train {card.name}", unit="step", dynamic_ncols=True)
+
+        def seconds() -> float:
+            return elapsed_before + time.perf_counter() - started
+
+        def flush() -> float | None:
+            """Average the pending losses over ranks, append them to the result, return their mean."""
+            if not pending:
+                return None
+            values = torch.stack(pending).float()
+            if ctx.enabled:
+                import torch.distributed as dist
+
+                dist.all_reduce(values)
+                values /= ctx.world_size
+            losses = values.cpu().tolist()
+            pending.clear()
+            result.losses.extend(losses)
+            result.lrs.extend(pending_lrs)
+            pending_lrs.clear()
+            if scaler is None and not all(math.isfinite(v) for v in losses):
+                raise FloatingPointError(f"training loss became {losses[-1]} by step {step}: lower --lr or use "
+                                         "--grad-clip")
+            return float(np.mean(losses))
+
+        try:
+            while step < cfg.steps:
+                rainy_u8, clean_u8 = next(batches)
+                rainy = rainy_u8.to(device, non_blocking=True).float().div_(255.0)
+                clean = clean_u8.to(device, non_blocking=True).float().div_(255.0)
+                if cfg.channels_last:
+                    rainy = rainy.contiguous(memory_format=torch.channels_last)
+                    clean = clean.contiguous(memory_format=torch.channels_last)
+                lr = scheduler.get_last_lr()[0]
+                if amp_dtype is not None:
+                    with torch.autocast(device_type="cuda", dtype=amp_dtype):
+                        derained = forward(rainy)
+                else:
+                    derained = forward(rainy)
+                loss = model.training_loss(derained.float(), clean)
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    if cfg.grad_clip:
+                        scaler.unscale_(optimizer)
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    if cfg.grad_clip:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    optimizer.step()
+                scheduler.step()
+                step += 1
+                sampler.next_batch = step
+                pending.append(loss.detach())
+                pending_lrs.append(lr)
+
+                final = step == cfg.steps
+                do_val = bool(val_pairs) and (step % cfg.val_every == 0 or final)
+                do_save = do_val or step % save_every == 0 or final
+                if step % cfg.log_every == 0 or do_save:
+                    mean_loss = flush()
+                    val: dict[str, float] | None = None
+                    is_best = False
+                    if do_val and ctx.is_main:
+                        if val_images is None:
+                            val_images = _load_val_images(val_pairs)
+                        val = validate(model, val_images, device, channels_last=cfg.channels_last)
+                        model.train()
+                        val = {"step": step, **val}
+                        val_history.append(val)
+                        result.validations.append(val)
+                        if result.best_psnr_y is None or val["psnr_y"] > result.best_psnr_y:
+                            result.best_psnr_y, result.best_step, is_best = val["psnr_y"], step, True
+                        logger.info("step %d: val psnr_y %.3f dB, ssim_y %.4f", step, val["psnr_y"], val["ssim_y"])
+                    if log is not None:
+                        log.write(step, mean_loss, lr, seconds(), val)
+                    if bar is not None:
+                        postfix = {"loss": f"{mean_loss:.4g}" if mean_loss is not None else "-", "lr": f"{lr:.3g}"}
+                        if result.best_psnr_y is not None:
+                            postfix["best_psnr_y"] = f"{result.best_psnr_y:.2f}"
+                        bar.set_postfix(postfix, refresh=False)
+                    if do_save:
+                        self._save(out, ctx, device, model, optimizer, scheduler, scaler, sampler, step, result,
+                                   val_history, data_info, seconds(), is_best)
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+            if log is not None:
+                log.close()
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+        result.step = step
+        result.seconds = seconds()
+        if ctx.is_main:
+            last = out / "last.pt"
+            result.last_checkpoint = last if last.is_file() else None
+            best = out / "best.pt"
+            result.best_checkpoint = best if best.is_file() else None
+        return result
+
+    # ---------------------------------------------------------------- data stream
+    def _batches(self, dataset: PatchDataset, sampler: PatchSampler,
+                 device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Endless ``(rainy, clean)`` uint8 batches starting at ``sampler.next_batch``."""
+        cfg = self.config
+        if cfg.workers <= 0:
+            k = sampler.next_batch
+            while True:
+                yield dataset.collate(sampler.batch(k))
+                k += 1
+        from torch.utils.data import DataLoader
+
+        start = PatchSampler(sampler.num_images, sampler.batch_size, seed=sampler.seed, rank=sampler.rank,
+                             world_size=sampler.world_size, augment=sampler.augment, next_batch=sampler.next_batch)
+        dataset.cache_bytes //= cfg.workers
+        loader = DataLoader(dataset, batch_sampler=start, num_workers=cfg.workers, pin_memory=device.type == "cuda",
+                            persistent_workers=True, prefetch_factor=4)
+        yield from loader
+
+    # ---------------------------------------------------------------- checkpoints
+    def _save(self, out: Path, ctx: DistContext, device: torch.device, model: Derainer,
+              optimizer: torch.optim.Optimizer, scheduler: ScheduledLR, scaler: Any, sampler: PatchSampler,
+              step: int, result: TrainResult, val_history: list[dict[str, float]], data_info: dict[str, Any],
+              elapsed: float, is_best: bool) -> None:
+        """Write ``last.pt`` (and ``best.pt`` when ``is_best``); a collective call under DDP."""
+        from bench.engine.checkpoint import save_atomic
+
+        rng = {**capture_rng(device), "sampler": sampler.state_dict()}
+        if ctx.enabled:
+            import torch.distributed as dist
+
+            gathered: list[Any] = [None] * ctx.world_size
+            dist.all_gather_object(gathered, rng)
+            ranks = gathered
+        else:
+            ranks = [rng]
+        if not ctx.is_main:
+            return
+        cfg = self.config
+        latest = val_history[-1] if val_history else None
+        card = _plain(model.card.to_dict())
+        card.update({
+            "trained_on": f"{data_info['name']}: first {data_info['train_pairs']} pairs "
+                          f"(last {data_info['val_pairs']} held out for validation)",
+            "training_steps": step,
+            "dataset_sha256": data_info["sha256"],
+            "validation": None if latest is None else {
+                "dataset": data_info["name"], "pairs": data_info["val_pairs"], "step": latest["step"],
+                "psnr_y": latest["psnr_y"], "ssim_y": latest["ssim_y"],
+                "protocol": "whole images, reflect-padded to the size multiple, outputs rounded to uint8"},
+        })
+        training = {
+            "format": CHECKPOINT_FORMAT, "config": cfg.to_dict(), "step": step, "dataset": data_info,
+            "best_psnr_y": result.best_psnr_y, "best_step": result.best_step, "val_history": val_history,
+            "elapsed_seconds": elapsed, "world_size": ctx.world_size, "torch": torch.__version__,
+            "derainer": model.card.name,
+        }
+        payload = {
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "model_kwargs": _plain(getattr(model, "model_kwargs", {}) or {}),
+            "card": card,
+            "training": _plain(training),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "rng": {"ranks": [_to_cpu(r) for r in ranks]},
+            "step": step,
+        }
+        save_atomic(payload, out / "last.pt")
+        if is_best:
+            save_atomic(payload, out / "best.pt")
+
+
+def _to_cpu(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_cpu(v) for v in obj]
+    return obj
+
+
+def _load_val_images(pairs: Sequence[Pair]) -> list[tuple[np.ndarray, np.ndarray]]:
+    from bench.data.images import ImageReadError, read_image
+
+    images = []
+    for pair in pairs:
+        rainy, clean = read_image(pair.rainy), read_image(pair.clean)
+        if rainy.shape != clean.shape:
+            raise ImageReadError(f"{pair.rainy}: size differs from its clean image {pair.clean}")
+        images.append((rainy, clean))
+    return images

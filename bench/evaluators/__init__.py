@@ -1,0 +1,1 @@
+"""Downstream models (detectors, segmenters) and their scorers, behind one small interface."""

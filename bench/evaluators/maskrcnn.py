@@ -1,0 +1,226 @@
+"""Mask R-CNN R50-FPN instance segmentation as a bench :class:`~bench.evaluators.base.Detector`.
+
+Backends:
+
+* ``torchvision`` (default): ``maskrcnn_resnet50_fpn`` (or ``_v2``) built with ``weights=None,
+  weights_backbone=None`` (never downloads), then a state dict loaded from ``weights``: an explicit path;
+  ``"default"`` = torchvision's COCO file name (``maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth``) looked up in
+  ``$BENCH_WEIGHTS/instance/`` and torch's hub cache (``$TORCH_HOME/hub/checkpoints``); ``None`` = random
+  initialisation (tests only). Labels (COCO category ids 1..90) are mapped to the 80 contiguous classes.
+* ``detectron2`` (optional, only when importable): ``DefaultPredictor`` on the model-zoo config
+  ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml`` with the weights file given; its classes are
+  already the 80 contiguous ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from bench.data.labels import COCO80_NAMES, coco91_to_coco80
+from bench.evaluators.base import Detections
+from bench.paths import MissingDataError, weights_root
+
+logger = logging.getLogger(__name__)
+
+Variant = Literal["v1", "v2"]
+Backend = Literal["torchvision", "detectron2"]
+
+#: torchvision's COCO checkpoint file names (as the hub cache stores them).
+TORCHVISION_FILES: dict[str, str] = {
+    "v1": "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth",
+    "v2": "maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth",
+}
+
+
+def resolve_maskrcnn_weights(weights: str | os.PathLike[str] | None, variant: Variant = "v1") -> Path | None:
+    """Find a Mask R-CNN state dict without downloading.
+
+    Args:
+        weights: ``None`` (random init), ``"default"`` (torchvision's COCO file), a file name or a path.
+        variant: ``"v1"`` (``maskrcnn_resnet50_fpn``) or ``"v2"`` (``maskrcnn_resnet50_fpn_v2``).
+
+    Raises:
+        MissingDataError: the file is nowhere; the message says where to put it.
+
+    Example:
+        >>> resolve_maskrcnn_weights(None) is None
+        True
+    """
+    if weights is None:
+        return None
+    name = TORCHVISION_FILES[variant] if str(weights) == "default" else str(weights)
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    searched: list[Path] = []
+    if len(path.parts) == 1:
+        import torch
+
+        root = weights_root()
+        if root is not None:
+            searched += [root / "instance" / name, root / name]
+        searched.append(Path(torch.hub.get_dir()) / "checkpoints" / name)
+        for candidate in searched:
+            if candidate.is_file():
+                return candidate
+    else:
+        searched.append(path)
+    raise MissingDataError(
+        f"Mask R-CNN weights {name!r} not found (bench never downloads). Looked in: "
+        f"{', '.join(map(str, searched))}. Put the file at $BENCH_WEIGHTS/instance/{Path(name).name} or in "
+        "torch's hub cache ($TORCH_HOME/hub/checkpoints), or pass an explicit path."
+    )
+
+
+class MaskRCNN:
+    """Mask R-CNN instance segmentation (torchvision, or detectron2 when installed).
+
+    Args:
+        weights: See :func:`resolve_maskrcnn_weights`; ``None`` gives random weights (tests).
+        variant: torchvision model ``"v1"`` or ``"v2"``.
+        backend: ``"torchvision"`` or ``"detectron2"``.
+        conf: Minimum score kept (low, for mAP).
+        max_det: Detections per image.
+        mask_threshold: Probability above which a mask pixel is foreground (0.5, as COCO references).
+        device: Torch device.
+        min_size: Shorter side the model resizes to (torchvision default 800).
+        max_size: Longer-side cap (torchvision default 1333).
+        **model_kwargs: Further keyword arguments of torchvision's builder (e.g. ``rpn_post_nms_top_n_test``).
+
+    Example:
+        >>> model = MaskRCNN(weights=None, min_size=128, max_size=128)  # random weights, tests only
+        >>> det = model.predict([np.zeros((60, 80, 3), np.uint8)])[0]  # doctest: +SKIP
+        >>> det.masks.shape[1:]  # doctest: +SKIP
+        (60, 80)
+    """
+
+    class_names: ClassVar[tuple[str, ...]] = COCO80_NAMES
+
+    def __init__(self, weights: str | os.PathLike[str] | None = "default", *, variant: Variant = "v1",
+                 backend: Backend = "torchvision", conf: float = 0.001, max_det: int = 100,
+                 mask_threshold: float = 0.5, device: str = "cpu", min_size: int = 800,
+                 max_size: int = 1333, **model_kwargs: Any) -> None:
+        if variant not in TORCHVISION_FILES:
+            raise ValueError(f"variant must be one of {sorted(TORCHVISION_FILES)}, got {variant!r}")
+        if backend not in ("torchvision", "detectron2"):
+            raise ValueError(f"backend must be 'torchvision' or 'detectron2', got {backend!r}")
+        self.variant = variant
+        self.backend = backend
+        self.conf = float(conf)
+        self.max_det = int(max_det)
+        self.mask_threshold = float(mask_threshold)
+        self.device = device
+        self.min_size = int(min_size)
+        self.max_size = int(max_size)
+        self.model_kwargs = dict(model_kwargs)
+        if backend == "detectron2":
+            if weights is None or str(weights) == "default":
+                raise ValueError("the detectron2 backend needs an explicit weights file (model_final_*.pkl)")
+            self.weights: Path | None = Path(weights).expanduser()
+            if not self.weights.is_file():
+                raise MissingDataError(f"detectron2 weights {str(weights)!r} not found")
+        else:
+            self.weights = resolve_maskrcnn_weights(weights, variant)
+        self._model: Any = None
+        self._label_map = np.full(91, -1, dtype=np.int64)
+        for cid, idx in coco91_to_coco80().items():
+            self._label_map[cid] = idx
+
+    def _build_torchvision(self) -> Any:
+        import torch
+        from torchvision.models import detection
+
+        build = detection.maskrcnn_resnet50_fpn if self.variant == "v1" else detection.maskrcnn_resnet50_fpn_v2
+        model = build(weights=None, weights_backbone=None, num_classes=91, box_score_thresh=self.conf,
+                      box_detections_per_img=self.max_det, min_size=self.min_size, max_size=self.max_size,
+                      **self.model_kwargs)
+        if self.weights is not None:
+            state = torch.load(self.weights, map_location="cpu", weights_only=True)
+            if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+                state = state["model"]
+            model.load_state_dict(state, strict=True)
+        else:
+            logger.warning("Mask R-CNN with random weights: scores are meaningless (tests only)")
+        return model.eval().to(self.device)
+
+    def _build_detectron2(self) -> Any:
+        try:
+            from detectron2 import model_zoo
+            from detectron2.config import get_cfg
+            from detectron2.engine import DefaultPredictor
+        except ImportError as exc:
+            raise ImportError("backend='detectron2' needs detectron2 installed (it is not on PyPI; "
+                              "see its install guide)") from exc
+        cfg = get_cfg()
+        cfg.merge_from_file(model_zoo.get_config_file("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml"))
+        cfg.MODEL.WEIGHTS = str(self.weights)
+        cfg.MODEL.DEVICE = self.device
+        cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = self.conf
+        cfg.TEST.DETECTIONS_PER_IMAGE = self.max_det
+        return DefaultPredictor(cfg)
+
+    @property
+    def model(self) -> Any:
+        """The underlying model (built on first use)."""
+        if self._model is None:
+            self._model = self._build_torchvision() if self.backend == "torchvision" else self._build_detectron2()
+        return self._model
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """Instances in ``(H, W, 3)`` uint8 RGB images: boxes in pixels, ``(K, H, W)`` bool masks."""
+        if self.backend == "detectron2":
+            return [self._predict_detectron2(im) for im in images]
+        import torch
+
+        out: list[Detections] = []
+        model = self.model
+        with torch.inference_mode():
+            for image in images:
+                tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+                result = model([tensor.to(self.device)])[0]
+                out.append(self._convert(result, image.shape[:2]))
+        return out
+
+    def _convert(self, result: dict[str, Any], shape: tuple[int, int]) -> Detections:
+        labels91 = result["labels"].cpu().numpy().astype(np.int64)
+        labels = self._label_map[np.clip(labels91, 0, 90)]
+        keep = labels >= 0  # drop the 'N/A' / background ids that have no COCO-80 class
+        masks = result["masks"].cpu().numpy()[:, 0] > self.mask_threshold
+        if len(masks) == 0:
+            masks = np.zeros((0, *shape), dtype=bool)
+        return Detections(boxes=result["boxes"].cpu().numpy().astype(np.float64)[keep],
+                          scores=result["scores"].cpu().numpy().astype(np.float64)[keep],
+                          labels=labels[keep], masks=masks[keep])
+
+    def _predict_detectron2(self, image: np.ndarray) -> Detections:  # pragma: no cover - optional backend
+        inst = self.model(np.ascontiguousarray(image[..., ::-1]))["instances"].to("cpu")
+        return Detections(boxes=inst.pred_boxes.tensor.numpy().astype(np.float64),
+                          scores=inst.scores.numpy().astype(np.float64),
+                          labels=inst.pred_classes.numpy().astype(np.int64),
+                          masks=inst.pred_masks.numpy().astype(bool))
+
+    def describe(self) -> dict[str, Any]:
+        """Backend, weights path and sha256, thresholds, for the run record."""
+        from bench.evaluators.yolo import file_sha256
+
+        return {
+            "evaluator": "MaskRCNN",
+            "backend": self.backend,
+            "variant": self.variant,
+            "weights": str(self.weights) if self.weights is not None else None,
+            "weights_sha256": file_sha256(str(self.weights)) if self.weights is not None else None,
+            "random_weights": self.weights is None,
+            "conf": self.conf,
+            "max_det": self.max_det,
+            "mask_threshold": self.mask_threshold,
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+            **{k: v for k, v in self.model_kwargs.items() if isinstance(v, (int, float, str, bool))},
+            "device": self.device,
+        }

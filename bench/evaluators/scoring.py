@@ -1,0 +1,379 @@
+"""Dataset-level scorers for detection and instance segmentation.
+
+* COCO mAP@[.5:.95] and mAP@.5 through pycocotools' ``COCOeval`` (101-point interpolated AP, area "all",
+  ``max_dets`` detections per image), computed from *all* detections the evaluator returns (its low
+  validation confidence, 0.001 by default), as COCO evaluation expects.
+* The paper's operating point (Table 6): detections with score >= ``score_threshold`` (0.6) are matched
+  greedily in descending score order, each to the unmatched ground-truth object of the same class with the
+  highest IoU, if that IoU >= ``match_iou`` (0.5). Precision = TP / (TP + FP), recall = TP / (TP + FN) over
+  the whole set, IoU = mean IoU of the matched pairs. Crowd ground truth is not counted as a miss; a
+  detection whose best same-class match is a crowd region is ignored (neither TP nor FP). Undefined ratios
+  (0 / 0) are ``zero_division`` (0.0).
+
+Boxes are ``x1, y1, x2, y2`` pixels; IoU is area-based (no +1), as in pycocotools.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bench.evaluators.base import Detections, GroundTruth
+
+logger = logging.getLogger(__name__)
+
+DETECTION_KEYS: tuple[str, ...] = ("map50_95", "map50", "precision", "recall", "iou")
+INSTANCE_KEYS: tuple[str, ...] = ("mask_map50_95", "mask_map50", "box_map50_95", "box_map50")
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of ``(N, 4)`` and ``(M, 4)`` ``x1, y1, x2, y2`` boxes, ``(N, M)``.
+
+    Example:
+        >>> box_iou(np.array([[0, 0, 2, 2.0]]), np.array([[1, 0, 3, 2.0]]))
+        array([[0.33333333]])
+    """
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def encode_masks(masks: np.ndarray) -> list[dict[str, Any]]:
+    """``(K, H, W)`` bool masks to pycocotools compressed RLEs (counts as ``str``)."""
+    from pycocotools import mask as mask_utils
+
+    if len(masks) == 0:
+        return []
+    rles = mask_utils.encode(np.asfortranarray(np.moveaxis(np.asarray(masks, dtype=np.uint8), 0, -1)))
+    for rle in rles:
+        rle["counts"] = rle["counts"].decode("ascii")
+    return rles
+
+
+def _rle_iou(dt: list[dict[str, Any]], gt: list[dict[str, Any]]) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+
+    if not dt or not gt:
+        return np.zeros((len(dt), len(gt)))
+    return np.asarray(mask_utils.iou(dt, gt, [0] * len(gt)), dtype=np.float64).reshape(len(dt), len(gt))
+
+
+def match_greedy(iou: np.ndarray, scores: np.ndarray, det_labels: np.ndarray, gt_labels: np.ndarray,
+                 gt_crowd: np.ndarray, iou_threshold: float) -> tuple[list[tuple[int, int, float]], int, int]:
+    """Greedy one-to-one matching in descending score order (the paper's operating point rule).
+
+    Args:
+        iou: ``(D, G)`` IoU matrix.
+        scores: ``(D,)`` detection scores (only the detections to be counted).
+        det_labels: ``(D,)`` detection classes.
+        gt_labels: ``(G,)`` ground-truth classes.
+        gt_crowd: ``(G,)`` crowd flags.
+        iou_threshold: Minimum IoU of a match.
+
+    Returns:
+        ``(matches, fp, fn)``: matched ``(det, gt, iou)`` triples, false positives, missed non-crowd objects.
+
+    Example:
+        >>> iou = np.array([[0.9, 0.0], [0.6, 0.0]])
+        >>> match_greedy(iou, np.array([0.9, 0.8]), np.array([0, 0]), np.array([0, 0]),
+        ...              np.array([False, False]), 0.5)
+        ([(0, 0, 0.9)], 1, 1)
+    """
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    matched = np.zeros(len(gt_labels), dtype=bool)
+    matches: list[tuple[int, int, float]] = []
+    fp = 0
+    for d in order:
+        same = gt_labels == det_labels[d]
+        candidates = np.where(same & ~matched & ~gt_crowd, iou[d], -1.0)
+        g = int(np.argmax(candidates)) if len(candidates) else -1
+        if g >= 0 and candidates[g] >= iou_threshold:
+            matched[g] = True
+            matches.append((int(d), g, float(iou[d, g])))
+            continue
+        crowd_iou = np.where(same & gt_crowd, iou[d], -1.0)
+        if len(crowd_iou) and crowd_iou.max() >= iou_threshold:
+            continue  # on a crowd region: ignored, as in COCO
+        fp += 1
+    fn = int((~matched & ~gt_crowd).sum())
+    return matches, fp, fn
+
+
+def pseudo_ground_truth(detections: Detections, score_threshold: float = 0.6) -> GroundTruth:
+    """Turn a model's output on the clean image into pseudo ground truth (``pseudo=True``).
+
+    Used for sets without labels: detections with score >= ``score_threshold`` become the objects.
+
+    Example:
+        >>> det = Detections(np.array([[0, 0, 4, 4.0], [1, 1, 2, 2.0]]), np.array([0.9, 0.2]), np.array([3, 1]))
+        >>> gt = pseudo_ground_truth(det, 0.5)
+        >>> gt.labels.tolist(), gt.pseudo
+        ([3], True)
+    """
+    keep = np.asarray(detections.scores) >= score_threshold
+    masks = None if detections.masks is None else np.asarray(detections.masks)[keep].astype(bool)
+    return GroundTruth(boxes=np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)[keep],
+                       labels=np.asarray(detections.labels, dtype=np.int64)[keep], masks=masks,
+                       iscrowd=np.zeros(int(keep.sum()), dtype=bool), pseudo=True)
+
+
+@dataclass
+class _Image:
+    image_id: int
+    name: str
+    height: int
+    width: int
+    gt_boxes: np.ndarray
+    gt_labels: np.ndarray
+    gt_crowd: np.ndarray
+    gt_rles: list[dict[str, Any]] | None
+    dt_boxes: np.ndarray
+    dt_scores: np.ndarray
+    dt_labels: np.ndarray
+    dt_rles: list[dict[str, Any]] | None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
+    out = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).copy()
+    out[:, 2:] -= out[:, :2]
+    return out
+
+
+class CocoDetectionScorer:
+    """Streaming COCO box mAP plus the paper's precision / recall / IoU operating point.
+
+    Args:
+        score_threshold: Operating-point score threshold for P / R / IoU (paper: 0.6).
+        match_iou: IoU needed for a true positive at the operating point (0.5).
+        max_dets: Detections per image considered by COCOeval (COCO: 100).
+        zero_division: Value of precision / recall / IoU when undefined (0 / 0).
+
+    Example:
+        >>> scorer = CocoDetectionScorer()
+        >>> gt = GroundTruth(np.array([[0, 0, 10, 10.0]]), np.array([0]))
+        >>> scorer.update([Detections(gt.boxes, np.array([0.9]), gt.labels)], [gt])
+        >>> round(scorer.compute()["map50_95"], 6)
+        1.0
+    """
+
+    keys: tuple[str, ...] = DETECTION_KEYS
+    use_masks: bool = False
+
+    def __init__(self, *, score_threshold: float = 0.6, match_iou: float = 0.5, max_dets: int = 100,
+                 zero_division: float = 0.0) -> None:
+        self.score_threshold = float(score_threshold)
+        self.match_iou = float(match_iou)
+        self.max_dets = int(max_dets)
+        self.zero_division = float(zero_division)
+        self._images: list[_Image] = []
+
+    def config(self) -> dict[str, Any]:
+        """Every threshold of this scorer, for the run record and the printed table."""
+        return {
+            "map": "pycocotools COCOeval, 101-point interpolated AP, IoU 0.50:0.05:0.95, area all",
+            "iou_type": "segm+bbox" if self.use_masks else "bbox",
+            "max_dets": self.max_dets,
+            "operating_point_score": self.score_threshold,
+            "operating_point_match_iou": self.match_iou,
+            "matching": "greedy by descending score, same class, unmatched ground truth",
+            "zero_division": self.zero_division,
+        }
+
+    def reset(self) -> None:
+        self._images.clear()
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def update(self, predictions: Sequence[Detections], targets: Sequence[GroundTruth],
+               names: Sequence[str] | None = None, shapes: Sequence[tuple[int, int]] | None = None) -> None:
+        """Add images: their detections (all, at the evaluator's low confidence) and ground truth.
+
+        Args:
+            predictions: One :class:`Detections` per image.
+            targets: One :class:`GroundTruth` per image.
+            names: Optional image names for :attr:`per_image` (default: running index).
+            shapes: Optional ``(H, W)`` per image; needed only when neither masks give it. For box
+                evaluation any shape containing the boxes works.
+        """
+        if len(predictions) != len(targets):
+            raise ValueError(f"{len(predictions)} predictions for {len(targets)} targets")
+        for k, (det, gt) in enumerate(zip(predictions, targets)):
+            image_id = len(self._images) + 1
+            name = str(names[k]) if names is not None else str(image_id - 1)
+            height, width = self._shape(det, gt, None if shapes is None else shapes[k])
+            gt_rles = dt_rles = None
+            if self.use_masks:
+                if gt.masks is None and len(gt.labels) > 0:
+                    raise ValueError(f"image {name}: instance scoring needs ground-truth masks")
+                if det.masks is None and len(det.scores) > 0:
+                    raise ValueError(f"image {name}: instance scoring needs predicted masks")
+                gt_rles = [] if gt.masks is None else encode_masks(gt.masks)  # None: an image without objects
+                dt_rles = [] if det.masks is None else encode_masks(det.masks)
+            n_gt = len(gt.labels)
+            record = _Image(
+                image_id=image_id, name=name, height=height, width=width,
+                gt_boxes=np.asarray(gt.boxes, dtype=np.float64).reshape(-1, 4),
+                gt_labels=np.asarray(gt.labels, dtype=np.int64).reshape(-1),
+                gt_crowd=(np.zeros(n_gt, dtype=bool) if gt.iscrowd is None
+                          else np.asarray(gt.iscrowd, dtype=bool).reshape(-1)),
+                gt_rles=gt_rles,
+                dt_boxes=np.asarray(det.boxes, dtype=np.float64).reshape(-1, 4),
+                dt_scores=np.asarray(det.scores, dtype=np.float64).reshape(-1),
+                dt_labels=np.asarray(det.labels, dtype=np.int64).reshape(-1),
+                dt_rles=dt_rles,
+            )
+            record.counts = self._operating_point(record)[0]
+            self._images.append(record)
+
+    @staticmethod
+    def _shape(det: Detections, gt: GroundTruth, shape: tuple[int, int] | None) -> tuple[int, int]:
+        for masks in (gt.masks, det.masks):
+            if masks is not None and np.ndim(masks) == 3:
+                return int(masks.shape[1]), int(masks.shape[2])
+        if shape is not None:
+            return int(shape[0]), int(shape[1])
+        boxes = np.concatenate([np.asarray(gt.boxes).reshape(-1, 4), np.asarray(det.boxes).reshape(-1, 4)])
+        extent = np.ceil(boxes[:, 2:].max(axis=0)) if len(boxes) else np.ones(2)
+        return int(max(extent[1], 1)), int(max(extent[0], 1))
+
+    def _operating_point(self, rec: _Image) -> tuple[dict[str, int], list[float]]:
+        keep = rec.dt_scores >= self.score_threshold
+        idx = np.flatnonzero(keep)
+        if self.use_masks and rec.dt_rles is not None and rec.gt_rles is not None:
+            iou = _rle_iou([rec.dt_rles[i] for i in idx], rec.gt_rles)
+        else:
+            iou = box_iou(rec.dt_boxes[idx], rec.gt_boxes)
+        matches, fp, fn = match_greedy(iou, rec.dt_scores[idx], rec.dt_labels[idx], rec.gt_labels,
+                                       rec.gt_crowd, self.match_iou)
+        return {"tp": len(matches), "fp": fp, "fn": fn}, [m[2] for m in matches]
+
+    @property
+    def per_image(self) -> list[dict[str, Any]]:
+        """Per-image ``name``, ``tp``, ``fp``, ``fn`` at the operating point (rows of the run record)."""
+        return [{"name": rec.name, **rec.counts} for rec in self._images]
+
+    def _ratio(self, num: float, den: float) -> float:
+        return float(num / den) if den > 0 else self.zero_division
+
+    def _operating_point_summary(self) -> dict[str, float]:
+        tp = fp = fn = 0
+        ious: list[float] = []
+        for rec in self._images:
+            counts, matched = self._operating_point(rec)
+            tp += counts["tp"]
+            fp += counts["fp"]
+            fn += counts["fn"]
+            ious.extend(matched)
+        return {
+            "precision": self._ratio(tp, tp + fp),
+            "recall": self._ratio(tp, tp + fn),
+            "iou": float(np.mean(ious)) if ious else self.zero_division,
+        }
+
+    def _coco_eval(self, iou_type: str) -> tuple[float, float]:
+        """pycocotools AP@[.5:.95] and AP@.5 (NaN when there is no ground truth at all)."""
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+
+        categories: set[int] = set()
+        images: list[dict[str, Any]] = []
+        annotations: list[dict[str, Any]] = []
+        results: list[dict[str, Any]] = []
+        for rec in self._images:
+            images.append({"id": rec.image_id, "height": rec.height, "width": rec.width})
+            gt_xywh = _xyxy_to_xywh(rec.gt_boxes)
+            for k in range(len(rec.gt_labels)):
+                ann: dict[str, Any] = {
+                    "id": len(annotations) + 1, "image_id": rec.image_id, "category_id": int(rec.gt_labels[k]) + 1,
+                    "bbox": gt_xywh[k].tolist(), "area": float(gt_xywh[k, 2] * gt_xywh[k, 3]),
+                    "iscrowd": int(rec.gt_crowd[k]),
+                }
+                if iou_type == "segm":
+                    from pycocotools import mask as mask_utils
+
+                    assert rec.gt_rles is not None
+                    ann["segmentation"] = rec.gt_rles[k]
+                    ann["area"] = float(mask_utils.area(rec.gt_rles[k]))
+                annotations.append(ann)
+                categories.add(int(rec.gt_labels[k]) + 1)
+            dt_xywh = _xyxy_to_xywh(rec.dt_boxes)
+            for k in range(len(rec.dt_labels)):
+                res: dict[str, Any] = {"image_id": rec.image_id, "category_id": int(rec.dt_labels[k]) + 1,
+                                       "score": float(rec.dt_scores[k])}
+                if iou_type == "segm":
+                    assert rec.dt_rles is not None
+                    res["segmentation"] = rec.dt_rles[k]
+                else:
+                    res["bbox"] = dt_xywh[k].tolist()
+                results.append(res)
+                categories.add(int(rec.dt_labels[k]) + 1)
+        if not annotations:
+            logger.warning("no ground-truth objects: mAP is undefined (NaN)")
+            return float("nan"), float("nan")
+        if not results:
+            return 0.0, 0.0
+        gt_api = COCO()
+        gt_api.dataset = {"images": images, "annotations": annotations,
+                          "categories": [{"id": c, "name": str(c)} for c in sorted(categories)]}
+        with contextlib.redirect_stdout(io.StringIO()):
+            gt_api.createIndex()
+            dt_api = gt_api.loadRes(results)
+            evaluator = COCOeval(gt_api, dt_api, iouType=iou_type)
+            evaluator.params.maxDets = [1, 10, self.max_dets]
+            evaluator.evaluate()
+            evaluator.accumulate()
+        # As COCOeval.summarize: mean over IoU thresholds, recall points and categories of the interpolated
+        # precision (area "all", the last max-dets setting), ignoring -1 (categories without ground truth).
+        precision = evaluator.eval["precision"][:, :, :, 0, -1]  # (T, R, K)
+
+        def mean_valid(values: np.ndarray) -> float:
+            valid = values[values > -1]
+            return float(np.mean(valid)) if valid.size else float("nan")
+
+        iou_thrs = evaluator.params.iouThrs
+        return mean_valid(precision), mean_valid(precision[np.isclose(iou_thrs, 0.5)])
+
+    def compute(self) -> dict[str, float]:
+        """The scores over all images added so far (keys :data:`DETECTION_KEYS`)."""
+        map50_95, map50 = self._coco_eval("bbox")
+        return {"map50_95": map50_95, "map50": map50, **self._operating_point_summary()}
+
+
+class CocoInstanceScorer(CocoDetectionScorer):
+    """Streaming COCO mask and box mAP for instance segmentation (keys :data:`INSTANCE_KEYS`).
+
+    Masks are RLE-encoded as they arrive, so memory stays small. The per-image operating-point counts
+    (:attr:`per_image`) use mask IoU.
+
+    Example:
+        >>> scorer = CocoInstanceScorer()
+        >>> m = np.zeros((1, 8, 8), bool); m[0, 2:6, 2:6] = True
+        >>> gt = GroundTruth(np.array([[2, 2, 6, 6.0]]), np.array([0]), masks=m)
+        >>> scorer.update([Detections(gt.boxes, np.array([0.9]), gt.labels, m)], [gt])
+        >>> round(scorer.compute()["mask_map50_95"], 6)
+        1.0
+    """
+
+    keys = INSTANCE_KEYS
+    use_masks = True
+
+    def compute(self) -> dict[str, float]:
+        mask_map50_95, mask_map50 = self._coco_eval("segm")
+        box_map50_95, box_map50 = self._coco_eval("bbox")
+        return {"mask_map50_95": mask_map50_95, "mask_map50": mask_map50,
+                "box_map50_95": box_map50_95, "box_map50": box_map50}

@@ -1,0 +1,107 @@
+"""Build derainers by name and load their weights (design.md principles 2 and 7)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.paths import MissingDataError, resolve_weights_file
+
+logger = logging.getLogger(__name__)
+
+NO_WEIGHTS = frozenset({"none", "random", "scratch"})
+
+
+def _load_from_file(spec: str) -> Any:
+    """``path/to/module.py:Attr`` → the attribute (for a quick try of a derainer in a file)."""
+    file_part, _, attr = spec.rpartition(":")
+    path = Path(file_part).expanduser().resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"derainer module {path} does not exist")
+    module_name = f"bench_user_{path.stem}_{abs(hash(str(path)))}"
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module
+    module_spec.loader.exec_module(module)
+    if not hasattr(module, attr):
+        raise AttributeError(f"{path} has no attribute {attr!r}")
+    return getattr(module, attr)
+
+
+def get_factory(name: str) -> Any:
+    """The registered factory for ``name``, or an attribute of a ``file.py:Attr`` spec."""
+    from bench.registries import DERAINERS
+
+    if name.endswith(".py") or (".py:" in name):
+        return _load_from_file(name if ":" in name else f"{name}:derainer")
+    return DERAINERS.get(name)
+
+
+def create_derainer(name: str, weights: str | Path | None = "default", *, device: str | None = None,
+                    **kwargs: Any):  # -> derainers.base.Derainer
+    """Build a derainer and load weights.
+
+    Args:
+        name: A registered name (``"mspfn"``), an alias, or ``"path/to/file.py:ClassName"``.
+        weights: ``"default"`` (the card's default weights, random init if it has none), a tag from
+            the card (``"Rain100L"``), a file path, or ``None``/``"none"`` for random initialisation.
+        device: Move the model there (``"cpu"``, ``"cuda"``).
+        **kwargs: Passed to the factory (architecture options).
+
+    Returns:
+        The derainer in eval mode.
+
+    Raises:
+        bench.registry.UnknownNameError: unknown derainer name.
+        bench.paths.MissingDataError: the weights file is not found (message says where to put it).
+
+    Example:
+        >>> from bench.factory import create_derainer
+        >>> model = create_derainer("mspfn_tiny", weights=None)
+        >>> model.card.name
+        'mspfn_tiny'
+    """
+    factory = get_factory(name)
+    weights_path: Path | None = None
+    expected_sha: str | None = None
+    weights_tag: str | None = None
+    if weights is not None and str(weights).lower() not in NO_WEIGHTS and Path(str(weights)).expanduser().is_file():
+        weights_path = Path(str(weights)).expanduser()
+        from bench.engine.checkpoint import load_checkpoint
+
+        payload = load_checkpoint(weights_path)
+        if isinstance(payload, dict) and isinstance(payload.get("model_kwargs"), dict):
+            kwargs = {**payload["model_kwargs"], **kwargs}
+    model = factory(**kwargs)
+    card = model.card
+    if weights_path is None and weights is not None and str(weights).lower() not in NO_WEIGHTS:
+        tag = card.default_weights if str(weights) == "default" else str(weights)
+        if tag is None:
+            if card.trainable:
+                logger.warning("%s has no default weights: using a random initialisation "
+                               "(pass --weights PATH to load a checkpoint)", card.name)
+        else:
+            source = card.weights_for(tag)
+            if source is None:
+                tags = ", ".join(s.tag for s in card.weights) or "none"
+                raise MissingDataError(
+                    f"{card.name}: weights {tag!r} are neither a file nor a known tag (known tags: {tags})"
+                )
+            weights_path = resolve_weights_file(source.path, packaged=source.packaged, sha256=source.sha256,
+                                                what=f"{card.name} weights {source.tag!r}")
+            expected_sha = source.sha256
+            weights_tag = source.tag
+    if weights_path is not None:
+        info = model.load_weights(weights_path, expected_sha256=expected_sha)
+        if weights_tag:
+            info["tag"] = weights_tag
+    model.model_kwargs = dict(kwargs)
+    model.eval()
+    if device is not None:
+        model.to(device)
+    return model

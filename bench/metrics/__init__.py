@@ -1,0 +1,1 @@
+"""Image-quality metrics: full-reference (PSNR, SSIM, FSIM) and no-reference (NIQE, SSEQ, BRISQUE)."""

@@ -1,0 +1,216 @@
+"""One small typed registry, used for derainers, datasets, tasks, metrics and evaluators.
+
+Entries are either objects registered with a decorator, or lazy ``"package.module:attr"``
+strings that are imported on first use, so that ``import bench`` imports no model code.
+Third-party packages add entries through an entry-point group (e.g. ``bench.derainers``).
+
+Example:
+    >>> from bench.registry import Registry
+    >>> colours: Registry[str] = Registry("colours")
+    >>> colours.add("red", "ff0000", aliases=("rot",), summary="the colour red")
+    >>> colours.get("ROT")
+    'ff0000'
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownNameError(KeyError):
+    """Raised when a name is not registered; the message suggests close matches."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass
+class Entry(Generic[T]):
+    """One registered name: the object itself or a lazy reference to it."""
+
+    name: str
+    target: T | str | EntryPoint
+    summary: str = ""
+    aliases: tuple[str, ...] = ()
+    origin: str = "builtin"
+    _loaded: bool = field(default=False, repr=False)
+
+    @property
+    def is_lazy(self) -> bool:
+        return not self._loaded and isinstance(self.target, str | EntryPoint)
+
+
+def _import_reference(reference: str) -> Any:
+    module_name, _, attr = reference.partition(":")
+    if not attr:
+        raise ValueError(f"lazy reference {reference!r} must look like 'package.module:attr'")
+    module = importlib.import_module(module_name)
+    obj: Any = module
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class Registry(Generic[T]):
+    """A name → object map with aliases, lazy entries, entry points and helpful errors.
+
+    Names are case-insensitive. Registering a name twice raises unless ``force=True``.
+
+    Args:
+        kind: What is registered (used in error messages), e.g. ``"derainer"``.
+        entry_point_group: Optional ``importlib.metadata`` group scanned on first lookup.
+    """
+
+    def __init__(self, kind: str, entry_point_group: str | None = None) -> None:
+        self.kind = kind
+        self.entry_point_group = entry_point_group
+        self._entries: dict[str, Entry[T]] = {}
+        self._aliases: dict[str, str] = {}
+        self._lock = threading.RLock()
+        self._entry_points_loaded = entry_point_group is None
+        self._frozen = False
+
+    # ------------------------------------------------------------------ registration
+    def add(
+        self,
+        name: str,
+        target: T | str | EntryPoint,
+        *,
+        aliases: tuple[str, ...] | list[str] = (),
+        summary: str = "",
+        origin: str = "builtin",
+        force: bool = False,
+    ) -> None:
+        """Register ``target`` (an object, or a lazy ``"module:attr"`` string) under ``name``."""
+        with self._lock:
+            if self._frozen:
+                raise RuntimeError(f"the {self.kind} registry is frozen; cannot add {name!r}")
+            key = name.lower()
+            taken = [k for k in (key, *(a.lower() for a in aliases)) if k in self._aliases]
+            if taken and not force:
+                owner = self._aliases[taken[0]]
+                raise ValueError(
+                    f"{self.kind} name {taken[0]!r} is already registered (by {owner!r}, "
+                    f"origin {self._entries[owner].origin}); pass force=True to replace it"
+                )
+            entry: Entry[T] = Entry(name=name, target=target, summary=summary,
+                                    aliases=tuple(aliases), origin=origin)
+            entry._loaded = not isinstance(target, str | EntryPoint)
+            self._entries[key] = entry
+            self._aliases[key] = key
+            for alias in aliases:
+                self._aliases[alias.lower()] = key
+
+    def register(
+        self,
+        name: str | None = None,
+        *,
+        aliases: tuple[str, ...] | list[str] = (),
+        summary: str | None = None,
+        force: bool = False,
+    ) -> Callable[[T], T]:
+        """Decorator form of :meth:`add`; the summary defaults to the docstring's first line."""
+
+        def decorate(obj: T) -> T:
+            reg_name = name or getattr(obj, "__name__", None)
+            if not reg_name:
+                raise ValueError("cannot infer a name; pass name=")
+            doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
+            text = summary if summary is not None else (doc[0] if doc else "")
+            key = reg_name.lower()
+            existing = self._entries.get(key)
+            if existing is not None and existing.is_lazy and not force:
+                # A lazy placeholder being materialised by its own module: resolve in place.
+                existing.target = obj
+                existing._loaded = True
+                if text and not existing.summary:
+                    existing.summary = text
+                return obj
+            self.add(reg_name, obj, aliases=aliases, summary=text, force=force)
+            return obj
+
+        return decorate
+
+    def freeze(self) -> None:
+        """Disallow further registration (useful in tests)."""
+        self._frozen = True
+
+    # ------------------------------------------------------------------ lookup
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        assert self.entry_point_group is not None
+        for ep in entry_points(group=self.entry_point_group):
+            if ep.name.lower() in self._aliases:
+                continue  # built-ins win; a plugin cannot silently shadow them
+            self.add(ep.name, ep, summary=f"plugin from {ep.value}", origin=f"entry point {ep.value}")
+
+    def _key(self, name: str) -> str:
+        self._load_entry_points()
+        key = self._aliases.get(name.lower())
+        if key is None:
+            raise UnknownNameError(self._unknown_message(name))
+        return key
+
+    def _unknown_message(self, name: str) -> str:
+        known = sorted(self._aliases)
+        close = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        return (
+            f"unknown {self.kind} {name!r}.{hint} "
+            f"Registered {self.kind}s: {', '.join(sorted(e.name for e in self._entries.values()))}."
+        )
+
+    def entry(self, name: str) -> Entry[T]:
+        """The :class:`Entry` for ``name`` (not materialised)."""
+        return self._entries[self._key(name)]
+
+    def get(self, name: str) -> T:
+        """Return the object registered under ``name`` or an alias, importing it if lazy.
+
+        Raises:
+            UnknownNameError: ``name`` is not registered; the message lists close matches.
+        """
+        entry = self.entry(name)
+        with self._lock:
+            if not entry._loaded:
+                target = entry.target
+                obj = target.load() if isinstance(target, EntryPoint) else _import_reference(str(target))
+                entry.target = obj
+                entry._loaded = True
+        return entry.target  # type: ignore[return-value]
+
+    def canonical(self, name: str) -> str:
+        """The registered (canonical) spelling of ``name`` or one of its aliases."""
+        return self.entry(name).name
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        self._load_entry_points()
+        return name.lower() in self._aliases
+
+    def names(self) -> list[str]:
+        """Canonical names, sorted."""
+        self._load_entry_points()
+        return sorted(e.name for e in self._entries.values())
+
+    def entries(self) -> Iterator[Entry[T]]:
+        self._load_entry_points()
+        yield from sorted(self._entries.values(), key=lambda e: e.name.lower())
+
+    def __len__(self) -> int:
+        self._load_entry_points()
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {len(self._entries)} entries)"

@@ -1,0 +1,241 @@
+"""Table-6-style view of downstream records: Rain input / each derainer / Clean, with gain and recovery.
+
+Rows: "Rain input" (the downstream model on the rainy images, lower bound), one row per derainer (on its
+derained images), and "Clean" (upper bound, never bold). Columns: the deraining PSNR/SSIM of the images
+that were fed to the model, the deraining time, then for every task metric its value, the gain
+(derained − rainy) and the recovery ((derained − rainy) / (clean − rainy)). Everything is read from the
+records' stored aggregates; nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.report.table import Column, Table
+from bench.report.tables import ReportTable, derainer_label, digits_for, direction
+from bench.results.record import to_float
+
+CONDITIONS: tuple[str, ...] = ("clean", "rainy", "derained")
+DERIVED: tuple[str, ...] = ("gain", "recovery")
+
+#: Task metrics in display order (metrics found in records but not listed here follow, sorted).
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "detection": ("map50_95", "map50", "precision", "recall", "iou"),
+    "instance": ("mask_map50_95", "mask_map50", "box_map50_95", "box_map50"),
+    "semantic": ("miou", "mpa", "pixel_acc"),
+    "noref": ("niqe", "sseq", "brisque"),
+}
+
+TITLES: dict[str, str] = {
+    "map50_95": "mAP50-95", "map50": "mAP50", "precision": "Precision", "recall": "Recall", "iou": "IoU",
+    "mask_map50_95": "mask mAP50-95", "mask_map50": "mask mAP50", "box_map50_95": "box mAP50-95",
+    "box_map50": "box mAP50", "miou": "mIoU", "mpa": "mPA", "pixel_acc": "pixel accuracy",
+    "niqe": "NIQE", "sseq": "SSEQ", "brisque": "BRISQUE",
+}
+
+#: Ratios stored as fractions in records and shown in percent, as in the paper.
+PERCENT: frozenset[str] = frozenset({"map50_95", "map50", "precision", "recall", "iou", "mask_map50_95",
+                                     "mask_map50", "box_map50_95", "box_map50", "miou", "mpa", "pixel_acc"})
+
+#: Restoration metrics of the images fed to the downstream model (Table 6's "Deraining" rows).
+FIDELITY: tuple[str, ...] = ("psnr_y", "ssim_y")
+
+RAIN_INPUT = "Rain input (rainy)"
+CLEAN = "Clean (upper bound)"
+
+
+def task_metrics(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The task metrics present in any record, in display order (fidelity metrics excluded)."""
+    task = str(records[0].get("task", "")) if records else ""
+    found: list[str] = []
+    for rec in records:
+        for key in rec.get("metrics", {}):
+            cond, _, name = key.partition(".")
+            if name and cond in (*CONDITIONS, *DERIVED) and name not in FIDELITY and name not in found:
+                found.append(name)
+    known = [m for m in TASK_METRICS.get(task, ()) if m in found]
+    return known + sorted(m for m in found if m not in known)
+
+
+def _scale(metric: str, info: dict[str, dict[str, Any]]) -> float:
+    """100 for fractions shown in percent; 1 when the record already stores percent or a non-ratio."""
+    if metric not in PERCENT:
+        return 1.0
+    units = {str((info.get(k) or {}).get("unit", "")) for k in (metric, f"derained.{metric}")}
+    return 1.0 if "%" in units else 100.0
+
+
+def _value(record: dict[str, Any], key: str, scale: float = 1.0) -> float | None:
+    metrics = record.get("metrics", {})
+    if key not in metrics:
+        return None
+    value = to_float(metrics[key])
+    return None if math.isnan(value) else value * scale
+
+
+def _seconds(record: dict[str, Any]) -> float | None:
+    spi = (record.get("timings") or {}).get("seconds_per_image")
+    if spi is None:
+        return None
+    value = to_float(spi)
+    return None if math.isnan(value) else value
+
+
+def evaluator_note(record: dict[str, Any]) -> str:
+    """One line naming the downstream model, its weights and every threshold of a record.
+
+    Example:
+        >>> evaluator_note({"config": {"options": {"evaluator": "yolo", "score_threshold": 0.6}},
+        ...                 "evaluator": {"name": "yolo", "weights": "/w/yolov8n.tflite", "sha256": "ab" * 32}})
+        'Evaluator: yolo; weights yolov8n.tflite (sha256 abababababab); options: score_threshold=0.6.'
+    """
+    options = dict((record.get("config") or {}).get("options") or {})
+    ev = dict(record.get("evaluator") or {})
+    name = ev.get("name") or options.get("evaluator") or "default"
+    parts = [f"Evaluator: {name}"]
+    weights = ev.get("weights") or options.get("weights")
+    if weights:
+        sha = ev.get("sha256")
+        parts.append(f"weights {Path(str(weights)).name}" + (f" (sha256 {str(sha)[:12]})" if sha else ""))
+    thresholds = {k: v for k, v in options.items() if k not in ("evaluator", "weights")}
+    scoring = ev.get("scoring")
+    if isinstance(scoring, dict):
+        thresholds.update({k: v for k, v in scoring.items()
+                           if isinstance(v, int | float) and not isinstance(v, bool) and k not in thresholds})
+    for key in ("conf", "iou", "imgsz", "score_threshold", "match_iou"):
+        if key in ev and key not in thresholds and isinstance(ev[key], int | float | str):
+            thresholds[key] = ev[key]
+    if thresholds:
+        parts.append("options: " + ", ".join(f"{k}={thresholds[k]}" for k in sorted(thresholds)))
+    return "; ".join(parts) + "."
+
+
+def _consistency_note(records: Sequence[dict[str, Any]], metrics: Sequence[str]) -> str | None:
+    ref = records[0]
+    for rec in records[1:]:
+        for m in metrics:
+            for cond in ("clean", "rainy"):
+                a, b = _value(ref, f"{cond}.{m}"), _value(rec, f"{cond}.{m}")
+                if a is not None and b is not None and abs(a - b) > 1e-9 * max(1.0, abs(a)):
+                    return (f"The {cond} scores differ between records ({ref.get('run_id')} vs {rec.get('run_id')}: "
+                            f"{cond}.{m} {a:.6g} vs {b:.6g}); the Rain input and Clean rows show {ref.get('run_id')}.")
+    return None
+
+
+def downstream_table(records: Sequence[dict[str, Any]], title: str | None = None) -> Table:
+    """Table-6-style block for downstream (or no-reference) records of one task.
+
+    Args:
+        records: Records of one task (detection, instance, semantic or noref), normally on one dataset.
+        title: Table title (default: task, dataset and protocol).
+
+    Returns:
+        A table with rows Rain input / each derainer / Clean and columns fidelity, time, metric, gain, recovery.
+
+    Example:
+        >>> rec = {"task": "detection", "derainer": {"name": "identity"}, "dataset": {"name": "d"},
+        ...        "config": {}, "metrics": {"clean.recall": 1.0, "rainy.recall": 0.5, "derained.recall": 0.75,
+        ...                                  "gain.recall": 0.25, "recovery.recall": 0.5}}
+        >>> table = downstream_table([rec])
+        >>> [r["name"] for r in table.rows]
+        ['Rain input (rainy)', 'identity', 'Clean (upper bound)']
+        >>> table.rows[1]["recall"], table.rows[1]["gain.recall"], table.rows[1]["recovery.recall"]
+        (75.0, 25.0, 50.0)
+    """
+    if not records:
+        return ReportTable(title=title or "(no records)", columns=[])
+    records = list(records)
+    info: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        info.update(rec.get("metric_info") or {})
+    ref = records[0]
+    task = str(ref.get("task", "?"))
+    cfg = ref.get("config") or {}
+    metrics = task_metrics(records)
+    has_clean = any(f"clean.{m}" in r.get("metrics", {}) for r in records for m in metrics)
+    fidelity = [m for m in FIDELITY if any(f"{c}.{m}" in r.get("metrics", {}) for r in records
+                                           for c in ("rainy", "derained"))]
+
+    from bench.report.published import variant_name
+
+    columns: list[Column] = []
+    for m in fidelity:
+        columns.append(Column(m, f"{'PSNR' if m.startswith('psnr') else 'SSIM'} "
+                                 f"({variant_name(m, cfg.get('quantize'), cfg.get('crop_multiple'))}, vs clean)",
+                              True, digits_for(m)))
+    columns.append(Column("sec", "s/img (derain)", False, 3))
+    for m in metrics:
+        hib = direction(f"derained.{m}", info)
+        pct = _scale(m, info) != 1.0 or (m in PERCENT)
+        unit = " (%)" if pct else ""
+        title_m = TITLES.get(m, m)
+        columns.append(Column(m, f"{title_m}{unit}", hib, digits_for(m)))
+        columns.append(Column(f"gain.{m}", f"gain {title_m}{' (pp)' if pct else ''}", hib, digits_for(m)))
+        if has_clean:
+            columns.append(Column(f"recovery.{m}", f"recovery {title_m} (%)", True, 1))
+
+    rows: list[dict[str, object]] = []
+    rainy: dict[str, object] = {"name": RAIN_INPUT, "_condition": "rainy", "_derainer": "identity"}
+    for m in fidelity:
+        rainy[m] = _value(ref, f"rainy.{m}")
+    for m in metrics:
+        rainy[m] = _value(ref, f"rainy.{m}", _scale(m, info))
+    rows.append(rainy)
+    for rec in records:
+        row: dict[str, object] = {"name": derainer_label(rec), "_condition": "derained",
+                                  "_derainer": (rec.get("derainer") or {}).get("name"), "_record": rec}
+        for m in fidelity:
+            row[m] = _value(rec, f"derained.{m}")
+        row["sec"] = _seconds(rec)
+        for m in metrics:
+            s = _scale(m, info)
+            row[m] = _value(rec, f"derained.{m}", s)
+            gain = _value(rec, f"gain.{m}", s)
+            if gain is None and row[m] is not None and rainy.get(m) is not None:
+                gain = float(row[m]) - float(rainy[m])  # type: ignore[arg-type]
+            row[f"gain.{m}"] = gain
+            if has_clean:
+                row[f"recovery.{m}"] = _value(rec, f"recovery.{m}", 100.0)
+        rows.append(row)
+    if has_clean:
+        clean: dict[str, object] = {"name": CLEAN, "_condition": "clean", "_unranked": True}
+        for m in metrics:
+            clean[m] = _value(ref, f"clean.{m}", _scale(m, info))
+        rows.append(clean)
+
+    datasets = sorted({str((r.get("dataset") or {}).get("name", "?")) for r in records})
+    notes = _notes(records, task, metrics, has_clean)
+    title = title or (f"{task} on {', '.join(datasets)} (quantize={cfg.get('quantize')}, "
+                      f"crop multiple={cfg.get('crop_multiple')})")
+    return ReportTable(title=title, columns=columns, rows=rows, notes=notes)
+
+
+def _notes(records: Sequence[dict[str, Any]], task: str, metrics: Sequence[str], has_clean: bool) -> list[str]:
+    notes: list[str] = []
+    evaluators = sorted({evaluator_note(r) for r in records})
+    notes.extend(evaluators if task != "noref" else [])
+    pseudo = [bool((r.get("dataset") or {}).get("pseudo_labels")) for r in records]
+    if task != "noref":
+        if any(pseudo):
+            notes.append("Ground truth: PSEUDO LABELS — the downstream model's predictions on the clean images; "
+                         "the Clean row therefore scores the model against itself (upper bound by construction).")
+        else:
+            labels = sorted({str((r.get("dataset") or {}).get("labels", "human labels")) for r in records})
+            notes.append(f"Ground truth: {', '.join(labels)}.")
+    if any(m in PERCENT for m in metrics):
+        notes.append("Scores in %; gain = derained − rainy in percentage points"
+                     + ("; recovery = (derained − rainy) / (clean − rainy) in %." if has_clean else "."))
+    elif metrics:
+        notes.append("gain = derained − rainy (for lower-is-better scores a negative gain is an improvement).")
+    devices = sorted({str((r.get("env") or {}).get("gpu") or (r.get("env") or {}).get("device", "?")) for r in records})
+    notes.append(f"s/img: deraining time per image on {', '.join(devices)} (cache hits count as ~0).")
+    consistency = _consistency_note(records, metrics)
+    if consistency:
+        notes.append(consistency)
+    n_issues = sum(len(r.get("issues") or []) for r in records)
+    if n_issues:
+        notes.append(f"{n_issues} file(s) could not be used; see the records' 'issues'.")
+    return notes

@@ -1,0 +1,327 @@
+"""Merge the records of ``--shard i/n`` runs into the record of the unsharded run (design.md principle 9).
+
+A shard run processes ``ids[i::n]`` of the set's items in natural order and writes its record plus a
+state sidecar (:mod:`bench.results.state`). The merge
+
+1. checks that the shards belong together: same task and protocol except ``shard``, every index
+   ``0 .. n-1`` exactly once, same derainer weights, dataset and evaluator, and each state file matches
+   its record (same ids);
+2. rebuilds the unsharded item order by interleaving the shards' id lists (round-robin inverted), puts the
+   rows and per-item issues in that order, and
+3. lets the task recompute the dataset-level metrics exactly as ``bench run`` does: means of rows for
+   restoration / noref, pycocotools mAP from the logged predictions for detection / instance, summed
+   confusion matrices for semantic segmentation.
+
+The result equals the unsharded run's record except ``created``, ``env`` and ``timings``.
+
+Example:
+    >>> path, record = merge_shards(["runs/a-shard0of2-x.json", "runs/a-shard1of2-y.json"])  # doctest: +SKIP
+    >>> record["config"]["shard"] is None  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.results.record import (
+    RecordError,
+    RunRecord,
+    find_records,
+    now_iso,
+    read_record,
+    stable_hash,
+    write_json_atomic,
+    write_record,
+)
+from bench.results.state import item_arrays, read_state, state_path, write_state
+
+logger = logging.getLogger(__name__)
+
+#: Dataset keys that describe the shard rather than the set.
+SHARD_DATASET_KEYS: frozenset[str] = frozenset({"n_items", "ids_hash", "n_scored", "n_skipped"})
+
+
+class MergeError(ValueError):
+    """Records that cannot be merged (not shards, shards of different runs, missing shards, ...)."""
+
+
+@dataclass
+class Shard:
+    """One shard record with its state sidecar."""
+
+    path: Path
+    record: RunRecord
+    state: dict[str, np.ndarray]
+    index: int
+    count: int
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(i) for i in self.state["ids"].tolist()]
+
+    @property
+    def paths(self) -> list[str]:
+        return [str(p) for p in self.state["paths"].tolist()]
+
+
+def unsharded_config(config: dict[str, Any]) -> Any:
+    """The :class:`~bench.tasks.config.RunConfig` of a record's config with ``shard`` removed."""
+    from bench.tasks.config import RunConfig
+
+    known = {f.name for f in fields(RunConfig)}
+    return RunConfig(**{k: copy.deepcopy(v) for k, v in config.items() if k in known and k != "shard"})
+
+
+def group_key(record: RunRecord) -> str:
+    """Records of shards of one run share this key (their protocol without ``shard``)."""
+    return stable_hash({**unsharded_config(record["config"]).protocol(), "shard": None}, 16)
+
+
+def load_shard(path: str | Path) -> Shard:
+    """Read a shard record and its state file.
+
+    Raises:
+        MergeError: the record is not a shard record.
+        bench.results.state.StateError: its state file is missing or unreadable.
+    """
+    from bench.tasks.config import parse_shard
+
+    path = Path(path)
+    record = read_record(path)
+    shard = record.get("config", {}).get("shard")
+    if not shard:
+        raise MergeError(f"{path}: not a shard record (config.shard is empty); only --shard i/n runs are merged")
+    index, count = parse_shard(str(shard))  # type: ignore[misc]
+    state = read_state(state_path(path))
+    ids = [str(i) for i in state["ids"].tolist()]
+    if stable_hash(ids) != record["dataset"].get("ids_hash"):
+        raise MergeError(f"{state_path(path)}: its item ids do not match the record {path.name} "
+                         "(state from another run?)")
+    return Shard(path, record, state, index, count)
+
+
+def _without(d: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+def _check_compatible(shards: Sequence[Shard]) -> None:
+    first = shards[0]
+    name = first.path.name
+    for shard in shards[1:]:
+        other = shard.path.name
+        if shard.record["task"] != first.record["task"]:
+            raise MergeError(f"{other}: task {shard.record['task']!r} differs from {name} ({first.record['task']!r})")
+        mine = {**unsharded_config(first.record["config"]).protocol(), "shard": None}
+        theirs = {**unsharded_config(shard.record["config"]).protocol(), "shard": None}
+        if mine != theirs:
+            diff = sorted(k for k in mine if mine.get(k) != theirs.get(k))
+            raise MergeError(f"{other}: not a shard of the same run as {name}; protocol options differ: "
+                             + ", ".join(f"{k}={theirs.get(k)!r} vs {mine.get(k)!r}" for k in diff))
+        if shard.count != first.count:
+            raise MergeError(f"{other}: shard {shard.index}/{shard.count} does not belong to a split in "
+                             f"{first.count} like {name}")
+        if shard.record["derainer"].get("weights") != first.record["derainer"].get("weights"):
+            raise MergeError(f"{other}: derainer weights differ from {name}")
+        if _without(shard.record["dataset"], SHARD_DATASET_KEYS) != _without(first.record["dataset"], SHARD_DATASET_KEYS):
+            raise MergeError(f"{other}: dataset differs from {name}")
+        mine_eval = _without(dict(first.record.get("evaluator") or {}), frozenset({"scoring"}))
+        their_eval = _without(dict(shard.record.get("evaluator") or {}), frozenset({"scoring"}))
+        if mine_eval != their_eval:
+            raise MergeError(f"{other}: evaluator differs from {name}")
+    seen: dict[int, Path] = {}
+    for shard in shards:
+        if shard.index in seen:
+            raise MergeError(f"shard {shard.index}/{shard.count} given twice: {seen[shard.index].name} and "
+                             f"{shard.path.name}")
+        seen[shard.index] = shard.path
+    missing = [f"{i}/{first.count}" for i in range(first.count) if i not in seen]
+    if missing:
+        raise MergeError(f"missing shard(s) {', '.join(missing)} of {first.record.get('run_id')} "
+                         f"({len(shards)} of {first.count} given)")
+
+
+def interleave(id_lists: Sequence[Sequence[str]]) -> list[str]:
+    """Invert the round-robin split: ``lists[i] == ids[i::n]`` → ``ids``.
+
+    Example:
+        >>> interleave([["1", "3", "5"], ["2", "4"]])
+        ['1', '2', '3', '4', '5']
+
+    Raises:
+        MergeError: the lengths cannot come from one round-robin split.
+    """
+    n = len(id_lists)
+    total = sum(len(ids) for ids in id_lists)
+    for i, ids in enumerate(id_lists):
+        if len(ids) != len(range(i, total, n)):
+            raise MergeError(f"shard {i}/{n} has {len(ids)} items; a round-robin split of {total} items "
+                             f"gives it {len(range(i, total, n))}")
+    return [str(id_lists[k % n][k // n]) for k in range(total)]
+
+
+def _sum_timings(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, dict):
+                out[key] = _sum_timings([out.get(key, {}), value])
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                out[key] = out.get(key, 0) + value
+    return out
+
+
+def _merge_issues(shards: Sequence[Shard], order: dict[str, int], path_to_id: dict[str, str]) -> list[dict[str, str]]:
+    """Set-level issues (same in every shard) first, then per-item issues in item order."""
+    set_level = [i for i in shards[0].record.get("issues", []) if i.get("path") not in path_to_id]
+    per_item: list[dict[str, str]] = []
+    for shard in shards:
+        issues = shard.record.get("issues", [])
+        mine = [i for i in issues if i.get("path") not in path_to_id]
+        if mine != set_level:
+            raise MergeError(f"{shard.path.name}: its data-set issues differ from {shards[0].path.name} "
+                             "(the data changed between shard runs?)")
+        per_item.extend(i for i in issues if i.get("path") in path_to_id)
+    per_item.sort(key=lambda i: order[path_to_id[str(i["path"])]])  # stable: keeps each item's issue order
+    return set_level + per_item
+
+
+def _merge_images(shards: Sequence[Shard], target: Path, record: RunRecord) -> None:
+    """Gather the shards' saved images (and predictions) under the merged record's images folder."""
+    dirs = [Path(str(s.record["images_dir"])) for s in shards if s.record.get("images_dir")]  # type: ignore[typeddict-item]
+    if not dirs:
+        return
+    predictions: dict[str, Any] = {}
+    for folder in dirs:
+        if not folder.is_dir():
+            logger.warning("images folder %s of a shard is gone; the merged record lists what remains", folder)
+            continue
+        for src in folder.rglob("*"):
+            if not src.is_file() or src.name == "predictions.json":
+                continue
+            dst = target / src.relative_to(folder)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if dst.exists():
+                dst.unlink()
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+        pred_file = folder / "predictions.json"
+        if pred_file.is_file():
+            import json
+
+            predictions.update(json.loads(pred_file.read_text(encoding="utf-8")))
+    record["images_dir"] = str(target)  # type: ignore[typeddict-unknown-key]
+    if any(s.record.get("predictions_file") for s in shards):
+        ordered = {r["id"]: predictions[r["id"]] for r in record["rows"] if r["id"] in predictions}
+        record["predictions_file"] = str(write_json_atomic(target / "predictions.json", ordered))  # type: ignore[typeddict-unknown-key]
+
+
+def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) -> tuple[Path, RunRecord]:
+    """Merge shard records into the record of the unsharded run and write it (with its state file).
+
+    Args:
+        paths: The shard records (any order), one per shard index.
+        output: Where to write the merged record (default: beside the first shard, named as the
+            unsharded run's record would be).
+
+    Returns:
+        The merged record's path and the record.
+
+    Raises:
+        MergeError: the records are not shards of one run, or some are missing.
+
+    Example:
+        >>> merge_shards(sorted(Path("runs").glob("*-shard*of2-*.json")))  # doctest: +SKIP
+    """
+    from bench.registries import TASKS
+    from bench.tasks.common import record_name, run_id
+
+    if not paths:
+        raise MergeError("no shard records given")
+    shards = sorted((load_shard(p) for p in paths), key=lambda s: s.index)
+    _check_compatible(shards)
+    first = shards[0]
+    full_ids = interleave([s.ids for s in shards])
+    order = {item_id: k for k, item_id in enumerate(full_ids)}
+    if len(order) != len(full_ids):
+        raise MergeError("an item id occurs in more than one shard")
+    full_paths: list[str] = [""] * len(full_ids)
+    for shard in shards:
+        for item_id, item_path in zip(shard.ids, shard.paths):
+            full_paths[order[item_id]] = item_path
+    path_to_id = dict(zip(full_paths, full_ids))
+
+    config = unsharded_config(first.record["config"])
+    task_cls = TASKS.get(first.record["task"])
+    task = task_cls(config)
+    if not hasattr(task, "finish_merge"):
+        raise MergeError(f"task {first.record['task']!r} does not support merging shard records")
+
+    rows = [row for shard in shards for row in shard.record["rows"]]
+    if len({r["id"] for r in rows}) != len(rows):
+        raise MergeError("the same item was scored in more than one shard")
+    unknown = [r["id"] for r in rows if r["id"] not in order]
+    if unknown:
+        raise MergeError(f"rows for items not in any shard's state: {unknown[:5]}")
+    rows.sort(key=lambda r: order[r["id"]])
+
+    record: RunRecord = copy.deepcopy(first.record)
+    derainer_name = str(record["derainer"].get("name"))
+    dataset_name = str(record["dataset"].get("name"))
+    record["run_id"] = run_id(config, derainer_name, dataset_name)
+    record["created"] = now_iso()
+    record["config"] = config.to_dict()
+    dataset = record["dataset"]
+    dataset["n_items"] = len(full_ids)
+    dataset["ids_hash"] = stable_hash(full_ids)
+    if "n_scored" in dataset:
+        dataset["n_scored"] = len(rows)
+    if "n_skipped" in dataset:
+        dataset["n_skipped"] = sum(int(s.record["dataset"].get("n_skipped", 0)) for s in shards)
+    record["rows"] = rows
+    record["issues"] = _merge_issues(shards, order, path_to_id)
+    task.finish_merge(record, [s.state for s in shards], order)
+
+    timings = _sum_timings([s.record.get("timings", {}) for s in shards])
+    seconds = [float(r["seconds"]) for r in rows if "seconds" in r]
+    timings["seconds_per_image"] = float(np.mean(seconds)) if seconds else math.nan
+    record["timings"] = timings
+    record["env"] = {**first.record.get("env", {}),
+                     "merged_from": [{"file": s.path.name, "shard": f"{s.index}/{s.count}",
+                                      "created": s.record.get("created"), "env": s.record.get("env")}
+                                     for s in shards]}
+
+    stem = record_name(config, derainer_name, dataset_name)
+    out = Path(output) if output is not None else first.path.parent / f"{stem}.json"
+    _merge_images(shards, out.parent / "images" / stem, record)
+    write_state(state_path(out), item_arrays(full_ids, full_paths))
+    write_record(record, out)
+    logger.info("merged %d shards into %s", len(shards), out)
+    return out, record
+
+
+def find_shard_groups(root: str | Path) -> dict[str, list[Path]]:
+    """Shard records under ``root`` grouped by run (key: :func:`group_key`), each group sorted by path."""
+    groups: dict[str, list[Path]] = {}
+    for path, record in find_records(root):
+        if not record.get("config", {}).get("shard"):
+            continue
+        try:
+            key = group_key(record)
+        except (TypeError, RecordError) as err:
+            logger.warning("skipping %s: %s", path, err)
+            continue
+        groups.setdefault(key, []).append(path)
+    return groups

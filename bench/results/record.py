@@ -1,0 +1,177 @@
+"""The run record (design.md principle 5): one JSON document per run, the source of every table.
+
+Keys (schema version 1): ``schema_version``, ``run_id``, ``created``, ``task``, ``derainer``
+(name, weights path/tag/sha256, parameter count), ``dataset`` (name, path, layout, size, manifest
+hash), ``metrics`` (name → value over the whole set), ``metric_info`` (direction and description),
+``rows`` (one dict per image: ``id``, per-image metrics, ``seconds``), ``issues`` (files that could not
+be used, with the reason), ``config`` (every option), ``env`` (versions, git hash, device),
+``timings`` (seconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypedDict
+
+SCHEMA_VERSION = 1
+
+
+class RunRecord(TypedDict, total=False):
+    schema_version: int
+    run_id: str
+    created: str
+    task: str
+    derainer: dict[str, Any]
+    dataset: dict[str, Any]
+    metrics: dict[str, float]
+    metric_info: dict[str, dict[str, Any]]
+    rows: list[dict[str, Any]]
+    issues: list[dict[str, str]]
+    config: dict[str, Any]
+    env: dict[str, Any]
+    timings: dict[str, float]
+
+
+class RecordError(ValueError):
+    """A file is not a valid bench run record."""
+
+
+def stable_hash(obj: Any, length: int = 16) -> str:
+    """SHA-256 of the canonical JSON of ``obj`` (sorted keys), truncated."""
+    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _sanitize(value: Any) -> Any:
+    """Replace non-finite floats by strings ("inf", "-inf", "nan") so the JSON is standard."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _sanitize(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_sanitize(v) for v in value]
+    return value
+
+
+def to_float(value: Any) -> float:
+    """Read a metric value back from a record (handles "inf"/"nan" strings)."""
+    if isinstance(value, str):
+        return float(value)
+    return float(value) if value is not None else math.nan
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> Path:
+    """Write JSON to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(_sanitize(obj), f, indent=1, ensure_ascii=False, default=_json_default)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_record(record: RunRecord, path: str | Path) -> Path:
+    """Validate and atomically write a record."""
+    validate_record(dict(record), source=str(path))
+    return write_json_atomic(path, record)
+
+
+REQUIRED_KEYS = ("schema_version", "task", "derainer", "dataset", "metrics", "rows", "config", "env", "timings")
+
+
+def validate_record(obj: dict[str, Any], source: str = "record") -> RunRecord:
+    missing = [k for k in REQUIRED_KEYS if k not in obj]
+    if missing:
+        raise RecordError(f"{source}: not a bench run record (missing keys: {', '.join(missing)})")
+    if int(obj["schema_version"]) > SCHEMA_VERSION:
+        raise RecordError(f"{source}: schema version {obj['schema_version']} is newer than this bench "
+                          f"({SCHEMA_VERSION}); upgrade bench")
+    return obj  # type: ignore[return-value]
+
+
+def read_record(path: str | Path) -> RunRecord:
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise RecordError(f"{path}: invalid JSON ({err})") from err
+    if not isinstance(obj, dict):
+        raise RecordError(f"{path}: not a bench run record")
+    return validate_record(obj, source=str(path))
+
+
+def find_records(root: str | Path) -> list[tuple[Path, RunRecord]]:
+    """All valid records under ``root`` (recursively), sorted by path; invalid JSON files are skipped."""
+    root = Path(root)
+    if root.is_file():
+        return [(root, read_record(root))]
+    found = []
+    for path in sorted(root.rglob("*.json")):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        try:
+            found.append((path, read_record(path)))
+        except RecordError:
+            continue
+    return found
+
+
+def git_hash() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def env_info(device: str = "cpu") -> dict[str, Any]:
+    """Versions, git hash, device: everything needed to interpret a number later."""
+    import numpy
+    import torch
+
+    import bench
+
+    info: dict[str, Any] = {
+        "bench": bench.__version__,
+        "git": git_hash(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "device": device,
+        "cpu_threads": torch.get_num_threads(),
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

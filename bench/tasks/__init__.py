@@ -1,0 +1,1 @@
+"""Tasks glue one dataset × derainer × evaluator into a run that writes one run record."""

@@ -1,0 +1,130 @@
+"""Pieces every task shares: building the derainer and engine, the journal, the record skeleton."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.engine.inference import InferenceConfig, InferenceEngine
+from bench.paths import runs_root
+from bench.results.journal import Journal
+from bench.results.record import RunRecord, env_info, now_iso, stable_hash
+from bench.tasks.config import RunConfig
+
+logger = logging.getLogger(__name__)
+
+
+def build_engine(config: RunConfig) -> tuple[Any, InferenceEngine, dict[str, Any]]:
+    """Create the derainer with its weights and an inference engine; returns (model, engine, info)."""
+    import torch
+
+    from bench.factory import create_derainer
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)  # random-init derainers are reproducible, so a resumed run matches
+        model = create_derainer(config.derainer, weights=config.weights)
+    engine = InferenceEngine(model, InferenceConfig(
+        device=config.device, precision=config.precision, tile=config.tile, overlap=config.overlap,
+        batch_size=config.batch_size, channels_last=config.channels_last, optimize=config.optimize,
+    ))
+    return model, engine, derainer_info(model, config.derainer)
+
+
+def derainer_info(model: Any, requested: str) -> dict[str, Any]:
+    card = model.card
+    weights = dict(getattr(model, "weights_info", {}) or {})
+    weights.pop("card", None)
+    reported = {}
+    tag = weights.get("tag")
+    if tag and card.weights_for(tag) is not None:
+        reported = {k: dict(v) for k, v in card.weights_for(tag).reported.items()}
+    return {
+        "name": card.name,
+        "requested": requested,
+        "summary": card.summary,
+        "paper": card.paper,
+        "params": int(sum(p.numel() for p in model.parameters())),
+        "weights": {k: v for k, v in weights.items() if k in ("path", "sha256", "tag")} or None,
+        "reported": reported,
+    }
+
+
+def record_name(config: RunConfig, derainer_name: str, dataset_name: str) -> str:
+    """File stem of a run record: readable, plus a hash of the protocol options."""
+    weights = "" if config.weights in (None, "default") else f"-{Path(str(config.weights)).stem}"
+    shard = f"-shard{config.shard.replace('/', 'of')}" if config.shard else ""
+    return f"{config.task}-{dataset_name}-{derainer_name}{weights}{shard}-{stable_hash(config.protocol(), 8)}"
+
+
+def run_id(config: RunConfig, derainer_name: str, dataset_name: str) -> str:
+    """The id of a run: task, dataset, derainer and a hash of the protocol options."""
+    return f"{config.task}-{dataset_name}-{derainer_name}-{stable_hash(config.protocol(), 8)}"
+
+
+def output_dir(config: RunConfig) -> Path:
+    return runs_root(config.output_dir)
+
+
+def open_journal(config: RunConfig, stem: str) -> Journal:
+    journal = Journal(output_dir(config) / ".partial" / f"{stem}.jsonl", header=config.protocol())
+    if not config.resume:
+        journal.remove()
+        journal = Journal(journal.path, header=config.protocol())
+    elif len(journal):
+        logger.warning("resuming: %d finished items found in %s", len(journal), journal.path)
+    return journal
+
+
+def base_record(config: RunConfig, derainer: dict[str, Any], dataset: dict[str, Any]) -> RunRecord:
+    return RunRecord(
+        schema_version=1,
+        run_id=run_id(config, str(derainer.get("name")), str(dataset.get("name"))),
+        created=now_iso(),
+        task=config.task,
+        derainer=derainer,
+        dataset=dataset,
+        metrics={},
+        metric_info={},
+        rows=[],
+        issues=[],
+        config=config.to_dict(),
+        env=env_info(config.device),
+        timings={},
+    )
+
+
+def progress(iterable: Any, total: int, desc: str) -> Any:
+    """A tqdm progress bar on stderr (silent when stderr is not a terminal and ``BENCH_PROGRESS`` unset)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit="img", file=sys.stderr, leave=False,
+                disable=None)
+
+
+class Stopwatch:
+    """Accumulates seconds per named phase."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+
+    def add(self, name: str, seconds: float) -> None:
+        self.totals[name] = self.totals.get(name, 0.0) + seconds
+
+    def time(self, name: str) -> _Phase:
+        return _Phase(self, name)
+
+
+class _Phase:
+    def __init__(self, watch: Stopwatch, name: str) -> None:
+        self.watch, self.name = watch, name
+
+    def __enter__(self) -> _Phase:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+        self.watch.add(self.name, self.seconds)

@@ -1,0 +1,455 @@
+"""Tasks ``detection``, ``instance`` and ``semantic``: does deraining help the downstream model?
+
+Every run evaluates the clean, the rainy and the derained images with the same model and reports
+all three plus ``gain`` (derained − rainy) and ``recovery`` ((derained − rainy) / (clean − rainy))
+(design.md principle 4). Metric keys read ``<condition>.<metric>``. Clean and rainy predictions are
+cached by (model, image content) and reused across derainers; derained images stream from the
+derainer into the evaluator in memory and are cached by (derainer weights, image, protocol).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from bench.data.images import quantize, write_image
+from bench.evaluators.base import Detections, GroundTruth
+from bench.metrics.fidelity import psnr_y, ssim_y
+from bench.paths import MissingDataError, weights_root
+from bench.results.cache import ArrayCache, array_sha256
+from bench.results.record import RunRecord, stable_hash, write_json_atomic, write_record
+from bench.results.state import DetectionLog, StateError, item_arrays, state_path, write_state
+from bench.tasks.common import Stopwatch, base_record, derainer_info, output_dir, progress, record_name
+from bench.tasks.config import RunConfig, select_shard
+from bench.tasks.downstream_data import TaskKind, open_downstream_set
+
+logger = logging.getLogger(__name__)
+
+CONDITIONS: tuple[str, ...] = ("clean", "rainy", "derained")
+#: What a malformed label file (YOLO text, COCO JSON, mask PNG) may raise; it costs that image only.
+LABEL_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, TypeError, IndexError, AttributeError, ImportError,
+                                             ArithmeticError, OSError)
+TASK_OPTIONS = frozenset({"evaluator", "score_threshold", "match_iou", "pseudo_score", "preset"})
+
+
+def gain_and_recovery(scores: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Flatten per-condition scores into ``<condition>.<metric>`` keys plus gain and recovery."""
+    flat: dict[str, float] = {}
+    for cond in CONDITIONS:
+        for key, value in scores[cond].items():
+            flat[f"{cond}.{key}"] = float(value)
+    for key in scores["derained"]:
+        clean, rainy, derained = (float(scores[c].get(key, math.nan)) for c in CONDITIONS)
+        flat[f"gain.{key}"] = derained - rainy
+        span = clean - rainy
+        # recovery is defined only when rain hurts (clean > rainy); otherwise it is not meaningful
+        flat[f"recovery.{key}"] = (derained - rainy) / span if span > 0 and math.isfinite(span) else math.nan
+    return flat
+
+
+def _default_weights(kind: TaskKind) -> str | None:
+    """The shared data's real weights when present, else the ultralytics name (resolved offline)."""
+    root = weights_root()
+    candidates = {"detection": ("detection/yolov8n_int8.tflite", "yolov8n.pt"),
+                  "instance": ("instance/yolo11n-seg_int8.tflite", "yolo11n-seg.pt")}.get(kind)
+    if candidates is None:
+        return None
+    if root is not None and (root / candidates[0]).is_file():
+        return str(root / candidates[0])
+    return candidates[1]
+
+
+def _resolvable(weights: str | None) -> bool:
+    from bench.evaluators.yolo import resolve_yolo_weights
+
+    try:
+        resolve_yolo_weights(weights or "")
+    except MissingDataError:
+        return False
+    return True
+
+
+class DownstreamTask:
+    """Shared machinery of the three downstream tasks (see the module docstring)."""
+
+    name: ClassVar[str] = "detection"
+    kind: ClassVar[TaskKind] = "detection"
+    default_evaluator: ClassVar[str] = "yolo"
+    headline: ClassVar[str] = "map50_95"
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.options = dict(config.options)
+
+    # ------------------------------------------------------------------ components
+    def build_evaluator(self) -> Any:
+        from bench.registries import EVALUATORS
+
+        name = str(self.options.get("evaluator", self.default_evaluator))
+        kwargs = {k: v for k, v in self.options.items() if k not in TASK_OPTIONS}
+        if "weights" not in kwargs and name in ("yolo", "yolo_seg"):
+            kwargs["weights"] = _default_weights(self.kind)
+            if self.kind == "detection" and "evaluator" not in self.options and not _resolvable(kwargs["weights"]):
+                logger.warning("no YOLO weights found offline (%s): falling back to scikit-image's face "
+                               "cascade (pseudo labels). Set BENCH_DATA/BENCH_WEIGHTS or -o weights=PATH for YOLO.",
+                               kwargs["weights"])
+                name, kwargs = "face_cascade", {k: v for k, v in kwargs.items() if k != "weights"}
+                self.options["evaluator"] = "face_cascade"
+        cls = EVALUATORS.get(name)
+        accepted = inspect.signature(cls).parameters
+        if not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
+            unknown = sorted(set(kwargs) - set(accepted))
+            if unknown:
+                raise ValueError(f"evaluator {name!r} does not take option(s) {', '.join(unknown)}; "
+                                 f"it takes: {', '.join(accepted) or 'none'}")
+        try:
+            return cls(**kwargs)
+        except MissingDataError as err:
+            raise MissingDataError(f"{err} (set the evaluator's weights with -o weights=PATH)") from err
+
+    def build_scorer(self, evaluator: Any) -> Any:
+        from bench.evaluators.scoring import CocoDetectionScorer, CocoInstanceScorer
+
+        cls = CocoInstanceScorer if self.kind == "instance" else CocoDetectionScorer
+        return cls(score_threshold=float(self.options.get("score_threshold", 0.6)),
+                   match_iou=float(self.options.get("match_iou", 0.5)))
+
+    def pseudo_truth(self, clean_prediction: Any) -> GroundTruth:
+        from bench.evaluators.scoring import pseudo_ground_truth
+
+        score = float(self.options.get("pseudo_score", self.options.get("score_threshold", 0.6)))
+        return pseudo_ground_truth(clean_prediction, score)
+
+    # ------------------------------------------------------------------ caching of predictions
+    def _pack(self, prediction: Any) -> dict[str, np.ndarray]:
+        out = {"boxes": prediction.boxes, "scores": prediction.scores, "labels": prediction.labels}
+        if prediction.masks is not None:
+            out["mask_shape"] = np.array(prediction.masks.shape)
+            out["masks"] = np.packbits(prediction.masks.astype(bool).ravel())
+        return out
+
+    def _unpack(self, value: dict[str, np.ndarray]) -> Any:
+        masks = None
+        if "masks" in value:
+            shape = tuple(int(s) for s in value["mask_shape"])
+            masks = np.unpackbits(value["masks"], count=int(np.prod(shape))).reshape(shape).astype(bool)
+        return Detections(value["boxes"], value["scores"], value["labels"], masks)
+
+    def predict_cached(self, evaluator: Any, image: np.ndarray, cache: ArrayCache, model_key: str) -> Any:
+        key = cache.key({"model": model_key, "image": array_sha256(image)})
+        value = cache.get(key)
+        if value is None:
+            prediction = evaluator.predict([image])[0]
+            cache.put(key, self._pack(prediction))
+            return prediction
+        return self._unpack(value)
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> RunRecord:
+        cfg = self.config
+        data = open_downstream_set(cfg.dataset, self.kind, data_root=cfg.data_root, seed=cfg.seed,
+                                   preset=str(self.options.get("preset", "medium")), limit=cfg.limit)
+        keep = set(select_shard([p.id for p in data.paired.pairs], cfg.shard))
+        data.paired.pairs = [p for p in data.paired.pairs if p.id in keep]
+        watch = Stopwatch()
+        with watch.time("load_models"):
+            from bench.engine.inference import InferenceConfig, InferenceEngine
+            from bench.factory import create_derainer
+
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(cfg.seed)  # random-init derainers are reproducible (and cacheable)
+                model = create_derainer(cfg.derainer, weights=cfg.weights)
+            engine = InferenceEngine(model, InferenceConfig(
+                device=cfg.device, precision=cfg.precision, tile=cfg.tile, overlap=cfg.overlap,
+                batch_size=cfg.batch_size, channels_last=cfg.channels_last, optimize=cfg.optimize))
+            evaluator = self.build_evaluator()
+        dinfo = derainer_info(model, cfg.derainer)
+        eval_desc = dict(evaluator.describe())
+        model_key = stable_hash(eval_desc, 40)
+        derainer_key = stable_hash({
+            "derainer": dinfo["name"], "weights": (dinfo.get("weights") or {}).get("sha256"),
+            "kwargs": getattr(model, "model_kwargs", {}), "seed": cfg.seed if not dinfo.get("weights") else None,
+            "quantize": cfg.quantize, "tile": cfg.tile, "overlap": cfg.overlap, "precision": cfg.precision,
+        }, 40)
+        pred_cache = ArrayCache(f"predictions/{self.kind}")
+        derain_cache = ArrayCache("derained")
+
+        scorers = {c: self.build_scorer(evaluator) for c in CONDITIONS}
+        dataset_info = {"name": data.name, "path": str(data.root), "layout": data.paired.layout,
+                        "n_items": len(data.paired), "labels": data.label_source or "pseudo (clean predictions)",
+                        "pseudo_labels": data.label_source is None, **data.provenance,
+                        "ids_hash": stable_hash([p.id for p in data.paired.pairs])}
+        record = base_record(cfg, dinfo, dataset_info)
+        stem = record_name(cfg, dinfo["name"], data.name)
+        issues = [{"path": i.path, "reason": i.reason} for i in data.paired.issues]
+        rows: list[dict[str, Any]] = []
+        predictions_out: dict[str, dict[str, list[list[float]]]] = {}
+        image_dir = output_dir(cfg) / "images" / stem if cfg.save_images else None
+        log = self.new_state_log()
+        started = time.perf_counter()
+        for pair in progress(data.paired.pairs, total=len(data.paired), desc=f"{dinfo['name']} {self.name}"):
+            try:
+                sample = data.paired.load(pair)
+            except ValueError as err:
+                issues.append({"path": str(pair.rainy), "reason": str(err)})
+                continue
+            assert sample.clean is not None
+            h, w = sample.clean.shape[:2]
+            try:
+                truth = data.ground_truth(pair.rainy.stem, h, w)
+                if truth is not None:
+                    self.check_truth(truth, h, w)
+            except LABEL_ERRORS as err:  # a malformed label file (or COCO JSON) costs this image only
+                reason = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+                logger.warning("skipped %s: labels: %s", pair.rainy, reason)
+                issues.append({"path": str(pair.rainy), "reason": f"labels: {reason}"})
+                continue
+            t0 = time.perf_counter()
+            key = derain_cache.key({"derainer": derainer_key, "image": array_sha256(sample.rainy)})
+            cached = derain_cache.get(key)
+            if cached is None:
+                with watch.time("derain"):
+                    derained = quantize(engine.derain([sample.rainy])[0], cfg.quantize)
+                derain_cache.put(key, {"image": derained})
+            else:
+                derained = cached["image"]
+            derain_seconds = time.perf_counter() - t0
+            with watch.time("evaluate"):
+                preds = {"clean": self.predict_cached(evaluator, sample.clean, pred_cache, model_key),
+                         "rainy": self.predict_cached(evaluator, sample.rainy, pred_cache, model_key),
+                         "derained": self.predict_cached(evaluator, derained, pred_cache, model_key)}
+            gt = truth if truth is not None else self.pseudo_truth(preds["clean"])
+            for cond in CONDITIONS:
+                self.update_scorer(scorers[cond], preds[cond], gt, pair.id, (h, w))
+            if log is not None:
+                log.add(pair.id, (h, w), gt, preds)
+            row = {"id": pair.id, "file": pair.rainy.name, "seconds": derain_seconds,
+                   "derained.psnr_y": psnr_y(derained, sample.clean), "derained.ssim_y": ssim_y(derained, sample.clean),
+                   "rainy.psnr_y": psnr_y(sample.rainy, sample.clean), "rainy.ssim_y": ssim_y(sample.rainy, sample.clean)}
+            rows.append(row)
+            if image_dir is not None:
+                write_image(image_dir / f"{pair.id}.png", derained)
+                predictions_out[pair.id] = {c: self.summarize_prediction(preds[c]) for c in CONDITIONS}
+                self.save_label_maps(image_dir, pair.id, preds)
+        record["issues"] = issues
+        record["evaluator"] = {"name": str(self.options.get("evaluator", self.default_evaluator)), **eval_desc}
+        self.finalize(record, rows, scorers)
+        record["dataset"]["n_scored"] = len(rows)
+        record["dataset"]["n_skipped"] = len(issues) - len(data.paired.issues)
+        record["timings"] = {**watch.totals, "total": time.perf_counter() - started,
+                             "seconds_per_image": float(np.mean([r["seconds"] for r in rows])) if rows else math.nan,
+                             "cache": {"derained": derain_cache.stats(), "predictions": pred_cache.stats()}}
+        if image_dir is not None:
+            record["images_dir"] = str(image_dir)
+            record["predictions_file"] = str(write_json_atomic(image_dir / "predictions.json", predictions_out))
+        path = output_dir(cfg) / f"{stem}.json"
+        state = item_arrays([p.id for p in data.paired.pairs], [str(p.rainy) for p in data.paired.pairs])
+        state.update(self.state_arrays(log, scorers))
+        write_state(state_path(path), state)  # what `bench merge` needs to rebuild mAP / mIoU
+        path = write_record(record, path)
+        record["_path"] = str(path)  # type: ignore[typeddict-unknown-key]
+        return record
+
+    # ------------------------------------------------------------------ dataset-level scores (run and merge)
+    def finalize(self, record: RunRecord, rows: list[dict[str, Any]], scorers: dict[str, Any]) -> None:
+        """Fill metrics, per-image counts and scoring details from the scorers and the rows (natural order).
+
+        ``bench run`` and ``bench merge`` both end here, so a merged record has the same numbers as an
+        unsharded run.
+        """
+        scores = {c: scorers[c].compute() for c in CONDITIONS}
+        metrics = gain_and_recovery(scores)
+        for name in ("psnr_y", "ssim_y"):
+            for cond in ("rainy", "derained"):
+                values = [r[f"{cond}.{name}"] for r in rows]
+                metrics[f"{cond}.{name}"] = float(np.mean(values)) if values else math.nan
+        self.add_per_image(rows, scorers)
+        record["metrics"] = metrics
+        record["metric_info"] = self.metric_info(scores["derained"])
+        record["rows"] = rows
+        record.setdefault("evaluator", {})["scoring"] = self.scoring_config(scorers["derained"])  # type: ignore[typeddict-unknown-key]
+        if hasattr(scorers["clean"], "per_class_iou"):
+            record["per_class_iou"] = {c: scorers[c].per_class_iou() for c in CONDITIONS}  # type: ignore[typeddict-unknown-key]
+
+    def check_truth(self, truth: GroundTruth, height: int, width: int) -> None:
+        """Reject ground truth that does not fit its image (raised per image, recorded as an issue).
+
+        Raises:
+            ValueError: masks of another size than the ``height x width`` image.
+        """
+        masks = truth.masks
+        if masks is not None and tuple(np.shape(masks)[1:]) != (height, width):
+            raise ValueError(f"instance masks are {tuple(np.shape(masks)[1:])}, the image is {(height, width)}")
+
+    def new_state_log(self) -> DetectionLog | None:
+        """Where each scored image's predictions and ground truth are logged for a later merge."""
+        return DetectionLog(CONDITIONS)
+
+    def state_arrays(self, log: DetectionLog | None, scorers: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The scorer inputs written to the record's state sidecar."""
+        return log.arrays() if log is not None else {}
+
+    def merged_scorers(self, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]) -> dict[str, Any]:
+        """Scorers fed with every shard's logged images, in the unsharded (natural) order.
+
+        Args:
+            states: The shards' state arrays.
+            order: Position of each item id in the unsharded run.
+        """
+        scorers = {c: self.build_scorer(None) for c in CONDITIONS}
+        logged = [entry for state in states for entry in DetectionLog.replay(state, CONDITIONS)]
+        logged.sort(key=lambda entry: order[entry[0]])
+        for item_id, shape, truth, preds in logged:
+            for cond in CONDITIONS:
+                self.update_scorer(scorers[cond], preds[cond], truth, item_id, shape)
+        return scorers
+
+    def finish_merge(self, record: RunRecord, states: Sequence[Mapping[str, np.ndarray]],
+                     order: Mapping[str, int]) -> None:
+        """Recompute the dataset-level metrics of a merged record (rows already merged, natural order)."""
+        self.finalize(record, record["rows"], self.merged_scorers(states, order))
+
+    # ------------------------------------------------------------------ task-specific hooks
+    def update_scorer(self, scorer: Any, prediction: Any, truth: GroundTruth, name: str, shape: tuple[int, int]) -> None:
+        scorer.update([prediction], [truth], names=[name], shapes=[shape])
+
+    def add_per_image(self, rows: list[dict[str, Any]], scorers: dict[str, Any]) -> None:
+        for cond in CONDITIONS:
+            per_image = {str(p.get("name")): p for p in scorers[cond].per_image}
+            for row in rows:
+                counts = per_image.get(row["id"], {})
+                for key in ("tp", "fp", "fn"):
+                    if key in counts:
+                        row[f"{cond}.{key}"] = int(counts[key])
+
+    def scoring_config(self, scorer: Any) -> dict[str, Any]:
+        return dict(scorer.config())
+
+    def save_label_maps(self, image_dir: Any, item_id: str, preds: dict[str, Any]) -> None:
+        """Semantic tasks save label maps for overlays; detection tasks save boxes instead."""
+
+    def summarize_prediction(self, prediction: Any) -> list[list[float]]:
+        threshold = float(self.options.get("score_threshold", 0.6))
+        keep = prediction.scores >= threshold
+        return [[*map(float, b), float(s), int(lab)] for b, s, lab in
+                zip(prediction.boxes[keep], prediction.scores[keep], prediction.labels[keep])]
+
+    def metric_info(self, derained_scores: dict[str, float]) -> dict[str, dict[str, Any]]:
+        info: dict[str, dict[str, Any]] = {}
+        for key in derained_scores:
+            for cond in (*CONDITIONS, "gain", "recovery"):
+                info[f"{cond}.{key}"] = {"higher_is_better": True}
+        for cond in ("rainy", "derained"):
+            info[f"{cond}.psnr_y"] = {"higher_is_better": True, "unit": "dB"}
+            info[f"{cond}.ssim_y"] = {"higher_is_better": True}
+        return info
+
+
+class DetectionTask(DownstreamTask):
+    """Object detection (YOLO by default): COCO mAP and the paper's P / R / IoU at score ≥ 0.6."""
+
+    name = "detection"
+    kind = "detection"
+    default_evaluator = "yolo"
+
+
+class InstanceTask(DownstreamTask):
+    """Instance segmentation (YOLO-seg or Mask R-CNN): mask and box mAP."""
+
+    name = "instance"
+    kind = "instance"
+    default_evaluator = "yolo_seg"
+    headline = "mask_map50_95"
+
+
+
+class SemanticTask(DownstreamTask):
+    """Semantic segmentation (ESPNetv2 on Cityscapes classes): mIoU and mean pixel accuracy."""
+
+    name = "semantic"
+    kind = "semantic"
+    default_evaluator = "espnetv2"
+    headline = "miou"
+
+    def build_scorer(self, evaluator: Any) -> Any:
+        from bench.evaluators.semantic_scoring import SemanticScorer
+
+        return SemanticScorer(num_classes=len(evaluator.class_names), ignore_index=int(evaluator.ignore_index),
+                              class_names=list(evaluator.class_names))
+
+    def pseudo_truth(self, clean_prediction: Any) -> GroundTruth:
+        return GroundTruth(semantic=np.asarray(clean_prediction), pseudo=True)
+
+    def _pack(self, prediction: Any) -> dict[str, np.ndarray]:
+        return {"labels": np.asarray(prediction, dtype=np.uint8)}
+
+    def _unpack(self, value: dict[str, np.ndarray]) -> Any:
+        return value["labels"]
+
+    def update_scorer(self, scorer: Any, prediction: Any, truth: GroundTruth, name: str, shape: tuple[int, int]) -> None:
+        scorer.update([prediction], [truth])
+
+    def check_truth(self, truth: GroundTruth, height: int, width: int) -> None:
+        """Raises ValueError when the label map is not an ``height x width`` integer map."""
+        sem = truth.semantic
+        if sem is None:
+            return
+        if np.ndim(sem) != 2 or tuple(np.shape(sem)) != (height, width):
+            raise ValueError(f"label map is {tuple(np.shape(sem))}, the image is {(height, width)}")
+        if not (np.issubdtype(np.asarray(sem).dtype, np.integer) or np.asarray(sem).dtype == bool):
+            raise ValueError(f"label map has dtype {np.asarray(sem).dtype}, expected integer class ids")
+
+    def new_state_log(self) -> DetectionLog | None:
+        return None
+
+    def state_arrays(self, log: DetectionLog | None, scorers: dict[str, Any]) -> dict[str, np.ndarray]:
+        first = scorers["clean"]
+        out = {"semantic.class_names": np.asarray(first.class_names, dtype=np.str_),
+               "semantic.ignore_index": np.asarray(first.ignore_index, dtype=np.int64)}
+        for cond in CONDITIONS:
+            out[f"semantic.{cond}.confusion"] = scorers[cond].confusion
+            out[f"semantic.{cond}.images"] = np.asarray(scorers[cond].images, dtype=np.int64)
+        return out
+
+    def merged_scorers(self, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]) -> dict[str, Any]:
+        """Scorers holding the sum of the shards' confusion matrices (exact: integer counts)."""
+        if not states or "semantic.class_names" not in states[0]:
+            raise StateError("the state file holds no confusion matrices (not a semantic run)")
+        spec = SimpleNamespace(class_names=[str(c) for c in states[0]["semantic.class_names"].tolist()],
+                               ignore_index=int(states[0]["semantic.ignore_index"]))
+        scorers = {c: self.build_scorer(spec) for c in CONDITIONS}
+        for state in states:
+            if [str(c) for c in state["semantic.class_names"].tolist()] != spec.class_names:
+                raise StateError("shards were scored with different class lists")
+            for cond in CONDITIONS:
+                part = self.build_scorer(spec)
+                part.confusion[...] = state[f"semantic.{cond}.confusion"]
+                part.images = int(state[f"semantic.{cond}.images"])
+                scorers[cond].merge(part)
+        return scorers
+
+    def add_per_image(self, rows: list[dict[str, Any]], scorers: dict[str, Any]) -> None:
+        return None
+
+    def scoring_config(self, scorer: Any) -> dict[str, Any]:
+        return dict(scorer.describe())
+
+    def summarize_prediction(self, prediction: Any) -> list[list[float]]:
+        return []
+
+    def save_label_maps(self, image_dir: Any, item_id: str, preds: dict[str, Any]) -> None:
+        from PIL import Image
+
+        for cond, labels in preds.items():
+            path = image_dir / "labels" / cond / f"{item_id}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.asarray(labels, dtype=np.uint8)).save(path)
+

@@ -1,0 +1,157 @@
+"""Downstream evaluation sets: rainy/clean pairs plus ground truth (labels or pseudo labels).
+
+A downstream set is a paired folder (``rain/`` + ``norain/``, the layout ``bench synth`` writes)
+with optional labels beside it: ``labels/<stem>.txt`` (YOLO boxes or polygons),
+``annotations.json`` (COCO instances) or ``masks/<stem>.png`` (Cityscapes trainIds, 255 ignore).
+Without labels, the evaluator's output on the clean image is the pseudo ground truth.
+
+Sources that are not yet rainy (a labelled clean set such as coco8, or the ``embedded`` photos
+shipped with scikit-image) are rendered once with seeded synthetic rain and cached.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from bench.data.paired import PairedDataset
+from bench.evaluators.base import GroundTruth
+from bench.paths import cache_root
+from bench.results.record import stable_hash
+
+logger = logging.getLogger(__name__)
+
+TaskKind = Literal["detection", "instance", "semantic"]
+EMBEDDED_PHOTOS: tuple[str, ...] = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle")
+
+
+@dataclass
+class DownstreamSet:
+    """A paired set ready for downstream evaluation."""
+
+    name: str
+    root: Path
+    kind: TaskKind
+    paired: PairedDataset
+    label_source: str | None  # "yolo", "coco", "masks" or None (pseudo labels)
+    provenance: dict[str, object] = field(default_factory=dict)
+
+    @cached_property
+    def _coco(self) -> dict[str, GroundTruth]:
+        from bench.data.labels import read_coco_json
+
+        return read_coco_json(self.root / "annotations.json", with_masks=self.kind == "instance")
+
+    def ground_truth(self, stem: str, height: int, width: int) -> GroundTruth | None:
+        """Labels of one image, or ``None`` when the set has none (use pseudo labels).
+
+        Raises:
+            bench.data.labels.LabelFormatError: a malformed label file (caught per image by the task).
+        """
+        if self.label_source == "masks":
+            from bench.data.images import read_image
+
+            path = self.root / "masks" / f"{stem}.png"
+            if not path.exists():
+                return None
+            from PIL import Image
+
+            with Image.open(path) as im:
+                mask = np.asarray(im)
+            if mask.ndim == 3:
+                mask = read_image(path)[..., 0]
+            if mask.dtype != np.uint8 and mask.size and (mask.min() < 0 or mask.max() > 255):
+                raise ValueError(f"{path}: label values {mask.min()}..{mask.max()} do not fit class ids 0..255")
+            return GroundTruth(semantic=mask.astype(np.uint8))
+        if self.label_source == "yolo":
+            from bench.data.labels import read_yolo_labels
+
+            path = self.root / "labels" / f"{stem}.txt"
+            if not path.exists():
+                return GroundTruth()  # an image without objects
+            return read_yolo_labels(path, height, width, with_masks=self.kind == "instance")
+        if self.label_source == "coco":
+            for key in (stem, f"{stem}.jpg", f"{stem}.png"):
+                if key in self._coco:
+                    return self._coco[key]
+            return GroundTruth()
+        return None
+
+
+def _label_source(root: Path, kind: TaskKind) -> str | None:
+    if kind == "semantic":
+        return "masks" if (root / "masks").is_dir() else None
+    if (root / "labels").is_dir():
+        return "yolo"
+    if (root / "annotations.json").is_file():
+        return "coco"
+    return None
+
+
+def build_embedded_set(seed: int, preset: str = "medium") -> Path:
+    """Render seeded rain onto photographs shipped with scikit-image (cached; no data needed)."""
+    from skimage import data as skdata
+
+    from bench.data.images import write_image
+    from bench.data.rain import render_rain
+
+    root = cache_root() / "sets" / f"embedded-{preset}-{seed}"
+    done = root / ".complete"
+    if done.exists():
+        return root
+    for name in EMBEDDED_PHOTOS:
+        image = getattr(skdata, name)()
+        image = image[0] if isinstance(image, tuple) else image
+        image = np.ascontiguousarray(image[..., :3])
+        rng = np.random.default_rng(np.random.SeedSequence([seed, *name.encode()]))
+        rainy = render_rain(image, preset, rng).rainy
+        write_image(root / "norain" / f"{name}.png", image)
+        write_image(root / "rain" / f"{name}.png", rainy)
+    done.write_text("ok\n")
+    return root
+
+
+def build_rainy_from_labelled(source: Path, kind: TaskKind, seed: int, preset: str) -> Path:
+    """Render rain onto a labelled clean set (YOLO / COCO / Cityscapes layout), once, cached."""
+    from bench.data.builders import RainMix, build_labelled
+
+    key = stable_hash({"source": str(source.resolve()), "kind": kind, "seed": seed, "preset": preset}, 12)
+    out = cache_root() / "sets" / f"{source.name}-{preset}-{seed}-{key}"
+    build_labelled(source, out, seed=seed, mix=RainMix.single(preset), progress=False)  # no-op when built
+    return out
+
+
+def open_downstream_set(dataset: str, kind: TaskKind, *, data_root: str | None, seed: int,
+                        preset: str = "medium", limit: int | None = None) -> DownstreamSet:
+    """Resolve ``dataset`` (a name, a folder, or ``embedded``) into a :class:`DownstreamSet`."""
+    from bench.data.catalog import resolve_dataset
+
+    provenance: dict[str, object] = {}
+    if dataset.lower() == "embedded":
+        root = build_embedded_set(seed, preset)
+        name = "embedded"
+        provenance = {"source": "scikit-image sample photos " + ", ".join(EMBEDDED_PHOTOS),
+                      "rain": {"preset": preset, "seed": seed}}
+    else:
+        name, root, ds_kind = resolve_dataset(dataset, data_root)
+        is_paired = ds_kind == "paired" or (ds_kind is None and any(
+            (root / d).is_dir() for d in ("rain", "rainy", "rain100mm", "inputcrop", "rainy_image")))
+        if ds_kind == "real":
+            raise ValueError(f"{name} has no clean images; downstream tasks need rainy/clean pairs "
+                             "(use --task noref for real photos)")
+        if not is_paired:
+            source = root
+            root = build_rainy_from_labelled(source, kind, seed, preset)
+            name = f"{name}-rain-{preset}"
+            provenance = {"source": str(source), "rain": {"preset": preset, "seed": seed}}
+    paired = PairedDataset(root, limit=limit)
+    manifest = root / "manifest.json"
+    if manifest.exists():
+        provenance["manifest_sha256"] = stable_hash(manifest.read_text(), 64)
+    return DownstreamSet(name=name, root=root, kind=kind, paired=paired,
+                         label_source=_label_source(root, kind), provenance=provenance)

@@ -1,0 +1,156 @@
+"""The derainer contract shared by every plugin: a ``torch.nn.Module`` with a card.
+
+Contract (design.md principle 2): ``forward`` takes a batch of rainy RGB images as a float tensor in
+[0, 1], shape ``(N, 3, H, W)``, with H and W multiples of ``card.size_multiple`` (the harness pads),
+and returns the derained batch with the same shape, dtype and device. Values may leave [0, 1]; the
+harness clamps and quantises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """One published (or shipped) set of weights for a derainer.
+
+    Attributes:
+        tag: Short selector, e.g. ``"Rain100L"``; ``--weights Rain100L`` picks it.
+        path: File path relative to ``$BENCH_WEIGHTS`` (or to ``derainers/weights`` if ``packaged``).
+        sha256: Expected SHA-256 of the file; checked when the file is loaded.
+        trained_on: The training data, in words.
+        source: Where the file comes from (repository@commit, URL).
+        licence: Licence of the weights.
+        reported: Scores the authors published for these weights: ``{dataset: {metric: value}}``.
+        protocol: How the reported scores were computed (metric variants, quantisation).
+        url: Optional download address (only used when a network exists).
+        packaged: True when the file ships inside the ``derainers`` package.
+    """
+
+    tag: str
+    path: str
+    sha256: str | None = None
+    trained_on: str = ""
+    source: str = ""
+    licence: str = ""
+    reported: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    protocol: str = ""
+    url: str | None = None
+    packaged: bool = False
+
+
+@dataclass(frozen=True)
+class DerainerCard:
+    """What a user needs to know about a derainer before trusting its numbers."""
+
+    name: str
+    summary: str
+    paper: str = ""
+    size_multiple: int = 1
+    default_tile: int | None = None
+    tile_overlap: int = 32
+    trainable: bool = True
+    patch_size: int = 96
+    weights: tuple[WeightsSource, ...] = ()
+    default_weights: str | None = None
+    input_contract: str = "RGB, float32 in [0, 1], NCHW"
+    notes: str = ""
+
+    def weights_for(self, tag: str) -> WeightsSource | None:
+        """The weights source whose tag matches ``tag`` (case-insensitive), if any."""
+        for source in self.weights:
+            if source.tag.lower() == tag.lower():
+                return source
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+REQUIRED_CARD_FIELDS: tuple[str, ...] = ("name", "summary", "paper", "size_multiple", "input_contract")
+
+
+class Derainer(nn.Module):
+    """Base class of every derainer plugin.
+
+    Subclasses set the class attribute ``card`` (or pass ``card=`` to ``__init__``) and implement
+    :meth:`forward`. Override :meth:`convert_state_dict` to load legacy checkpoints and
+    :meth:`training_loss` to train with a loss other than Charbonnier.
+    """
+
+    card: ClassVar[DerainerCard] = DerainerCard(name="derainer", summary="")
+
+    def __init__(self, card: DerainerCard | None = None) -> None:
+        super().__init__()
+        if card is not None:
+            self.card = card  # type: ignore[misc]
+        self.model_kwargs: dict[str, Any] = {}
+        self.weights_info: dict[str, Any] = {}
+
+    def forward(self, rainy: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ training
+    def training_loss(self, derained: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+        """Loss used by the shared trainer; Charbonnier (ε = 1e-3) by default."""
+        return torch.sqrt((derained - clean) ** 2 + 1e-6).mean()
+
+    # ------------------------------------------------------------------ weights
+    def convert_state_dict(self, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Map a checkpoint's keys onto this module's keys (strips a DataParallel ``module.``)."""
+        return {k.removeprefix("module."): v for k, v in state_dict.items()}
+
+    def load_weights(self, path: str | Path, *, expected_sha256: str | None = None) -> dict[str, Any]:
+        """Load weights from ``path`` with ``weights_only=True`` and strict key matching.
+
+        Accepts a bare state dict, or a bench checkpoint ``{"state_dict": ..., "card": ...}``.
+
+        Returns:
+            Information about the loaded file (path, sha256, and the checkpoint's card if any).
+
+        Raises:
+            ValueError: the file's hash differs from ``expected_sha256``.
+            bench.engine.checkpoint.UnsafeCheckpointError: the file needs arbitrary unpickling.
+        """
+        from bench.engine.checkpoint import load_checkpoint
+
+        path = Path(path)
+        digest = file_sha256(path)
+        if expected_sha256 and digest != expected_sha256:
+            raise ValueError(
+                f"{path}: sha256 {digest} does not match the expected {expected_sha256}; "
+                "the file is corrupt or not the published one"
+            )
+        payload = load_checkpoint(path)
+        extra: dict[str, Any] = {}
+        if isinstance(payload, Mapping) and "state_dict" in payload:
+            state = payload["state_dict"]
+            extra = {k: v for k, v in payload.items() if k in ("card", "model_kwargs", "training")}
+        else:
+            state = payload
+        state = self.convert_state_dict(state)
+        reference = self.state_dict()
+        state = {k: v.to(reference[k].dtype) if k in reference else v for k, v in state.items()}
+        self.load_state_dict(state, strict=True)
+        self.weights_info = {"path": str(path), "sha256": digest, **extra}
+        return self.weights_info
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The README's test command: create/refresh the virtual environment, then run the whole test suite.
+# Real data is read from $BENCH_DATA (default: ../shared/data beside the repository); tests that need
+# it skip with a reason when it is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".[all]"
+if [ -z "${BENCH_DATA:-}" ] && [ -d ../shared/data ]; then
+  BENCH_DATA="$(cd ../shared/data && pwd)"; export BENCH_DATA
+fi
+export PYTHONUNBUFFERED=1
+.venv/bin/python -m ruff check .
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,72 @@
+"""Untrusted checkpoints are never unpickled (design.md principle 10: ``weights_only=True``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bench.cli import main
+from bench.data.images import write_image
+from bench.engine.checkpoint import UnsafeCheckpointError, load_checkpoint
+from bench.factory import create_derainer
+
+
+class _Payload:
+    """An object whose unpickling would run code: it creates ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self) -> tuple[object, tuple[str, int]]:
+        return (os.open, (self.marker, os.O_CREAT | os.O_WRONLY))
+
+
+def _malicious(tmp_path: Path, wrap: bool) -> tuple[Path, Path]:
+    marker = tmp_path / "pwned"
+    model = create_derainer("mspfn_tiny", weights=None)
+    state = dict(model.state_dict())
+    state["evil"] = _Payload(marker)  # type: ignore[assignment]
+    path = tmp_path / ("wrapped.pt" if wrap else "bare.pt")
+    torch.save({"state_dict": state, "card": {"name": "x"}} if wrap else state, path)
+    assert not marker.exists()
+    return path, marker
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_load_checkpoint_refuses_a_malicious_pickle(tmp_path: Path, wrap: bool) -> None:
+    path, marker = _malicious(tmp_path, wrap)
+    with pytest.raises(UnsafeCheckpointError, match="refused to load") as info:
+        load_checkpoint(path)
+    assert str(path) in str(info.value) and "weights_only=True" in str(info.value)
+    assert not marker.exists()
+
+
+def test_create_derainer_refuses_a_malicious_pickle(tmp_path: Path) -> None:
+    path, marker = _malicious(tmp_path, wrap=True)
+    with pytest.raises(UnsafeCheckpointError, match="never unpickles arbitrary code"):
+        create_derainer("mspfn_tiny", weights=str(path))
+    assert not marker.exists()
+
+
+def test_cli_reports_the_refusal_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path, marker = _malicious(tmp_path, wrap=False)
+    image = np.zeros((16, 16, 3), dtype=np.uint8)
+    write_image(tmp_path / "set" / "rain" / "1.png", image)
+    write_image(tmp_path / "set" / "norain" / "1.png", image)
+    code = main(["run", "--derainer", "mspfn_tiny", "--weights", str(path), "--task", "restoration",
+                 "--dataset", str(tmp_path / "set"), "--output-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2 and "refused to load" in err and "Traceback" not in err
+    assert not marker.exists()
+
+
+def test_a_plain_state_dict_still_loads(tmp_path: Path) -> None:
+    model = create_derainer("mspfn_tiny", weights=None)
+    path = tmp_path / "ok.pt"
+    torch.save(model.state_dict(), path)
+    loaded = create_derainer("mspfn_tiny", weights=str(path))
+    assert loaded.weights_info["path"] == str(path)

@@ -1,0 +1,122 @@
+"""Downstream task glue with fake evaluators: conditions, gain/recovery, caches, labels, pseudo labels."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.data.images import write_image
+from bench.results.record import read_record
+from bench.tasks.config import RunConfig
+from bench.tasks.downstream import DetectionTask, SemanticTask, gain_and_recovery
+
+
+def test_gain_and_recovery_formula() -> None:
+    flat = gain_and_recovery({"clean": {"m": 0.8}, "rainy": {"m": 0.4}, "derained": {"m": 0.5}})
+    assert flat["gain.m"] == pytest.approx(0.1)
+    assert flat["recovery.m"] == pytest.approx(0.25)
+    flat = gain_and_recovery({"clean": {"m": 0.4}, "rainy": {"m": 0.4}, "derained": {"m": 0.5}})
+    assert math.isnan(flat["recovery.m"])
+
+
+def _paired_set(root: Path, n: int = 3, labels: bool = False) -> None:
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        clean = rng.integers(0, 40, (48, 64, 3), dtype=np.uint8)
+        for y, x in rng.integers(0, 40, (4, 2)):  # bright objects on a dark background
+            clean[y : y + 8, x : x + 10] = rng.integers(180, 256, 3)
+        rainy = np.clip(clean.astype(int) + rng.integers(0, 90, clean.shape), 0, 255).astype(np.uint8)
+        write_image(root / "norain" / f"img{i}.png", clean)
+        write_image(root / "rain" / f"img{i}.png", rainy)
+        if labels:
+            (root / "labels").mkdir(parents=True, exist_ok=True)
+            (root / "labels" / f"img{i}.txt").write_text("0 0.5 0.5 0.25 0.25\n")
+
+
+def _config(tmp_path: Path, dataset: Path, derainer: str = "identity", **options: object) -> RunConfig:
+    return RunConfig(task="detection", derainer=derainer, dataset=str(dataset), output_dir=str(tmp_path / "runs"),
+                     weights=None, options={"evaluator": "dummy_detector", **options})
+
+
+def test_detection_with_pseudo_labels_and_identity(tmp_path: Path) -> None:
+    _paired_set(tmp_path / "set")
+    record = DetectionTask(_config(tmp_path, tmp_path / "set")).run()
+    m = record["metrics"]
+    assert record["dataset"]["pseudo_labels"] is True
+    assert m["clean.map50_95"] == pytest.approx(1.0)  # pseudo labels are the clean predictions
+    for key in ("map50_95", "map50", "precision", "recall", "iou"):
+        assert m[f"derained.{key}"] == pytest.approx(m[f"rainy.{key}"])  # identity changes nothing
+        assert m[f"gain.{key}"] == pytest.approx(0.0)
+    assert m["derained.psnr_y"] == pytest.approx(m["rainy.psnr_y"])
+    assert [r["id"] for r in record["rows"]] == ["img0", "img1", "img2"]
+    assert record["evaluator"]["scoring"]["operating_point_score"] == 0.6
+
+
+def test_clean_and_rainy_predictions_are_cached_across_derainers(tmp_path: Path) -> None:
+    _paired_set(tmp_path / "set")
+    first = DetectionTask(_config(tmp_path, tmp_path / "set")).run()
+    second = DetectionTask(_config(tmp_path, tmp_path / "set", derainer="mspfn_tiny")).run()
+    # identity: the derained image is the rainy one, so only its prediction is a hit (3 of 9)
+    assert first["timings"]["cache"]["predictions"] == {"hits": 3, "misses": 6, "corrupt": 0}
+    assert second["timings"]["cache"]["predictions"]["hits"] >= 6  # clean + rainy of 3 images
+    assert second["metrics"]["clean.map50_95"] == first["metrics"]["clean.map50_95"]
+    assert second["metrics"]["rainy.map50_95"] == first["metrics"]["rainy.map50_95"]
+    third = DetectionTask(_config(tmp_path, tmp_path / "set", derainer="mspfn_tiny")).run()
+    assert third["timings"]["cache"]["derained"]["hits"] == 3
+    assert third["metrics"] == second["metrics"]
+
+
+def test_labels_are_used_when_present(tmp_path: Path) -> None:
+    _paired_set(tmp_path / "set", labels=True)
+    record = DetectionTask(_config(tmp_path, tmp_path / "set")).run()
+    assert record["dataset"]["pseudo_labels"] is False and record["dataset"]["labels"] == "yolo"
+
+
+def test_malformed_label_is_recorded_not_fatal(tmp_path: Path) -> None:
+    _paired_set(tmp_path / "set", labels=True)
+    (tmp_path / "set" / "labels" / "img1.txt").write_text("zero 0.5 nonsense\n")
+    record = DetectionTask(_config(tmp_path, tmp_path / "set")).run()
+    assert [r["id"] for r in record["rows"]] == ["img0", "img2"]
+    assert any("img1" in i["path"] and "labels" in i["reason"] for i in record["issues"])
+
+
+def test_semantic_with_dummy_segmenter(tmp_path: Path) -> None:
+    _paired_set(tmp_path / "set")
+    cfg = _config(tmp_path, tmp_path / "set", evaluator="dummy_segmenter")
+    cfg.task = "semantic"
+    record = SemanticTask(cfg).run()
+    assert record["metrics"]["clean.miou"] == pytest.approx(1.0)
+    assert 0.0 <= record["metrics"]["rainy.miou"] <= 1.0
+    assert set(record["per_class_iou"]) == {"clean", "rainy", "derained"}
+
+
+def test_cli_several_derainers_one_record_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _paired_set(tmp_path / "set")
+    code = main(["run", "--derainer", "identity", "mspfn_tiny", "--weights", "none", "--task", "detection",
+                 "--dataset", str(tmp_path / "set"), "-o", "evaluator=dummy_detector",
+                 "--output-dir", str(tmp_path / "runs")])
+    assert code == 0
+    records = sorted((tmp_path / "runs").glob("*.json"))
+    assert len(records) == 2
+    assert {read_record(p)["derainer"]["name"] for p in records} == {"identity", "mspfn_tiny"}
+    out = capsys.readouterr().out
+    assert "identity" in out and "mspfn_tiny" in out
+
+
+def test_unknown_evaluator_option_is_a_clear_error(tmp_path: Path) -> None:
+    _paired_set(tmp_path / "set")
+    with pytest.raises(ValueError, match="does not take option"):
+        DetectionTask(_config(tmp_path, tmp_path / "set", bogus=1)).run()
+
+
+@pytest.mark.slow
+def test_embedded_default_with_real_yolo(data_root: Path, tmp_path: Path) -> None:
+    cfg = RunConfig(task="detection", derainer="identity", dataset="embedded", output_dir=str(tmp_path))
+    record = DetectionTask(cfg).run()
+    assert record["dataset"]["n_scored"] == 5
+    assert record["evaluator"]["weights"].endswith("yolov8n_int8.tflite")
+    assert record["metrics"]["clean.map50_95"] == pytest.approx(1.0)

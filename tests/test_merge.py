@@ -1,0 +1,189 @@
+"""Sharding and ``bench merge``: n shard records merge into the record of the unsharded run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.data.images import write_image
+from bench.registries import TASKS
+from bench.results.merge import MergeError, interleave, merge_shards
+from bench.results.record import read_record
+from bench.results.state import StateError, state_path
+from bench.tasks.config import RunConfig, resolve_shard, select_shard
+
+
+def comparable(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without what legitimately differs between runs (when, where, how fast)."""
+    out = json.loads(json.dumps(record))
+    for key in ("created", "env", "timings", "_path"):
+        out.pop(key, None)
+    out["config"].pop("output_dir", None)
+    for row in out["rows"]:
+        row.pop("seconds", None)
+    return out
+
+
+def _paired_set(root: Path, n: int = 7, labels: bool = False, bad: bool = True) -> None:
+    rng = np.random.default_rng(0)
+    for i in range(1, n + 1):
+        clean = rng.integers(0, 40, (40, 48, 3), dtype=np.uint8)
+        for y, x in rng.integers(0, 30, (3, 2)):
+            clean[y : y + 8, x : x + 10] = rng.integers(150, 256, 3)
+        rainy = np.clip(clean.astype(int) + rng.integers(0, 90, clean.shape), 0, 255).astype(np.uint8)
+        write_image(root / "norain" / f"{i}.png", clean)
+        write_image(root / "rain" / f"{i}.png", rainy)
+        if labels:
+            (root / "labels").mkdir(parents=True, exist_ok=True)
+            (root / "labels" / f"{i}.txt").write_text(f"{i % 3} 0.5 0.5 0.3 0.25\n1 0.2 0.3 0.2 0.2\n")
+    if bad:  # a broken rainy file (item 3) and an unpaired clean file (a set-level issue)
+        (root / "rain" / "3.png").write_bytes(b"not a png")
+        write_image(root / "norain" / "99.png", rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))
+
+
+def _run_sharded(cfg: RunConfig, n: int, runs: Path) -> tuple[dict[str, Any], list[Path]]:
+    """Run ``cfg`` unsharded into ``runs/one`` and as n shards into ``runs/shards``."""
+    task_cls = TASKS.get(cfg.task)
+    whole = task_cls(RunConfig(**{**cfg.to_dict(), "output_dir": str(runs / "one")})).run()
+    paths = []
+    for i in range(n):
+        rec = task_cls(RunConfig(**{**cfg.to_dict(), "shard": f"{i}/{n}", "output_dir": str(runs / "shards")})).run()
+        paths.append(Path(rec["_path"]))
+    return whole, paths
+
+
+def test_select_shard_and_interleave_are_inverse() -> None:
+    ids = [str(i) for i in range(1, 12)]
+    for n in (1, 2, 3, 5, 11, 13):
+        parts = [select_shard(ids, f"{i}/{n}") for i in range(n)]
+        assert interleave(parts) == ids
+    with pytest.raises(MergeError, match="round-robin"):
+        interleave([["1"], ["2", "3"]])
+
+
+def test_shard_auto_from_launcher_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_shard("auto", {"RANK": "1", "WORLD_SIZE": "2"}) == "1/2"
+    assert resolve_shard("auto", {"RANK": "0", "WORLD_SIZE": "1"}) is None
+    assert resolve_shard("auto", {"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_MIN": "1",
+                                  "SLURM_ARRAY_TASK_COUNT": "4"}) == "3/4"
+    assert resolve_shard("auto", {"SLURM_PROCID": "2", "SLURM_NTASKS": "3"}) == "2/3"
+    with pytest.raises(ValueError, match="launcher"):
+        resolve_shard("auto", {})
+    with pytest.raises(ValueError, match="0 <= i < n"):
+        resolve_shard("2/2", {})
+    for key in ("SLURM_ARRAY_TASK_ID", "SLURM_PROCID"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    cfg = RunConfig(shard="auto", device="cuda")
+    assert cfg.shard == "1/3" and cfg.device == "cuda:1" and cfg.protocol()["shard"] == "1/3"
+
+
+def test_restoration_two_shards_merge_to_the_unsharded_record(tmp_path: Path) -> None:
+    _paired_set(tmp_path / "set")
+    cfg = RunConfig(task="restoration", derainer="mspfn_tiny", weights="none", dataset=str(tmp_path / "set"))
+    whole, paths = _run_sharded(cfg, 2, tmp_path / "runs")
+    assert whole["dataset"]["n_skipped"] == 1 and len(whole["issues"]) == 2
+    out, merged = merge_shards(paths)  # default: beside the shards, named as the unsharded record
+    assert out.parent == paths[0].parent and out.name == Path(whole["_path"]).name
+    assert comparable(merged) == comparable(whole)
+    assert comparable(read_record(out)) == comparable(read_record(whole["_path"]))
+    assert merged["metrics"] == whole["metrics"]  # exact, to the last digit
+    assert [r["id"] for r in merged["rows"]] == ["1", "2", "4", "5", "6", "7"]
+    assert merged["config"]["shard"] is None and merged["run_id"] == whole["run_id"]
+    assert state_path(out).is_file()
+    assert [s["shard"] for s in merged["env"]["merged_from"]] == ["0/2", "1/2"]
+
+
+@pytest.mark.parametrize("n, labels", [(2, True), (3, False)])
+def test_detection_merge_rebuilds_map_from_state(tmp_path: Path, n: int, labels: bool) -> None:
+    _paired_set(tmp_path / "set", labels=labels)
+    if labels:
+        (tmp_path / "set" / "labels" / "5.txt").write_text("0 0.5 broken\n")  # a per-item label issue
+    cfg = RunConfig(task="detection", derainer="identity", weights="none", dataset=str(tmp_path / "set"),
+                    options={"evaluator": "dummy_detector"})
+    whole, paths = _run_sharded(cfg, n, tmp_path / "runs")
+    assert whole["dataset"]["n_skipped"] == (2 if labels else 1)
+    _, merged = merge_shards(paths, tmp_path / "merged.json")
+    assert comparable(merged) == comparable(whole)
+    if not labels:  # pseudo labels: rainy mAP strictly between 0 and 1
+        assert 0 < whole["metrics"]["rainy.map50_95"] < 1
+        # a mean of the shards' mAPs is not the mAP of the set: the merge really rebuilt it
+        shard_maps = [read_record(p)["metrics"]["rainy.map50_95"] for p in paths]
+        assert merged["metrics"]["rainy.map50_95"] == whole["metrics"]["rainy.map50_95"]
+        assert float(np.mean(shard_maps)) != whole["metrics"]["rainy.map50_95"]
+
+
+def test_instance_merge_with_masks_and_pseudo_labels(tmp_path: Path) -> None:
+    _paired_set(tmp_path / "set", bad=False)
+    cfg = RunConfig(task="instance", derainer="identity", weights="none", dataset=str(tmp_path / "set"),
+                    options={"evaluator": "dummy_detector", "with_masks": True})
+    whole, paths = _run_sharded(cfg, 2, tmp_path / "runs")
+    assert "rainy.mask_map50_95" in whole["metrics"]
+    _, merged = merge_shards(paths, tmp_path / "merged.json")
+    assert comparable(merged) == comparable(whole)
+
+
+def test_semantic_merge_sums_confusion_matrices(tmp_path: Path) -> None:
+    _paired_set(tmp_path / "set", bad=False)
+    cfg = RunConfig(task="semantic", derainer="identity", weights="none", dataset=str(tmp_path / "set"),
+                    options={"evaluator": "dummy_segmenter"})
+    whole, paths = _run_sharded(cfg, 2, tmp_path / "runs")
+    _, merged = merge_shards(paths, tmp_path / "merged.json")
+    assert comparable(merged) == comparable(whole)
+    assert merged["evaluator"]["scoring"]["images"] == 7
+
+
+def test_noref_merge_on_a_folder_of_photos(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    for i in range(1, 6):
+        write_image(tmp_path / "photos" / f"p{i}.png", rng.integers(0, 256, (96, 104, 3), dtype=np.uint8))
+    (tmp_path / "photos" / "p3.png").write_bytes(b"")  # a per-item issue
+    cfg = RunConfig(task="noref", derainer="identity", weights="none", dataset=str(tmp_path / "photos"),
+                    metrics=["niqe"])
+    whole, paths = _run_sharded(cfg, 2, tmp_path / "runs")
+    assert len(whole["rows"]) == 4 and len(whole["issues"]) == 1
+    _, merged = merge_shards(paths, tmp_path / "merged.json")
+    assert comparable(merged) == comparable(whole)
+
+
+def test_merge_cli_runs_folder_and_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _paired_set(tmp_path / "set", bad=False)
+    common = ["run", "--derainer", "identity", "--task", "restoration", "--dataset", str(tmp_path / "set"),
+              "--output-dir", str(tmp_path / "runs")]
+    assert main([*common, "--shard", "0/3"]) == 0
+    assert main([*common, "--shard", "2/3"]) == 0
+    capsys.readouterr()
+    assert main(["merge", "--runs", str(tmp_path / "runs")]) == 1  # shard 1/3 is missing
+    assert "missing shard(s) 1/3" in capsys.readouterr().err
+    assert main([*common, "--shard", "1/3"]) == 0
+    assert main([*common, "--shard", "0/2", "--quantize", "trunc"]) == 0  # another run, incomplete
+    capsys.readouterr()
+    assert main(["merge", "--runs", str(tmp_path / "runs")]) == 1
+    captured = capsys.readouterr()
+    assert "merged 3 shards" in captured.err and "missing shard(s) 1/2" in captured.err
+    assert main([*common]) == 0
+    unsharded = read_record(next(p for p in (tmp_path / "runs").glob("*.json") if "shard" not in p.name))
+    shards = sorted(p for p in (tmp_path / "runs").glob("*shard*of3*.json"))
+
+    # shards of different runs, twice the same shard, a non-shard record, a state file from elsewhere
+    other = next((tmp_path / "runs").glob("*shard0of2*.json"))
+    assert main(["merge", str(shards[0]), str(other)]) == 2
+    assert "protocol options differ: quantize='trunc' vs 'round'" in capsys.readouterr().err
+    with pytest.raises(MergeError, match="given twice"):
+        merge_shards([shards[0], shards[0], shards[1]])
+    with pytest.raises(MergeError, match="not a shard record"):
+        merge_shards([unsharded["_path"] if "_path" in unsharded else next(
+            p for p in (tmp_path / "runs").glob("*.json") if "shard" not in p.name)])
+    state_path(shards[1]).write_bytes(state_path(shards[0]).read_bytes())
+    with pytest.raises(MergeError, match="do not match the record"):
+        merge_shards(shards)
+    state_path(shards[1]).unlink()
+    with pytest.raises(StateError, match="state file not found"):
+        merge_shards(shards)

@@ -1,0 +1,310 @@
+"""`bench report`: the paper's Tables 4–6 next to stored records, pivots, figures and the HTML page.
+
+Golden files: ``tests/data/records/*.json`` (hand-written records) → ``tests/data/golden/*.md|csv``, compared
+exactly. After an intended change of the rendering, regenerate them with ``BENCH_UPDATE_GOLDEN=1 pytest
+tests/test_report.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.data.images import write_image
+from bench.registries import DERAINERS
+from bench.report.downstream import CLEAN, RAIN_INPUT, downstream_table
+from bench.report.html import render_page
+from bench.report.paper import pivot_table, render_requested, requested_tables, table6
+from bench.report.published import load_published
+from bench.report.tables import ArrowColumn, render_run_summary
+from bench.results.record import find_records
+
+HERE = Path(__file__).resolve().parent
+RECORDS = HERE / "data" / "records"
+GOLDEN = HERE / "data" / "golden"
+UPDATE = os.environ.get("BENCH_UPDATE_GOLDEN") == "1"
+
+GOLDEN_CASES = {
+    "table4": {"table": "4"},
+    "table5": {"table": "5"},
+    "table6": {"table": "6"},
+    "pivot_derainer_dataset_psnr": {"pivot": "derainer:dataset:psnr_y"},
+    "pivot_label_task_seconds": {"pivot": "label,weights:task:seconds"},
+}
+
+
+def _records() -> list[dict]:
+    return [rec for _, rec in find_records(RECORDS)]
+
+
+def _row(table, prefix: str) -> dict:
+    rows = [r for r in table.rows if str(r["name"]).startswith(prefix)]
+    assert len(rows) == 1, [r["name"] for r in table.rows]
+    return rows[0]
+
+
+# ---------------------------------------------------------------------------------------------- golden files
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_golden_markdown_and_csv(case: str) -> None:
+    text, csv_text = render_requested(_records(), fmt="markdown", **GOLDEN_CASES[case])
+    for suffix, got in (("md", text + "\n"), ("csv", csv_text)):
+        path = GOLDEN / f"{case}.{suffix}"
+        if UPDATE:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(got, encoding="utf-8")
+        assert path.is_file(), f"missing golden file {path} (run with BENCH_UPDATE_GOLDEN=1 once)"
+        assert got == path.read_text(encoding="utf-8"), f"{path.name} differs from the rendered output"
+
+
+# ---------------------------------------------------------------------------------------------- Table 4
+def test_table4_places_ours_next_to_paper_with_difference() -> None:
+    tables = requested_tables(_records(), table="4")
+    rain100l = next(t for t in tables if "Rain100L: ours vs" in t.title)
+    prenet = _row(rain100l, "PreNet — prenet@Rain100L")
+    # the newest of the two prenet records is used (37.40, not the superseded 30.0)
+    assert prenet["ours.psnr"] == 37.40
+    assert prenet["paper.psnr"] == 32.44
+    assert prenet["delta.psnr"] == pytest.approx(37.40 - 32.44)
+    assert prenet["delta.ssim"] == pytest.approx(0.9781 - 0.950)
+    # the weights' own published score is compared with the same variant only (psnr_y_float)
+    assert prenet["w.psnr"] == 37.48
+    assert prenet["wdelta.psnr"] == pytest.approx(37.45 - 37.48)
+    mspfn = _row(rain100l, "MSPFN — mspfn")
+    assert mspfn["delta.psnr"] == pytest.approx(32.10 - 32.40)
+    # paper rows without a record keep their published cells; ours is missing, not dropped
+    didmdn = _row(rain100l, "DIDMDN")
+    assert didmdn["ours.psnr"] is None and didmdn["paper.psnr"] == 25.23
+    # a "nan" string in a record is a missing cell
+    identity = _row(rain100l, "Rain input — identity")
+    assert identity["ours.fsim"] is None
+    md = rain100l.to_markdown()
+    assert "PSNR ours (psnr_y, Y, trunc, crop 8) ↑" in md and "PSNR paper (psnr_y, Y, trunc, crop 8) ↑" in md
+    assert "| **37.40** |" in md and "superseded" in md
+    # datasets of the paper with no record: the published cells, all of them
+    published = next(t for t in tables if t.title.startswith("Table 4 as published"))
+    md = published.to_markdown()
+    for value in ("22.77", "14.92", "0.592", "32.82", "0.960", "30.75"):
+        assert value in md
+    # measured-only dataset keeps its row, protocol and issues note
+    train = next(t for t in tables if "RainTrainL" in t.title)
+    assert [r["name"] for r in train.rows] == ["MSPFN* — mspfn_light"]
+    assert "1 file(s) could not be used" in train.to_markdown()
+    assert "round, crop 8" in train.to_markdown()
+
+
+def test_every_metric_header_has_an_arrow() -> None:
+    text_columns = {"published variant", "our protocol (quantize, crop)"}
+    for table in requested_tables(_records(), table="2,3,4,5,6", pivot="derainer:dataset:psnr_y"):
+        for col in table.columns:
+            if col.title in text_columns:
+                continue
+            assert col.header.endswith(("↑", "↓")), (table.title, col.header)
+            assert isinstance(col, ArrowColumn) or col.higher_is_better is not None
+
+
+# ---------------------------------------------------------------------------------------------- Table 5 / 6
+def test_table5_lower_is_better_and_rain_input_row() -> None:
+    t = next(t for t in requested_tables(_records(), table="5") if "Real200: ours" in t.title)
+    assert _row(t, RAIN_INPUT)["ours.niqe"] == 5.1
+    mspfn = _row(t, "MSPFN — mspfn")
+    assert mspfn["delta.niqe"] == pytest.approx(4.400 - 4.459)
+    md = t.to_markdown()
+    assert "NIQE ours (niqe) ↓" in md and "| **4.400** |" in md  # the smallest NIQE is bold
+
+
+def test_table6_downstream_blocks() -> None:
+    tables = table6(_records())
+    det = next(t for t in tables if t.title.startswith("Table 6 — detection on coco8-rain"))
+    names = [r["name"] for r in det.rows]
+    assert names[0] == RAIN_INPUT and names[-1] == CLEAN
+    prenet = _row(det, "PreNet — prenet@Rain100L")
+    assert prenet["recall"] == pytest.approx(55.0) and prenet["gain.recall"] == pytest.approx(15.0)
+    assert prenet["recovery.recall"] == pytest.approx(50.0)
+    md = det.to_markdown()
+    assert "Evaluator: yolo; weights yolov8n_int8.tflite" in md and "score_threshold=0.6" in md
+    assert "match_iou=0.5" in md and "Ground truth: COCO boxes" in md
+    assert "| 60.00 |" in md and "| **60.00** |" not in md.split("Clean (upper bound)")[1].split("\n")[0]
+    seg = next(t for t in tables if t.title.startswith("Table 6 — semantic on BDD150"))
+    assert "PSEUDO LABELS" in seg.to_markdown()
+    mspfn = _row(seg, "MSPFN — mspfn")
+    assert mspfn["paper.miou"] == 35.90 and mspfn["delta.miou"] == pytest.approx(40.0 - 35.90)
+    assert mspfn["delta.psnr_t6"] == pytest.approx(22.0 - 22.48)
+    assert _row(seg, RAIN_INPUT)["paper.mpa"] == 33.29
+    # the paper's detection block (COCO350/BDD350) is printed as published, with its evaluator
+    published = next(t for t in tables if t.title.startswith("Table 6 (detection) as published"))
+    assert "YOLOv3" in published.title and "32.56" in published.to_markdown()
+
+
+def test_clean_row_is_never_bold() -> None:
+    rec = {"task": "semantic", "derainer": {"name": "x"}, "dataset": {"name": "d"}, "config": {},
+           "metrics": {"clean.miou": 1.0, "rainy.miou": 0.1, "derained.miou": 0.3}}
+    rec2 = json.loads(json.dumps(rec))
+    rec2["derainer"]["name"] = "y"
+    rec2["metrics"]["derained.miou"] = 0.2
+    table = downstream_table([rec, rec2])
+    assert table.best()["miou"] == pytest.approx(30.0)
+    clean_line = next(line for line in table.to_markdown().splitlines() if line.startswith(f"| {CLEAN}"))
+    assert "**" not in clean_line
+    # gain is derived from stored aggregates when a record lacks it
+    assert _row(table, "x")["gain.miou"] == pytest.approx(20.0)
+
+
+def test_run_summary_uses_downstream_table_for_downstream_records() -> None:
+    recs = [r for r in _records() if r["task"] == "detection"]
+    text = render_run_summary(recs)
+    assert text.splitlines()[4].startswith(f"| {RAIN_INPUT}")
+
+
+# ---------------------------------------------------------------------------------------------- pivot
+def test_pivot_fields_and_missing_cells() -> None:
+    t = pivot_table(_records(), "derainer:dataset:psnr_y")
+    identity = _row(t, "identity")
+    assert identity["Rain100L"] == 26.90 and identity.get("Real200") is None
+    assert "—" in t.to_markdown()
+    t = pivot_table(_records(), "derainer:task:derained.miou")
+    assert _row(t, "mspfn_light")["semantic"] == pytest.approx(0.35)
+    with pytest.raises(ValueError, match="ROWS:COLUMNS:VALUE"):
+        pivot_table(_records(), "derainer:psnr_y")
+
+
+# ---------------------------------------------------------------------------------------------- published data
+def test_published_data_is_consistent() -> None:
+    pub = load_published()
+    for method, derainer in pub.methods.items():
+        assert derainer is None or derainer in DERAINERS, (method, derainer)
+    t4 = pub.tables["4"]
+    sets = ("Test100", "Rain100H", "Rain100L", "Test2800", "Test1200")
+    for method, rows in t4.rows.items():
+        for i, col in enumerate(t4.columns):
+            mean = sum(rows[s][i] for s in sets) / 5
+            average = rows["Average"][i]
+            if method == "MSPFN w/o Eloss" and col.key == "psnr":
+                assert mean == pytest.approx(30.472) and average == 30.51  # the paper's own inconsistency
+                continue
+            assert abs(mean - average) < (0.0065 if col.key == "psnr" else 0.0011), (method, col.key)
+    assert pub.value("6:semantic", "MSPFN", "BDD150", "miou") == 35.90
+    assert pub.value("5", "UMRL", "ris", "sseq") == 43.45  # dataset aliases are case-insensitive
+    assert pub.weights_scores("prenet", "rain100l").scores["Rain100L"]["psnr_y_float"] == 37.48
+    assert pub.variants["psnr"].quantize == "trunc" and pub.variants["psnr"].crop_multiple == 8
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def test_cli_latex_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["report", "--runs", str(RECORDS), "--table", "4", "--format", "latex",
+                 "--output", str(tmp_path / "t4.tex"), "--csv", str(tmp_path / "t4.csv")])
+    assert code == 0
+    tex = (tmp_path / "t4.tex").read_text()
+    assert "\\toprule" in tex and "\\textbf{37.40}" in tex and "$\\uparrow$" in tex
+    assert (tmp_path / "t4.csv").read_text() == (GOLDEN / "table4.csv").read_text()
+
+
+# ---------------------------------------------------------------------------------------------- HTML + browser
+def _records_with_images(root: Path) -> Path:
+    """A tiny detection set on disk: rainy/clean pairs, derained images and predictions of two derainers."""
+    rng = np.random.default_rng(3)
+    data = root / "set"
+    runs = root / "runs"
+    for i in range(1, 4):
+        clean = np.zeros((96, 128, 3), np.uint8)
+        clean[:, :, 0] = np.linspace(0, 255, 128, dtype=np.uint8)[None, :]
+        clean[:, :, 1] = np.linspace(0, 255, 96, dtype=np.uint8)[:, None]
+        clean[20:60, 30:80] = (250, 250, 40)
+        rainy = np.clip(clean.astype(int) + rng.integers(0, 90, clean.shape), 0, 255).astype(np.uint8)
+        write_image(data / "rain" / f"{i}.png", rainy)
+        write_image(data / "norain" / f"{i}.png", clean)
+    base = json.loads((RECORDS / "detection-coco8-rain-prenet.json").read_text())
+    for name in ("identity", "prenet"):
+        rec = json.loads(json.dumps(base))
+        rec["derainer"]["name"] = name
+        rec["dataset"]["path"] = str(data)
+        rec["rows"] = [{"id": str(i), "file": f"{i}.png"} for i in range(1, 4)]
+        images = runs / "images" / name
+        preds = {}
+        for i in range(1, 4):
+            img = np.asarray(rng.integers(0, 256, (96, 128, 3)), np.uint8)
+            write_image(images / f"{i}.png", img)
+            preds[str(i)] = {c: [[30.0, 20.0, 80.0, 60.0, 0.9, 2]] for c in ("clean", "rainy", "derained")}
+        (images / "predictions.json").write_text(json.dumps(preds))
+        rec["images_dir"] = str(images)
+        rec["predictions_file"] = str(images / "predictions.json")
+        (runs / f"detection-{name}.json").write_text(json.dumps(rec))
+    for path in RECORDS.glob("restoration-*.json"):
+        shutil.copy(path, runs / path.name)
+    return runs
+
+
+def test_html_page_is_self_contained(tmp_path: Path) -> None:
+    runs = _records_with_images(tmp_path)
+    records = [r for _, r in find_records(runs)]
+    page = render_page(records, requested_tables(records, table="all"))
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "Table 4 — Rain100L" in page and "Table 6 — detection" in page
+    # 2 examples x (rainy, identity, prenet, clean) = 3 x 4 crops, plus plots; all embedded, nothing linked
+    assert page.count("<img") >= 12 + 2
+    assert "src='http" not in page and "src=\"http" not in page
+    srcs = re.findall(r"src='([^']+)'", page)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="no chromium on PATH (apt-get install -y chromium) — browser test skipped")
+def test_html_page_in_headless_chromium(tmp_path: Path) -> None:
+    from PIL import Image
+
+    runs = _records_with_images(tmp_path)
+    page = tmp_path / "report.html"
+    assert main(["report", "--runs", str(runs), "--format", "html", "--output", str(page)]) == 0
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    shot = tmp_path / "shot.png"
+    browser = _chromium()
+    assert browser is not None
+    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 20_000
+    with Image.open(shot) as im:
+        pixels = np.asarray(im.convert("RGB"))
+    assert pixels.shape[:2] == (2000, 1280)
+    assert pixels.std() > 10 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # text, tables, images
+    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], check=True, capture_output=True,
+                         text=True, timeout=120).stdout
+    assert dom.count("<table class=\"bench\"") >= 4 and "Table 6 — detection" in dom
+    assert dom.count("<img") >= 14 and "data:image/png;base64," in dom
+
+
+def test_grid_draws_boxes_and_crops(tmp_path: Path) -> None:
+    from bench.report.figures import comparison_grid
+
+    runs = _records_with_images(tmp_path)
+    recs = [r for _, r in find_records(runs) if r["task"] == "detection"]
+    grid = comparison_grid(recs, n_examples=2, width=64)
+    assert grid is not None and [r.item_id for r in grid.rows] == ["1", "2"]
+    assert [c[0] for c in grid.rows[0].cells] == ["rainy", "identity@Rain100L", "prenet@Rain100L", "clean"]
+    import io
+
+    from PIL import Image
+
+    for _, png, caption in grid.rows[0].cells:
+        assert png is not None and caption.startswith("1 boxes")
+        with Image.open(io.BytesIO(png)) as im:
+            assert im.size == (64, 48)
+
+
+def test_no_records_no_crash() -> None:
+    text, _ = render_requested([], table="all")
+    assert "Table 4 as published" in text and "Table 6 (semantic) as published" in text

@@ -1,0 +1,106 @@
+"""End to end: `bench run --task restoration`, the run record, `bench report`, `bench ls`."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.data.images import write_image
+from bench.results.record import SCHEMA_VERSION, read_record
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_identity_on_raintrainl_matches_calibration(data_root: Path, calibration_dir: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "run", "--derainer", "identity", "--task", "restoration", "--dataset", "RainTrainL",
+                        "--data-root", str(data_root), "--limit", "20", "--output-dir", str(tmp_path))
+    assert code == 0
+    assert "psnr_y ↑" in out and "| identity |" in out
+    records = list(tmp_path.glob("*.json"))
+    assert len(records) == 1
+    rec = read_record(records[0])
+    assert rec["schema_version"] == SCHEMA_VERSION
+    assert rec["task"] == "restoration" and rec["dataset"]["name"] == "RainTrainL" and rec["derainer"]["name"] == "identity"
+    assert rec["config"]["quantize"] == "round" and rec["config"]["crop_multiple"] == 1
+    assert {"torch", "git", "device", "python"} <= set(rec["env"])
+    assert rec["timings"]["total"] > 0
+    ids = [r["id"] for r in rec["rows"]]
+    assert ids == [str(i) for i in range(1, 21)]
+    with open(calibration_dir / "psnr_ssim_raintrainl.csv") as f:
+        reference = {r["pair_id"]: r for r in csv.DictReader(f)}
+    for row in rec["rows"]:
+        ref = reference[row["id"]]
+        assert abs(row["psnr_y"] - float(ref["psnr_y"])) < 1e-3
+        assert abs(row["ssim_y"] - float(ref["ssim_y"])) < 1e-4
+        assert abs(row["psnr_rgb"] - float(ref["psnr_rgb"])) < 1e-3
+        assert abs(row["psnr_y_float"] - float(ref["psnr_y_float"])) < 1e-3
+        assert abs(row["ssim_y_float"] - float(ref["ssim_y_float"])) < 1e-4
+    mean = np.mean([float(reference[str(i)]["psnr_y"]) for i in range(1, 21)])
+    assert rec["metrics"]["psnr_y"] == pytest.approx(mean, abs=1e-6)
+
+    code, out, _ = _run(capsys, "report", "--runs", str(tmp_path), "--csv", str(tmp_path / "t.csv"))
+    assert code == 0 and "**" in out and "ssim_y ↑" in out
+    assert (tmp_path / "t.csv").read_text().startswith("method,psnr_y ↑")
+
+
+def _tiny_set(root: Path) -> None:
+    rng = np.random.default_rng(1)
+    for i in range(1, 4):
+        clean = rng.integers(0, 256, (24, 33, 3), dtype=np.uint8)
+        write_image(root / "norain" / f"{i}.png", clean)
+        write_image(root / "rain" / f"{i}.png", np.clip(clean.astype(int) + 20, 0, 255).astype(np.uint8))
+    (root / "rain" / "4.png").write_bytes(b"garbage")
+    write_image(root / "norain" / "4.png", rng.integers(0, 256, (24, 33, 3), dtype=np.uint8))
+
+
+def test_bad_file_is_recorded_and_run_continues(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _tiny_set(tmp_path / "set")
+    code, _, _ = _run(capsys, "run", "--derainer", "identity", "--task", "restoration", "--dataset",
+                      str(tmp_path / "set"), "--output-dir", str(tmp_path / "runs"), "--quantize", "trunc",
+                      "--crop-multiple", "8")
+    assert code == 0
+    rec = read_record(next((tmp_path / "runs").glob("*.json")))
+    assert [r["id"] for r in rec["rows"]] == ["1", "2", "3"]
+    assert rec["dataset"]["n_skipped"] == 1 and "4.png" in rec["issues"][0]["path"]
+    assert rec["config"]["quantize"] == "trunc" and rec["config"]["crop_multiple"] == 8
+
+
+def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = _run(capsys, "run", "--derainer", "mspnf", "--task", "restoration", "--dataset", str(tmp_path))
+    assert code == 2 and "Did you mean 'mspfn'" in err
+    monkeypatch.delenv("BENCH_DATA", raising=False)
+    code, _, err = _run(capsys, "run", "--derainer", "identity", "--task", "restoration", "--dataset", "Rain100L")
+    assert code == 2 and "data root" in err
+    code, _, err = _run(capsys, "run", "--derainer", "identity", "--task", "restoration", "--dataset", "Rain100L",
+                        "--data-root", str(tmp_path / "nowhere"))
+    assert code == 2 and "not found" in err and "rain/Rain100L" in err
+
+
+def test_ls_lists_everything(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "ls")
+    assert code == 0
+    for word in ("derainers:", "datasets:", "tasks:", "metrics:", "identity", "RainTrainL", "psnr_y", "restoration"):
+        assert word in out
+    code, out, _ = _run(capsys, "ls", "metrics")
+    assert "derainers:" not in out and "ssim_y_float" in out
+
+
+def test_record_is_valid_json_with_inf(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "same"
+    img = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    write_image(root / "rain" / "1.png", img)
+    write_image(root / "norain" / "1.png", img)
+    assert main(["run", "--derainer", "identity", "--task", "restoration", "--dataset", str(root),
+                 "--output-dir", str(tmp_path / "r")]) == 0
+    text = next((tmp_path / "r").glob("*.json")).read_text()
+    assert json.loads(text)["metrics"]["psnr_y"] == "inf"
