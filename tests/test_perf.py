@@ -115,3 +115,112 @@ def test_perf_module_importable_without_running() -> None:
     out = subprocess.run([sys.executable, "-c", "import bench.engine.fast"], capture_output=True, timeout=120,
                          check=False)
     assert out.returncode == 0
+
+
+def test_compile_for_inference_freezes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compile path asks inductor for freezing and static shapes (what makes it faster on CPU)."""
+    from bench.engine import fast
+
+    seen: dict[str, object] = {}
+
+    def fake_compile(model: torch.nn.Module, **kwargs: object) -> torch.nn.Module:
+        seen.update(kwargs)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    model = create_derainer("identity")
+    assert fast.compile_for_inference(model) is model
+    assert seen == {"dynamic": False, "options": {"freezing": True}}
+
+
+@pytest.mark.slow
+def test_compile_method_equals_eager_outside_inference_mode() -> None:
+    """Real inductor compile (with freezing) of DDN; called under plain autograd it still matches eager."""
+    model = create_derainer("ddn", weights=None)
+    x = _inputs(2, [(40, 48)])[0]
+    with torch.no_grad():
+        expected = model(x)
+    fast = OptimizedModel(model, "compile")
+    got = fast(x)
+    assert not got.requires_grad
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_plain_eager_turns_off_layout_optimisations_only() -> None:
+    from bench.engine.fast import plain_eager
+
+    model = create_derainer("mspfn_tiny", weights=None)
+    plain = plain_eager(model)
+    assert plain is not model and plain.channels_last is False and model.channels_last is True
+    x = _inputs(3, [(32, 40)])[0]
+    with torch.no_grad():
+        torch.testing.assert_close(plain(x), model(x), rtol=1e-5, atol=1e-5)
+    other = create_derainer("ddn", weights=None)
+    assert plain_eager(other) is other  # nothing to switch off: no copy
+
+
+def test_measure_speedup_reports_accuracy(rng: np.random.Generator) -> None:
+    from bench.engine.speedup import PSNR_Y_TOLERANCE_DB, measure_speedup, padded_tensors
+
+    model = create_derainer("mspfn_tiny", weights=None)
+    clean = [rng.integers(0, 256, (30, 37, 3), dtype=np.uint8) for _ in range(2)]
+    rainy = [np.clip(c.astype(int) + rng.integers(0, 40, c.shape), 0, 255).astype(np.uint8) for c in clean]
+    inputs = padded_tensors(rainy, model.card.size_multiple)
+    assert all(t.shape[-2] % model.card.size_multiple == 0 for t in inputs)
+    result = measure_speedup(model, "mspfn_tiny", inputs, method="jit", size="native", clean=clean, repeats=1)
+    assert result.images == 2 and result.baseline == "plain"
+    assert result.eager_img_s > 0 and result.optimized_img_s > 0
+    assert result.speedup == pytest.approx(result.optimized_img_s / result.eager_img_s)
+    assert result.psnr_y_eager is not None and 0 < result.psnr_y_eager < 100
+    assert result.psnr_y_delta is not None and abs(result.psnr_y_delta) <= PSNR_Y_TOLERANCE_DB
+    assert result.accuracy_ok is True
+    record = result.to_dict()
+    assert record["accuracy_ok"] is True and record["psnr_y_delta"] == result.psnr_y_delta
+
+
+def test_load_pairs_checks_layout(tmp_path: Path, rng: np.random.Generator) -> None:
+    from bench.data.images import write_image
+    from bench.engine.speedup import load_pairs
+
+    with pytest.raises(FileNotFoundError, match="rain/ and norain/"):
+        load_pairs(tmp_path, 2)
+    for n in (1, 2, 10):
+        for sub in ("rain", "norain"):
+            write_image(tmp_path / sub / f"{n}.png", rng.integers(0, 256, (8, 9, 3), dtype=np.uint8))
+    rainy, clean = load_pairs(tmp_path, 2)
+    assert len(rainy) == len(clean) == 2 and rainy[0].shape == (8, 9, 3)
+    (tmp_path / "norain" / "2.png").unlink()
+    with pytest.raises(FileNotFoundError, match="no clean match"):
+        load_pairs(tmp_path, 2)
+
+
+def test_perf_compare_cli(tmp_path: Path) -> None:
+    base = [sys.executable, "-m", "bench", "perf", "--compare", "--derainer", "mspfn_tiny", "--size", "40x24",
+            "--images", "2", "--repeats", "1"]
+    proc = subprocess.run(base, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 2 and "--optimize" in proc.stderr
+    proc = subprocess.run([*base, "--optimize", "jit", "--output-dir", str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "optimize=jit vs plain eager" in proc.stdout
+    (path,) = tmp_path.glob("perf-compare-*.json")
+    (result,) = json.loads(path.read_text())["results"]
+    assert result["derainer"] == "mspfn_tiny" and result["size"] == "40x24" and result["images"] == 2
+    assert result["max_abs_diff"] < 1e-4 and result["psnr_y_delta"] is None
+
+
+@pytest.mark.slow
+def test_perf_compare_on_raintrainl_with_real_prenet(data_root: Path, tmp_path: Path) -> None:
+    """Issue 10's accuracy check end to end: official PReNet weights, real RainTrainL pairs, jit path."""
+    weights = data_root / "weights" / "derainers" / "prenet" / "Rain100L"
+    if not weights.is_dir():
+        pytest.skip(f"official PReNet weights not found under {weights}")
+    cmd = [sys.executable, "-m", "bench", "perf", "--compare", "--derainer", "prenet", "--weights", "Rain100L",
+           "--pairs", str(data_root / "rain" / "RainTrainL"), "--images", "1", "--repeats", "1",
+           "--optimize", "jit", "--output-dir", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (path,) = tmp_path.glob("perf-compare-*.json")
+    (result,) = json.loads(path.read_text())["results"]
+    assert result["size"] == "native" and result["accuracy_ok"] is True
+    assert result["psnr_y_eager"] > 30  # trained weights derain RainTrainL (a random net would not)

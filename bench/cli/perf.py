@@ -23,18 +23,32 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
     p.add_argument("--output-dir", default=None, help="write a perf record (JSON) here")
+    p.add_argument("--weights", default=None,
+                   help="weights to load (default: random init; timings do not depend on weights)")
+    ab = p.add_argument_group("optimised vs eager (--compare)")
+    ab.add_argument("--compare", action="store_true",
+                    help="A/B the --optimize path against an eager fp32 loop over the same images "
+                         "(best-of --repeats, alternated), with max |Δ| and the psnr_y check")
+    ab.add_argument("--images", type=int, default=4, help="images per round")
+    ab.add_argument("--pairs", default=None,
+                    help="rain/ + norain/ folder (e.g. $BENCH_DATA/rain/RainTrainL): use its first --images "
+                         "pairs at their own size instead of random --size inputs, and check psnr_y "
+                         "within 0.05 dB of eager")
+    ab.add_argument("--baseline", choices=("plain", "default"), default="plain",
+                    help="eager loop: 'plain' NCHW (layout optimisations off) or the model's default")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.compare:
+        return run_compare(args)
     from bench.engine.perf import PAPER_SOURCE, measure, parse_size
     from bench.factory import create_derainer
     from bench.report.table import Column, Table
-    from bench.results.record import env_info, now_iso, stable_hash, write_json_atomic
 
     results = []
     for name in args.derainer:
-        model = create_derainer(name, weights=None)
+        model = create_derainer(name, weights=args.weights)
         for size in args.size:
             w, h = parse_size(size)
             results.append(measure(model, model.card.name, width=w, height=h, batch=args.batch, device=args.device,
@@ -54,12 +68,66 @@ def run(args: argparse.Namespace) -> int:
                   columns=cols, rows=rows, row_title="derainer",
                   notes=[f"Paper timings: {PAPER_SOURCE}; different hardware and framework."])
     sys.stdout.write(table.to_markdown() + "\n")
-    if args.output_dir:
-        from pathlib import Path
-
-        record = {"schema_version": 1, "task": "perf", "created": now_iso(), "env": env_info(args.device),
-                  "config": vars(args) | {"func": None}, "results": [r.to_dict() for r in results]}
-        path = Path(args.output_dir) / f"perf-{stable_hash(record['config'], 8)}.json"
-        write_json_atomic(path, record)
-        sys.stderr.write(f"record: {path}\n")
+    _write_record(args, "perf", [r.to_dict() for r in results])
     return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """``bench perf --compare``: optimised path vs eager loop, per derainer and size."""
+    from bench.engine.perf import parse_size
+    from bench.engine.speedup import load_pairs, measure_speedup, padded_tensors, random_inputs
+    from bench.factory import create_derainer
+    from bench.report.table import Column, Table
+
+    if args.optimize == "none":
+        sys.stderr.write("error: --compare needs an --optimize method (jit, jit_onednn, compile)\n")
+        return 2
+    if args.device != "cpu":
+        sys.stderr.write("error: --compare times CPU loops; use plain `bench perf` on GPUs\n")
+        return 2
+    pairs = load_pairs(args.pairs, args.images) if args.pairs else None
+    results = []
+    for name in args.derainer:
+        model = create_derainer(name, weights=args.weights)
+        multiple = max(1, int(getattr(model.card, "size_multiple", 1)))
+        if pairs is not None:
+            jobs = [("native", padded_tensors(pairs[0], multiple), pairs[1])]
+        else:
+            jobs = [(size, random_inputs(args.images, *parse_size(size), multiple), None) for size in args.size]
+        for size, inputs, clean in jobs:
+            results.append(measure_speedup(
+                model, model.card.name, inputs, method=args.optimize, size=size, clean=clean,
+                baseline=args.baseline, repeats=args.repeats, batch_size=args.batch,
+                channels_last=args.channels_last))
+    cols = [Column("size", "size"), Column("eager", "eager img/s", True, 3),
+            Column("opt", "optimised img/s", True, 3), Column("speedup", "× best", True, 2),
+            Column("median", "× median", True, 2), Column("diff", "max |Δ|", False, 7),
+            Column("psnr", "psnr_y eager dB", None, 3), Column("dpsnr", "Δ psnr_y dB", None, 4), Column("setup", "setup s", False, 1)]
+    rows = [{"name": r.derainer, "size": r.size, "eager": r.eager_img_s, "opt": r.optimized_img_s,
+             "speedup": r.speedup, "median": r.median_speedup, "diff": r.max_abs_diff,
+             "psnr": r.psnr_y_eager, "dpsnr": r.psnr_y_delta, "setup": r.setup_s} for r in results]
+    table = Table(title=f"optimize={args.optimize} vs {args.baseline} eager fp32 loop ({args.images} images, "
+                        f"batch {args.batch}{', channels-last' if args.channels_last else ''})",
+                  columns=cols, rows=rows, row_title="derainer",
+                  notes=[f"best-of-{args.repeats} alternated rounds; setup = first call (trace/compile)."])
+    sys.stdout.write(table.to_markdown() + "\n")
+    _write_record(args, "perf-compare", [r.to_dict() for r in results])
+    failed = [r.derainer for r in results if r.accuracy_ok is False]
+    if failed:
+        sys.stderr.write(f"psnr_y check failed (|Δ| > 0.05 dB): {', '.join(failed)}\n")
+        return 1
+    return 0
+
+
+def _write_record(args: argparse.Namespace, task: str, results: list[dict[str, object]]) -> None:
+    if not args.output_dir:
+        return
+    from pathlib import Path
+
+    from bench.results.record import env_info, now_iso, stable_hash, write_json_atomic
+
+    record = {"schema_version": 1, "task": task, "created": now_iso(), "env": env_info(args.device),
+              "config": vars(args) | {"func": None}, "results": results}
+    path = Path(args.output_dir) / f"{task}-{stable_hash(record['config'], 8)}.json"
+    write_json_atomic(path, record)
+    sys.stderr.write(f"record: {path}\n")

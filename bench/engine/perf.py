@@ -93,7 +93,11 @@ def measure(model: nn.Module, name: str, *, width: int, height: int, batch: int 
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    runner: Any = torch.compile(model) if compile_model else model
+    runner: Any = model
+    if compile_model:
+        from bench.engine.fast import compile_for_inference
+
+        runner = compile_for_inference(model)
     if optimize != "none":
         from bench.engine.fast import optimize_model
 
