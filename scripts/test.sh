@@ -16,4 +16,7 @@ if [ -z "${BENCH_DATA:-}" ] && [ -d ../shared/data ]; then
 fi
 export PYTHONUNBUFFERED=1
 .venv/bin/python -m ruff check .
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# The throughput benchmarks (tests/benchmarks) run as part of the suite; their numbers are kept in
+# .benchmarks/throughput.json (machine, commit and per-test timings).
+mkdir -p .benchmarks
+.venv/bin/python -m pytest -q -p no:cacheprovider --benchmark-json=.benchmarks/throughput.json "$@"

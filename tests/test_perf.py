@@ -131,6 +131,8 @@ def test_compile_for_inference_freezes(monkeypatch: pytest.MonkeyPatch) -> None:
     model = create_derainer("identity")
     assert fast.compile_for_inference(model) is model
     assert seen == {"dynamic": False, "options": {"freezing": True}}
+    fast.compile_for_inference(model, "cuda")  # static bucket shapes: replay as CUDA graphs
+    assert seen == {"dynamic": False, "options": {"freezing": True, "triton.cudagraphs": True}}
 
 
 @pytest.mark.slow

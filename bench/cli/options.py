@@ -30,6 +30,8 @@ def add_run_arguments(p: argparse.ArgumentParser, *, several_derainers: bool = T
     p.add_argument("--optimize", choices=("none", "jit", "jit_onednn", "compile"), default="none",
                    help="optimised inference path (bench.engine.fast); outputs equal eager within 1e-5")
     p.add_argument("--save-images", action="store_true", help="also write derained images")
+    p.add_argument("--workers", type=int, default=2,
+                   help="threads decoding the next images while one is derained (0: decode in line)")
     p.add_argument("--shard", default=None,
                    help="i/n: run only the i-th of n deterministic shards (0-based); 'auto': from torchrun's "
                         "RANK/WORLD_SIZE or a SLURM array (see docs/scaling.md)")

@@ -27,7 +27,7 @@ def config_from_args(args: argparse.Namespace, derainer: str, task: str):  # -> 
         limit=args.limit, output_dir=args.output_dir, device=args.device, seed=args.seed, quantize=args.quantize,
         crop_multiple=args.crop_multiple, metrics=list(args.metrics or []), tile=args.tile, overlap=args.overlap,
         batch_size=args.batch_size, precision=args.precision, channels_last=args.channels_last,
-        save_images=args.save_images, shard=args.shard, resume=not args.no_resume,
+        save_images=args.save_images, workers=args.workers, shard=args.shard, resume=not args.no_resume,
         options=parse_options(args.option), optimize=args.optimize,
     )
 

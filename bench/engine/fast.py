@@ -87,11 +87,13 @@ class OptimizedModel(nn.Module):
             return self.model(x)
         if self.method == "compile":
             if self._compiled is None:
-                self._compiled = compile_for_inference(self.model)
+                self._compiled = compile_for_inference(self.model, x.device.type)
             if torch.is_inference_mode_enabled():
-                return self._compiled(x)
-            with torch.no_grad():  # freezing applies only when autograd is off
-                return self._compiled(x)
+                y = self._compiled(x)
+            else:
+                with torch.no_grad():  # freezing applies only when autograd is off
+                    y = self._compiled(x)
+            return y.clone() if y.device.type == "cuda" else y  # CUDA-graph outputs are reused by the next replay
         fn = self._trace(x)
         if torch.is_inference_mode_enabled():
             # TorchScript frozen graphs accept inference tensors; run without autograd bookkeeping.
@@ -100,13 +102,19 @@ class OptimizedModel(nn.Module):
             return fn(x)
 
 
-def compile_for_inference(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+def compile_for_inference(model: nn.Module, device_type: str = "cpu") -> Callable[[torch.Tensor], torch.Tensor]:
     """``torch.compile`` for inference: static shapes and inductor freezing (weights folded, convs pre-packed).
 
-    Compilation happens lazily on the first call (per input shape); run it under ``torch.no_grad`` or
-    ``torch.inference_mode``, otherwise inductor cannot freeze and falls back to the unfrozen graph.
+    On CUDA the compiled graph is also replayed as a CUDA graph (``triton.cudagraphs``, what
+    ``mode="reduce-overhead"`` turns on), since the engine's size buckets make shapes static; outputs then
+    live in graph-owned memory, which :class:`OptimizedModel` copies out. Compilation happens lazily on
+    the first call per input shape; run it under ``torch.no_grad`` or ``torch.inference_mode``, otherwise
+    inductor cannot freeze.
     """
-    return torch.compile(model, dynamic=False, options={"freezing": True})
+    options: dict[str, Any] = {"freezing": True}
+    if device_type == "cuda":
+        options["triton.cudagraphs"] = True
+    return torch.compile(model, dynamic=False, options=options)
 
 
 def optimize_model(model: nn.Module, method: str = "jit") -> nn.Module:

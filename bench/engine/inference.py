@@ -113,6 +113,8 @@ class InferenceEngine:
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """Forward an ``(N, 3, H, W)`` CPU batch whose sides are multiples; returns CPU float32."""
         cfg = self.config
+        if torch.device(cfg.device).type == "cuda":
+            x = x.pin_memory()  # page-locked, so the copy below is asynchronous
         x = x.to(cfg.device, non_blocking=True)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)

@@ -33,6 +33,7 @@ class RunConfig:
         precision: ``fp32``, ``bf16`` or ``fp16`` (autocast, GPU only).
         channels_last: Channels-last memory format.
         save_images: Also write derained PNGs next to the record.
+        workers: Threads decoding the next images while one is derained (``0``: decode in line).
         shard: ``"i/n"``: process only the i-th of n deterministic shards (0-based); ``"auto"`` takes
             ``i/n`` from the launcher's environment (see :func:`resolve_shard`).
         resume: Reuse finished per-image rows of an interrupted identical run.
@@ -58,6 +59,7 @@ class RunConfig:
     channels_last: bool = False
     optimize: Literal["none", "jit", "jit_onednn", "compile"] = "none"
     save_images: bool = False
+    workers: int = 2
     shard: str | None = None
     resume: bool = True
     options: dict[str, Any] = field(default_factory=dict)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from bench.data.images import quantize, write_image
+from bench.data.prefetch import prefetch
 from bench.evaluators.base import Detections, GroundTruth
 from bench.metrics.fidelity import psnr_y, ssim_y
 from bench.paths import MissingDataError, weights_root
@@ -195,11 +196,10 @@ class DownstreamTask:
         image_dir = output_dir(cfg) / "images" / stem if cfg.save_images else None
         log = self.new_state_log()
         started = time.perf_counter()
-        for pair in progress(data.paired.pairs, total=len(data.paired), desc=f"{dinfo['name']} {self.name}"):
-            try:
-                sample = data.paired.load(pair)
-            except ValueError as err:
-                issues.append({"path": str(pair.rainy), "reason": str(err)})
+        loaded = prefetch(data.paired.pairs, data.paired.load, workers=cfg.workers)  # decode ahead of the model
+        for pair, sample in progress(loaded, total=len(data.paired), desc=f"{dinfo['name']} {self.name}"):
+            if isinstance(sample, ValueError):
+                issues.append({"path": str(pair.rainy), "reason": str(sample)})
                 continue
             assert sample.clean is not None
             h, w = sample.clean.shape[:2]

@@ -14,6 +14,7 @@ import numpy as np
 from bench.data.catalog import resolve_dataset
 from bench.data.images import quantize, write_image
 from bench.data.paired import DataIssue, PairedDataset
+from bench.data.prefetch import prefetch
 from bench.metrics.base import StreamingMetric
 from bench.results.record import RunRecord, stable_hash, write_record
 from bench.results.state import item_arrays, state_path, write_state
@@ -93,12 +94,10 @@ class RestorationTask:
         if resumed:
             logger.warning("resuming %s: %d of %d items already done, %d to go", stem, resumed,
                            len(dataset.pairs), len(todo))
-        for pair in progress(todo, total=len(todo), desc=f"{dinfo['name']} on {ds_name}"):
-            item: Any
-            try:
-                item = dataset.load(pair)
-            except ValueError as err:
-                item = DataIssue(str(pair.rainy), str(err))
+        loaded = prefetch(todo, dataset.load, workers=cfg.workers)  # decode ahead while the model runs
+        for pair, item in progress(loaded, total=len(todo), desc=f"{dinfo['name']} on {ds_name}"):
+            if isinstance(item, ValueError):
+                item = DataIssue(str(pair.rainy), str(item))
             if isinstance(item, DataIssue):
                 logger.warning("skipped %s: %s", item.path, item.reason)
                 journal.append({"id": pair.id, "_issue": item.reason, "_path": item.path})
