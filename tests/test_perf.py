@@ -226,3 +226,46 @@ def test_perf_compare_on_raintrainl_with_real_prenet(data_root: Path, tmp_path: 
     (result,) = json.loads(path.read_text())["results"]
     assert result["size"] == "native" and result["accuracy_ok"] is True
     assert result["psnr_y_eager"] > 30  # trained weights derain RainTrainL (a random net would not)
+
+
+def test_compile_path_keeps_compiling_past_dynamo_default_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real sets have many image sizes: each gets its own graph, beyond dynamo's default of 8."""
+    from bench.engine import fast
+
+    graphs: list[tuple[int, ...]] = []
+
+    def counting_backend(gm: torch.fx.GraphModule, example_inputs: list[torch.Tensor]):  # noqa: ANN202
+        graphs.append(tuple(example_inputs[-1].shape))
+        return gm.forward
+
+    def compile_counting(model: torch.nn.Module, device_type: str = "cpu"):  # noqa: ANN202
+        return torch.compile(model, dynamic=False, backend=counting_backend)
+
+    monkeypatch.setattr(fast, "compile_for_inference", compile_counting)
+    torch._dynamo.reset()
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 3, padding=1), torch.nn.PReLU())
+    wrapped = OptimizedModel(model, "compile")
+    with torch.inference_mode():
+        for side in range(8, 20):
+            x = torch.rand(1, 3, side, side)
+            torch.testing.assert_close(wrapped(x), model(x))
+    assert len(graphs) == 12
+    torch._dynamo.reset()
+
+
+def test_cpu_peak_is_reset_between_measurements() -> None:
+    """A perf table measures several models in one process: each row's CPU peak starts from a reset."""
+    from bench.engine.perf import cpu_peak_mb, reset_cpu_peak
+
+    if not reset_cpu_peak():
+        pytest.skip("no /proc/self/clear_refs (not Linux): peak RSS cannot be reset")
+    before = cpu_peak_mb()
+    assert before is not None
+    big = torch.ones(64 * 2**20)  # 256 MiB, touched
+    assert float(big[-1]) == 1.0
+    with_big = cpu_peak_mb()
+    del big
+    assert with_big is not None and with_big > before + 200
+    assert reset_cpu_peak()
+    after = cpu_peak_mb()
+    assert after is not None and after < with_big - 200

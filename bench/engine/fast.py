@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 OptimizeMethod = Literal["none", "jit", "jit_onednn", "compile"]
 OPTIMIZE_METHODS: tuple[str, ...] = ("none", "jit", "jit_onednn", "compile")
+COMPILE_SIZE_LIMIT = 64  # distinct input sizes compiled per model before falling back to eager
 
 
 class OptimizedModel(nn.Module):
@@ -88,11 +89,13 @@ class OptimizedModel(nn.Module):
         if self.method == "compile":
             if self._compiled is None:
                 self._compiled = compile_for_inference(self.model, x.device.type)
-            if torch.is_inference_mode_enabled():
-                y = self._compiled(x)
-            else:
-                with torch.no_grad():  # freezing applies only when autograd is off
+            # One graph per input size: allow real sets' many sizes (dynamo's default stops at 8, then runs eager).
+            with torch._dynamo.config.patch(recompile_limit=COMPILE_SIZE_LIMIT):
+                if torch.is_inference_mode_enabled():
                     y = self._compiled(x)
+                else:
+                    with torch.no_grad():  # freezing applies only when autograd is off
+                        y = self._compiled(x)
             return y.clone() if y.device.type == "cuda" else y  # CUDA-graph outputs are reused by the next replay
         fn = self._trace(x)
         if torch.is_inference_mode_enabled():

@@ -7,6 +7,7 @@ import math
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -35,7 +36,7 @@ class PerfResult:
     latency_s: float  # median seconds per forward of one batch
     latency_p90_s: float
     throughput_img_s: float
-    peak_memory_mb: float | None
+    peak_memory_mb: float | None  # CUDA: max allocated; CPU: process peak RSS during warm-up + timed runs
     gflops_per_image: float | None
     achieved_tflops: float | None
     params: int
@@ -117,8 +118,11 @@ def measure(model: nn.Module, name: str, *, width: int, height: int, batch: int 
         if is_cuda:
             torch.cuda.synchronize()
 
+    gc.collect()
     if is_cuda:
         torch.cuda.reset_peak_memory_stats()
+    else:
+        reset_cpu_peak()  # else the peak is since process start: the largest model measured so far
     for _ in range(warmup):
         step()
     times = []
@@ -127,7 +131,7 @@ def measure(model: nn.Module, name: str, *, width: int, height: int, batch: int 
         step()
         times.append(time.perf_counter() - t0)
     gc.collect()
-    peak = torch.cuda.max_memory_allocated() / 2**20 if is_cuda else _cpu_peak_mb()
+    peak = torch.cuda.max_memory_allocated() / 2**20 if is_cuda else cpu_peak_mb()
     latency = statistics.median(times)
     per_image = latency / batch
     size = f"{width}x{height}"
@@ -143,7 +147,23 @@ def measure(model: nn.Module, name: str, *, width: int, height: int, batch: int 
     )
 
 
-def _cpu_peak_mb() -> float | None:
+def reset_cpu_peak() -> bool:
+    """Reset this process's peak resident set size to the current one (Linux ``clear_refs``); ``False`` if not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def cpu_peak_mb() -> float | None:
+    """Peak resident set size of this process in MiB (since the last :func:`reset_cpu_peak` on Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows
