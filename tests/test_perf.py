@@ -234,11 +234,11 @@ def test_compile_path_keeps_compiling_past_dynamo_default_limit(monkeypatch: pyt
 
     graphs: list[tuple[int, ...]] = []
 
-    def counting_backend(gm: torch.fx.GraphModule, example_inputs: list[torch.Tensor]):  # noqa: ANN202
+    def counting_backend(gm: torch.fx.GraphModule, example_inputs: list[torch.Tensor]):
         graphs.append(tuple(example_inputs[-1].shape))
         return gm.forward
 
-    def compile_counting(model: torch.nn.Module, device_type: str = "cpu"):  # noqa: ANN202
+    def compile_counting(model: torch.nn.Module, device_type: str = "cpu"):
         return torch.compile(model, dynamic=False, backend=counting_backend)
 
     monkeypatch.setattr(fast, "compile_for_inference", compile_counting)
