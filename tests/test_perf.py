@@ -176,6 +176,7 @@ def test_measure_speedup_reports_accuracy(rng: np.random.Generator) -> None:
     assert result.psnr_y_eager is not None and 0 < result.psnr_y_eager < 100
     assert result.psnr_y_delta is not None and abs(result.psnr_y_delta) <= PSNR_Y_TOLERANCE_DB
     assert result.accuracy_ok is True
+    assert result.device == "cpu" and result.precision == "fp32"
     record = result.to_dict()
     assert record["accuracy_ok"] is True and record["psnr_y_delta"] == result.psnr_y_delta
 
@@ -201,10 +202,13 @@ def test_perf_compare_cli(tmp_path: Path) -> None:
             "--images", "2", "--repeats", "1"]
     proc = subprocess.run(base, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 2 and "--optimize" in proc.stderr
+    proc = subprocess.run([*base, "--optimize", "jit", "--precision", "bf16"], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 2 and "autocast on CUDA" in proc.stderr
     proc = subprocess.run([*base, "--optimize", "jit", "--output-dir", str(tmp_path)], capture_output=True,
                           text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "optimize=jit vs plain eager" in proc.stdout
+    assert "optimize=jit (fp32, cpu) vs plain eager" in proc.stdout
     (path,) = tmp_path.glob("perf-compare-*.json")
     (result,) = json.loads(path.read_text())["results"]
     assert result["derainer"] == "mspfn_tiny" and result["size"] == "40x24" and result["images"] == 2
@@ -269,3 +273,18 @@ def test_cpu_peak_is_reset_between_measurements() -> None:
     assert reset_cpu_peak()
     after = cpu_peak_mb()
     assert after is not None and after < with_big - 200
+
+
+def test_compare_refuses_reduced_precision_on_cpu() -> None:
+    model = create_derainer("identity")
+    with pytest.raises(ValueError, match="CUDA"):
+        compare(model, _inputs(0, [(8, 8)]), "none", precision="bf16")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_compare_bf16_autocast_on_cuda() -> None:
+    model = create_derainer("mspfn_tiny", weights=None)
+    result, eager, fast = compare(model, _inputs(4, [(32, 32)] * 2), "none", repeats=1, device="cuda",
+                                  precision="bf16")
+    assert all(t.device.type == "cpu" and t.dtype == torch.float32 for t in eager + fast)
+    assert 0 < result.max_abs_diff < 0.05  # bf16 differs from fp32, but only slightly

@@ -82,8 +82,8 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.optimize == "none":
         sys.stderr.write("error: --compare needs an --optimize method (jit, jit_onednn, compile)\n")
         return 2
-    if args.device != "cpu":
-        sys.stderr.write("error: --compare times CPU loops; use plain `bench perf` on GPUs\n")
+    if args.precision != "fp32" and not args.device.startswith("cuda"):
+        sys.stderr.write("error: --precision bf16/fp16 is autocast on CUDA; on CPU --compare is fp32\n")
         return 2
     pairs = load_pairs(args.pairs, args.images) if args.pairs else None
     results = []
@@ -98,7 +98,7 @@ def run_compare(args: argparse.Namespace) -> int:
             results.append(measure_speedup(
                 model, model.card.name, inputs, method=args.optimize, size=size, clean=clean,
                 baseline=args.baseline, repeats=args.repeats, batch_size=args.batch,
-                channels_last=args.channels_last))
+                channels_last=args.channels_last, device=args.device, precision=args.precision))
     cols = [Column("size", "size"), Column("eager", "eager img/s", True, 3),
             Column("opt", "optimised img/s", True, 3), Column("speedup", "× best", True, 2),
             Column("median", "× median", True, 2), Column("diff", "max |Δ|", False, 7),
@@ -106,7 +106,8 @@ def run_compare(args: argparse.Namespace) -> int:
     rows = [{"name": r.derainer, "size": r.size, "eager": r.eager_img_s, "opt": r.optimized_img_s,
              "speedup": r.speedup, "median": r.median_speedup, "diff": r.max_abs_diff,
              "psnr": r.psnr_y_eager, "dpsnr": r.psnr_y_delta, "setup": r.setup_s} for r in results]
-    table = Table(title=f"optimize={args.optimize} vs {args.baseline} eager fp32 loop ({args.images} images, "
+    table = Table(title=f"optimize={args.optimize} ({args.precision}, {args.device}) vs {args.baseline} eager fp32 loop "
+                        f"({args.images} images, "
                         f"batch {args.batch}{', channels-last' if args.channels_last else ''})",
                   columns=cols, rows=rows, row_title="derainer",
                   notes=[f"best-of-{args.repeats} alternated rounds; setup = first call (trace/compile)."])

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 OptimizeMethod = Literal["none", "jit", "jit_onednn", "compile"]
 OPTIMIZE_METHODS: tuple[str, ...] = ("none", "jit", "jit_onednn", "compile")
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 COMPILE_SIZE_LIMIT = 64  # distinct input sizes compiled per model before falling back to eager
 
 
@@ -190,16 +191,22 @@ def plain_eager(model: nn.Module) -> nn.Module:
 
 def compare(model: nn.Module, inputs: Sequence[torch.Tensor], method: str = "jit", *, repeats: int = 3,
             batch_size: int = 1, channels_last: bool = False, baseline: nn.Module | None = None,
+            device: str = "cpu", precision: str = "fp32",
             ) -> tuple[Comparison, list[torch.Tensor], list[torch.Tensor]]:
     """Time the eager loop and the optimised path over the same padded ``(1, 3, H, W)`` inputs.
 
     Rounds alternate eager/optimised so that background load hits both alike; the optimised path
-    runs under ``torch.inference_mode`` with equal-size inputs stacked ``batch_size`` at a time.
+    runs under ``torch.inference_mode`` with equal-size inputs stacked ``batch_size`` at a time, in
+    ``precision`` (``bf16``/``fp16`` autocast, CUDA only; the eager loop stays fp32).
     ``baseline`` is the module of the eager loop (default ``model``; :func:`plain_eager` gives the
     plain NCHW one); it must hold the same weights.
 
     Returns:
-        The comparison, the eager outputs and the optimised outputs (one ``(1, 3, H, W)`` per input).
+        The comparison, the eager outputs and the optimised outputs (one float32 CPU
+        ``(1, 3, H, W)`` per input).
+
+    Raises:
+        ValueError: ``bf16``/``fp16`` asked for on a CPU device.
 
     Example:
         >>> from bench.factory import create_derainer
@@ -208,21 +215,28 @@ def compare(model: nn.Module, inputs: Sequence[torch.Tensor], method: str = "jit
         >>> c.max_abs_diff < 1e-4
         True
     """
+    import contextlib
     import os
 
-    model = model.eval()
-    fast = optimize_model(model, method)
-    if channels_last:
-        model_opt: nn.Module = optimize_model(
-            _channels_last_copy(model), method)
-    else:
-        model_opt = fast
+    dev = torch.device(device)
+    dtype = AUTOCAST_DTYPES.get(precision)
+    if precision != "fp32" and (dtype is None or dev.type != "cuda"):
+        raise ValueError(f"precision {precision!r} needs a CUDA device (autocast); this CPU path is fp32 only")
+    model = model.eval().to(dev)
+    eager_model = (model if baseline is None else baseline).eval().to(dev)
+    model_opt = optimize_model(_channels_last_copy(model) if channels_last else model, method)
+    batch = [t.to(dev) for t in inputs]
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
 
     def run_fast() -> list[torch.Tensor]:
         outs: list[torch.Tensor] = []
-        with torch.inference_mode():
-            for i in range(0, len(inputs), batch_size):
-                chunk = list(inputs[i : i + batch_size])
+        autocast = torch.autocast("cuda", dtype=dtype) if dtype is not None else contextlib.nullcontext()
+        with torch.inference_mode(), autocast:
+            for i in range(0, len(batch), batch_size):
+                chunk = list(batch[i : i + batch_size])
                 if len({tuple(t.shape) for t in chunk}) == 1:
                     xb = torch.cat(chunk)
                     if channels_last:
@@ -232,21 +246,28 @@ def compare(model: nn.Module, inputs: Sequence[torch.Tensor], method: str = "jit
                     for t in chunk:
                         t = t.contiguous(memory_format=torch.channels_last) if channels_last else t
                         outs.append(model_opt(t).contiguous())
+        sync()
         return outs
 
-    eager_model = (model if baseline is None else baseline).eval()
+    def run_eager() -> list[torch.Tensor]:
+        outs = eager_loop(eager_model, batch)
+        sync()
+        return outs
+
     t0 = time.perf_counter()
     opt_out = run_fast()  # warm-up / trace / compile
     setup = time.perf_counter() - t0
-    eager_out = eager_loop(eager_model, inputs)
+    eager_out = run_eager()
     result = Comparison(method=method, images=len(inputs), setup_s=setup)
     for _ in range(repeats):
         t0 = time.perf_counter()
-        eager_out = eager_loop(eager_model, inputs)
+        eager_out = run_eager()
         result.eager_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         opt_out = run_fast()
         result.optimized_s.append(time.perf_counter() - t0)
+    eager_out = [y.float().cpu() for y in eager_out]
+    opt_out = [y.float().cpu() for y in opt_out]
     result.max_abs_diff = max(float((a - b).abs().max()) for a, b in zip(eager_out, opt_out, strict=True))
     result.load_average = os.getloadavg() if hasattr(os, "getloadavg") else None
     return result, eager_out, opt_out
