@@ -8,7 +8,7 @@ per-image function, whether it needs a reference, and which direction is better.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -104,3 +104,23 @@ def check_image(image: np.ndarray) -> None:
         raise ValueError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
     if image.dtype != np.uint8:
         raise ValueError(f"expected uint8 pixels (quantise first), got {image.dtype}")
+
+
+def same_shape_chunks(arrays: Sequence[np.ndarray], max_pixels: int) -> Iterator[list[int]]:
+    """Indices of ``arrays`` grouped by shape (in first-seen order), chunked to about ``max_pixels`` each.
+
+    Batched feature extractors stack one chunk at a time, which bounds their memory. A chunk always holds
+    at least one array.
+
+    Example:
+        >>> a, b = np.zeros((4, 4)), np.zeros((2, 8))
+        >>> list(same_shape_chunks([a, b, a, a], max_pixels=32))
+        [[0, 2], [3], [1]]
+    """
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, arr in enumerate(arrays):
+        groups.setdefault(arr.shape, []).append(i)
+    for shape, members in groups.items():
+        step = max(1, max_pixels // (shape[0] * shape[1]))
+        for start in range(0, len(members), step):
+            yield members[start:start + step]

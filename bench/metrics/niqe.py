@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.metrics.base import MetricSpec, check_image
+from bench.metrics.base import MetricSpec, check_image, same_shape_chunks
 from bench.metrics.color import rgb_to_gray
 from bench.metrics.imresize import imresize_batch
 
@@ -301,16 +301,10 @@ def niqe_batch(images: Sequence[np.ndarray], references: Sequence[np.ndarray] | 
     mu_pris, cov_pris = load_pristine_model()
     grays = [_prepare(img) for img in images]
     scores: list[float] = [math.nan] * len(grays)
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, g in enumerate(grays):
-        groups.setdefault(g.shape, []).append(i)
-    for shape, members in groups.items():
-        step = max(1, _CHUNK_PIXELS // (shape[0] * shape[1]))
-        for start in range(0, len(members), step):
-            idx = members[start:start + step]
-            feats = niqe_features(np.stack([grays[i] for i in idx]))
-            for j, i in enumerate(idx):
-                scores[i] = niqe_distance(feats[j], mu_pris, cov_pris)
+    for idx in same_shape_chunks(grays, _CHUNK_PIXELS):
+        feats = niqe_features(np.stack([grays[i] for i in idx]))
+        for j, i in enumerate(idx):
+            scores[i] = niqe_distance(feats[j], mu_pris, cov_pris)
     return scores
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.metrics.base import MetricSpec, check_image
+from bench.metrics.base import MetricSpec, check_image, same_shape_chunks
 from bench.metrics.color import rgb_to_gray
 from bench.metrics.imresize import imresize_batch
 from bench.metrics.libsvm import SVMModel
@@ -206,14 +206,8 @@ def sseq_batch(images: Sequence[np.ndarray], references: Sequence[np.ndarray] | 
         check_image(img)
         grays.append(rgb_to_gray(img).astype(np.uint8))
     feats = np.empty((len(grays), 4 * SCALES))
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, g in enumerate(grays):
-        groups.setdefault(g.shape, []).append(i)
-    for shape, members in groups.items():
-        step = max(1, _CHUNK_PIXELS // (shape[0] * shape[1]))
-        for start in range(0, len(members), step):
-            idx = members[start:start + step]
-            feats[idx] = sseq_features_batch(np.stack([grays[i] for i in idx]))
+    for idx in same_shape_chunks(grays, _CHUNK_PIXELS):
+        feats[idx] = sseq_features_batch(np.stack([grays[i] for i in idx]))
     return [float(v) for v in model.predict(feats)] if len(grays) else []
 
 
