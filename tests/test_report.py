@@ -308,3 +308,12 @@ def test_grid_draws_boxes_and_crops(tmp_path: Path) -> None:
 def test_no_records_no_crash() -> None:
     text, _ = render_requested([], table="all")
     assert "Table 4 as published" in text and "Table 6 (semantic) as published" in text
+
+
+def test_cells_never_show_negative_zero() -> None:
+    from bench.report.table import Column, Table
+
+    table = Table(title="t", columns=[Column("gain", "gain", None, 2)],
+                  rows=[{"name": "a", "gain": -0.001}, {"name": "b", "gain": -0.0}, {"name": "c", "gain": -0.5}])
+    cells = [table.cell(r, table.columns[0]) for r in table.rows]
+    assert cells == ["0.00", "0.00", "-0.50"]

@@ -56,7 +56,8 @@ class Table:
         if isinstance(value, float):
             if math.isinf(value):
                 return "∞" if value > 0 else "-∞"
-            return f"{value:.{col.digits}f}"
+            text = f"{value:.{col.digits}f}"
+            return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.00"
         return str(value)
 
     def _is_best(self, row: dict[str, object], col: Column, best: dict[str, float]) -> bool:
