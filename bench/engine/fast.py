@@ -27,11 +27,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.engine.inference import AUTOCAST_DTYPES
+
 logger = logging.getLogger(__name__)
 
 OptimizeMethod = Literal["none", "jit", "jit_onednn", "compile"]
 OPTIMIZE_METHODS: tuple[str, ...] = ("none", "jit", "jit_onednn", "compile")
-AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 COMPILE_SIZE_LIMIT = 64  # distinct input sizes compiled per model before falling back to eager
 
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 Precision = Literal["fp32", "bf16", "fp16"]
+AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}  # fp32: no autocast
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -119,7 +120,7 @@ class InferenceEngine:
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         on_gpu = x.device.type == "cuda"
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
+        dtype = AUTOCAST_DTYPES.get(cfg.precision)
         with torch.inference_mode():
             if on_gpu and dtype is not None:
                 with torch.autocast("cuda", dtype=dtype):

@@ -98,14 +98,16 @@ def measure(model: nn.Module, name: str, *, width: int, height: int, batch: int 
     if compile_model:
         from bench.engine.fast import compile_for_inference
 
-        runner = compile_for_inference(model)
+        runner = compile_for_inference(model, torch.device(device).type)
     if optimize != "none":
         from bench.engine.fast import optimize_model
 
         runner = optimize_model(runner, optimize)
         warmup = max(warmup, 1)
     x = x.to(device)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    from bench.engine.inference import AUTOCAST_DTYPES
+
+    dtype = AUTOCAST_DTYPES.get(precision)
     is_cuda = x.device.type == "cuda"
 
     def step() -> None:

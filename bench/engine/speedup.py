@@ -106,8 +106,8 @@ def measure_speedup(model: nn.Module, name: str, inputs: Sequence[torch.Tensor],
         psnr_eager, psnr_fast = psnr_y_check(eager, fast, clean)
     return SpeedupResult(
         derainer=name, size=size, images=len(inputs), method=method, baseline=baseline, batch=batch_size,
-        channels_last=channels_last, device=device, precision=precision, eager_img_s=result.eager_img_s, optimized_img_s=result.optimized_img_s,
-        speedup=result.speedup, median_speedup=result.median_speedup, setup_s=result.setup_s,
+        channels_last=channels_last, device=device, precision=precision, eager_img_s=result.eager_img_s,
+        optimized_img_s=result.optimized_img_s, speedup=result.speedup, median_speedup=result.median_speedup, setup_s=result.setup_s,
         max_abs_diff=result.max_abs_diff, psnr_y_eager=psnr_eager, psnr_y_optimized=psnr_fast)
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 
+from bench.engine.inference import AUTOCAST_DTYPES
 from bench.engine.patches import AugmentMode, PatchDataset, PatchSampler, pairs_digest, split_pairs
 from bench.engine.schedule import LRSchedule, ScheduledLR, ScheduleKind
 
@@ -496,7 +497,7 @@ class Trainer:
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr_schedule()(0), betas=cfg.betas,
                                      eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
         scheduler = ScheduledLR(optimizer, cfg.lr_schedule())
-        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp) if device.type == "cuda" else None
+        amp_dtype = AUTOCAST_DTYPES.get(cfg.amp) if device.type == "cuda" else None
         if cfg.amp != "none" and amp_dtype is None:
             logger.info("--amp %s ignored on %s (autocast is for GPU only)", cfg.amp, device.type)
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
