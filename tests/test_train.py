@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -233,7 +234,11 @@ def test_checkpoint_contents_and_weights_only(paired_set: Path, tmp_path: Path) 
 
 
 def test_tiny_conv_options(paired_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A user model passed in directly; no validation split; grad clipping; amp is a no-op on CPU."""
+    """A user model passed in directly; no validation split; grad clipping; bf16 amp falls back to fp32 on a CPU
+    without native bf16 (emulated here on any CPU), so the run is identical to an fp32 one."""
+    import bench.engine.precision as precision
+
+    monkeypatch.setattr(precision, "cpu_bf16_native", lambda: False)
     clip = torch.nn.utils.clip_grad_norm_
     norms: list[tuple[float, float]] = []
 
@@ -258,6 +263,29 @@ def test_tiny_conv_options(paired_set: Path, tmp_path: Path, monkeypatch: pytest
     model_b.load_state_dict(init)
     again = Trainer(dataclasses.replace(cfg, output_dir=str(tmp_path / "b"), amp="none"), model=model_b).fit()
     assert again.losses == result.losses
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["autocast"] == "fp32"
+
+
+def test_cpu_bf16_training_is_bf16_where_native(paired_set: Path, tmp_path: Path) -> None:
+    """On a CPU with native bf16 the forward pass runs under bf16 autocast: losses differ from fp32 by bf16
+    rounding only (loss and master weights stay fp32), and config.json records the precision."""
+    from bench.engine.precision import cpu_bf16_native
+
+    if not cpu_bf16_native():
+        pytest.skip("this CPU has no native bf16 (the fallback is tested by test_tiny_conv_options)")
+    torch.manual_seed(0)
+    model = TinyConv()
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = _config(paired_set, tmp_path / "a", derainer="tiny_conv", val_split=0, patch_size=None, amp="bf16")
+    bf16 = Trainer(cfg, model=model).fit()
+    model_b = TinyConv()
+    model_b.load_state_dict(init)
+    fp32 = Trainer(dataclasses.replace(cfg, output_dir=str(tmp_path / "b"), amp="none"), model=model_b).fit()
+    assert bf16.losses != fp32.losses
+    assert bf16.losses == pytest.approx(fp32.losses, rel=2e-2)
+    written = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert written["autocast"] == "bfloat16" and written["cpu"]["bf16_native"] is True
+    assert all(p.dtype == torch.float32 for p in model.parameters())
 
 
 def test_rejects_bad_options(paired_set: Path, tmp_path: Path) -> None:

@@ -116,7 +116,7 @@ def add_parser(sub: Any, help_text: str) -> None:
 
     g = p.add_argument_group("speed")
     g.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
-    g.add_argument("--amp", choices=("none", "bf16", "fp16"), help="autocast on GPU (ignored on CPU)")
+    g.add_argument("--amp", choices=("none", "bf16", "fp16"), help="autocast: bf16/fp16 on GPU, bf16 on a CPU with native bf16 (fp32 elsewhere)")
     g.add_argument("--workers", type=int, help="data-loader worker processes (0)")
     g.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")
     g.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.engine.inference import AUTOCAST_DTYPES
+from bench.engine.precision import AUTOCAST_DTYPES
 
 logger = logging.getLogger(__name__)
 

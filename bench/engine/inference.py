@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-Precision = Literal["fp32", "bf16", "fp16"]
-AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}  # fp32: no autocast
+from bench.engine.precision import AUTOCAST_DTYPES, Precision, autocast, autocast_dtype
+
+__all__ = ["AUTOCAST_DTYPES", "InferenceConfig", "InferenceEngine", "Precision", "pad_to_multiple"]
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -68,7 +69,8 @@ class InferenceConfig:
 
     Attributes:
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``…
-        precision: ``fp32``; ``bf16``/``fp16`` autocast on GPU (ignored on CPU).
+        precision: ``fp32``; ``bf16``/``fp16`` autocast on GPU; ``bf16`` on a CPU with native bf16
+            (:func:`bench.engine.precision.autocast_dtype`; fp32 with a note elsewhere).
         tile: Tile side in pixels; frames with a side larger than this are tiled. ``None``: never.
         overlap: Overlap between neighbouring tiles in pixels.
         batch_size: Images (or tiles) per forward pass.
@@ -119,14 +121,9 @@ class InferenceEngine:
         x = x.to(cfg.device, non_blocking=True)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        on_gpu = x.device.type == "cuda"
-        dtype = AUTOCAST_DTYPES.get(cfg.precision)
-        with torch.inference_mode():
-            if on_gpu and dtype is not None:
-                with torch.autocast("cuda", dtype=dtype):
-                    y = self._runner(x)
-            else:
-                y = self._runner(x)
+        dtype = autocast_dtype(cfg.precision, x.device.type)
+        with torch.inference_mode(), autocast(x.device.type, dtype):
+            y = self._runner(x)
         return y.float().cpu().contiguous()
 
     def _derain_padded(self, x: torch.Tensor) -> torch.Tensor:

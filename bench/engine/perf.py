@@ -105,18 +105,14 @@ def measure(model: nn.Module, name: str, *, width: int, height: int, batch: int 
         runner = optimize_model(runner, optimize)
         warmup = max(warmup, 1)
     x = x.to(device)
-    from bench.engine.inference import AUTOCAST_DTYPES
+    from bench.engine.precision import autocast, autocast_dtype
 
-    dtype = AUTOCAST_DTYPES.get(precision)
     is_cuda = x.device.type == "cuda"
+    dtype = autocast_dtype(precision, x.device.type)
 
     def step() -> None:
-        with torch.inference_mode():
-            if is_cuda and dtype is not None:
-                with torch.autocast("cuda", dtype=dtype):
-                    runner(x)
-            else:
-                runner(x)
+        with torch.inference_mode(), autocast(x.device.type, dtype):
+            runner(x)
         if is_cuda:
             torch.cuda.synchronize()
 

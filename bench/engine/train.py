@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 
-from bench.engine.inference import AUTOCAST_DTYPES
+from bench.engine.precision import autocast, autocast_dtype, cpu_description
 from bench.engine.patches import AugmentMode, PatchDataset, PatchSampler, pairs_digest, split_pairs
 from bench.engine.schedule import LRSchedule, ScheduledLR, ScheduleKind
 
@@ -75,7 +75,8 @@ class TrainConfig:
         adam_eps: Adam epsilon.
         weight_decay: Adam weight decay (none in the paper).
         augment: Dihedral augmentation per ``sample`` (default), per ``batch`` (the release) or ``none``.
-        amp: ``bf16``/``fp16`` autocast on GPU (ignored on CPU); ``fp16`` uses a gradient scaler.
+        amp: ``bf16``/``fp16`` autocast on GPU, ``bf16`` on a CPU with native bf16 (fp32 elsewhere, with a
+            note); fp32 master weights and loss; ``fp16`` uses a gradient scaler.
         grad_clip: Clip the global gradient norm to this value; ``None``: no clipping.
         val_every: Validate (and save ``last.pt``) every this many steps, and at the end.
         save_every: Save ``last.pt`` every this many steps; ``None``: with validation.
@@ -497,9 +498,7 @@ class Trainer:
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr_schedule()(0), betas=cfg.betas,
                                      eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
         scheduler = ScheduledLR(optimizer, cfg.lr_schedule())
-        amp_dtype = AUTOCAST_DTYPES.get(cfg.amp) if device.type == "cuda" else None
-        if cfg.amp != "none" and amp_dtype is None:
-            logger.info("--amp %s ignored on %s (autocast is for GPU only)", cfg.amp, device.type)
+        amp_dtype = autocast_dtype("fp32" if cfg.amp == "none" else cfg.amp, device.type)
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
 
         sampler = PatchSampler(len(train_pairs), cfg.batch_size, seed=cfg.seed, rank=ctx.rank,
@@ -553,7 +552,8 @@ class Trainer:
         if ctx.is_main:
             (out / "config.json").write_text(json.dumps(_json_safe({
                 "config": cfg.to_dict(), "dataset": data_info, "derainer": card.name, "world_size": ctx.world_size,
-                "device": str(device), "torch": torch.__version__, "model_kwargs": getattr(model, "model_kwargs", {}),
+                "device": str(device), "torch": torch.__version__, "cpu": cpu_description(),
+                "autocast": str(amp_dtype).replace("torch.", "") if amp_dtype is not None else "fp32", "model_kwargs": getattr(model, "model_kwargs", {}),
                 "parameters": sum(p.numel() for p in model.parameters()), "resumed_from": cfg.resume,
                 "resumed_at_step": step if resume_payload else None}), indent=2) + "\n")
 
@@ -600,12 +600,9 @@ class Trainer:
                     rainy = rainy.contiguous(memory_format=torch.channels_last)
                     clean = clean.contiguous(memory_format=torch.channels_last)
                 lr = scheduler.get_last_lr()[0]
-                if amp_dtype is not None:
-                    with torch.autocast(device_type="cuda", dtype=amp_dtype):
-                        derained = forward(rainy)
-                else:
+                with autocast(device.type, amp_dtype):
                     derained = forward(rainy)
-                loss = model.training_loss(derained.float(), clean)
+                loss = model.training_loss(derained.float(), clean)  # the loss in fp32, master weights fp32
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()

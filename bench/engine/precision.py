@@ -1,0 +1,122 @@
+"""Numeric precision on CPU and GPU: autocast dtypes and native-bf16 detection, in one place.
+
+Reduced precision pays on a CPU only where the processor computes bf16 natively (AVX-512 with
+``avx512_bf16``, or AMX); elsewhere oneDNN emulates it and bf16 autocast is slower than fp32. The
+decision is made here, once, for inference, benchmarking and training alike.
+
+Example:
+    >>> autocast_dtype("fp32", "cpu") is None
+    True
+    >>> autocast_dtype("bf16", "cuda")
+    torch.bfloat16
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import Iterator
+from typing import Literal
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+Precision = Literal["fp32", "bf16", "fp16"]
+AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}  # fp32: no autocast
+
+def _cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (``/proc/cpuinfo``); empty where unreadable."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def _isa_capped_below_avx512() -> bool:
+    """True when the user capped oneDNN or ATen below AVX-512 (``ONEDNN_MAX_CPU_ISA``, ``ATEN_CPU_CAPABILITY``)."""
+    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "")).strip().upper()
+    aten = os.environ.get("ATEN_CPU_CAPABILITY", "").strip().lower()
+    onednn_low = bool(onednn) and not (onednn.startswith("AVX512") or onednn.startswith("AVX10") or onednn == "ALL")
+    aten_low = bool(aten) and aten in ("default", "avx2", "sse", "zvector", "vsx")
+    return onednn_low or aten_low
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bf16_native() -> bool:
+    """Whether this CPU computes bf16 natively, as torch and oneDNN will use it in this process.
+
+    True needs the hardware (``avx512_bf16`` or ``amx_bf16`` in the CPU flags) and no ISA cap
+    (``ONEDNN_MAX_CPU_ISA=AVX2`` or ``ATEN_CPU_CAPABILITY=avx2`` turn it off, as they turn off
+    oneDNN's bf16 kernels) and a tiny bf16 matmul that runs and agrees with fp32.
+    """
+    flags = _cpu_flags()
+    if not ({"avx512_bf16", "amx_bf16"} & flags):
+        return False
+    if _isa_capped_below_avx512():
+        return False
+    try:
+        a = torch.linspace(-1.0, 1.0, 64).reshape(8, 8)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            product = a @ a
+        ok = product.dtype == torch.bfloat16 and bool(torch.allclose(product.float(), a @ a, atol=5e-2))
+    except RuntimeError:  # pragma: no cover - a build without CPU bf16 autocast
+        return False
+    return ok
+
+
+def cpu_description() -> dict[str, object]:
+    """What a record says about the CPU's numeric capabilities (ISA, bf16, threads)."""
+    flags = _cpu_flags()
+    return {
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "avx512": sorted(f for f in flags if f.startswith("avx512")),
+        "amx": sorted(f for f in flags if f.startswith("amx")),
+        "bf16_native": cpu_bf16_native(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def autocast_dtype(precision: str, device_type: str) -> torch.dtype | None:
+    """The autocast dtype to use for ``precision`` on ``device_type``; ``None`` means plain fp32.
+
+    On CUDA, bf16 and fp16 autocast as asked. On CPU only bf16, and only where it is native
+    (:func:`cpu_bf16_native`): elsewhere it falls back to fp32 with a one-line note (emulated bf16
+    is slower than fp32). fp16 on CPU falls back to fp32 too.
+
+    Raises:
+        ValueError: an unknown precision name.
+    """
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise ValueError(f"precision must be fp32, bf16 or fp16, not {precision!r}")
+    dtype = AUTOCAST_DTYPES.get(precision)
+    if dtype is None or device_type == "cuda":
+        return dtype
+    if device_type == "cpu" and precision == "bf16":
+        if cpu_bf16_native():
+            return dtype
+        _note_once("this CPU has no native bf16 (no avx512_bf16/amx_bf16, or the ISA is capped): running fp32")
+        return None
+    _note_once(f"{precision} is not supported on {device_type}: running fp32")
+    return None
+
+
+@functools.lru_cache(maxsize=16)
+def _note_once(message: str) -> None:
+    logger.warning(message)
+
+
+@contextlib.contextmanager
+def autocast(device_type: str, dtype: torch.dtype | None) -> Iterator[None]:
+    """``torch.autocast(device_type, dtype)`` when ``dtype`` is set, otherwise nothing."""
+    if dtype is None:
+        yield
+        return
+    with torch.autocast(device_type, dtype=dtype):
+        yield
