@@ -42,8 +42,9 @@ def get_factory(name: str) -> Any:
     return DERAINERS.get(name)
 
 
-def create_derainer(name: str, weights: str | Path | None = "default", *, device: str | None = None,
-                    **kwargs: Any):  # -> derainers.base.Derainer
+def create_derainer(
+    name: str, weights: str | Path | None = "default", *, device: str | None = None, **kwargs: Any
+):  # -> derainers.base.Derainer
     """Build a derainer and load weights.
 
     Args:
@@ -83,8 +84,11 @@ def create_derainer(name: str, weights: str | Path | None = "default", *, device
         tag = card.default_weights if str(weights) == "default" else str(weights)
         if tag is None:
             if card.trainable:
-                logger.warning("%s has no default weights: using a random initialisation "
-                               "(pass --weights PATH to load a checkpoint)", card.name)
+                logger.warning(
+                    "%s has no default weights: using a random initialisation "
+                    "(pass --weights PATH to load a checkpoint)",
+                    card.name,
+                )
         else:
             source = card.weights_for(tag)
             if source is None:
@@ -92,8 +96,9 @@ def create_derainer(name: str, weights: str | Path | None = "default", *, device
                 raise MissingDataError(
                     f"{card.name}: weights {tag!r} are neither a file nor a known tag (known tags: {tags})"
                 )
-            weights_path = resolve_weights_file(source.path, packaged=source.packaged, sha256=source.sha256,
-                                                what=f"{card.name} weights {source.tag!r}")
+            weights_path = resolve_weights_file(
+                source.path, packaged=source.packaged, sha256=source.sha256, what=f"{card.name} weights {source.tag!r}"
+            )
             expected_sha = source.sha256
             weights_tag = source.tag
     if weights_path is not None:

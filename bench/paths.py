@@ -52,8 +52,9 @@ def packaged_weights_dir() -> Path:
     return Path(derainers.__file__).parent / "weights"
 
 
-def resolve_weights_file(relative: str, *, packaged: bool = False, sha256: str | None = None,
-                         what: str = "weights") -> Path:
+def resolve_weights_file(
+    relative: str, *, packaged: bool = False, sha256: str | None = None, what: str = "weights"
+) -> Path:
     """Find a weights file given its path relative to the weights root.
 
     Looks in the package (``packaged=True``), then ``$BENCH_WEIGHTS`` / ``$BENCH_DATA/weights``.

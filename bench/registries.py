@@ -19,26 +19,66 @@ EVALUATORS: Registry[Any] = Registry("evaluator", entry_point_group="bench.evalu
 
 _BUILTIN_DERAINERS: list[tuple[str, str, str, tuple[str, ...]]] = [
     # name, lazy reference, summary, aliases
-    ("identity", "derainers.identity:identity", "No deraining: the rainy input itself (the 'Rain input' row).", ("rain_input", "none")),
-    ("mspfn", "derainers.mspfn:mspfn", "MSPFN M17N1 (Jiang et al., CVPR'20), the paper's main model.", ("mspfn_m17n1",)),
+    (
+        "identity",
+        "derainers.identity:identity",
+        "No deraining: the rainy input itself (the 'Rain input' row).",
+        ("rain_input", "none"),
+    ),
+    (
+        "mspfn",
+        "derainers.mspfn:mspfn",
+        "MSPFN M17N1 (Jiang et al., CVPR'20), the paper's main model.",
+        ("mspfn_m17n1",),
+    ),
     ("mspfn_m10n3", "derainers.mspfn:mspfn_m10n3", "MSPFN M10N3, the paper's baseline (Table 2).", ()),
     ("mspfn_m17n2", "derainers.mspfn:mspfn_m17n2", "MSPFN M17N2 (Table 3).", ()),
     ("mspfn_m13n2", "derainers.mspfn:mspfn_m13n2", "MSPFN M13N2 (Table 3).", ()),
     ("mspfn_m8n5", "derainers.mspfn:mspfn_m8n5", "MSPFN M8N5 (Table 3).", ()),
     ("mspfn_m30n1", "derainers.mspfn:mspfn_m30n1", "MSPFN M30N1 (Table 3).", ()),
-    ("mspfn_release", "derainers.mspfn:mspfn_release", "MSPFN M17N1 with the TF release's widths (LSTM 64/128/256).", ()),
-    ("mspfn_light", "derainers.mspfn:mspfn_light", "MSPFN* lightweight (M5N1, 32 channels, two-level URAB).", ("mspfn_star", "mspfn_m5n1")),
+    (
+        "mspfn_release",
+        "derainers.mspfn:mspfn_release",
+        "MSPFN M17N1 with the TF release's widths (LSTM 64/128/256).",
+        (),
+    ),
+    (
+        "mspfn_light",
+        "derainers.mspfn:mspfn_light",
+        "MSPFN* lightweight (M5N1, 32 channels, two-level URAB).",
+        ("mspfn_star", "mspfn_m5n1"),
+    ),
     ("mspfn_tiny", "derainers.mspfn:mspfn_tiny", "A tiny MSPFN for tests only.", ()),
     ("prenet", "derainers.prenet:prenet", "PReNet (Ren et al., CVPR'19), 6 recurrent stages with a Conv-LSTM.", ()),
     ("prenet_r", "derainers.prenet:prenet_r", "PReNet_r: PReNet with one ResBlock applied recursively.", ()),
     ("prn", "derainers.prenet:prn", "PRN: PReNet without the recurrent Conv-LSTM.", ()),
     ("prn_r", "derainers.prenet:prn_r", "PRN_r: PRN with one ResBlock applied recursively.", ()),
-    ("prenet_real", "derainers.prenet:prenet_real", "PReNet's real-rain generator (Generator_lstm, 4 stages) for logs/real/PReNet{1,2}.pth.", ()),
+    (
+        "prenet_real",
+        "derainers.prenet:prenet_real",
+        "PReNet's real-rain generator (Generator_lstm, 4 stages) for logs/real/PReNet{1,2}.pth.",
+        (),
+    ),
     ("rescan", "derainers.rescan:rescan", "RESCAN (Li et al., ECCV'18), recurrent SE context aggregation.", ()),
     ("ddn", "derainers.ddn:ddn", "DDN deep detail network (Fu et al., CVPR'17).", ()),
-    ("derainnet", "derainers.derainnet:derainnet", "DerainNet (Fu et al., TIP'17), 3-layer CNN on the detail layer.", ()),
-    ("umrl", "derainers.umrl:umrl", "UMRL (Yasarla & Patel, CVPR'19), uncertainty-guided multi-scale residual learning.", ()),
-    ("guided_filter", "derainers.classical:guided_filter", "Classical: guided-filter base layer + streak-suppressed detail (no learning).", ("classical",)),
+    (
+        "derainnet",
+        "derainers.derainnet:derainnet",
+        "DerainNet (Fu et al., TIP'17), 3-layer CNN on the detail layer.",
+        (),
+    ),
+    (
+        "umrl",
+        "derainers.umrl:umrl",
+        "UMRL (Yasarla & Patel, CVPR'19), uncertainty-guided multi-scale residual learning.",
+        (),
+    ),
+    (
+        "guided_filter",
+        "derainers.classical:guided_filter",
+        "Classical: guided-filter base layer + streak-suppressed detail (no learning).",
+        ("classical",),
+    ),
 ]
 
 _BUILTIN_METRICS: list[tuple[str, str, str]] = [
@@ -56,20 +96,48 @@ _BUILTIN_METRICS: list[tuple[str, str, str]] = [
 ]
 
 _BUILTIN_TASKS: list[tuple[str, str, str]] = [
-    ("restoration", "bench.tasks.restoration:RestorationTask", "Derain paired rainy/clean sets and score PSNR/SSIM/FSIM."),
-    ("detection", "bench.tasks.downstream:DetectionTask", "Object detection (YOLO) on clean / rainy / derained images."),
-    ("instance", "bench.tasks.downstream:InstanceTask", "Instance segmentation (Mask R-CNN, YOLO-seg) on clean / rainy / derained."),
-    ("semantic", "bench.tasks.downstream:SemanticTask", "Semantic segmentation (ESPNetv2, Cityscapes) on clean / rainy / derained."),
+    (
+        "restoration",
+        "bench.tasks.restoration:RestorationTask",
+        "Derain paired rainy/clean sets and score PSNR/SSIM/FSIM.",
+    ),
+    (
+        "detection",
+        "bench.tasks.downstream:DetectionTask",
+        "Object detection (YOLO) on clean / rainy / derained images.",
+    ),
+    (
+        "instance",
+        "bench.tasks.downstream:InstanceTask",
+        "Instance segmentation (Mask R-CNN, YOLO-seg) on clean / rainy / derained.",
+    ),
+    (
+        "semantic",
+        "bench.tasks.downstream:SemanticTask",
+        "Semantic segmentation (ESPNetv2, Cityscapes) on clean / rainy / derained.",
+    ),
     ("noref", "bench.tasks.noref:NoRefTask", "No-reference quality (NIQE, SSEQ) of rainy and derained real photos."),
 ]
 
 _BUILTIN_EVALUATORS: list[tuple[str, str, str]] = [
     ("yolo", "bench.evaluators.yolo:YoloDetector", "Ultralytics YOLO detector (.pt/.onnx/.tflite), offline."),
     ("yolo_seg", "bench.evaluators.yolo:YoloSegmenter", "Ultralytics YOLO instance segmentation (.pt/.onnx/.tflite)."),
-    ("maskrcnn", "bench.evaluators.maskrcnn:MaskRCNN", "torchvision Mask R-CNN R50-FPN (weights from a path or the torch cache)."),
+    (
+        "maskrcnn",
+        "bench.evaluators.maskrcnn:MaskRCNN",
+        "torchvision Mask R-CNN R50-FPN (weights from a path or the torch cache).",
+    ),
     ("espnetv2", "bench.evaluators.espnetv2:ESPNetv2Segmenter", "ESPNetv2 (s=2.0) Cityscapes semantic segmentation."),
-    ("torchvision_seg", "bench.evaluators.torchvision_seg:TorchvisionSegmenter", "torchvision semantic segmentation models."),
-    ("face_cascade", "bench.evaluators.cascade:FaceCascadeDetector", "scikit-image LBP face cascade (ships with the package; weights-free fallback)."),
+    (
+        "torchvision_seg",
+        "bench.evaluators.torchvision_seg:TorchvisionSegmenter",
+        "torchvision semantic segmentation models.",
+    ),
+    (
+        "face_cascade",
+        "bench.evaluators.cascade:FaceCascadeDetector",
+        "scikit-image LBP face cascade (ships with the package; weights-free fallback).",
+    ),
     ("dummy_detector", "bench.evaluators.dummy:DummyDetector", "Deterministic fake detector for tests (no model)."),
     ("dummy_segmenter", "bench.evaluators.dummy:DummySegmenter", "Deterministic fake semantic segmenter for tests."),
 ]

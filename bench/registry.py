@@ -101,8 +101,7 @@ class Registry(Generic[T]):
                     f"{self.kind} name {taken[0]!r} is already registered (by {owner!r}, "
                     f"origin {self._entries[owner].origin}); pass force=True to replace it"
                 )
-            entry: Entry[T] = Entry(name=name, target=target, summary=summary,
-                                    aliases=tuple(aliases), origin=origin)
+            entry: Entry[T] = Entry(name=name, target=target, summary=summary, aliases=tuple(aliases), origin=origin)
             entry._loaded = not isinstance(target, str | EntryPoint)
             self._entries[key] = entry
             self._aliases[key] = key

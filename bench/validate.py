@@ -96,8 +96,10 @@ class ValidationReport:
         lines = [self.header or f"validate {self.derainer}"]
         lines += [c.line() for c in self.checks]
         verdict = "PASS" if self.passed else "FAIL"
-        lines.append(f"{len(self.checks)} checks: {counts['PASS']} passed, {counts['FAIL']} failed, "
-                     f"{counts['SKIP']} skipped -> {verdict}")
+        lines.append(
+            f"{len(self.checks)} checks: {counts['PASS']} passed, {counts['FAIL']} failed, "
+            f"{counts['SKIP']} skipped -> {verdict}"
+        )
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,8 +164,10 @@ class _Validator:
 
     def _expect_tensor(self, y: Any, x: torch.Tensor) -> str | None:
         if not isinstance(y, torch.Tensor):
-            return (f"forward returned {type(y).__name__} for input {_shape(x)}; expected one tensor "
-                    "(return only the derained batch, not a tuple of intermediate outputs)")
+            return (
+                f"forward returned {type(y).__name__} for input {_shape(x)}; expected one tensor "
+                "(return only the derained batch, not a tuple of intermediate outputs)"
+            )
         return None
 
     # -- card
@@ -172,8 +176,10 @@ class _Validator:
 
         card = getattr(self.model, "card", None)
         if not isinstance(card, DerainerCard):
-            return "FAIL", (f"model.card is {type(card).__name__}; expected a derainers.base.DerainerCard "
-                            "(set the class attribute `card = DerainerCard(...)`)")
+            return "FAIL", (
+                f"model.card is {type(card).__name__}; expected a derainers.base.DerainerCard "
+                "(set the class attribute `card = DerainerCard(...)`)"
+            )
         problems = []
         for name in REQUIRED_CARD_FIELDS:
             value = getattr(card, name, None)
@@ -183,16 +189,18 @@ class _Validator:
             elif not isinstance(value, str) or not value.strip():
                 problems.append(f"field {name!r} is empty")
         for source in card.weights:
-            if source.sha256 is not None and (len(source.sha256) != 64 or
-                                              any(ch not in "0123456789abcdef" for ch in source.sha256.lower())):
+            if source.sha256 is not None and (
+                len(source.sha256) != 64 or any(ch not in "0123456789abcdef" for ch in source.sha256.lower())
+            ):
                 problems.append(f"weights {source.tag!r}: sha256 {source.sha256!r} is not 64 hex digits")
         if card.default_weights is not None and card.weights_for(card.default_weights) is None:
             problems.append(f"default_weights {card.default_weights!r} is not the tag of any weights source")
         if problems:
             return "FAIL", "; ".join(problems)
         weights = ", ".join(s.tag for s in card.weights) or "none"
-        return "PASS", (f"name {card.name!r}, size multiple {card.size_multiple}, paper {card.paper!r}, "
-                        f"weights sources: {weights}")
+        return "PASS", (
+            f"name {card.name!r}, size multiple {card.size_multiple}, paper {card.paper!r}, weights sources: {weights}"
+        )
 
     # -- shape
     def check_shape(self) -> tuple[Status, str]:
@@ -221,8 +229,10 @@ class _Validator:
         span = f"values span [{lo:.3g}, {hi:.3g}]"
         if lo < -RANGE_SLACK or hi > 1.0 + RANGE_SLACK:
             if self.random_init:
-                return "SKIP", (f"{span}, outside [0, 1], but the model is randomly initialised (no weights): "
-                                "the range is only meaningful with trained weights (pass --weights)")
+                return "SKIP", (
+                    f"{span}, outside [0, 1], but the model is randomly initialised (no weights): "
+                    "the range is only meaningful with trained weights (pass --weights)"
+                )
             hint = ""
             if hi > 2.0 and lo >= -RANGE_SLACK:
                 hint = " (0-255 values? return floats in [0, 1])"
@@ -280,10 +290,12 @@ class _Validator:
             diff = float((batched[i].float().cpu() - single[0].float().cpu()).abs().max())
             worst = max(worst, diff)
             if diff > BATCH_TOLERANCE:
-                return "FAIL", (f"image {i} differs by {diff:.3g} when batched with others "
-                                f"(max abs difference to the image derained alone; tolerance {BATCH_TOLERANCE:g}). "
-                                "Batch statistics (BatchNorm in train mode, normalising over dim 0) leak "
-                                "between images")
+                return "FAIL", (
+                    f"image {i} differs by {diff:.3g} when batched with others "
+                    f"(max abs difference to the image derained alone; tolerance {BATCH_TOLERANCE:g}). "
+                    "Batch statistics (BatchNorm in train mode, normalising over dim 0) leak "
+                    "between images"
+                )
         return "PASS", f"3 images batched vs alone: max abs difference {worst:.3g} (tolerance {BATCH_TOLERANCE:g})"
 
     # -- determinism
@@ -295,8 +307,10 @@ class _Validator:
             return "FAIL", problem
         diff = float((a.float() - b.float()).abs().max())
         if diff > DETERMINISM_TOLERANCE:
-            return "FAIL", (f"two calls on the same input differ by {diff:.3g} (max abs; tolerance "
-                            f"{DETERMINISM_TOLERANCE:g}); dropout or random noise active in eval mode?")
+            return "FAIL", (
+                f"two calls on the same input differ by {diff:.3g} (max abs; tolerance "
+                f"{DETERMINISM_TOLERANCE:g}); dropout or random noise active in eval mode?"
+            )
         return "PASS", f"two calls on the same input differ by {diff:.3g} (max abs)"
 
     # -- odd sizes through the harness
@@ -309,24 +323,34 @@ class _Validator:
         try:
             y = self.forward(padded)
         except Exception as err:
-            return "FAIL", (f"forward failed on {_shape(padded)} (a {h}x{w} image padded by the harness to "
-                            f"multiples of card.size_multiple={self.multiple}): {_describe_error(err)}; "
-                            "is size_multiple right?")
+            return "FAIL", (
+                f"forward failed on {_shape(padded)} (a {h}x{w} image padded by the harness to "
+                f"multiples of card.size_multiple={self.multiple}): {_describe_error(err)}; "
+                "is size_multiple right?"
+            )
         problem = self._expect_tensor(y, padded)
         if problem:
             return "FAIL", problem
         if tuple(y.shape) != tuple(padded.shape):
-            pad_note = (f" (a {h}x{w} image padded by the harness to multiples of {self.multiple})"
-                        if padded.shape != x.shape else "")
-            return "FAIL", (f"got {_shape(y)} for input {_shape(padded)}{pad_note}; forward must return the "
-                            "input's size (crop away any internal padding)")
+            pad_note = (
+                f" (a {h}x{w} image padded by the harness to multiples of {self.multiple})"
+                if padded.shape != x.shape
+                else ""
+            )
+            return "FAIL", (
+                f"got {_shape(y)} for input {_shape(padded)}{pad_note}; forward must return the "
+                "input's size (crop away any internal padding)"
+            )
         engine = InferenceEngine(self.model, InferenceConfig(device=self.device))
         image = (x[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
         out = engine.derain([image])[0]
         if tuple(out.shape) != (3, h, w):
             return "FAIL", f"the harness returned {_shape(out)} for a {h}x{w} image; expected 3x{h}x{w}"
-        how = (f"padded to {_shape(padded)} (multiple {self.multiple}) and cropped back"
-               if padded.shape != x.shape else "no padding needed (size multiple 1)")
+        how = (
+            f"padded to {_shape(padded)} (multiple {self.multiple}) and cropped back"
+            if padded.shape != x.shape
+            else "no padding needed (size multiple 1)"
+        )
         return "PASS", f"odd {h}x{w} image: {how}; output 3x{h}x{w}"
 
     # -- inference_mode and the input
@@ -341,8 +365,7 @@ class _Validator:
             return "FAIL", problem
         diff = float((y_inf.float() - y_ref.float()).abs().max())
         if diff > DETERMINISM_TOLERANCE:
-            return "FAIL", (f"output under torch.inference_mode differs from torch.no_grad by {diff:.3g} "
-                            "(max abs)")
+            return "FAIL", (f"output under torch.inference_mode differs from torch.no_grad by {diff:.3g} (max abs)")
         return "PASS", f"runs under torch.inference_mode; equal to torch.no_grad (max abs difference {diff:.3g})"
 
     def check_input_untouched(self) -> tuple[Status, str]:
@@ -352,8 +375,10 @@ class _Validator:
             self.model(x)
         diff = float((x - before).abs().max())
         if diff > 0:
-            return "FAIL", (f"forward modified its input in place (max change {diff:.3g}); the harness reuses "
-                            "inputs: clone before in-place operations")
+            return "FAIL", (
+                f"forward modified its input in place (max change {diff:.3g}); the harness reuses "
+                "inputs: clone before in-place operations"
+            )
         return "PASS", "forward leaves its input unchanged"
 
     # -- speed and memory
@@ -379,11 +404,16 @@ class _Validator:
             memory = f"peak GPU memory {(torch.cuda.max_memory_allocated() - base) / 2**20:.0f} MB above the model"
         else:
             after = _rss_peak_mb()
-            memory = ("peak process memory (RSS) " + (f"{after:.0f} MB (+{max(after - rss_before, 0.0):.0f} MB "
-                      "during the forward)" if after is not None and rss_before is not None else "unknown"))
+            memory = "peak process memory (RSS) " + (
+                f"{after:.0f} MB (+{max(after - rss_before, 0.0):.0f} MB during the forward)"
+                if after is not None and rss_before is not None
+                else "unknown"
+            )
         note = " (--quick: smaller than the standard 640x480)" if self.quick else ""
-        return "PASS", (f"forward at {width}x{height}{note} on {x.device}: {seconds[1]:.3f} s "
-                        f"(first call {seconds[0]:.3f} s); {memory}")
+        return "PASS", (
+            f"forward at {width}x{height}{note} on {x.device}: {seconds[1]:.3f} s "
+            f"(first call {seconds[0]:.3f} s); {memory}"
+        )
 
 
 def _rss_peak_mb() -> float | None:
@@ -420,8 +450,9 @@ def _timed(name: str, fn: Callable[[], tuple[Status, str]]) -> CheckResult:
     return CheckResult(name, status, message, time.perf_counter() - t0)
 
 
-def validate_derainer(name: str, *, weights: str | None = "default", device: str = "cpu", quick: bool = False,
-                      seed: int = 0) -> ValidationReport:
+def validate_derainer(
+    name: str, *, weights: str | None = "default", device: str = "cpu", quick: bool = False, seed: int = 0
+) -> ValidationReport:
     """Build a derainer by name (or ``path/to/file.py:Class``) and check it against the contract.
 
     Args:
@@ -448,13 +479,19 @@ def validate_derainer(name: str, *, weights: str | None = "default", device: str
             torch.manual_seed(seed)
             model = create_derainer(name, weights=weights, device=device)
     except Exception as err:
-        report.checks.append(CheckResult("build", "FAIL", f"could not build {name!r}: {_describe_error(err)}",
-                                         time.perf_counter() - t0))
+        report.checks.append(
+            CheckResult("build", "FAIL", f"could not build {name!r}: {_describe_error(err)}", time.perf_counter() - t0)
+        )
         return report
     if not isinstance(model, torch.nn.Module):
-        report.checks.append(CheckResult("build", "FAIL", (
-            f"the factory returned {type(model).__name__}; expected a derainers.base.Derainer (torch.nn.Module)"),
-            time.perf_counter() - t0))
+        report.checks.append(
+            CheckResult(
+                "build",
+                "FAIL",
+                (f"the factory returned {type(model).__name__}; expected a derainers.base.Derainer (torch.nn.Module)"),
+                time.perf_counter() - t0,
+            )
+        )
         return report
     params = sum(p.numel() for p in model.parameters())
     info = dict(getattr(model, "weights_info", {}) or {})
@@ -467,9 +504,17 @@ def validate_derainer(name: str, *, weights: str | None = "default", device: str
         weights_text = "none (random initialisation)" if trainable else "none (not trainable)"
     kind = "a derainers.base.Derainer" if isinstance(model, Derainer) else "NOT a derainers.base.Derainer"
     build_status: Status = "PASS" if isinstance(model, Derainer) else "FAIL"
-    report.checks.append(CheckResult("build", build_status, (
-        f"{type(model).__name__} ({kind}), {params:,} parameters, weights: {weights_text}, "
-        f"{'eval' if not model.training else 'TRAIN'} mode"), time.perf_counter() - t0))
+    report.checks.append(
+        CheckResult(
+            "build",
+            build_status,
+            (
+                f"{type(model).__name__} ({kind}), {params:,} parameters, weights: {weights_text}, "
+                f"{'eval' if not model.training else 'TRAIN'} mode"
+            ),
+            time.perf_counter() - t0,
+        )
+    )
     if model.training:
         report.checks[-1].status = "FAIL"
         report.checks[-1].message += "; create_derainer must return the model in eval mode"

@@ -34,7 +34,7 @@ def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     p = max(abs(dy), abs(dx))
     padded = F.pad(x, (p, p, p, p), mode="replicate")
-    return padded[..., p + dy: p + dy + h, p + dx: p + dx + w]
+    return padded[..., p + dy : p + dy + h, p + dx : p + dx + w]
 
 
 def streak_normal_angle(detail: torch.Tensor) -> torch.Tensor:
@@ -89,16 +89,20 @@ class GuidedFilterDerainer(Derainer):
     card = DerainerCard(
         name="guided_filter",
         summary="Classical: guided-filter base layer + detail layer with bright thin streaks removed by an "
-                "across-streak median (no learning).",
-        paper=("Guided filter: K. He, J. Sun, X. Tang. Guided Image Filtering. TPAMI 2013; the base/detail "
-               "split for deraining follows Fu et al. (TIP 2017, CVPR 2017). Streak suppression: this harness."),
+        "across-streak median (no learning).",
+        paper=(
+            "Guided filter: K. He, J. Sun, X. Tang. Guided Image Filtering. TPAMI 2013; the base/detail "
+            "split for deraining follows Fu et al. (TIP 2017, CVPR 2017). Streak suppression: this harness."
+        ),
         size_multiple=1,
         trainable=False,
         weights=(),
         default_weights=None,
-        notes=("A sanity baseline, not a published method: global streak orientation from the structure tensor "
-               "of the bright detail, 15-tap median across it, only darkening the detail. Settings (r=15, "
-               "eps=0.02, half-length 7) chosen by hand on RainTrainL pairs 1-10 (psnr_y 26.60 -> 29.46 dB)."),
+        notes=(
+            "A sanity baseline, not a published method: global streak orientation from the structure tensor "
+            "of the bright detail, 15-tap median across it, only darkening the detail. Settings (r=15, "
+            "eps=0.02, half-length 7) chosen by hand on RainTrainL pairs 1-10 (psnr_y 26.60 -> 29.46 dB)."
+        ),
     )
 
     def __init__(self, radius: int = 15, eps: float = 0.02, half_length: int = 7) -> None:
@@ -111,10 +115,9 @@ class GuidedFilterDerainer(Derainer):
         base = _guided_filter(rainy, rainy, self.radius, self.eps)
         detail = rainy - base
         angles = streak_normal_angle(detail)
-        filtered = torch.cat([
-            directional_median(detail[i: i + 1], float(angles[i]), self.half_length)
-            for i in range(rainy.shape[0])
-        ])
+        filtered = torch.cat(
+            [directional_median(detail[i : i + 1], float(angles[i]), self.half_length) for i in range(rainy.shape[0])]
+        )
         return base + torch.minimum(detail, filtered)
 
 

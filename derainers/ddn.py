@@ -29,13 +29,19 @@ from derainers.guided_filter import guided_filter
 FEATURES = 16
 BN_EPS = 1e-3
 
-PAPER = ("X. Fu, J. Huang, D. Zeng, Y. Huang, X. Ding, J. Paisley. Removing Rain from Single Images via a "
-         "Deep Detail Network. CVPR 2017.")
+PAPER = (
+    "X. Fu, J. Huang, D. Zeng, Y. Huang, X. Ding, J. Paisley. Removing Rain from Single Images via a "
+    "Deep Detail Network. CVPR 2017."
+)
 _SOURCE = "HanshuYAN/Deep_Detailed_Network-PyTorch@103ae226 model/"
-_PROTOCOL = ("repo README: PSNR only, skimage compare_psnr on RGB float [0, 1] of the unclamped output "
-             "(data_range 1), Rain100 test pairs")
-_TRAIN_NOTE = ("; the repo's loader trains on the first 1,700 sorted files of its training folder and picks "
-               "model_best by PSNR on the next 100 files of that folder (see train_result.txt)")
+_PROTOCOL = (
+    "repo README: PSNR only, skimage compare_psnr on RGB float [0, 1] of the unclamped output "
+    "(data_range 1), Rain100 test pairs"
+)
+_TRAIN_NOTE = (
+    "; the repo's loader trains on the first 1,700 sorted files of its training folder and picks "
+    "model_best by PSNR on the next 100 files of that folder (see train_result.txt)"
+)
 
 
 def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
@@ -85,10 +91,12 @@ class DDN(Derainer):
             ),
         ),
         default_weights="Rain100L",
-        notes=("Third-party PyTorch reproduction, not the authors' TensorFlow model: one long skip over the 24 "
-               "middle layers instead of a skip every 2 layers. Its files pickle the whole DataParallel model; "
-               "they are read with a restricted legacy unpickler (derainers.legacy_pickle) that executes nothing. "
-               "Trains with MSE."),
+        notes=(
+            "Third-party PyTorch reproduction, not the authors' TensorFlow model: one long skip over the 24 "
+            "middle layers instead of a skip every 2 layers. Its files pickle the whole DataParallel model; "
+            "they are read with a restricted legacy unpickler (derainers.legacy_pickle) that executes nothing. "
+            "Trains with MSE."
+        ),
     )
 
     def __init__(self, radius: int = 15, eps: float = 1.0) -> None:

@@ -22,8 +22,10 @@ from torch.nn import functional as F
 from derainers.base import Derainer, DerainerCard
 from derainers.guided_filter import guided_filter
 
-PAPER = ("X. Fu, J. Huang, X. Ding, Y. Liao, J. Paisley. Clearing the Skies: A Deep Network Architecture for "
-         "Single-Image Rain Removal. IEEE TIP 26(6), 2017.")
+PAPER = (
+    "X. Fu, J. Huang, X. Ding, Y. Liao, J. Paisley. Clearing the Skies: A Deep Network Architecture for "
+    "Single-Image Rain Removal. IEEE TIP 26(6), 2017."
+)
 
 
 class DerainNet(Derainer):
@@ -50,8 +52,10 @@ class DerainNet(Derainer):
         patch_size=64,
         weights=(),
         default_weights=None,
-        notes=("No weights: the authors' MATLAB/Caffe model is not available here; train from scratch (MSE). "
-               "Layout of the derain-toolbox PyTorch port. Inputs must be larger than the 10-pixel padding."),
+        notes=(
+            "No weights: the authors' MATLAB/Caffe model is not available here; train from scratch (MSE). "
+            "Layout of the derain-toolbox PyTorch port. Inputs must be larger than the 10-pixel padding."
+        ),
     )
 
     def __init__(self, mid_channels: int = 512, padding: int = 10, radius: int = 15, eps: float = 1.0) -> None:
@@ -74,7 +78,7 @@ class DerainNet(Derainer):
         out = self.model(x - base)  # (H + 2p - 15) + 7 = H + 2p - 8
         c = p - 4
         h, w = rainy.shape[2:]
-        return out[:, :, c: c + h, c: c + w] + base[:, :, p: p + h, p: p + w]
+        return out[:, :, c : c + h, c : c + w] + base[:, :, p : p + h, p : p + w]
 
     def training_loss(self, derained: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
         """MSE, as in the paper."""

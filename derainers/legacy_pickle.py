@@ -49,8 +49,9 @@ def _no_op(*_args: Any, **_kwargs: Any) -> None:
     return None
 
 
-def _rebuild_tensor(storage: torch.Tensor, offset: int, size: tuple[int, ...], stride: tuple[int, ...],
-                    *_rest: Any) -> torch.Tensor:
+def _rebuild_tensor(
+    storage: torch.Tensor, offset: int, size: tuple[int, ...], stride: tuple[int, ...], *_rest: Any
+) -> torch.Tensor:
     return storage.as_strided(size, stride, offset)
 
 
@@ -99,7 +100,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         root = self._storages[root_key]
         if view_metadata is not None:
             _view_key, offset, view_size = view_metadata
-            return root[offset: offset + view_size]
+            return root[offset : offset + view_size]
         return root
 
 

@@ -168,8 +168,9 @@ class ConvLSTMCell(nn.Module):
         self.forget_bias = forget_bias
         self.gates = nn.Conv2d(in_ch + hidden, 4 * hidden, 3, padding=1, bias=True)
 
-    def forward(self, x: torch.Tensor,
-                state: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One step.
 
         Args:
@@ -220,8 +221,9 @@ class CoarseFusion(nn.Module):
         self.up41 = UpAct(channels, channels)
         self.up21 = UpAct(channels, channels)
 
-    def forward(self, f4: torch.Tensor, f2: torch.Tensor,
-                f1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, f4: torch.Tensor, f2: torch.Tensor, f1: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         r4 = self.rru4(f4, f4)
         u42 = self.up42(r4)
         r2 = self.rru2(f2 + u42, f2)
@@ -234,8 +236,9 @@ class CoarseFusion(nn.Module):
 class FineFusion(nn.Module):
     """One fine-fusion module (spec §4.3): a URAB per scale, coarse to fine, residual to un-fused maps."""
 
-    def __init__(self, channels: int, cau_per_scale: tuple[int, int, int], urab_levels: int = 1,
-                 reduction: int = 4) -> None:
+    def __init__(
+        self, channels: int, cau_per_scale: tuple[int, int, int], urab_levels: int = 1, reduction: int = 4
+    ) -> None:
         super().__init__()
         self.urab4 = URAB(channels, cau_per_scale[0], urab_levels, reduction)
         self.urab2 = URAB(channels, cau_per_scale[1], urab_levels, reduction)
@@ -244,8 +247,9 @@ class FineFusion(nn.Module):
         self.up41 = UpAct(channels, channels)
         self.up21 = UpAct(channels, channels)
 
-    def forward(self, x4: torch.Tensor, x2: torch.Tensor,
-                x1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x4: torch.Tensor, x2: torch.Tensor, x1: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x4 = x4 + self.urab4(x4)
         t42 = self.up42(x4)
         x2 = x2 + self.urab2(x2 + t42)
@@ -268,8 +272,9 @@ class Reconstruction(nn.Module):
         self.mid = ConvAct(2 * channels, mid)
         self.out = nn.Conv2d(mid, 3, 3, padding=1, bias=False)
 
-    def forward(self, x4: torch.Tensor, x2: torch.Tensor, x1: torch.Tensor, r4: torch.Tensor,
-                r2: torch.Tensor, r1: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x4: torch.Tensor, x2: torch.Tensor, x1: torch.Tensor, r4: torch.Tensor, r2: torch.Tensor, r1: torch.Tensor
+    ) -> torch.Tensor:
         z4 = self.fuse4(torch.cat((x4, r4), dim=1))
         z2 = self.fuse2(torch.cat((x2, r2), dim=1))
         z1 = self.fuse1(torch.cat((x1, r1), dim=1))
@@ -328,11 +333,23 @@ class MSPFN(Derainer):
         8
     """
 
-    def __init__(self, num_ffm: int = 17, cau_per_scale: int | Sequence[int] = 1, channels: int = 64,
-                 lstm_hidden: Sequence[int] = (32, 64, 128), lstm_input: int = 32, pyramid: Pyramid = "avg",
-                 urab_levels: int = 1, rm_mid: int = 32, cau_reduction: int = 4,
-                 value_range: ValueRange = "unit", edge_weight: float = 0.05, channels_last: bool = True,
-                 name: str = "mspfn", seed: int | None = None) -> None:
+    def __init__(
+        self,
+        num_ffm: int = 17,
+        cau_per_scale: int | Sequence[int] = 1,
+        channels: int = 64,
+        lstm_hidden: Sequence[int] = (32, 64, 128),
+        lstm_input: int = 32,
+        pyramid: Pyramid = "avg",
+        urab_levels: int = 1,
+        rm_mid: int = 32,
+        cau_reduction: int = 4,
+        value_range: ValueRange = "unit",
+        edge_weight: float = 0.05,
+        channels_last: bool = True,
+        name: str = "mspfn",
+        seed: int | None = None,
+    ) -> None:
         if num_ffm < 0:
             raise ValueError(f"num_ffm must be >= 0, got {num_ffm}")
         if pyramid not in ("avg", "gaussian"):
@@ -344,9 +361,17 @@ class MSPFN(Derainer):
         n = _per_scale(cau_per_scale, "cau_per_scale")
         hidden = _per_scale(lstm_hidden, "lstm_hidden")
         self.config: dict[str, Any] = {
-            "num_ffm": num_ffm, "cau_per_scale": n, "channels": channels, "lstm_hidden": hidden,
-            "lstm_input": lstm_input, "pyramid": pyramid, "urab_levels": urab_levels, "rm_mid": rm_mid,
-            "cau_reduction": cau_reduction, "value_range": value_range, "edge_weight": edge_weight,
+            "num_ffm": num_ffm,
+            "cau_per_scale": n,
+            "channels": channels,
+            "lstm_hidden": hidden,
+            "lstm_input": lstm_input,
+            "pyramid": pyramid,
+            "urab_levels": urab_levels,
+            "rm_mid": rm_mid,
+            "cau_reduction": cau_reduction,
+            "value_range": value_range,
+            "edge_weight": edge_weight,
         }
         super().__init__(card=self._make_card(name, self.config))
         self.pyramid = pyramid
@@ -366,9 +391,11 @@ class MSPFN(Derainer):
         n = cfg["cau_per_scale"]
         n_text = str(n[0]) if len(set(n)) == 1 else "(" + ",".join(map(str, n)) + ")"
         hidden = "/".join(map(str, cfg["lstm_hidden"]))
-        summary = (f"MSPFN M{cfg['num_ffm']}N{n_text}: multi-scale progressive fusion deraining network, "
-                   f"{cfg['channels']} channels, Conv-LSTM {hidden}, {cfg['pyramid']} pyramid, "
-                   f"{cfg['urab_levels']}-level URAB, {cfg['value_range']} value range")
+        summary = (
+            f"MSPFN M{cfg['num_ffm']}N{n_text}: multi-scale progressive fusion deraining network, "
+            f"{cfg['channels']} channels, Conv-LSTM {hidden}, {cfg['pyramid']} pyramid, "
+            f"{cfg['urab_levels']}-level URAB, {cfg['value_range']} value range"
+        )
         return DerainerCard(
             name=name,
             summary=summary,
@@ -411,8 +438,10 @@ class MSPFN(Derainer):
         m = self.card.size_multiple
         h, w = rainy.shape[-2:]
         if h % m or w % m:
-            raise ValueError(f"{self.card.name}: H and W must be multiples of {m}, got {h}x{w} "
-                             "(pad or crop first; the harness does this)")
+            raise ValueError(
+                f"{self.card.name}: H and W must be multiples of {m}, got {h}x{w} "
+                "(pad or crop first; the harness does this)"
+            )
 
     def input_pyramid(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The 1/2 and 1/4 scale images ``(I_2, I_4)`` (spec §1)."""
@@ -518,13 +547,19 @@ def mspfn_light(**kwargs: Any) -> MSPFN:
 
     The exact layout is not published; this is the spec's guess (§9).
     """
-    defaults = {"num_ffm": 5, "cau_per_scale": 1, "channels": 32, "lstm_hidden": (32, 32, 32),
-                "lstm_input": 32, "urab_levels": 2, "rm_mid": 32}
+    defaults = {
+        "num_ffm": 5,
+        "cau_per_scale": 1,
+        "channels": 32,
+        "lstm_hidden": (32, 32, 32),
+        "lstm_input": 32,
+        "urab_levels": 2,
+        "rm_mid": 32,
+    }
     return _build("mspfn_light", defaults, kwargs)
 
 
 def mspfn_tiny(**kwargs: Any) -> MSPFN:
     """A tiny MSPFN (8 channels, M=1, N=1) for tests; not a model from the paper."""
-    defaults = {"num_ffm": 1, "cau_per_scale": 1, "channels": 8, "lstm_hidden": (4, 4, 8),
-                "lstm_input": 4, "rm_mid": 8}
+    defaults = {"num_ffm": 1, "cau_per_scale": 1, "channels": 8, "lstm_hidden": (4, 4, 8), "lstm_input": 4, "rm_mid": 8}
     return _build("mspfn_tiny", defaults, kwargs)

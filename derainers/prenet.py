@@ -27,8 +27,10 @@ from derainers.base import Derainer, DerainerCard, WeightsSource
 
 CHANNELS = 32
 
-PAPER = ("D. Ren, W. Zuo, Q. Hu, P. Zhu, D. Meng. Progressive Image Deraining Networks: A Better and "
-         "Simpler Baseline. CVPR 2019.")
+PAPER = (
+    "D. Ren, W. Zuo, Q. Hu, P. Zhu, D. Meng. Progressive Image Deraining Networks: A Better and "
+    "Simpler Baseline. CVPR 2019."
+)
 SOURCE = "csdwren/PReNet@6d908d1e logs/"
 PROTOCOL = "MATLAB Y, outputs truncated to uint8 (uint8(255*x)), unrounded Y (PReNet statistic/)"
 
@@ -72,16 +74,18 @@ def _weights(variant: str) -> tuple[WeightsSource, ...]:
     for tag, trained_on in _TRAINED_ON.items():
         score = _REPORTED[variant].get(tag)
         reported = {tag: {"psnr_y_float": score[0], "ssim_y_float": score[1]}} if score else {}
-        sources.append(WeightsSource(
-            tag=tag,
-            path=f"derainers/prenet/{tag}/{variant}/net_latest.pth",
-            sha256=_SHA256[(tag, variant)],
-            trained_on=trained_on,
-            source=SOURCE,
-            licence="see source",
-            reported=reported,
-            protocol=PROTOCOL,
-        ))
+        sources.append(
+            WeightsSource(
+                tag=tag,
+                path=f"derainers/prenet/{tag}/{variant}/net_latest.pth",
+                sha256=_SHA256[(tag, variant)],
+                trained_on=trained_on,
+                source=SOURCE,
+                licence="see source",
+                reported=reported,
+                protocol=PROTOCOL,
+            )
+        )
     return tuple(sources)
 
 
@@ -94,8 +98,9 @@ def _res_block() -> nn.Sequential:
     return nn.Sequential(_conv(CHANNELS, CHANNELS), nn.ReLU(), _conv(CHANNELS, CHANNELS), nn.ReLU())
 
 
-def gaussian_window(size: int = 11, sigma: float = 1.5, *, dtype: torch.dtype = torch.float32,
-                    device: torch.device | str | None = None) -> torch.Tensor:
+def gaussian_window(
+    size: int = 11, sigma: float = 1.5, *, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> torch.Tensor:
     """Normalised 2-D Gaussian window ``(size, size)``.
 
     Example:
@@ -108,8 +113,9 @@ def gaussian_window(size: int = 11, sigma: float = 1.5, *, dtype: torch.dtype = 
     return torch.outer(g, g).to(dtype=dtype, device=device)
 
 
-def ssim_torch(x: torch.Tensor, y: torch.Tensor, window_size: int = 11, sigma: float = 1.5,
-               data_range: float = 1.0) -> torch.Tensor:
+def ssim_torch(
+    x: torch.Tensor, y: torch.Tensor, window_size: int = 11, sigma: float = 1.5, data_range: float = 1.0
+) -> torch.Tensor:
     """Mean SSIM of two ``(N, C, H, W)`` batches, per channel, Gaussian window, zero "same" padding.
 
     This is the differentiable SSIM of PReNet's training code (``SSIM.py``): 11×11 Gaussian (σ = 1.5)
@@ -155,8 +161,9 @@ class PReNet(Derainer):
         torch.Size([1, 3, 16, 16])
     """
 
-    def __init__(self, card: DerainerCard, *, recurrent: bool = True, recursive_blocks: bool = False,
-                 stages: int = 6) -> None:
+    def __init__(
+        self, card: DerainerCard, *, recurrent: bool = True, recursive_blocks: bool = False, stages: int = 6
+    ) -> None:
         super().__init__(card)
         self.recurrent = recurrent
         self.recursive_blocks = recursive_blocks
@@ -238,9 +245,11 @@ class PReNetReal(PReNet):
         return outputs
 
 
-_NOTES = ("Official inference: no clamping between stages; the final output is clamped to [0, 1] and "
-          "written with uint8(255*x) (use --quantize trunc and psnr_y_float/ssim_y_float to compare with "
-          "the paper). Trains with negative SSIM (11x11 Gaussian) on the final output.")
+_NOTES = (
+    "Official inference: no clamping between stages; the final output is clamped to [0, 1] and "
+    "written with uint8(255*x) (use --quantize trunc and psnr_y_float/ssim_y_float to compare with "
+    "the paper). Trains with negative SSIM (11x11 Gaussian) on the final output."
+)
 
 
 def _card(name: str, variant: str, summary: str) -> DerainerCard:
@@ -329,8 +338,10 @@ def prenet_real(**kwargs: int) -> PReNetReal:
         patch_size=100,
         weights=weights,
         default_weights="PReNet2",
-        notes=("Architecture of generator.py Generator_lstm (same state-dict keys as PReNet but a different "
-               "forward: LSTM after the ResBlocks, no residual to the input, 4 stages as in test_real.py). "
-               "Loading these files into 'prenet' would succeed with strict keys but compute the wrong thing."),
+        notes=(
+            "Architecture of generator.py Generator_lstm (same state-dict keys as PReNet but a different "
+            "forward: LSTM after the ResBlocks, no residual to the input, 4 stages as in test_real.py). "
+            "Loading these files into 'prenet' would succeed with strict keys but compute the wrong thing."
+        ),
     )
     return PReNetReal(card, **kwargs)

@@ -24,8 +24,10 @@ from torch.nn import functional as F
 
 from derainers.base import Derainer, DerainerCard
 
-PAPER = ("X. Li, J. Wu, Z. Lin, H. Liu, H. Zha. Recurrent Squeeze-and-Excitation Context Aggregation Net for "
-         "Single Image Deraining. ECCV 2018.")
+PAPER = (
+    "X. Li, J. Wu, Z. Lin, H. Liu, H. Zha. Recurrent Squeeze-and-Excitation Context Aggregation Net for "
+    "Single Image Deraining. ECCV 2018."
+)
 
 
 class SEBlock(nn.Module):
@@ -33,8 +35,9 @@ class SEBlock(nn.Module):
 
     def __init__(self, channels: int, hidden: int = 6) -> None:
         super().__init__()
-        self.fc = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels),
-                                nn.Sigmoid())
+        self.fc = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = self.fc(x.mean(dim=(2, 3)))
@@ -95,11 +98,13 @@ class RESCAN(Derainer):
         patch_size=64,
         weights=(),
         default_weights=None,
-        notes=("No weights: the authors' pretrained models are only on Baidu Pan and not available here; "
-               "train from scratch. The paper's loss is the sum over stages of MSE(R_s, O - B); with the "
-               "single-output contract, training_loss is MSE of the final derained image (equal to the "
-               "last-stage term). Official schedule: Adam lr 5e-3, MultiStepLR [15k, 17.5k] x0.1, 20k "
-               "iterations, batch 64, 64x64 patches."),
+        notes=(
+            "No weights: the authors' pretrained models are only on Baidu Pan and not available here; "
+            "train from scratch. The paper's loss is the sum over stages of MSE(R_s, O - B); with the "
+            "single-output contract, training_loss is MSE of the final derained image (equal to the "
+            "last-stage term). Official schedule: Adam lr 5e-3, MultiStepLR [15k, 17.5k] x0.1, 20k "
+            "iterations, batch 64, 64x64 patches."
+        ),
     )
 
     def __init__(self, channels: int = 24, depth: int = 7, stages: int = 4) -> None:

@@ -30,8 +30,10 @@ from torch.nn import functional as F
 
 from derainers.base import Derainer, DerainerCard, WeightsSource
 
-PAPER = ("R. Yasarla, V. M. Patel. Uncertainty Guided Multi-Scale Residual Learning-using a Cycle Spinning CNN "
-         "for Single Image De-Raining. CVPR 2019.")
+PAPER = (
+    "R. Yasarla, V. M. Patel. Uncertainty Guided Multi-Scale Residual Learning-using a Cycle Spinning CNN "
+    "for Single Image De-Raining. CVPR 2019."
+)
 _SOURCE = "rajeevyasarla/UMRL--using-Cycle-Spinning@f64fd3f2 pre_trained/"
 _PROTOCOL = "no score published for these files; official umrl_test.py: train-mode BN, per-image min-max output"
 
@@ -158,20 +160,31 @@ class UMRL(Derainer):
                 protocol=_PROTOCOL,
             )
             for tag, sha, trained_on in (
-                ("DIDMDN", "7e985ef46c20ca261cd1a0503c2c038af397d01217069ed905e57cb22c29c6d7",
-                 "DID-MDN training set (by file name)"),
-                ("JORDER", "4bde66db92364e14f4e33e13924f4f46df422638ddfa4f9f5879565aed47cae9",
-                 "JORDER (Rain100) data (by file name)"),
-                ("Rain800", "59f7dd2a608ea6c7313563bd0d262841b8923087fdec2348c7a0d556696d2e54",
-                 "Rain800 training set (by file name)"),
+                (
+                    "DIDMDN",
+                    "7e985ef46c20ca261cd1a0503c2c038af397d01217069ed905e57cb22c29c6d7",
+                    "DID-MDN training set (by file name)",
+                ),
+                (
+                    "JORDER",
+                    "4bde66db92364e14f4e33e13924f4f46df422638ddfa4f9f5879565aed47cae9",
+                    "JORDER (Rain100) data (by file name)",
+                ),
+                (
+                    "Rain800",
+                    "59f7dd2a608ea6c7313563bd0d262841b8923087fdec2348c7a0d556696d2e54",
+                    "Rain800 training set (by file name)",
+                ),
             )
         ),
         default_weights="DIDMDN",
-        notes=("Official inference: input to [-1, 1], BatchNorm with per-image statistics (the test script "
-               "runs the net in train mode), per-image min-max stretch of the output; cycle spinning not "
-               "done. H, W multiples of 16. training_loss is L1 on the final output only (the paper adds "
-               "confidence-weighted multi-scale L1 and a perceptual loss, which the single-output contract "
-               "cannot express)."),
+        notes=(
+            "Official inference: input to [-1, 1], BatchNorm with per-image statistics (the test script "
+            "runs the net in train mode), per-image min-max stretch of the output; cycle spinning not "
+            "done. H, W multiples of 16. training_loss is L1 on the final output only (the paper adds "
+            "confidence-weighted multi-scale L1 and a perceptual loss, which the single-output contract "
+            "cannot express)."
+        ),
     )
 
     def __init__(self, bn_batch_stats: bool = True, output: OutputMode = "minmax") -> None:

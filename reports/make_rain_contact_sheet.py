@@ -30,9 +30,13 @@ MAX_BYTES = 1_500_000
 def _sources(data_root: Path) -> list[tuple[str, Path]]:
     rain = data_root / "rain" / "RainTrainL" / "norain"
     coco = data_root / "images" / "coco8" / "images" / "val"
-    picks = [("RainTrainL norain-5", rain / "norain-5.png"), ("RainTrainL norain-42", rain / "norain-42.png"),
-             ("RainTrainL norain-128", rain / "norain-128.png"), ("coco8 000000000042", coco / "000000000042.jpg"),
-             ("coco8 000000000061", coco / "000000000061.jpg")]
+    picks = [
+        ("RainTrainL norain-5", rain / "norain-5.png"),
+        ("RainTrainL norain-42", rain / "norain-42.png"),
+        ("RainTrainL norain-128", rain / "norain-128.png"),
+        ("coco8 000000000042", coco / "000000000042.jpg"),
+        ("coco8 000000000061", coco / "000000000061.jpg"),
+    ]
     missing = [str(p) for _, p in picks if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"contact sheet inputs not found: {', '.join(missing)} (set BENCH_DATA)")

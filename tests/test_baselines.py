@@ -36,15 +36,22 @@ FACTORIES: dict[str, Callable[..., Derainer]] = {
 }
 
 # Every published weights file: (factory name, tag).
-CHECKPOINTS = [
-    (name, source.tag) for name, factory in FACTORIES.items() for source in factory().card.weights
-]
+CHECKPOINTS = [(name, source.tag) for name, factory in FACTORIES.items() for source in factory().card.weights]
 
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("prenet", 168_963), ("prn", 95_107), ("prenet_r", 94_979), ("prn_r", 21_123), ("rescan", 149_823),
-     ("ddn", 57_369), ("derainnet", 754_691), ("prenet_real", 168_963), ("guided_filter", 0)],
+    [
+        ("prenet", 168_963),
+        ("prn", 95_107),
+        ("prenet_r", 94_979),
+        ("prn_r", 21_123),
+        ("rescan", 149_823),
+        ("ddn", 57_369),
+        ("derainnet", 754_691),
+        ("prenet_real", 168_963),
+        ("guided_filter", 0),
+    ],
 )
 def test_parameter_counts(name: str, expected: int) -> None:
     assert FACTORIES[name]().num_parameters() == expected
@@ -217,12 +224,15 @@ def _pairs(data_root: Path, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     folder = data_root / "rain" / "RainTrainL"
     if not folder.is_dir():
         pytest.skip("RainTrainL not present")
-    return [(read_image(folder / "rain" / f"norain-{i}.png"), read_image(folder / "norain" / f"norain-{i}.png"))
-            for i in range(1, n + 1)]
+    return [
+        (read_image(folder / "rain" / f"norain-{i}.png"), read_image(folder / "norain" / f"norain-{i}.png"))
+        for i in range(1, n + 1)
+    ]
 
 
-def _gain(model: Derainer, pairs: list[tuple[np.ndarray, np.ndarray]], crop: int | None = None,
-          quant: str = "round") -> tuple[float, float]:
+def _gain(
+    model: Derainer, pairs: list[tuple[np.ndarray, np.ndarray]], crop: int | None = None, quant: str = "round"
+) -> tuple[float, float]:
     before, after = [], []
     for rain, clean in pairs:
         if crop is not None:

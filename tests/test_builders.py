@@ -68,7 +68,9 @@ def test_geometry_boxes_and_polygons() -> None:
     assert transform_annotation(Annotation(1, (0.0, 0.0, 3.0, 10.0)), geo) is None
     # A triangle crossing the right edge is clipped by Sutherland-Hodgman.
     tri = np.array([[50.0, 10.0], [70.0, 20.0], [50.0, 30.0]])
-    clipped = transform_annotation(Annotation(1, (50.0, 10.0, 70.0, 30.0), polygons=[tri]), cover_geometry(64, 48, None))
+    clipped = transform_annotation(
+        Annotation(1, (50.0, 10.0, 70.0, 30.0), polygons=[tri]), cover_geometry(64, 48, None)
+    )
     assert clipped is not None and clipped.polygons[0][:, 0].max() == pytest.approx(64.0)
     assert clipped.bbox == pytest.approx((50.0, 10.0, 64.0, 30.0))
 
@@ -97,8 +99,9 @@ def test_coco8_build_is_deterministic_and_cached(data_root: Path, tmp_path: Path
 
     m = r1.manifest
     assert m["kind"] == "detection" and len(m["items"]) == 8 and m["class_names"][0] == "person"
-    assert {i["source_id"] for i in m["items"]} == {f"images/{s}/{p.name}" for s in ("train", "val")
-                                                     for p in (src / "images" / s).glob("*.jpg")}
+    assert {i["source_id"] for i in m["items"]} == {
+        f"images/{s}/{p.name}" for s in ("train", "val") for p in (src / "images" / s).glob("*.jpg")
+    }
     assert all(len(set(i["files"].values())) == 3 for i in m["items"])  # rain, norain, labels
 
     # Readable as a paired set, labels equal the source (no resize), COCO JSON loads with pycocotools.
@@ -189,23 +192,69 @@ def coco_root(tmp_path: Path) -> Path:
     rle = mask_utils.encode(np.asfortranarray(crowd_mask))
     data = {
         "info": {"description": "COCO 2017 Dataset", "version": "1.0", "year": 2017},
-        "licenses": [{"url": "http://creativecommons.org/licenses/by-nc-sa/2.0/", "id": 1, "name": "Attribution-NonCommercial-ShareAlike License"}],
-        "images": [{"license": 1, "file_name": f"{i:012d}.jpg", "coco_url": f"http://images.cocodataset.org/val2017/{i:012d}.jpg",
-                    "height": h, "width": w, "date_captured": "2013-11-21 01:34:01", "flickr_url": "", "id": i}
-                   for i, (w, h) in sizes.items()],
-        "annotations": [
-            {"segmentation": [[10.0, 5.0, 20.0, 5.0, 20.0, 10.0, 10.0, 10.0]], "area": 50.0, "iscrowd": 0,
-             "image_id": 139, "bbox": [10.0, 5.0, 10.0, 5.0], "category_id": 62, "id": 10},
-            {"segmentation": [[30.0, 20.0, 60.0, 20.0, 45.0, 40.0]], "area": 300.0, "iscrowd": 0,
-             "image_id": 139, "bbox": [30.0, 20.0, 30.0, 20.0], "category_id": 1, "id": 11},
-            {"segmentation": [[5.0, 5.0, 40.0, 5.0, 40.0, 60.0, 5.0, 60.0]], "area": 1925.0, "iscrowd": 0,
-             "image_id": 285, "bbox": [5.0, 5.0, 35.0, 55.0], "category_id": 23, "id": 12},
-            {"segmentation": {"size": [48, 64], "counts": rle["counts"].decode("ascii")}, "area": 700.0, "iscrowd": 1,
-             "image_id": 632, "bbox": [5.0, 10.0, 35.0, 20.0], "category_id": 1, "id": 13},
+        "licenses": [
+            {
+                "url": "http://creativecommons.org/licenses/by-nc-sa/2.0/",
+                "id": 1,
+                "name": "Attribution-NonCommercial-ShareAlike License",
+            }
         ],
-        "categories": [{"supercategory": "person", "id": 1, "name": "person"},
-                       {"supercategory": "animal", "id": 23, "name": "bear"},
-                       {"supercategory": "furniture", "id": 62, "name": "chair"}],
+        "images": [
+            {
+                "license": 1,
+                "file_name": f"{i:012d}.jpg",
+                "coco_url": f"http://images.cocodataset.org/val2017/{i:012d}.jpg",
+                "height": h,
+                "width": w,
+                "date_captured": "2013-11-21 01:34:01",
+                "flickr_url": "",
+                "id": i,
+            }
+            for i, (w, h) in sizes.items()
+        ],
+        "annotations": [
+            {
+                "segmentation": [[10.0, 5.0, 20.0, 5.0, 20.0, 10.0, 10.0, 10.0]],
+                "area": 50.0,
+                "iscrowd": 0,
+                "image_id": 139,
+                "bbox": [10.0, 5.0, 10.0, 5.0],
+                "category_id": 62,
+                "id": 10,
+            },
+            {
+                "segmentation": [[30.0, 20.0, 60.0, 20.0, 45.0, 40.0]],
+                "area": 300.0,
+                "iscrowd": 0,
+                "image_id": 139,
+                "bbox": [30.0, 20.0, 30.0, 20.0],
+                "category_id": 1,
+                "id": 11,
+            },
+            {
+                "segmentation": [[5.0, 5.0, 40.0, 5.0, 40.0, 60.0, 5.0, 60.0]],
+                "area": 1925.0,
+                "iscrowd": 0,
+                "image_id": 285,
+                "bbox": [5.0, 5.0, 35.0, 55.0],
+                "category_id": 23,
+                "id": 12,
+            },
+            {
+                "segmentation": {"size": [48, 64], "counts": rle["counts"].decode("ascii")},
+                "area": 700.0,
+                "iscrowd": 1,
+                "image_id": 632,
+                "bbox": [5.0, 10.0, 35.0, 20.0],
+                "category_id": 1,
+                "id": 13,
+            },
+        ],
+        "categories": [
+            {"supercategory": "person", "id": 1, "name": "person"},
+            {"supercategory": "animal", "id": 23, "name": "bear"},
+            {"supercategory": "furniture", "id": 62, "name": "chair"},
+        ],
     }
     (root / "annotations").mkdir(parents=True)
     (root / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
@@ -256,7 +305,9 @@ def test_labelled_coco_json_keeps_crowd_rle(coco_root: Path, tmp_path: Path) -> 
     crowd = coco.loadAnns(coco.getAnnIds(imgIds=[632]))
     assert len(crowd) == 1 and crowd[0]["iscrowd"] == 1 and isinstance(crowd[0]["segmentation"], dict)
     mask = coco.annToMask(crowd[0])
-    assert mask.shape == (96, 128) and mask[20:60, 10:80].mean() > 0.95 and mask.sum() == pytest.approx(40 * 70, rel=0.02)
+    assert (
+        mask.shape == (96, 128) and mask[20:60, 10:80].mean() > 0.95 and mask.sum() == pytest.approx(40 * 70, rel=0.02)
+    )
     assert (out / "labels" / "000000000632.txt").read_text() == ""  # crowd regions are not YOLO targets
 
 
@@ -267,22 +318,48 @@ def bdd_root(tmp_path: Path) -> Path:
     names = ["b1c66a42-6f7d68ca.jpg", "b1c81faa-3df17267.jpg", "b1d0a191-03dcecc2.jpg"]
     for i, name in enumerate(names):
         _jpeg(root / "images" / "100k" / "val" / name, 128, 72, i)
+
     def box(x1: float, y1: float, x2: float, y2: float) -> dict[str, float]:
         return {"x1": x1, "y1": y1, "x2": x2, "y2": y2}
+
     frames = [
-        {"name": names[0], "attributes": {"weather": "rainy", "scene": "city street", "timeofday": "night"},
-         "timestamp": 10000,
-         "labels": [{"category": "car", "attributes": {"occluded": False, "truncated": False, "trafficLightColor": "none"},
-                     "manualShape": True, "manualAttributes": True, "box2d": box(10.2, 20.5, 50.7, 60.1), "id": 1},
-                    {"category": "traffic sign", "attributes": {}, "box2d": box(1, 1, 5, 5), "id": 2},
-                    {"category": "drivable area", "attributes": {"areaType": "direct"},
-                     "poly2d": [{"vertices": [[0, 70], [128, 70], [64, 40]], "types": "LLL", "closed": True}], "id": 3}]},
-        {"name": names[1], "attributes": {"weather": "clear", "scene": "highway", "timeofday": "daytime"},
-         "timestamp": 10000, "labels": [{"category": "traffic sign", "attributes": {}, "box2d": box(3, 3, 9, 9), "id": 4}]},
-        {"name": names[2], "attributes": {"weather": "overcast", "scene": "residential", "timeofday": "daytime"},
-         "timestamp": 10000,
-         "labels": [{"category": "person", "attributes": {}, "box2d": box(60, 10, 70, 40), "id": 5},
-                    {"category": "motor", "attributes": {}, "box2d": box(80, 30, 110, 60), "id": 6}]},
+        {
+            "name": names[0],
+            "attributes": {"weather": "rainy", "scene": "city street", "timeofday": "night"},
+            "timestamp": 10000,
+            "labels": [
+                {
+                    "category": "car",
+                    "attributes": {"occluded": False, "truncated": False, "trafficLightColor": "none"},
+                    "manualShape": True,
+                    "manualAttributes": True,
+                    "box2d": box(10.2, 20.5, 50.7, 60.1),
+                    "id": 1,
+                },
+                {"category": "traffic sign", "attributes": {}, "box2d": box(1, 1, 5, 5), "id": 2},
+                {
+                    "category": "drivable area",
+                    "attributes": {"areaType": "direct"},
+                    "poly2d": [{"vertices": [[0, 70], [128, 70], [64, 40]], "types": "LLL", "closed": True}],
+                    "id": 3,
+                },
+            ],
+        },
+        {
+            "name": names[1],
+            "attributes": {"weather": "clear", "scene": "highway", "timeofday": "daytime"},
+            "timestamp": 10000,
+            "labels": [{"category": "traffic sign", "attributes": {}, "box2d": box(3, 3, 9, 9), "id": 4}],
+        },
+        {
+            "name": names[2],
+            "attributes": {"weather": "overcast", "scene": "residential", "timeofday": "daytime"},
+            "timestamp": 10000,
+            "labels": [
+                {"category": "person", "attributes": {}, "box2d": box(60, 10, 70, 40), "id": 5},
+                {"category": "motor", "attributes": {}, "box2d": box(80, 30, 110, 60), "id": 6},
+            ],
+        },
     ]
     (root / "labels").mkdir(parents=True)
     (root / "labels" / "bdd100k_labels_images_val.json").write_text(json.dumps(frames))
@@ -338,10 +415,44 @@ def test_cli_synth_folder(data_root: Path, tmp_path: Path) -> None:
 
     src = data_root / "rain" / "RainTrainL" / "norain"
     a, b = tmp_path / "a", tmp_path / "b"
-    assert main(["synth", "--input", str(src), "--output-dir", str(a), "--preset", "light", "--seed", "3",
-                 "--limit", "3", "--no-progress"]) == 0
-    assert main(["synth", "--input", str(src), "--output-dir", str(b), "--preset", "light", "--seed", "3",
-                 "--limit", "2", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--input",
+                str(src),
+                "--output-dir",
+                str(a),
+                "--preset",
+                "light",
+                "--seed",
+                "3",
+                "--limit",
+                "3",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "synth",
+                "--input",
+                str(src),
+                "--output-dir",
+                str(b),
+                "--preset",
+                "light",
+                "--seed",
+                "3",
+                "--limit",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     ds = PairedDataset(a)
     assert len(ds) == 3 and not ds.issues
     names = sorted(p.name for p in (b / "rain").iterdir())
@@ -353,16 +464,49 @@ def test_cli_synth_folder(data_root: Path, tmp_path: Path) -> None:
     assert main(["synth", "--verify", str(a)]) == 0
     (a / "norain" / names[0]).write_bytes(b"x")
     assert main(["synth", "--verify", str(a)]) == 1
-    assert main(["synth", "--input", str(src), "--output-dir", str(b), "--preset", "heavy", "--seed", "3",
-                 "--limit", "2", "--no-progress"]) == 2  # a different build is there: refuse without --force
+    assert (
+        main(
+            [
+                "synth",
+                "--input",
+                str(src),
+                "--output-dir",
+                str(b),
+                "--preset",
+                "heavy",
+                "--seed",
+                "3",
+                "--limit",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )  # a different build is there: refuse without --force
 
 
 def test_cli_synth_dataset(data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from bench.cli import main
 
     out = tmp_path / "c8"
-    args = ["synth", "--dataset", "labelled", "--source", str(data_root / "images" / "coco8"), "--output-dir", str(out),
-            "--seed", "1", "--preset", "heavy", "--select", "3", "--size", "320x240", "--no-progress"]
+    args = [
+        "synth",
+        "--dataset",
+        "labelled",
+        "--source",
+        str(data_root / "images" / "coco8"),
+        "--output-dir",
+        str(out),
+        "--seed",
+        "1",
+        "--preset",
+        "heavy",
+        "--select",
+        "3",
+        "--size",
+        "320x240",
+        "--no-progress",
+    ]
     assert main(args) == 0
     assert "built" in capsys.readouterr().out
     assert main(args) == 0

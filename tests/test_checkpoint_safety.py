@@ -57,8 +57,21 @@ def test_cli_reports_the_refusal_in_one_line(tmp_path: Path, capsys: pytest.Capt
     image = np.zeros((16, 16, 3), dtype=np.uint8)
     write_image(tmp_path / "set" / "rain" / "1.png", image)
     write_image(tmp_path / "set" / "norain" / "1.png", image)
-    code = main(["run", "--derainer", "mspfn_tiny", "--weights", str(path), "--task", "restoration",
-                 "--dataset", str(tmp_path / "set"), "--output-dir", str(tmp_path / "runs")])
+    code = main(
+        [
+            "run",
+            "--derainer",
+            "mspfn_tiny",
+            "--weights",
+            str(path),
+            "--task",
+            "restoration",
+            "--dataset",
+            str(tmp_path / "set"),
+            "--output-dir",
+            str(tmp_path / "runs"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "refused to load" in err and "Traceback" not in err
     assert not marker.exists()

@@ -38,8 +38,14 @@ def _paired_set(root: Path, n: int = 3, labels: bool = False) -> None:
 
 
 def _config(tmp_path: Path, dataset: Path, derainer: str = "identity", **options: object) -> RunConfig:
-    return RunConfig(task="detection", derainer=derainer, dataset=str(dataset), output_dir=str(tmp_path / "runs"),
-                     weights=None, options={"evaluator": "dummy_detector", **options})
+    return RunConfig(
+        task="detection",
+        derainer=derainer,
+        dataset=str(dataset),
+        output_dir=str(tmp_path / "runs"),
+        weights=None,
+        options={"evaluator": "dummy_detector", **options},
+    )
 
 
 def test_detection_with_pseudo_labels_and_identity(tmp_path: Path) -> None:
@@ -96,9 +102,24 @@ def test_semantic_with_dummy_segmenter(tmp_path: Path) -> None:
 
 def test_cli_several_derainers_one_record_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _paired_set(tmp_path / "set")
-    code = main(["run", "--derainer", "identity", "mspfn_tiny", "--weights", "none", "--task", "detection",
-                 "--dataset", str(tmp_path / "set"), "-o", "evaluator=dummy_detector",
-                 "--output-dir", str(tmp_path / "runs")])
+    code = main(
+        [
+            "run",
+            "--derainer",
+            "identity",
+            "mspfn_tiny",
+            "--weights",
+            "none",
+            "--task",
+            "detection",
+            "--dataset",
+            str(tmp_path / "set"),
+            "-o",
+            "evaluator=dummy_detector",
+            "--output-dir",
+            str(tmp_path / "runs"),
+        ]
+    )
     assert code == 0
     records = sorted((tmp_path / "runs").glob("*.json"))
     assert len(records) == 2

@@ -90,14 +90,28 @@ def test_coco_category_maps() -> None:
 
 def test_read_coco_json(tmp_path: Path) -> None:
     data = {
-        "images": [{"id": 5, "file_name": "a.jpg", "height": 20, "width": 30},
-                   {"id": 6, "file_name": "b.jpg", "height": 10, "width": 10}],
+        "images": [
+            {"id": 5, "file_name": "a.jpg", "height": 20, "width": 30},
+            {"id": 6, "file_name": "b.jpg", "height": 10, "width": 10},
+        ],
         "categories": [{"id": 1, "name": "person"}, {"id": 90, "name": "toothbrush"}],
         "annotations": [
-            {"id": 1, "image_id": 5, "category_id": 90, "bbox": [2, 3, 10, 5], "iscrowd": 0,
-             "segmentation": [[2, 3, 12, 3, 12, 8, 2, 8]]},
-            {"id": 2, "image_id": 5, "category_id": 1, "bbox": [0, 0, 4, 4], "iscrowd": 1,
-             "segmentation": {"size": [20, 30], "counts": [0, 4, 16, 4, 16, 4, 16, 4, 536]}},
+            {
+                "id": 1,
+                "image_id": 5,
+                "category_id": 90,
+                "bbox": [2, 3, 10, 5],
+                "iscrowd": 0,
+                "segmentation": [[2, 3, 12, 3, 12, 8, 2, 8]],
+            },
+            {
+                "id": 2,
+                "image_id": 5,
+                "category_id": 1,
+                "bbox": [0, 0, 4, 4],
+                "iscrowd": 1,
+                "segmentation": {"size": [20, 30], "counts": [0, 4, 16, 4, 16, 4, 16, 4, 536]},
+            },
         ],
     }
     f = tmp_path / "instances.json"
@@ -123,24 +137,35 @@ def test_read_coco_json_errors(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------- operating point
 def _gt(boxes: list[list[float]], labels: list[int], crowd: list[bool] | None = None) -> GroundTruth:
-    return GroundTruth(np.asarray(boxes, dtype=float).reshape(-1, 4), np.asarray(labels, dtype=np.int64),
-                       iscrowd=None if crowd is None else np.asarray(crowd))
+    return GroundTruth(
+        np.asarray(boxes, dtype=float).reshape(-1, 4),
+        np.asarray(labels, dtype=np.int64),
+        iscrowd=None if crowd is None else np.asarray(crowd),
+    )
 
 
 def _det(boxes: list[list[float]], scores: list[float], labels: list[int]) -> Detections:
-    return Detections(np.asarray(boxes, dtype=float).reshape(-1, 4), np.asarray(scores, dtype=float),
-                      np.asarray(labels, dtype=np.int64))
+    return Detections(
+        np.asarray(boxes, dtype=float).reshape(-1, 4),
+        np.asarray(scores, dtype=float),
+        np.asarray(labels, dtype=np.int64),
+    )
 
 
 def _handmade() -> tuple[list[Detections], list[GroundTruth]]:
     gt1 = _gt([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]], [0, 0, 0])
     gt2 = _gt([[0, 20, 10, 30]], [1])
-    det1 = _det([[0, 0, 10, 10],    # TP (IoU 1.0) with gt A
-                 [0, 0, 10, 10],    # duplicate of A: FP
-                 [20, 0, 30, 8],    # TP (IoU 0.8) with gt B
-                 [40, 0, 50, 10],   # right box, wrong class: FP
-                 [40, 0, 50, 10]],  # right box and class, score 0.5 < 0.6: not counted at the operating point
-                [0.9, 0.8, 0.7, 0.65, 0.5], [0, 0, 0, 1, 0])
+    det1 = _det(
+        [
+            [0, 0, 10, 10],  # TP (IoU 1.0) with gt A
+            [0, 0, 10, 10],  # duplicate of A: FP
+            [20, 0, 30, 8],  # TP (IoU 0.8) with gt B
+            [40, 0, 50, 10],  # right box, wrong class: FP
+            [40, 0, 50, 10],
+        ],  # right box and class, score 0.5 < 0.6: not counted at the operating point
+        [0.9, 0.8, 0.7, 0.65, 0.5],
+        [0, 0, 0, 1, 0],
+    )
     det2 = Detections.empty()  # gt D missed
     return [det1, det2], [gt1, gt2]
 
@@ -254,8 +279,7 @@ def test_instance_scorer_mask_vs_box() -> None:
 def test_pseudo_ground_truth() -> None:
     masks = np.zeros((3, 5, 5), bool)
     masks[1, 1:3, 1:3] = True
-    det = Detections(np.arange(12, dtype=float).reshape(3, 4), np.array([0.95, 0.6, 0.59]), np.array([1, 2, 3]),
-                     masks)
+    det = Detections(np.arange(12, dtype=float).reshape(3, 4), np.array([0.95, 0.6, 0.59]), np.array([1, 2, 3]), masks)
     gt = pseudo_ground_truth(det, 0.6)
     assert gt.pseudo and gt.labels.tolist() == [1, 2] and gt.boxes.shape == (2, 4)
     assert gt.masks is not None and gt.masks.shape == (2, 5, 5) and gt.masks[1].sum() == 4
@@ -304,8 +328,9 @@ def test_maskrcnn_random_weights(rng: np.random.Generator) -> None:
     from bench.evaluators.maskrcnn import MaskRCNN
 
     torch.manual_seed(0)
-    model = MaskRCNN(weights=None, min_size=96, max_size=128, max_det=10, rpn_pre_nms_top_n_test=200,
-                     rpn_post_nms_top_n_test=100)
+    model = MaskRCNN(
+        weights=None, min_size=96, max_size=128, max_det=10, rpn_pre_nms_top_n_test=200, rpn_post_nms_top_n_test=100
+    )
     assert isinstance(model, Detector) and len(model.class_names) == 80
     image = rng.integers(0, 256, size=(72, 96, 3), dtype=np.uint8)
     det = model.predict([image])[0]
@@ -348,10 +373,12 @@ def test_maskrcnn_loads_state_dict(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 # ------------------------------------------------------------------------------------------- YOLO offline
 def test_import_is_cheap() -> None:
-    code = ("import sys, bench.evaluators.yolo, bench.evaluators.maskrcnn, bench.evaluators.scoring, "
-            "bench.evaluators.dummy, bench.data.labels; "
-            "heavy = [m for m in ('ultralytics', 'torch', 'torchvision', 'pycocotools.coco') if m in sys.modules]; "
-            "assert not heavy, heavy")
+    code = (
+        "import sys, bench.evaluators.yolo, bench.evaluators.maskrcnn, bench.evaluators.scoring, "
+        "bench.evaluators.dummy, bench.data.labels; "
+        "heavy = [m for m in ('ultralytics', 'torch', 'torchvision', 'pycocotools.coco') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
 
 
@@ -453,8 +480,10 @@ def _ultralytics_dataset(data_root: Path, name: str, tmp_path: Path, names: dict
             elif f.suffix == ".txt":
                 shutil.copyfile(f, root / sub / "val" / f.name)
     yaml = tmp_path / f"{name}.yaml"
-    yaml.write_text(f"path: {root}\ntrain: images/val\nval: images/val\nnames:\n"
-                    + "".join(f"  {k}: {v!r}\n" for k, v in sorted(names.items())))
+    yaml.write_text(
+        f"path: {root}\ntrain: images/val\nval: images/val\nnames:\n"
+        + "".join(f"  {k}: {v!r}\n" for k, v in sorted(names.items()))
+    )
     return yaml
 
 
@@ -478,10 +507,20 @@ def test_detection_map_matches_ultralytics(data_root: Path, tmp_path: Path) -> N
     detector = YoloDetector(weights)
     ours = _ours(detector, CocoDetectionScorer(), images, with_masks=False)
     yaml = _ultralytics_dataset(data_root, "coco8", tmp_path, dict(detector.model.names))
-    ref = detector.model.val(data=str(yaml), imgsz=640, batch=1, conf=0.001, iou=0.7, plots=False,
-                             project=str(tmp_path / "runs"), verbose=False)
-    print(f"detection coco8 val: ours map50_95={ours['map50_95']:.4f} map50={ours['map50']:.4f}; "
-          f"ultralytics map50_95={ref.box.map:.4f} map50={ref.box.map50:.4f}")
+    ref = detector.model.val(
+        data=str(yaml),
+        imgsz=640,
+        batch=1,
+        conf=0.001,
+        iou=0.7,
+        plots=False,
+        project=str(tmp_path / "runs"),
+        verbose=False,
+    )
+    print(
+        f"detection coco8 val: ours map50_95={ours['map50_95']:.4f} map50={ours['map50']:.4f}; "
+        f"ultralytics map50_95={ref.box.map:.4f} map50={ref.box.map50:.4f}"
+    )
     assert abs(ref.box.map - 0.597) < 0.001  # the data README's measurement is reproduced
     assert abs(ours["map50_95"] - ref.box.map) <= 0.02
     assert abs(ours["map50_95"] - 0.597) <= 0.02
@@ -505,21 +544,25 @@ def test_instance_mask_map_matches_ultralytics(data_root: Path, tmp_path: Path) 
     segmenter = YoloSegmenter(weights)
     ours = _ours(segmenter, CocoInstanceScorer(), images, with_masks=True)
     yaml = _ultralytics_dataset(data_root, "coco8-seg", tmp_path, dict(segmenter.model.names))
-    kwargs = {"data": str(yaml), "imgsz": 640, "batch": 1, "conf": 0.001, "iou": 0.7, "plots": False,
-              "verbose": False}
+    kwargs = {"data": str(yaml), "imgsz": 640, "batch": 1, "conf": 0.001, "iou": 0.7, "plots": False, "verbose": False}
     default = segmenter.model.val(project=str(tmp_path / "runs"), **kwargs)
     native = segmenter.model.val(project=str(tmp_path / "runs_native"), save_txt=True, **kwargs)
-    print(f"instance coco8-seg val: ours mask_map50_95={ours['mask_map50_95']:.4f} "
-          f"box_map50_95={ours['box_map50_95']:.4f}; ultralytics default mask={default.seg.map:.4f} "
-          f"native mask={native.seg.map:.4f} box={default.box.map:.4f}")
+    print(
+        f"instance coco8-seg val: ours mask_map50_95={ours['mask_map50_95']:.4f} "
+        f"box_map50_95={ours['box_map50_95']:.4f}; ultralytics default mask={default.seg.map:.4f} "
+        f"native mask={native.seg.map:.4f} box={default.box.map:.4f}"
+    )
     assert abs(default.seg.map - 0.552) < 0.001  # the data README's measurement is reproduced
     assert abs(ours["mask_map50_95"] - native.seg.map) <= 0.02
     assert abs(ours["box_map50_95"] - default.box.map) <= 0.02
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="ultralytics' default validator scores masks at 1/4 resolution (0.552); bench scores "
-                          "them at image resolution as COCO does (0.526, ultralytics native: 0.528)", strict=False)
+@pytest.mark.xfail(
+    reason="ultralytics' default validator scores masks at 1/4 resolution (0.552); bench scores "
+    "them at image resolution as COCO does (0.526, ultralytics native: 0.528)",
+    strict=False,
+)
 def test_instance_mask_map_vs_stated_lowres_number(data_root: Path) -> None:
     from bench.evaluators.yolo import YoloSegmenter
 
@@ -560,7 +603,8 @@ print("offline ok", len(det), persons)
 """
     env = dict(os.environ)
     env.pop("YOLO_CONFIG_DIR", None)  # the fresh process configures ultralytics itself
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "offline ok" in result.stdout

@@ -39,7 +39,7 @@ def _structured_image(rng: np.random.Generator, h: int = 96, w: int = 128) -> np
     img = np.stack([40 + 150 * xx / w, 60 + 120 * yy / h, 200 - 100 * (xx + yy) / (h + w)], axis=-1)
     for _ in range(6):
         y0, x0 = rng.integers(0, h - 20), rng.integers(0, w - 20)
-        img[y0:y0 + rng.integers(8, 20), x0:x0 + rng.integers(8, 20)] = rng.uniform(0, 255, 3)
+        img[y0 : y0 + rng.integers(8, 20), x0 : x0 + rng.integers(8, 20)] = rng.uniform(0, 255, 3)
     img[(yy - h / 2) ** 2 + (xx - w / 3) ** 2 < (h / 6) ** 2] = (230.0, 30.0, 60.0)
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
@@ -124,12 +124,11 @@ def test_shape_mismatch_raises(rng: np.random.Generator) -> None:
 
 @pytest.mark.parametrize("factor", [2, 3, 4])
 @pytest.mark.parametrize("shape", [(12, 17), (16, 16), (9, 14)])
-def test_downsample_matches_matlab_conv2_same(factor: int, shape: tuple[int, int],
-                                              rng: np.random.Generator) -> None:
+def test_downsample_matches_matlab_conv2_same(factor: int, shape: tuple[int, int], rng: np.random.Generator) -> None:
     x = rng.uniform(0, 255, shape)
     full = convolve2d(x, np.ones((factor, factor)) / factor**2, mode="full")
     start = factor // 2  # MATLAB 'same' keeps full(floor(F/2)+1 : ..., ...) (1-based)
-    same = full[start:start + shape[0], start:start + shape[1]]
+    same = full[start : start + shape[0], start : start + shape[1]]
     np.testing.assert_allclose(downsample(x, factor), same[::factor, ::factor], rtol=0, atol=1e-12)
 
 

@@ -28,8 +28,12 @@ from bench.tasks.config import RunConfig
 from bench.tasks.downstream import DetectionTask, SemanticTask
 from bench.tasks.restoration import RestorationTask
 
-FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 CONVERTED = ("gray", "palette", "rgba", "la", "gray16", "rgb16", "exif", "png_named_jpg", "jpeg", "bmp")
 BROKEN = ("truncated", "zero_bytes", "text_named_png", "huge_declared", "random_bytes")
@@ -37,6 +41,7 @@ BROKEN = ("truncated", "zero_bytes", "text_named_png", "huge_declared", "random_
 
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG that declares ``width x height`` RGB pixels and holds a single empty IDAT chunk."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
@@ -117,7 +122,9 @@ def image_sets(draw: Any) -> list[tuple[str, tuple[int, int]]]:
 
 @FUZZ
 @given(items=image_sets(), data=st.data())
-def test_bad_and_odd_image_files_never_stop_a_run(items: list[tuple[str, tuple[int, int]]], data: st.DataObject) -> None:
+def test_bad_and_odd_image_files_never_stop_a_run(
+    items: list[tuple[str, tuple[int, int]]], data: st.DataObject
+) -> None:
     rng = np.random.default_rng(len(items))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "set"
@@ -139,8 +146,9 @@ def test_bad_and_odd_image_files_never_stop_a_run(items: list[tuple[str, tuple[i
                 expect[stem] = "scored" if min(h, w) >= 11 else "issue"
             else:
                 expect[stem] = "issue"  # smaller than the 11x11 SSIM window
-        cfg = RunConfig(task="restoration", derainer="identity", weights=None, dataset=str(root),
-                        output_dir=str(Path(tmp) / "runs"))
+        cfg = RunConfig(
+            task="restoration", derainer="identity", weights=None, dataset=str(root), output_dir=str(Path(tmp) / "runs")
+        )
         record = RestorationTask(cfg).run()
 
         scored = {r["id"] for r in record["rows"]}
@@ -162,8 +170,14 @@ def test_bad_and_odd_image_files_never_stop_a_run(items: list[tuple[str, tuple[i
 @given(orientation=st.sampled_from([1, 2, 3, 4, 6, 8]), h=st.integers(1, 9), w=st.integers(1, 9))
 def test_exif_orientation_is_applied(orientation: int, h: int, w: int) -> None:
     image = np.random.default_rng(h * 10 + w).integers(0, 256, (h, w, 3), dtype=np.uint8)
-    expected = {1: image, 2: image[:, ::-1], 3: image[::-1, ::-1], 4: image[::-1],
-                6: np.rot90(image, k=-1), 8: np.rot90(image, k=1)}[orientation]
+    expected = {
+        1: image,
+        2: image[:, ::-1],
+        3: image[::-1, ::-1],
+        4: image[::-1],
+        6: np.rot90(image, k=-1),
+        8: np.rot90(image, k=1),
+    }[orientation]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "x.png"
         exif = Image.Exif()
@@ -223,17 +237,44 @@ def _yolo_line_broken(line: str) -> bool:
     return not (n == 4 or (n >= 6 and n % 2 == 0))
 
 
-TOKENS = st.sampled_from(["0", "1", "79", "-1", "0.5", "0.25", "1.5", "2.7", "nan", "inf", "-inf", "1e309",
-                          "x", "", "0x1", "１", "0.1,", "3e-2"])
-VALID_LINE = st.builds(lambda c, xs: " ".join([str(c), *(f"{x:.4f}" for x in xs)]), st.integers(0, 79),
-                       st.lists(st.floats(0, 1), min_size=4, max_size=4) | st.lists(st.floats(0, 1), min_size=6,
-                                                                                    max_size=10).filter(lambda v: len(v) % 2 == 0))
-ANY_LINE = st.lists(TOKENS, min_size=0, max_size=9).map(" ".join) | st.text(max_size=40).map(lambda t: t.replace("\n", " "))
+TOKENS = st.sampled_from(
+    [
+        "0",
+        "1",
+        "79",
+        "-1",
+        "0.5",
+        "0.25",
+        "1.5",
+        "2.7",
+        "nan",
+        "inf",
+        "-inf",
+        "1e309",
+        "x",
+        "",
+        "0x1",
+        "１",
+        "0.1,",
+        "3e-2",
+    ]
+)
+VALID_LINE = st.builds(
+    lambda c, xs: " ".join([str(c), *(f"{x:.4f}" for x in xs)]),
+    st.integers(0, 79),
+    st.lists(st.floats(0, 1), min_size=4, max_size=4)
+    | st.lists(st.floats(0, 1), min_size=6, max_size=10).filter(lambda v: len(v) % 2 == 0),
+)
+ANY_LINE = st.lists(TOKENS, min_size=0, max_size=9).map(" ".join) | st.text(max_size=40).map(
+    lambda t: t.replace("\n", " ")
+)
 
 
 @FUZZ
-@given(files=st.lists(st.lists(VALID_LINE | ANY_LINE, max_size=4), min_size=3, max_size=3),
-       kind=st.sampled_from(["detection", "instance"]))
+@given(
+    files=st.lists(st.lists(VALID_LINE | ANY_LINE, max_size=4), min_size=3, max_size=3),
+    kind=st.sampled_from(["detection", "instance"]),
+)
 def test_malformed_yolo_labels_cost_only_their_image(files: list[list[str]], kind: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "set"
@@ -241,9 +282,14 @@ def test_malformed_yolo_labels_cost_only_their_image(files: list[list[str]], kin
         (root / "labels").mkdir()
         for stem, lines in zip(ids, files):
             (root / "labels" / f"{stem}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        cfg = RunConfig(task=kind, derainer="identity", weights=None, dataset=str(root),
-                        output_dir=str(Path(tmp) / "runs"),
-                        options={"evaluator": "dummy_detector", **({"with_masks": True} if kind == "instance" else {})})
+        cfg = RunConfig(
+            task=kind,
+            derainer="identity",
+            weights=None,
+            dataset=str(root),
+            output_dir=str(Path(tmp) / "runs"),
+            options={"evaluator": "dummy_detector", **({"with_masks": True} if kind == "instance" else {})},
+        )
         from bench.tasks.downstream import InstanceTask
 
         record = (InstanceTask if kind == "instance" else DetectionTask)(cfg).run()
@@ -257,16 +303,22 @@ def test_malformed_yolo_labels_cost_only_their_image(files: list[list[str]], kin
                 assert reason.startswith("labels:")
 
 
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False) | st.text(max_size=5),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-                           max_leaves=12)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
 
 
 def _valid_coco(ids: list[str]) -> dict[str, Any]:
-    return {"images": [{"id": k + 1, "file_name": f"{s}.png", "height": 32, "width": 40} for k, s in enumerate(ids)],
-            "annotations": [{"id": k + 1, "image_id": k + 1, "category_id": 1, "bbox": [10, 8, 14, 12],
-                             "area": 168, "iscrowd": 0} for k in range(len(ids))],
-            "categories": [{"id": 1, "name": "person"}]}
+    return {
+        "images": [{"id": k + 1, "file_name": f"{s}.png", "height": 32, "width": 40} for k, s in enumerate(ids)],
+        "annotations": [
+            {"id": k + 1, "image_id": k + 1, "category_id": 1, "bbox": [10, 8, 14, 12], "area": 168, "iscrowd": 0}
+            for k in range(len(ids))
+        ],
+        "categories": [{"id": 1, "name": "person"}],
+    }
 
 
 @st.composite
@@ -300,8 +352,14 @@ def test_malformed_coco_json_never_stops_a_run(text: str) -> None:
         root = Path(tmp) / "set"
         ids = _downstream_set(root)
         (root / "annotations.json").write_text(text, encoding="utf-8")
-        cfg = RunConfig(task="detection", derainer="identity", weights=None, dataset=str(root),
-                        output_dir=str(Path(tmp) / "runs"), options={"evaluator": "dummy_detector"})
+        cfg = RunConfig(
+            task="detection",
+            derainer="identity",
+            weights=None,
+            dataset=str(root),
+            output_dir=str(Path(tmp) / "runs"),
+            options={"evaluator": "dummy_detector"},
+        )
         record = DetectionTask(cfg).run()
         _, issues = _accounted(record, ids, root)
         try:
@@ -313,8 +371,18 @@ def test_malformed_coco_json_never_stops_a_run(text: str) -> None:
             assert all("cannot read COCO JSON" in i["reason"] for i in record["issues"])
 
 
-MASK_KINDS = ("ok", "wrong_size", "uint16_large", "uint16_small", "rgb", "palette", "truncated", "zero_bytes",
-              "one_pixel", "transposed")
+MASK_KINDS = (
+    "ok",
+    "wrong_size",
+    "uint16_large",
+    "uint16_small",
+    "rgb",
+    "palette",
+    "truncated",
+    "zero_bytes",
+    "one_pixel",
+    "transposed",
+)
 
 
 @FUZZ
@@ -352,8 +420,14 @@ def test_cityscapes_masks_of_wrong_size_or_dtype(kinds: list[str]) -> None:
             else:
                 path.write_bytes(b"")
             expect[stem] = "scored" if kind in ("ok", "uint16_small", "rgb", "palette") else "issue"
-        cfg = RunConfig(task="semantic", derainer="identity", weights=None, dataset=str(root),
-                        output_dir=str(Path(tmp) / "runs"), options={"evaluator": "dummy_segmenter"})
+        cfg = RunConfig(
+            task="semantic",
+            derainer="identity",
+            weights=None,
+            dataset=str(root),
+            output_dir=str(Path(tmp) / "runs"),
+            options={"evaluator": "dummy_segmenter"},
+        )
         record = SemanticTask(cfg).run()
         scored, _ = _accounted(record, ids, root)
         for stem, outcome in expect.items():

@@ -23,7 +23,7 @@ def test_grayscale_rgba_palette_16bit(tmp_path: Path) -> None:
     Image.fromarray(np.full((3, 4, 3), 50, np.uint8)).convert("P").save(tmp_path / "p.png")
     assert read_image(tmp_path / "p.png").shape == (3, 4, 3)
 
-    sixteen = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000)
+    sixteen = np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000
     Image.fromarray(sixteen).save(tmp_path / "s.png")
     out = read_image(tmp_path / "s.png")
     assert out.dtype == np.uint8 and out[0, 1, 0] == round(5000 / 257)
@@ -37,8 +37,10 @@ def test_exif_orientation(tmp_path: Path) -> None:
     assert read_image(tmp_path / "r.jpg").shape == (5, 2, 3)
 
 
-@pytest.mark.parametrize("content, match", [(b"", "empty file"), (b"not an image", "cannot decode"),
-                                            (b"\x89PNG\r\n\x1a\n\x00\x00", "cannot decode")])
+@pytest.mark.parametrize(
+    "content, match",
+    [(b"", "empty file"), (b"not an image", "cannot decode"), (b"\x89PNG\r\n\x1a\n\x00\x00", "cannot decode")],
+)
 def test_broken_files(tmp_path: Path, content: bytes, match: str) -> None:
     path = tmp_path / "x.png"
     path.write_bytes(content)

@@ -69,8 +69,10 @@ def test_select_shard_and_interleave_are_inverse() -> None:
 def test_shard_auto_from_launcher_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_shard("auto", {"RANK": "1", "WORLD_SIZE": "2"}) == "1/2"
     assert resolve_shard("auto", {"RANK": "0", "WORLD_SIZE": "1"}) is None
-    assert resolve_shard("auto", {"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_MIN": "1",
-                                  "SLURM_ARRAY_TASK_COUNT": "4"}) == "3/4"
+    assert (
+        resolve_shard("auto", {"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_COUNT": "4"})
+        == "3/4"
+    )
     assert resolve_shard("auto", {"SLURM_PROCID": "2", "SLURM_NTASKS": "3"}) == "2/3"
     with pytest.raises(ValueError, match="launcher"):
         resolve_shard("auto", {})
@@ -106,8 +108,13 @@ def test_detection_merge_rebuilds_map_from_state(tmp_path: Path, n: int, labels:
     _paired_set(tmp_path / "set", labels=labels)
     if labels:
         (tmp_path / "set" / "labels" / "5.txt").write_text("0 0.5 broken\n")  # a per-item label issue
-    cfg = RunConfig(task="detection", derainer="identity", weights="none", dataset=str(tmp_path / "set"),
-                    options={"evaluator": "dummy_detector"})
+    cfg = RunConfig(
+        task="detection",
+        derainer="identity",
+        weights="none",
+        dataset=str(tmp_path / "set"),
+        options={"evaluator": "dummy_detector"},
+    )
     whole, paths = _run_sharded(cfg, n, tmp_path / "runs")
     assert whole["dataset"]["n_skipped"] == (2 if labels else 1)
     _, merged = merge_shards(paths, tmp_path / "merged.json")
@@ -122,8 +129,13 @@ def test_detection_merge_rebuilds_map_from_state(tmp_path: Path, n: int, labels:
 
 def test_instance_merge_with_masks_and_pseudo_labels(tmp_path: Path) -> None:
     _paired_set(tmp_path / "set", bad=False)
-    cfg = RunConfig(task="instance", derainer="identity", weights="none", dataset=str(tmp_path / "set"),
-                    options={"evaluator": "dummy_detector", "with_masks": True})
+    cfg = RunConfig(
+        task="instance",
+        derainer="identity",
+        weights="none",
+        dataset=str(tmp_path / "set"),
+        options={"evaluator": "dummy_detector", "with_masks": True},
+    )
     whole, paths = _run_sharded(cfg, 2, tmp_path / "runs")
     assert "rainy.mask_map50_95" in whole["metrics"]
     _, merged = merge_shards(paths, tmp_path / "merged.json")
@@ -132,8 +144,13 @@ def test_instance_merge_with_masks_and_pseudo_labels(tmp_path: Path) -> None:
 
 def test_semantic_merge_sums_confusion_matrices(tmp_path: Path) -> None:
     _paired_set(tmp_path / "set", bad=False)
-    cfg = RunConfig(task="semantic", derainer="identity", weights="none", dataset=str(tmp_path / "set"),
-                    options={"evaluator": "dummy_segmenter"})
+    cfg = RunConfig(
+        task="semantic",
+        derainer="identity",
+        weights="none",
+        dataset=str(tmp_path / "set"),
+        options={"evaluator": "dummy_segmenter"},
+    )
     whole, paths = _run_sharded(cfg, 2, tmp_path / "runs")
     _, merged = merge_shards(paths, tmp_path / "merged.json")
     assert comparable(merged) == comparable(whole)
@@ -145,8 +162,9 @@ def test_noref_merge_on_a_folder_of_photos(tmp_path: Path) -> None:
     for i in range(1, 6):
         write_image(tmp_path / "photos" / f"p{i}.png", rng.integers(0, 256, (96, 104, 3), dtype=np.uint8))
     (tmp_path / "photos" / "p3.png").write_bytes(b"")  # a per-item issue
-    cfg = RunConfig(task="noref", derainer="identity", weights="none", dataset=str(tmp_path / "photos"),
-                    metrics=["niqe"])
+    cfg = RunConfig(
+        task="noref", derainer="identity", weights="none", dataset=str(tmp_path / "photos"), metrics=["niqe"]
+    )
     whole, paths = _run_sharded(cfg, 2, tmp_path / "runs")
     assert len(whole["rows"]) == 4 and len(whole["issues"]) == 1
     _, merged = merge_shards(paths, tmp_path / "merged.json")
@@ -155,8 +173,17 @@ def test_noref_merge_on_a_folder_of_photos(tmp_path: Path) -> None:
 
 def test_merge_cli_runs_folder_and_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _paired_set(tmp_path / "set", bad=False)
-    common = ["run", "--derainer", "identity", "--task", "restoration", "--dataset", str(tmp_path / "set"),
-              "--output-dir", str(tmp_path / "runs")]
+    common = [
+        "run",
+        "--derainer",
+        "identity",
+        "--task",
+        "restoration",
+        "--dataset",
+        str(tmp_path / "set"),
+        "--output-dir",
+        str(tmp_path / "runs"),
+    ]
     assert main([*common, "--shard", "0/3"]) == 0
     assert main([*common, "--shard", "2/3"]) == 0
     capsys.readouterr()
@@ -179,8 +206,13 @@ def test_merge_cli_runs_folder_and_clear_errors(tmp_path: Path, capsys: pytest.C
     with pytest.raises(MergeError, match="given twice"):
         merge_shards([shards[0], shards[0], shards[1]])
     with pytest.raises(MergeError, match="not a shard record"):
-        merge_shards([unsharded["_path"] if "_path" in unsharded else next(
-            p for p in (tmp_path / "runs").glob("*.json") if "shard" not in p.name)])
+        merge_shards(
+            [
+                unsharded["_path"]
+                if "_path" in unsharded
+                else next(p for p in (tmp_path / "runs").glob("*.json") if "shard" not in p.name)
+            ]
+        )
     state_path(shards[1]).write_bytes(state_path(shards[0]).read_bytes())
     with pytest.raises(MergeError, match="do not match the record"):
         merge_shards(shards)

@@ -94,8 +94,17 @@ def test_component_counts_exact() -> None:
 
 
 # ----------------------------------------------------------------------------- cards and factories
-FACTORIES = ["mspfn", "mspfn_m10n3", "mspfn_m17n2", "mspfn_m13n2", "mspfn_m8n5", "mspfn_m30n1",
-             "mspfn_release", "mspfn_light", "mspfn_tiny"]
+FACTORIES = [
+    "mspfn",
+    "mspfn_m10n3",
+    "mspfn_m17n2",
+    "mspfn_m13n2",
+    "mspfn_m8n5",
+    "mspfn_m30n1",
+    "mspfn_release",
+    "mspfn_light",
+    "mspfn_tiny",
+]
 
 
 def test_cards_and_registry() -> None:
@@ -300,8 +309,9 @@ def test_laplacian_of_constant_is_zero_inside() -> None:
     # Zero padding: a corner sees 3 neighbours (8 − 3 = 5), an edge pixel 5 (8 − 5 = 3).
     torch.testing.assert_close(lap[0, 0, 0, 0], torch.tensor(0.75 * 5))
     torch.testing.assert_close(lap[0, 0, 0, 5], torch.tensor(0.75 * 3))
-    torch.testing.assert_close(laplacian_edges(torch.full((1, 3, 6, 6), 0.7))[..., 1:-1, 1:-1],
-                               torch.zeros(1, 3, 4, 4), rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        laplacian_edges(torch.full((1, 3, 6, 6), 0.7))[..., 1:-1, 1:-1], torch.zeros(1, 3, 4, 4), rtol=0, atol=1e-6
+    )
 
 
 def test_laplacian_kernel_per_channel() -> None:

@@ -79,8 +79,10 @@ def test_niqe_is_exact_without_flat_regions(calibration_scores: dict[str, tuple[
         assert calibration_scores[r["file"]][0] == pytest.approx(float(r["niqe"]), rel=1e-6)
 
 
-@pytest.mark.parametrize(("name", "model_hint"), [("niqe", "niqe_pris_params.npz"), ("sseq", "model.mat"),
-                                                 ("brisque", "brisque_model_live.yml")])
+@pytest.mark.parametrize(
+    ("name", "model_hint"),
+    [("niqe", "niqe_pris_params.npz"), ("sseq", "model.mat"), ("brisque", "brisque_model_live.yml")],
+)
 def test_registered_metric_contract(name: str, model_hint: str) -> None:
     from bench.registries import METRICS
 
@@ -95,8 +97,11 @@ def test_registered_metric_contract(name: str, model_hint: str) -> None:
 def test_batch_equals_single_and_mixed_sizes(data_root: Path) -> None:
     from bench.data.images import read_image
 
-    images = [read_image(data_root / "rain/Real147/9.jpg"), read_image(data_root / "images/iqa-calibration/ref_dir/I03.bmp"),
-              read_image(data_root / "rain/Real147/10.jpg")]
+    images = [
+        read_image(data_root / "rain/Real147/9.jpg"),
+        read_image(data_root / "images/iqa-calibration/ref_dir/I03.bmp"),
+        read_image(data_root / "rain/Real147/10.jpg"),
+    ]
     batch_n = niqe.NIQE.batch_fn(images, None)
     batch_s = sseq.SSEQ.batch_fn(images, None)
     for img, bn, bs in zip(images, batch_n, batch_s, strict=True):
@@ -136,12 +141,14 @@ def test_gamma_grid_is_matlab_colon() -> None:
 
 def test_grid_search_equals_exhaustive_matlab_min(rng: np.random.Generator) -> None:
     _gam, r_gam = niqe._gamma_table()
-    targets = np.concatenate([
-        rng.uniform(0.0, 1.0, 2000),  # includes targets outside the table on both sides
-        r_gam[rng.integers(0, r_gam.size, 50)],  # exactly on grid points
-        (r_gam[:-1] + r_gam[1:])[rng.integers(0, r_gam.size - 1, 50)] / 2,  # midpoints (ties)
-        [np.nan, np.inf, -np.inf],
-    ])
+    targets = np.concatenate(
+        [
+            rng.uniform(0.0, 1.0, 2000),  # includes targets outside the table on both sides
+            r_gam[rng.integers(0, r_gam.size, 50)],  # exactly on grid points
+            (r_gam[:-1] + r_gam[1:])[rng.integers(0, r_gam.size - 1, 50)] / 2,  # midpoints (ties)
+            [np.nan, np.inf, -np.inf],
+        ]
+    )
     fast = niqe._grid_argmin(r_gam, targets)
     slow = niqe._grid_argmin_exhaustive(r_gam, targets)
     np.testing.assert_array_equal(fast[:-2], slow[:-2])
@@ -179,8 +186,13 @@ def test_niqe_pristine_window_matches_model_file(data_root: Path) -> None:
 
 
 def test_spatial_entropy_and_pooling() -> None:
-    blocks = np.stack([np.arange(64, dtype=np.uint8).reshape(8, 8), np.full((8, 8), 9, np.uint8),
-                       np.repeat(np.array([0, 255], np.uint8), 32).reshape(8, 8)])
+    blocks = np.stack(
+        [
+            np.arange(64, dtype=np.uint8).reshape(8, 8),
+            np.full((8, 8), 9, np.uint8),
+            np.repeat(np.array([0, 255], np.uint8), 32).reshape(8, 8),
+        ]
+    )
     np.testing.assert_allclose(sseq.spatial_entropy(blocks), [6.0, 0.0, 1.0], atol=1e-12)
     mu, skew = sseq.pool(np.array([5.0, 1.0, 2.0, 3.0, 4.0]))
     # n = 5: sorted values ceil(1.0)=1 … ceil(4.0)=4 (1-based) → mean(1, 2, 3, 4); symmetric → skew 0.
@@ -251,12 +263,21 @@ def test_sseq_predictor_matches_libsvm_official(data_root: Path, tmp_path: Path)
             return format(float(v), ".17g")
 
         types = ["c_svc", "nu_svc", "one_class", "epsilon_svr", "nu_svr"]
-        lines = [f"svm_type {types[m.svm_type]}", "kernel_type rbf", f"gamma {num(m.gamma)}",
-                 f"nr_class {m.n_class}", f"total_sv {m.svs.shape[0]}", "rho " + " ".join(num(v) for v in m.rho)]
+        lines = [
+            f"svm_type {types[m.svm_type]}",
+            "kernel_type rbf",
+            f"gamma {num(m.gamma)}",
+            f"nr_class {m.n_class}",
+            f"total_sv {m.svs.shape[0]}",
+            "rho " + " ".join(num(v) for v in m.rho),
+        ]
         if m.is_classifier:
-            lines += ["label " + " ".join(str(int(v)) for v in m.labels),
-                      "probA " + " ".join(num(v) for v in m.prob_a), "probB " + " ".join(num(v) for v in m.prob_b),
-                      "nr_sv " + " ".join(str(int(v)) for v in m.n_sv)]
+            lines += [
+                "label " + " ".join(str(int(v)) for v in m.labels),
+                "probA " + " ".join(num(v) for v in m.prob_a),
+                "probB " + " ".join(num(v) for v in m.prob_b),
+                "nr_sv " + " ".join(str(int(v)) for v in m.n_sv),
+            ]
         lines.append("SV")
         for coef, sv in zip(m.sv_coef, m.svs, strict=True):
             feats = " ".join(f"{i + 1}:{num(v)}" for i, v in enumerate(sv) if v != 0)
@@ -270,8 +291,9 @@ def test_sseq_predictor_matches_libsvm_official(data_root: Path, tmp_path: Path)
         labels, _, values = svmutil.svm_predict([0] * len(rows), rows, official, "-b 1 -q" if prob else "-q")
         return np.asarray(values if prob else labels, dtype=np.float64)
 
-    np.testing.assert_allclose(model.classifier.predict_probability(x), predict(model.classifier, "clf", True),
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        model.classifier.predict_probability(x), predict(model.classifier, "clf", True), rtol=1e-9, atol=1e-12
+    )
     for j, reg in enumerate(model.regressors):
         np.testing.assert_allclose(reg.predict(x), predict(reg, f"svr{j}", False).reshape(-1), rtol=1e-9, atol=1e-12)
 
@@ -339,8 +361,9 @@ def test_brisque_aggd_fit_follows_opencv_walk(rng: np.random.Generator) -> None:
 # --- bench score ----------------------------------------------------------------------------------
 
 
-def test_cli_score_folder_with_unreadable_file(data_root: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_score_folder_with_unreadable_file(
+    data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bench.cli import main
     from bench.data.images import read_image, write_image
 
@@ -350,8 +373,19 @@ def test_cli_score_folder_with_unreadable_file(data_root: Path, tmp_path: Path,
     write_image(folder / "sub" / "10.png", img)
     write_image(folder / "2.png", img[:200, :300])
     (folder / "broken.png").write_bytes(b"not an image")
-    code = main(["score", "--metric", "niqe", "--metric", "sseq", str(folder), "--no-progress",
-                 "--output", str(tmp_path / "out.csv")])
+    code = main(
+        [
+            "score",
+            "--metric",
+            "niqe",
+            "--metric",
+            "sseq",
+            str(folder),
+            "--no-progress",
+            "--output",
+            str(tmp_path / "out.csv"),
+        ]
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 1  # one file failed
     assert lines[0] == "file,niqe,sseq,error"
@@ -371,8 +405,20 @@ def test_cli_score_full_reference_needs_ref(data_root: Path, capsys: pytest.Capt
     ref = data_root / "images/iqa-calibration/ref_dir"
     assert main(["score", "-m", "psnr_y", str(dist / "I03.bmp")]) == 2
     assert "need --ref" in capsys.readouterr().err
-    code = main(["score", "-m", "psnr_y", "-m", "niqe", str(dist / "I03.bmp"), str(dist / "I08.bmp"),
-                 "--ref", str(ref), "--no-progress"])
+    code = main(
+        [
+            "score",
+            "-m",
+            "psnr_y",
+            "-m",
+            "niqe",
+            str(dist / "I03.bmp"),
+            str(dist / "I08.bmp"),
+            "--ref",
+            str(ref),
+            "--no-progress",
+        ]
+    )
     rows = list(csv.DictReader(capsys.readouterr().out.strip().splitlines()))
     assert code == 0 and [r["file"] for r in rows] == ["I03.bmp", "I08.bmp"]
     assert all(10 < float(r["psnr_y"]) < 60 for r in rows)

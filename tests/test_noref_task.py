@@ -23,7 +23,8 @@ def test_noref_identity_on_real147(data_root: Path, tmp_path: Path) -> None:
 
 
 def test_noref_rejects_full_reference_metric(data_root: Path, tmp_path: Path) -> None:
-    cfg = RunConfig(task="noref", derainer="identity", dataset="Real147", limit=1, output_dir=str(tmp_path),
-                    metrics=["psnr_y"])
+    cfg = RunConfig(
+        task="noref", derainer="identity", dataset="Real147", limit=1, output_dir=str(tmp_path), metrics=["psnr_y"]
+    )
     with pytest.raises(ValueError, match="needs a reference"):
         NoRefTask(cfg).run()

@@ -73,7 +73,7 @@ SITECUSTOMIZE = textwrap.dedent('''
     socket.gethostbyname_ex = lambda host: _refuse("socket.gethostbyname_ex", host)
 ''')
 
-DRIVER = textwrap.dedent('''
+DRIVER = textwrap.dedent("""
     import json, socket, sys
     from bench.cli import main
     assert socket.getaddrinfo.__name__ == "<lambda>", "sitecustomize was not loaded"
@@ -82,7 +82,7 @@ DRIVER = textwrap.dedent('''
         codes.append(main(argv))
         sys.stdout.write("\\n@@exit %s %d\\n" % (argv[0], codes[-1]))
     sys.exit(max(codes))
-''')
+""")
 
 
 def _paired_set(root: Path) -> Path:
@@ -99,7 +99,8 @@ def _paired_set(root: Path) -> Path:
 
 def _yolo_weights() -> Path | None:
     root = os.environ.get("BENCH_WEIGHTS") or (
-        str(Path(os.environ["BENCH_DATA"]) / "weights") if os.environ.get("BENCH_DATA") else None)
+        str(Path(os.environ["BENCH_DATA"]) / "weights") if os.environ.get("BENCH_DATA") else None
+    )
     path = Path(root) / "detection" / "yolov8n_int8.tflite" if root else None
     return path if path is not None and path.is_file() else None
 
@@ -118,25 +119,53 @@ def test_main_commands_make_no_network_connection(tmp_path: Path) -> None:
         detection += ["-o", "evaluator=dummy_detector"]
     commands = [
         ["ls"],
-        ["run", "--task", "restoration", "--derainer", "identity", "mspfn_tiny", "--weights", "none",
-         "--dataset", str(data), "--output-dir", str(runs)],
+        [
+            "run",
+            "--task",
+            "restoration",
+            "--derainer",
+            "identity",
+            "mspfn_tiny",
+            "--weights",
+            "none",
+            "--dataset",
+            str(data),
+            "--output-dir",
+            str(runs),
+        ],
         detection,  # the embedded default set: photos shipped with scikit-image, seeded rain
         ["report", "--runs", str(runs)],
-        ["score", "--metric", "psnr_y", "--metric", "niqe", str(tmp_path / "photo" / "rainy.png"),
-         "--ref", str(tmp_path / "photo" / "clean.png")],
+        [
+            "score",
+            "--metric",
+            "psnr_y",
+            "--metric",
+            "niqe",
+            str(tmp_path / "photo" / "rainy.png"),
+            "--ref",
+            str(tmp_path / "photo" / "clean.png"),
+        ],
     ]
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("YOLO_", "ULTRALYTICS", "HF_", "TORCH_HOME"))}
-    env.update({
-        "PYTHONPATH": os.pathsep.join([str(site), str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-        "BENCH_TEST_NET_LOG": str(log),
-        "HOME": str(tmp_path / "home"),  # no settings or caches of the user's
-        "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),
-        "MPLCONFIGDIR": str(tmp_path / "home" / "mpl"),
-        "BENCH_CACHE": str(tmp_path / "cache"),
-    })
-    proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(commands)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=420, check=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YOLO_", "ULTRALYTICS", "HF_", "TORCH_HOME"))}
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(site), str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            "BENCH_TEST_NET_LOG": str(log),
+            "HOME": str(tmp_path / "home"),  # no settings or caches of the user's
+            "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),
+            "MPLCONFIGDIR": str(tmp_path / "home" / "mpl"),
+            "BENCH_CACHE": str(tmp_path / "cache"),
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER, json.dumps(commands)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=420,
+        check=False,
+    )
     attempts = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     detail = "\n".join(f"{a['call']} {a['target']}\n{''.join(a['stack'][-6:])}" for a in attempts[:3])
     assert not attempts, f"{len(attempts)} network attempt(s):\n{detail}"

@@ -39,8 +39,11 @@ def test_prenet_layout(tmp_path: Path, rng: np.random.Generator) -> None:
         _write(tmp_path / "rainy" / f"rain-{i:03d}.png", rng)
         _write(tmp_path / f"norain-{i:03d}.png", rng)
     layout = detect_pairs(tmp_path)
-    assert [(p.id, p.clean.name) for p in layout.pairs] == [("001", "norain-001.png"), ("002", "norain-002.png"),
-                                                              ("003", "norain-003.png")]
+    assert [(p.id, p.clean.name) for p in layout.pairs] == [
+        ("001", "norain-001.png"),
+        ("002", "norain-002.png"),
+        ("003", "norain-003.png"),
+    ]
 
 
 def test_mspfn_layout(tmp_path: Path, rng: np.random.Generator) -> None:

@@ -74,8 +74,22 @@ def test_psnr_y_check_on_raintrainl(data_root: Path) -> None:
 
 
 def test_perf_cli_writes_record(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "bench", "perf", "--derainer", "mspfn_tiny", "--size", "64x48",
-           "--repeats", "2", "--optimize", "jit", "--output-dir", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench",
+        "perf",
+        "--derainer",
+        "mspfn_tiny",
+        "--size",
+        "64x48",
+        "--repeats",
+        "2",
+        "--optimize",
+        "jit",
+        "--output-dir",
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "mspfn_tiny" in proc.stdout
@@ -112,8 +126,9 @@ def test_mspfn_flops_match_spec() -> None:
 
 
 def test_perf_module_importable_without_running() -> None:
-    out = subprocess.run([sys.executable, "-c", "import bench.engine.fast"], capture_output=True, timeout=120,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", "import bench.engine.fast"], capture_output=True, timeout=120, check=False
+    )
     assert out.returncode == 0
 
 
@@ -198,15 +213,34 @@ def test_load_pairs_checks_layout(tmp_path: Path, rng: np.random.Generator) -> N
 
 
 def test_perf_compare_cli(tmp_path: Path) -> None:
-    base = [sys.executable, "-m", "bench", "perf", "--compare", "--derainer", "mspfn_tiny", "--size", "40x24",
-            "--images", "2", "--repeats", "1"]
+    base = [
+        sys.executable,
+        "-m",
+        "bench",
+        "perf",
+        "--compare",
+        "--derainer",
+        "mspfn_tiny",
+        "--size",
+        "40x24",
+        "--images",
+        "2",
+        "--repeats",
+        "1",
+    ]
     proc = subprocess.run(base, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 2 and "--optimize" in proc.stderr
-    proc = subprocess.run([*base, "--optimize", "jit", "--precision", "bf16"], capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        [*base, "--optimize", "jit", "--precision", "bf16"], capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == 2 and "autocast on CUDA" in proc.stderr
-    proc = subprocess.run([*base, "--optimize", "jit", "--output-dir", str(tmp_path)], capture_output=True,
-                          text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [*base, "--optimize", "jit", "--output-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "optimize=jit (fp32, cpu) vs plain eager" in proc.stdout
     (path,) = tmp_path.glob("perf-compare-*.json")
@@ -221,9 +255,27 @@ def test_perf_compare_on_raintrainl_with_real_prenet(data_root: Path, tmp_path: 
     weights = data_root / "weights" / "derainers" / "prenet" / "Rain100L"
     if not weights.is_dir():
         pytest.skip(f"official PReNet weights not found under {weights}")
-    cmd = [sys.executable, "-m", "bench", "perf", "--compare", "--derainer", "prenet", "--weights", "Rain100L",
-           "--pairs", str(data_root / "rain" / "RainTrainL"), "--images", "1", "--repeats", "1",
-           "--optimize", "jit", "--output-dir", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench",
+        "perf",
+        "--compare",
+        "--derainer",
+        "prenet",
+        "--weights",
+        "Rain100L",
+        "--pairs",
+        str(data_root / "rain" / "RainTrainL"),
+        "--images",
+        "1",
+        "--repeats",
+        "1",
+        "--optimize",
+        "jit",
+        "--output-dir",
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     (path,) = tmp_path.glob("perf-compare-*.json")
@@ -284,7 +336,6 @@ def test_compare_refuses_reduced_precision_on_cpu() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_compare_bf16_autocast_on_cuda() -> None:
     model = create_derainer("mspfn_tiny", weights=None)
-    result, eager, fast = compare(model, _inputs(4, [(32, 32)] * 2), "none", repeats=1, device="cuda",
-                                  precision="bf16")
+    result, eager, fast = compare(model, _inputs(4, [(32, 32)] * 2), "none", repeats=1, device="cuda", precision="bf16")
     assert all(t.device.type == "cpu" and t.dtype == torch.float32 for t in eager + fast)
     assert 0 < result.max_abs_diff < 0.05  # bf16 differs from fp32, but only slightly

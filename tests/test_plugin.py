@@ -50,26 +50,56 @@ def plugin_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = getattr(sys, "_base_executable", sys.executable)
     subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    new_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                              check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+    new_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
     project_site = sysconfig.get_paths()["purelib"]
     Path(new_site, "_bench_project.pth").write_text(f"import site; site.addsitedir({project_site!r})\n")
     source = root / "src"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    subprocess.run([str(python), "-m", "pip", "install", "--no-index", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", "--quiet", str(source)],
-                   check=True, capture_output=True, text=True, timeout=300, env=_env())
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "--quiet",
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(),
+    )
     installed = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m; d = m.distribution('bench-derainer-example'); "
-                            "print(d.locate_file(''))"],
-        check=True, capture_output=True, text=True, timeout=60, env=_env()).stdout.strip()
+        [
+            str(python),
+            "-c",
+            "import importlib.metadata as m; d = m.distribution('bench-derainer-example'); print(d.locate_file(''))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    ).stdout.strip()
     assert Path(installed).resolve() == Path(new_site).resolve(), "the example must live in the fresh venv only"
     return python
 
 
 def _bench(python: Path, *args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(python), "-m", "bench", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout, env=_env())
+    return subprocess.run(
+        [str(python), "-m", "bench", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=_env()
+    )
 
 
 # ---------------------------------------------------------------------------------------------- (a)
@@ -89,22 +119,32 @@ def test_installed_plugin_is_listed_and_validates(plugin_python: Path, tmp_path:
     result = _bench(plugin_python, "validate", "--derainer", PLUGIN_NAME, "--quick", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     # The shipped weights came with the package data and passed their sha256 check.
-    assert "PASS  build: GuidedResidual (a derainers.base.Derainer), 3,203 parameters, weights: RainTrainL" \
+    assert (
+        "PASS  build: GuidedResidual (a derainers.base.Derainer), 3,203 parameters, weights: RainTrainL"
         in result.stdout
+    )
     assert "PASS  card: name 'guided_residual'" in result.stdout
     assert re.search(r"checks: \d+ passed, 0 failed, \d skipped -> PASS", result.stdout)
 
 
 # ---------------------------------------------------------------------------------------------- (b)
-@pytest.mark.parametrize(("cls", "check", "pattern"), [
-    ("WrongRange", "output range",
-     r"FAIL  output range: values span \[[0-9.]+, 255\]; expected derained images near \[0, 1\]"),
-    ("BatchDependent", "batch dependence",
-     r"FAIL  batch dependence: image 0 differs by 0\.\d+ when batched with others"),
-    ("WrongSize", "output size", r"FAIL  output size: got 1x3x40x56 for input 1x3x37x53"),
-])
-def test_validate_names_the_broken_part(cls: str, check: str, pattern: str,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("cls", "check", "pattern"),
+    [
+        (
+            "WrongRange",
+            "output range",
+            r"FAIL  output range: values span \[[0-9.]+, 255\]; expected derained images near \[0, 1\]",
+        ),
+        (
+            "BatchDependent",
+            "batch dependence",
+            r"FAIL  batch dependence: image 0 differs by 0\.\d+ when batched with others",
+        ),
+        ("WrongSize", "output size", r"FAIL  output size: got 1x3x40x56 for input 1x3x37x53"),
+    ],
+)
+def test_validate_names_the_broken_part(cls: str, check: str, pattern: str, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["validate", "--derainer", f"{BROKEN}:{cls}", "--quick"])
     out = capsys.readouterr().out
     assert code == 1, out
@@ -131,8 +171,10 @@ def test_validate_catches_a_too_small_size_multiple() -> None:
     report = validate_derainer(f"{BROKEN}:WrongMultiple", quick=True)
     assert [c.name for c in report.failed()] == ["output size"], report.render()
     message = report.check("output size").message
-    assert message.startswith("forward failed on 1x3x37x53 (a 37x53 image padded by the harness to multiples "
-                              "of card.size_multiple=1): RuntimeError"), message
+    assert message.startswith(
+        "forward failed on 1x3x37x53 (a 37x53 image padded by the harness to multiples "
+        "of card.size_multiple=1): RuntimeError"
+    ), message
     assert message.endswith("is size_multiple right?")
 
 
@@ -168,8 +210,20 @@ def _table_block(text: str, title_start: str) -> str:
 
 def test_compare_quick_adds_the_plugin_row(plugin_python: Path, data_root: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    common = ["--quick", "--detector", "dummy_detector", "--segmenter", "dummy_segmenter",
-              "--data-root", str(data_root), "--output-dir", str(runs), "--tasks", "restoration", "detection"]
+    common = [
+        "--quick",
+        "--detector",
+        "dummy_detector",
+        "--segmenter",
+        "dummy_segmenter",
+        "--data-root",
+        str(data_root),
+        "--output-dir",
+        str(runs),
+        "--tasks",
+        "restoration",
+        "detection",
+    ]
     # A stored record of a built-in derainer, as `bench compare --derainer identity` leaves it.
     assert main(["compare", "--derainer", "identity", *common]) == 0
     result = _bench(plugin_python, "compare", "--derainer", PLUGIN_NAME, *common, cwd=tmp_path)
@@ -194,12 +248,25 @@ def test_compare_quick_adds_the_plugin_row(plugin_python: Path, data_root: Path,
     assert written.read_text(encoding="utf-8").strip().endswith(text.strip()[-200:])
 
 
-def test_compare_without_data_runs_detection_on_embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_without_data_runs_detection_on_embedded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("BENCH_DATA", raising=False)
     monkeypatch.delenv("BENCH_WEIGHTS", raising=False)
-    code = main(["compare", "--derainer", "identity", "--quick", "--detector", "dummy_detector",
-                 "--output-dir", str(tmp_path), "--data-root", ""])
+    code = main(
+        [
+            "compare",
+            "--derainer",
+            "identity",
+            "--quick",
+            "--detector",
+            "dummy_detector",
+            "--output-dir",
+            str(tmp_path),
+            "--data-root",
+            "",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "no data root configured" in captured.err

@@ -97,8 +97,12 @@ def test_streak_orientation_follows_angle() -> None:
         d = np.deg2rad(angle)
         shift = 8
         dx, dy = round(np.sin(d) * shift), round(np.cos(d) * shift)
-        along = np.mean(res[shift:, shift:-shift] * res[shift - dy : res.shape[0] - dy, shift - dx : res.shape[1] - shift - dx])
-        across = np.mean(res[shift:, shift:-shift] * res[shift - dx : res.shape[0] - dx, shift + dy : res.shape[1] - shift + dy])
+        along = np.mean(
+            res[shift:, shift:-shift] * res[shift - dy : res.shape[0] - dy, shift - dx : res.shape[1] - shift - dx]
+        )
+        across = np.mean(
+            res[shift:, shift:-shift] * res[shift - dx : res.shape[0] - dx, shift + dy : res.shape[1] - shift + dy]
+        )
         assert along > 3 * max(across, 1e-9)
 
 
@@ -109,7 +113,9 @@ def test_linear_light_blend_and_haze() -> None:
     assert top > bottom > 30  # veil is denser towards the top
     # Half-transparent white veil over black in linear light: sRGB of 0.5 * airlight (0.7) = 0.35 linear -> 160
     black = np.zeros((8, 8, 3), np.uint8)
-    veil = render_rain(black, RainParams(density=0.0, haze=0.5, haze_gradient=0.0, airlight=0.7), np.random.default_rng(0))
+    veil = render_rain(
+        black, RainParams(density=0.0, haze=0.5, haze_gradient=0.0, airlight=0.7), np.random.default_rng(0)
+    )
     expected = 1.055 * 0.35 ** (1 / 2.4) - 0.055
     assert np.all(np.abs(veil.rainy.astype(int) - round(expected * 255)) <= 1)
 

@@ -82,9 +82,11 @@ def test_freeze() -> None:
 
 
 def test_import_bench_imports_no_models() -> None:
-    code = ("import sys, bench, bench.registries, bench.cli; bench.list_derainers(); "
-            "bad = [m for m in sys.modules if m.startswith(('torch', 'ultralytics', 'derainers.mspfn', 'torchvision'))]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, bench, bench.registries, bench.cli; bench.list_derainers(); "
+        "bad = [m for m in sys.modules if m.startswith(('torch', 'ultralytics', 'derainers.mspfn', 'torchvision'))]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 

@@ -144,8 +144,13 @@ def test_table6_downstream_blocks() -> None:
 
 
 def test_clean_row_is_never_bold() -> None:
-    rec = {"task": "semantic", "derainer": {"name": "x"}, "dataset": {"name": "d"}, "config": {},
-           "metrics": {"clean.miou": 1.0, "rainy.miou": 0.1, "derained.miou": 0.3}}
+    rec = {
+        "task": "semantic",
+        "derainer": {"name": "x"},
+        "dataset": {"name": "d"},
+        "config": {},
+        "metrics": {"clean.miou": 1.0, "rainy.miou": 0.1, "derained.miou": 0.3},
+    }
     rec2 = json.loads(json.dumps(rec))
     rec2["derainer"]["name"] = "y"
     rec2["metrics"]["derained.miou"] = 0.2
@@ -198,8 +203,21 @@ def test_published_data_is_consistent() -> None:
 
 # ---------------------------------------------------------------------------------------------- CLI
 def test_cli_latex_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["report", "--runs", str(RECORDS), "--table", "4", "--format", "latex",
-                 "--output", str(tmp_path / "t4.tex"), "--csv", str(tmp_path / "t4.csv")])
+    code = main(
+        [
+            "report",
+            "--runs",
+            str(RECORDS),
+            "--table",
+            "4",
+            "--format",
+            "latex",
+            "--output",
+            str(tmp_path / "t4.tex"),
+            "--csv",
+            str(tmp_path / "t4.csv"),
+        ]
+    )
     assert code == 0
     tex = (tmp_path / "t4.tex").read_text()
     assert "\\toprule" in tex and "\\textbf{37.40}" in tex and "$\\uparrow$" in tex
@@ -249,7 +267,7 @@ def test_html_page_is_self_contained(tmp_path: Path) -> None:
     assert "Table 4 — Rain100L" in page and "Table 6 — detection" in page
     # 2 examples x (rainy, identity, prenet, clean) = 3 x 4 crops, plus plots; all embedded, nothing linked
     assert page.count("<img") >= 12 + 2
-    assert "src='http" not in page and "src=\"http" not in page
+    assert "src='http" not in page and 'src="http' not in page
     srcs = re.findall(r"src='([^']+)'", page)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
 
@@ -262,28 +280,43 @@ def _chromium() -> str | None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_chromium() is None, reason="no chromium on PATH (apt-get install -y chromium) — browser test skipped")
+@pytest.mark.skipif(
+    _chromium() is None, reason="no chromium on PATH (apt-get install -y chromium) — browser test skipped"
+)
 def test_html_page_in_headless_chromium(tmp_path: Path) -> None:
     from PIL import Image
 
     runs = _records_with_images(tmp_path)
     page = tmp_path / "report.html"
     assert main(["report", "--runs", str(runs), "--format", "html", "--output", str(page)]) == 0
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     shot = tmp_path / "shot.png"
     browser = _chromium()
     assert browser is not None
-    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [browser, *flags, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.is_file() and shot.stat().st_size > 20_000
     with Image.open(shot) as im:
         pixels = np.asarray(im.convert("RGB"))
     assert pixels.shape[:2] == (2000, 1280)
     assert pixels.std() > 10 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # text, tables, images
-    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], check=True, capture_output=True,
-                         text=True, timeout=120).stdout
-    assert dom.count("<table class=\"bench\"") >= 4 and "Table 6 — detection" in dom
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", page.as_uri()], check=True, capture_output=True, text=True, timeout=120
+    ).stdout
+    assert dom.count('<table class="bench"') >= 4 and "Table 6 — detection" in dom
     assert dom.count("<img") >= 14 and "data:image/png;base64," in dom
 
 
@@ -313,7 +346,10 @@ def test_no_records_no_crash() -> None:
 def test_cells_never_show_negative_zero() -> None:
     from bench.report.table import Column, Table
 
-    table = Table(title="t", columns=[Column("gain", "gain", None, 2)],
-                  rows=[{"name": "a", "gain": -0.001}, {"name": "b", "gain": -0.0}, {"name": "c", "gain": -0.5}])
+    table = Table(
+        title="t",
+        columns=[Column("gain", "gain", None, 2)],
+        rows=[{"name": "a", "gain": -0.001}, {"name": "b", "gain": -0.0}, {"name": "c", "gain": -0.5}],
+    )
     cells = [table.cell(r, table.columns[0]) for r in table.rows]
     assert cells == ["0.00", "0.00", "-0.50"]

@@ -20,17 +20,36 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out.out, out.err
 
 
-def test_identity_on_raintrainl_matches_calibration(data_root: Path, calibration_dir: Path, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, "run", "--derainer", "identity", "--task", "restoration", "--dataset", "RainTrainL",
-                        "--data-root", str(data_root), "--limit", "20", "--output-dir", str(tmp_path))
+def test_identity_on_raintrainl_matches_calibration(
+    data_root: Path, calibration_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(
+        capsys,
+        "run",
+        "--derainer",
+        "identity",
+        "--task",
+        "restoration",
+        "--dataset",
+        "RainTrainL",
+        "--data-root",
+        str(data_root),
+        "--limit",
+        "20",
+        "--output-dir",
+        str(tmp_path),
+    )
     assert code == 0
     assert "psnr_y ↑" in out and "| identity |" in out
     records = list(tmp_path.glob("*.json"))
     assert len(records) == 1
     rec = read_record(records[0])
     assert rec["schema_version"] == SCHEMA_VERSION
-    assert rec["task"] == "restoration" and rec["dataset"]["name"] == "RainTrainL" and rec["derainer"]["name"] == "identity"
+    assert (
+        rec["task"] == "restoration"
+        and rec["dataset"]["name"] == "RainTrainL"
+        and rec["derainer"]["name"] == "identity"
+    )
     assert rec["config"]["quantize"] == "round" and rec["config"]["crop_multiple"] == 1
     assert {"torch", "git", "device", "python"} <= set(rec["env"])
     assert rec["timings"]["total"] > 0
@@ -65,9 +84,22 @@ def _tiny_set(root: Path) -> None:
 
 def test_bad_file_is_recorded_and_run_continues(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _tiny_set(tmp_path / "set")
-    code, _, _ = _run(capsys, "run", "--derainer", "identity", "--task", "restoration", "--dataset",
-                      str(tmp_path / "set"), "--output-dir", str(tmp_path / "runs"), "--quantize", "trunc",
-                      "--crop-multiple", "8")
+    code, _, _ = _run(
+        capsys,
+        "run",
+        "--derainer",
+        "identity",
+        "--task",
+        "restoration",
+        "--dataset",
+        str(tmp_path / "set"),
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--quantize",
+        "trunc",
+        "--crop-multiple",
+        "8",
+    )
     assert code == 0
     rec = read_record(next((tmp_path / "runs").glob("*.json")))
     assert [r["id"] for r in rec["rows"]] == ["1", "2", "3"]
@@ -81,8 +113,18 @@ def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkey
     monkeypatch.delenv("BENCH_DATA", raising=False)
     code, _, err = _run(capsys, "run", "--derainer", "identity", "--task", "restoration", "--dataset", "Rain100L")
     assert code == 2 and "data root" in err
-    code, _, err = _run(capsys, "run", "--derainer", "identity", "--task", "restoration", "--dataset", "Rain100L",
-                        "--data-root", str(tmp_path / "nowhere"))
+    code, _, err = _run(
+        capsys,
+        "run",
+        "--derainer",
+        "identity",
+        "--task",
+        "restoration",
+        "--dataset",
+        "Rain100L",
+        "--data-root",
+        str(tmp_path / "nowhere"),
+    )
     assert code == 2 and "not found" in err and "rain/Rain100L" in err
 
 
@@ -100,7 +142,21 @@ def test_record_is_valid_json_with_inf(tmp_path: Path, capsys: pytest.CaptureFix
     img = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     write_image(root / "rain" / "1.png", img)
     write_image(root / "norain" / "1.png", img)
-    assert main(["run", "--derainer", "identity", "--task", "restoration", "--dataset", str(root),
-                 "--output-dir", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--derainer",
+                "identity",
+                "--task",
+                "restoration",
+                "--dataset",
+                str(root),
+                "--output-dir",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     text = next((tmp_path / "r").glob("*.json")).read_text()
     assert json.loads(text)["metrics"]["psnr_y"] == "inf"

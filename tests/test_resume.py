@@ -100,11 +100,32 @@ def _journal_rows(runs: Path) -> list[dict[str, Any]]:
 @pytest.mark.slow
 def test_restoration_killed_with_sigkill_resumes_to_the_same_record(tmp_path: Path) -> None:
     data = _paired_set(tmp_path / "set")
-    cmd = [sys.executable, "-m", "bench", "run", "--derainer", "mspfn_tiny", "--weights", "none",
-           "--task", "restoration", "--dataset", str(data), "--seed", "3"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--derainer",
+        "mspfn_tiny",
+        "--weights",
+        "none",
+        "--task",
+        "restoration",
+        "--dataset",
+        str(data),
+        "--seed",
+        "3",
+    ]
     env = _env(tmp_path / "cache")
-    reference = subprocess.run([*cmd, "--output-dir", str(tmp_path / "ref")], cwd=REPO, env=env,
-                               capture_output=True, text=True, timeout=300, check=False)
+    reference = subprocess.run(
+        [*cmd, "--output-dir", str(tmp_path / "ref")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert reference.returncode == 0, reference.stderr
     ref = read_record(next((tmp_path / "ref").glob("*.json")))
 
@@ -114,8 +135,9 @@ def test_restoration_killed_with_sigkill_resumes_to_the_same_record(tmp_path: Pa
     assert 3 <= killed_at <= len(finished) < N_IMAGES
     assert not list(runs.glob("*.json")), "no record may exist before the run completes"
 
-    resumed = subprocess.run([*cmd, "--output-dir", str(runs)], cwd=REPO, env=env, capture_output=True,
-                             text=True, timeout=300, check=False)
+    resumed = subprocess.run(
+        [*cmd, "--output-dir", str(runs)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(finished)} of {N_IMAGES} items already done, {N_IMAGES - len(finished)} to go" in resumed.stderr
     record = read_record(next(runs.glob("*.json")))
@@ -138,11 +160,31 @@ def _count_entries(cache: Path, namespace: str) -> int:
 @pytest.mark.slow
 def test_detection_killed_with_sigkill_resumes_from_the_caches(tmp_path: Path) -> None:
     data = _paired_set(tmp_path / "set")
-    cmd = [sys.executable, "-m", "bench", "run", "--derainer", "mspfn_tiny", "--weights", "none",
-           "--task", "detection", "--dataset", str(data), "-o", "evaluator=dummy_detector"]
-    reference = subprocess.run([*cmd, "--output-dir", str(tmp_path / "ref")], cwd=REPO,
-                               env=_env(tmp_path / "ref-cache"), capture_output=True, text=True, timeout=300,
-                               check=False)
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--derainer",
+        "mspfn_tiny",
+        "--weights",
+        "none",
+        "--task",
+        "detection",
+        "--dataset",
+        str(data),
+        "-o",
+        "evaluator=dummy_detector",
+    ]
+    reference = subprocess.run(
+        [*cmd, "--output-dir", str(tmp_path / "ref")],
+        cwd=REPO,
+        env=_env(tmp_path / "ref-cache"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert reference.returncode == 0, reference.stderr
     ref = read_record(next((tmp_path / "ref").glob("*.json")))
 
@@ -153,8 +195,9 @@ def test_detection_killed_with_sigkill_resumes_from_the_caches(tmp_path: Path) -
     assert 3 <= done < N_IMAGES
     assert not list(runs.glob("*.json"))
 
-    resumed = subprocess.run([*cmd, "--output-dir", str(runs)], cwd=REPO, env=env, capture_output=True,
-                             text=True, timeout=300, check=False)
+    resumed = subprocess.run(
+        [*cmd, "--output-dir", str(runs)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert resumed.returncode == 0, resumed.stderr
     record = read_record(next(runs.glob("*.json")))
     assert comparable(record) == comparable(ref)
@@ -164,8 +207,14 @@ def test_detection_killed_with_sigkill_resumes_from_the_caches(tmp_path: Path) -
 
 # ---------------------------------------------------------------------------------------------- caches
 def _detection(tmp_path: Path, data: Path, **changes: Any) -> dict[str, Any]:
-    cfg = RunConfig(task="detection", derainer="mspfn_tiny", weights="none", dataset=str(data),
-                    output_dir=str(tmp_path / "runs"), options={"evaluator": "dummy_detector"})
+    cfg = RunConfig(
+        task="detection",
+        derainer="mspfn_tiny",
+        weights="none",
+        dataset=str(data),
+        output_dir=str(tmp_path / "runs"),
+        options={"evaluator": "dummy_detector"},
+    )
     for key, value in changes.items():
         setattr(cfg, key, value)
     return DetectionTask(cfg).run()
@@ -215,8 +264,9 @@ def test_changed_option_misses_exactly_the_affected_entries(tmp_path: Path) -> N
     assert comparable(back) == comparable(rounded)
 
 
-def test_corrupt_cache_entries_are_detected_logged_and_recomputed(tmp_path: Path,
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_corrupt_cache_entries_are_detected_logged_and_recomputed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     data = _paired_set(tmp_path / "set", n=4, size=(40, 48))
     first = _detection(tmp_path, data)
     cache = Path(os.environ["BENCH_CACHE"])

@@ -32,8 +32,27 @@ SEMSEG = "weights/semseg/espnetv2_s_2.0_city_{}.pth"
 def test_label_table_is_the_official_one() -> None:
     assert len(CITYSCAPES_CLASSES) == 19
     assert sorted(LABEL_ID_TO_TRAIN_ID.values()) == list(range(19))
-    expected = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
-                26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
+    expected = {
+        7: 0,
+        8: 1,
+        11: 2,
+        12: 3,
+        13: 4,
+        17: 5,
+        19: 6,
+        20: 7,
+        21: 8,
+        22: 9,
+        23: 10,
+        24: 11,
+        25: 12,
+        26: 13,
+        27: 14,
+        28: 15,
+        31: 16,
+        32: 17,
+        33: 18,
+    }
     assert expected == LABEL_ID_TO_TRAIN_ID
     ids = np.arange(34)
     train = label_ids_to_train_ids(ids.astype(np.uint8))
@@ -64,8 +83,10 @@ def test_pairing_on_synthetic_tree(tmp_path: Path) -> None:
     Image.fromarray(ids).save(gt_dir / "zurich_000000_000001_gtFine_labelIds.png")
     Image.fromarray(label_ids_to_train_ids(ids)).save(gt_dir / "zurich_000000_000002_gtFine_labelTrainIds.png")
     pairs = find_cityscapes_pairs(tmp_path, split="val")
-    assert [(p.name, p.kind) for p in pairs] == [("zurich_000000_000001", "labelIds"),
-                                                 ("zurich_000000_000002", "labelTrainIds")]  # 3rd: no labels
+    assert [(p.name, p.kind) for p in pairs] == [
+        ("zurich_000000_000001", "labelIds"),
+        ("zurich_000000_000002", "labelTrainIds"),
+    ]  # 3rd: no labels
     ds = CityscapesSemantic(tmp_path)
     maps = [gt.semantic for _, _, gt in ds]
     assert len(maps) == 2
@@ -97,7 +118,7 @@ def test_label_ids_convert_to_the_provided_train_ids(data_root: Path) -> None:
     assert mismatch.mean() < 0.005
     h, w = converted.shape
     padded = np.pad(converted, 2, mode="edge")
-    near = np.stack([padded[dy:dy + h, dx:dx + w] for dy in range(5) for dx in range(5)])
+    near = np.stack([padded[dy : dy + h, dx : dx + w] for dy in range(5) for dx in range(5)])
     assert (near == provided[None]).any(axis=0).all()
     pairs = find_cityscapes_pairs(data_root / PSEUDO, split="val")
     assert [p.name for p in pairs] == [FRAME] and pairs[0].kind == "labelTrainIds"
@@ -106,12 +127,14 @@ def test_label_ids_convert_to_the_provided_train_ids(data_root: Path) -> None:
 # ------------------------------------------------------------------------------------------- scorer
 def test_scorer_exact_numbers_with_ignore_and_absent_classes() -> None:
     # 4 classes; class 3 is neither present nor predicted, class 2 only predicted (absent from GT)
-    gt = np.array([[0, 0, 0, 1],
-                   [1, 1, 255, 255],
-                   [0, 1, 0, 255]])
-    pred = np.array([[0, 0, 1, 1],
-                     [1, 2, 3, 0],       # the two ignored pixels do not count whatever is predicted
-                     [255, 1, 0, 2]])    # 255 predicted on a labelled pixel = a miss of class 0
+    gt = np.array([[0, 0, 0, 1], [1, 1, 255, 255], [0, 1, 0, 255]])
+    pred = np.array(
+        [
+            [0, 0, 1, 1],
+            [1, 2, 3, 0],  # the two ignored pixels do not count whatever is predicted
+            [255, 1, 0, 2],
+        ]
+    )  # 255 predicted on a labelled pixel = a miss of class 0
     scorer = SemanticScorer(num_classes=4, class_names=["a", "b", "c", "d"])
     scorer.update([pred], [GroundTruth(semantic=gt)])
     # counted pixels: GT 0 at (0,0)(0,1)(0,2)(2,0)(2,2); GT 1 at (0,3)(1,0)(1,1)(2,1)

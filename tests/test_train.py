@@ -65,9 +65,20 @@ def paired_set(tmp_path: Path) -> Path:
 
 
 def _config(data: Path, out: Path, **kw) -> TrainConfig:
-    base = {"derainer": "mspfn_tiny", "train": str(data), "output_dir": str(out), "steps": 6, "val_split": 2,
-            "batch_size": 2, "patch_size": 16, "val_every": 3, "log_every": 1, "progress": False,
-            "tensorboard": False, "device": "cpu"}
+    base = {
+        "derainer": "mspfn_tiny",
+        "train": str(data),
+        "output_dir": str(out),
+        "steps": 6,
+        "val_split": 2,
+        "batch_size": 2,
+        "patch_size": 16,
+        "val_every": 3,
+        "log_every": 1,
+        "progress": False,
+        "tensorboard": False,
+        "device": "cpu",
+    }
     base.update(kw)
     return TrainConfig(**base)
 
@@ -253,8 +264,9 @@ def test_tiny_conv_options(paired_set: Path, tmp_path: Path, monkeypatch: pytest
     torch.manual_seed(0)
     model = TinyConv()
     init = {k: v.clone() for k, v in model.state_dict().items()}
-    cfg = _config(paired_set, tmp_path / "a", derainer="tiny_conv", val_split=0, patch_size=None, grad_clip=0.01,
-                  amp="bf16")
+    cfg = _config(
+        paired_set, tmp_path / "a", derainer="tiny_conv", val_split=0, patch_size=None, grad_clip=0.01, amp="bf16"
+    )
     result = Trainer(cfg, model=model).fit()
     assert result.best_psnr_y is None and result.best_checkpoint is None and result.last_checkpoint is not None
     assert not (tmp_path / "a" / "best.pt").exists()
@@ -302,7 +314,12 @@ def test_cli_parses_model_args() -> None:
     from bench.cli.train import parse_model_args
 
     assert parse_model_args(["M=5", "lstm-widths=4,4,8", "gaussian=true", "name=avg", "eps=1e-3"]) == {
-        "M": 5, "lstm_widths": (4, 4, 8), "gaussian": True, "name": "avg", "eps": 1e-3}
+        "M": 5,
+        "lstm_widths": (4, 4, 8),
+        "gaussian": True,
+        "name": "avg",
+        "eps": 1e-3,
+    }
     with pytest.raises(ValueError, match="key=value"):
         parse_model_args(["M5"])
 
@@ -311,9 +328,28 @@ def test_cli_train_and_resume(paired_set: Path, tmp_path: Path, capsys: pytest.C
     from bench.cli import main
 
     out = tmp_path / "cli"
-    args = ["train", "--derainer", "mspfn_tiny", "--train", str(paired_set), "--val-split", "2", "--steps", "2",
-            "--batch-size", "2", "--patch-size", "16", "--val-every", "2", "--output-dir", str(out), "--no-progress",
-            "--device", "cpu"]
+    args = [
+        "train",
+        "--derainer",
+        "mspfn_tiny",
+        "--train",
+        str(paired_set),
+        "--val-split",
+        "2",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--patch-size",
+        "16",
+        "--val-every",
+        "2",
+        "--output-dir",
+        str(out),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     assert main(args) == 0
     summary = capsys.readouterr().out
     assert "trained mspfn_tiny: step 2/2" in summary and "best val psnr_y" in summary
@@ -331,10 +367,36 @@ def test_cli_train_and_resume(paired_set: Path, tmp_path: Path, capsys: pytest.C
 def test_torchrun_ddp_two_cpu_processes(paired_set: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "bench",
-           "train", "--derainer", "mspfn_tiny", "--train", str(paired_set), "--val-split", "2", "--steps", "4",
-           "--batch-size", "2", "--patch-size", "16", "--val-every", "2", "--output-dir", str(out), "--no-progress",
-           "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "bench",
+        "train",
+        "--derainer",
+        "mspfn_tiny",
+        "--train",
+        str(paired_set),
+        "--val-split",
+        "2",
+        "--steps",
+        "4",
+        "--batch-size",
+        "2",
+        "--patch-size",
+        "16",
+        "--val-every",
+        "2",
+        "--output-dir",
+        str(out),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -350,9 +412,22 @@ def test_torchrun_ddp_two_cpu_processes(paired_set: Path, tmp_path: Path) -> Non
 # ------------------------------------------------------------------------------------------- real data
 @pytest.mark.slow
 def test_mspfn_tiny_loss_falls_on_raintrainl(data_root: Path, tmp_path: Path) -> None:
-    cfg = TrainConfig(derainer="mspfn_tiny", train="RainTrainL", data_root=str(data_root), val_split=20,
-                      steps=40, batch_size=4, patch_size=48, val_every=1000, log_every=10, progress=False,
-                      tensorboard=False, device="cpu", lr=1e-3, output_dir=str(tmp_path / "real"))
+    cfg = TrainConfig(
+        derainer="mspfn_tiny",
+        train="RainTrainL",
+        data_root=str(data_root),
+        val_split=20,
+        steps=40,
+        batch_size=4,
+        patch_size=48,
+        val_every=1000,
+        log_every=10,
+        progress=False,
+        tensorboard=False,
+        device="cpu",
+        lr=1e-3,
+        output_dir=str(tmp_path / "real"),
+    )
     result = Trainer(cfg).fit()
     losses = result.losses
     assert len(losses) == 40 and all(np.isfinite(losses))

@@ -63,40 +63,74 @@ class SuiteRun:
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser("compare", help=help_text, description=(
-        "Run the standard suite for one derainer on whatever data is configured (paired sets: restoration; "
-        "real photos: no-reference quality; downstream sets: detection and semantic segmentation), skipping "
-        "missing data with a note, then render its rows into the paper's Tables 4-6 next to the stored "
-        "records of the other derainers."))
-    p.add_argument("--derainer", required=True,
-                   help="registered name, entry-point plugin name, or path/to/file.py:ClassName")
+    p = sub.add_parser(
+        "compare",
+        help=help_text,
+        description=(
+            "Run the standard suite for one derainer on whatever data is configured (paired sets: restoration; "
+            "real photos: no-reference quality; downstream sets: detection and semantic segmentation), skipping "
+            "missing data with a note, then render its rows into the paper's Tables 4-6 next to the stored "
+            "records of the other derainers."
+        ),
+    )
+    p.add_argument(
+        "--derainer", required=True, help="registered name, entry-point plugin name, or path/to/file.py:ClassName"
+    )
     p.add_argument("--weights", default="default", help="'default', a tag from the card, a file, or 'none'")
     p.add_argument("--data-root", default=os.environ.get("BENCH_DATA"), help="data root (default $BENCH_DATA)")
     p.add_argument("--limit", type=int, default=None, help="only the first N items of every set")
     p.add_argument("--quick", action="store_true", help=f"--limit {QUICK_LIMIT} everywhere (smoke test)")
     p.add_argument("--output-dir", default=None, help="where run records go (default $BENCH_RUNS or ./runs)")
-    p.add_argument("--runs", default=None,
-                   help="stored records to compare with (searched recursively; default: the output dir)")
-    p.add_argument("--tasks", nargs="+", choices=SUITE_TASKS, default=list(SUITE_TASKS),
-                   help="the parts of the suite to run (default: all)")
-    p.add_argument("--sets", nargs="+", default=[], metavar="DIR",
-                   help="built downstream sets to add (e.g. the output of `bench synth --dataset coco350`); the task "
-                        "comes from the set's manifest.json 'kind', else masks/ = semantic, labels = detection")
-    p.add_argument("--detector", default=None,
-                   help="detection evaluator (default: the task's, YOLO; e.g. hog, dummy_detector)")
-    p.add_argument("--segmenter", default=None,
-                   help="semantic evaluator (default: espnetv2, only when its weights exist; e.g. dummy_segmenter)")
-    p.add_argument("--quantize", choices=("round", "trunc"), default="trunc",
-                   help="how derained outputs become 8-bit (default trunc, the paper's uint8(255*x))")
-    p.add_argument("--crop-multiple", type=int, default=8,
-                   help="restoration: crop pairs top-left to a multiple of this (paper protocol: 8)")
+    p.add_argument(
+        "--runs", default=None, help="stored records to compare with (searched recursively; default: the output dir)"
+    )
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        choices=SUITE_TASKS,
+        default=list(SUITE_TASKS),
+        help="the parts of the suite to run (default: all)",
+    )
+    p.add_argument(
+        "--sets",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="built downstream sets to add (e.g. the output of `bench synth --dataset coco350`); the task "
+        "comes from the set's manifest.json 'kind', else masks/ = semantic, labels = detection",
+    )
+    p.add_argument(
+        "--detector", default=None, help="detection evaluator (default: the task's, YOLO; e.g. hog, dummy_detector)"
+    )
+    p.add_argument(
+        "--segmenter",
+        default=None,
+        help="semantic evaluator (default: espnetv2, only when its weights exist; e.g. dummy_segmenter)",
+    )
+    p.add_argument(
+        "--quantize",
+        choices=("round", "trunc"),
+        default="trunc",
+        help="how derained outputs become 8-bit (default trunc, the paper's uint8(255*x))",
+    )
+    p.add_argument(
+        "--crop-multiple",
+        type=int,
+        default=8,
+        help="restoration: crop pairs top-left to a multiple of this (paper protocol: 8)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
     p.add_argument("--seed", type=int, default=0, help="seed of synthetic rain and random initialisation")
-    p.add_argument("--format", "-f", default="markdown", choices=("markdown", "csv", "latex", "html"),
-                   help="format of the tables")
-    p.add_argument("--output", "-O", default=None,
-                   help="write the tables to this file (default: <output-dir>/compare-<derainer>.<ext>)")
+    p.add_argument(
+        "--format", "-f", default="markdown", choices=("markdown", "csv", "latex", "html"), help="format of the tables"
+    )
+    p.add_argument(
+        "--output",
+        "-O",
+        default=None,
+        help="write the tables to this file (default: <output-dir>/compare-<derainer>.<ext>)",
+    )
     p.set_defaults(func=run)
 
 
@@ -142,14 +176,23 @@ def plan_suite(args: argparse.Namespace) -> tuple[list[SuiteRun], list[str]]:
     weights = weights_root(args.data_root)
     has_espnet = weights is not None and (weights / ESPNETV2_WEIGHTS).is_file()
     if root is None and any(t in args.tasks for t in ("restoration", "noref", "semantic")):
-        notes.append("no data root configured (--data-root or BENCH_DATA): restoration, noref and semantic "
-                     "are skipped; detection runs on the embedded photos")
+        notes.append(
+            "no data root configured (--data-root or BENCH_DATA): restoration, noref and semantic "
+            "are skipped; detection runs on the embedded photos"
+        )
     if "restoration" in args.tasks and root is not None:
         paired = [s for s in specs if s.kind == "paired"]
         found = [s for s in paired if present(s)]
         for spec in found:
-            runs.append(SuiteRun("restoration", spec.name, f"paired set {spec.relpath}",
-                                 metrics=list(RESTORATION_METRICS), crop_multiple=args.crop_multiple))
+            runs.append(
+                SuiteRun(
+                    "restoration",
+                    spec.name,
+                    f"paired set {spec.relpath}",
+                    metrics=list(RESTORATION_METRICS),
+                    crop_multiple=args.crop_multiple,
+                )
+            )
         missing = [s.name for s in paired if s not in found]
         if missing:
             notes.append(f"restoration: not found under {root}: {', '.join(missing)} (see docs/datasets.md)")
@@ -157,31 +200,48 @@ def plan_suite(args: argparse.Namespace) -> tuple[list[SuiteRun], list[str]]:
         real = [s for s in specs if s.kind == "real"]
         for spec in real:
             if present(spec):
-                runs.append(SuiteRun("noref", spec.name, f"real rainy photos {spec.relpath}",
-                                     metrics=list(NOREF_METRICS)))
+                runs.append(
+                    SuiteRun("noref", spec.name, f"real rainy photos {spec.relpath}", metrics=list(NOREF_METRICS))
+                )
             else:
                 notes.append(f"noref: {spec.name} not found at {root / spec.relpath}")
     if "detection" in args.tasks:
         options = {"evaluator": args.detector} if args.detector else {}
         coco8 = by_name.get("coco8")
         if root is not None and coco8 is not None and present(coco8):
-            runs.append(SuiteRun("detection", "coco8", "labelled coco8 with seeded synthetic rain",
-                                 options=options, fallback="embedded"))
+            runs.append(
+                SuiteRun(
+                    "detection",
+                    "coco8",
+                    "labelled coco8 with seeded synthetic rain",
+                    options=options,
+                    fallback="embedded",
+                )
+            )
         else:
             notes.append("detection: coco8 not found; using the embedded scikit-image photos (pseudo labels)")
-            runs.append(SuiteRun("detection", "embedded", "embedded photos with seeded synthetic rain",
-                                 options=options))
+            runs.append(
+                SuiteRun("detection", "embedded", "embedded photos with seeded synthetic rain", options=options)
+            )
     if "semantic" in args.tasks and root is not None:
         city = by_name.get("RainCityscapes")
         if city is None or not present(city):
             notes.append("semantic: RainCityscapes not found")
         elif args.segmenter is None and not has_espnet:
-            notes.append(f"semantic: ESPNetv2 weights not found ({ESPNETV2_WEIGHTS} under the weights root); "
-                         "pass --segmenter NAME to use another segmenter")
+            notes.append(
+                f"semantic: ESPNetv2 weights not found ({ESPNETV2_WEIGHTS} under the weights root); "
+                "pass --segmenter NAME to use another segmenter"
+            )
         else:
             options = {"evaluator": args.segmenter} if args.segmenter else {}
-            runs.append(SuiteRun("semantic", "RainCityscapes", "RainCityscapes pairs, pseudo labels from the "
-                                 "clean images", options=options))
+            runs.append(
+                SuiteRun(
+                    "semantic",
+                    "RainCityscapes",
+                    "RainCityscapes pairs, pseudo labels from the clean images",
+                    options=options,
+                )
+            )
     for folder in getattr(args, "sets", None) or []:
         item = _set_run(Path(folder), args, has_segmenter=args.segmenter is not None or has_espnet)
         if isinstance(item, str):
@@ -239,10 +299,22 @@ def _set_run(folder: Path, args: argparse.Namespace, *, has_segmenter: bool) -> 
 def _config(args: argparse.Namespace, item: SuiteRun, dataset: str, limit: int | None) -> Any:
     from bench.tasks.config import RunConfig
 
-    return RunConfig(task=item.task, derainer=args.derainer, dataset=dataset, data_root=args.data_root,
-                     weights=args.weights, limit=limit, output_dir=args.output_dir, device=args.device,
-                     seed=args.seed, quantize=args.quantize, crop_multiple=item.crop_multiple,
-                     metrics=list(item.metrics), batch_size=args.batch_size, options=dict(item.options))
+    return RunConfig(
+        task=item.task,
+        derainer=args.derainer,
+        dataset=dataset,
+        data_root=args.data_root,
+        weights=args.weights,
+        limit=limit,
+        output_dir=args.output_dir,
+        device=args.device,
+        seed=args.seed,
+        quantize=args.quantize,
+        crop_multiple=item.crop_multiple,
+        metrics=list(item.metrics),
+        batch_size=args.batch_size,
+        options=dict(item.options),
+    )
 
 
 def run_suite(args: argparse.Namespace, plan: list[SuiteRun]) -> tuple[list[dict[str, Any]], list[str]]:

@@ -17,8 +17,15 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     from bench.paths import MissingDataError
     from bench.registry import UnknownNameError
 
-    return (MissingDataError, UnknownNameError, EmptyDatasetError, ImageReadError, UnsafeCheckpointError,
-            FileNotFoundError, ValueError)
+    return (
+        MissingDataError,
+        UnknownNameError,
+        EmptyDatasetError,
+        ImageReadError,
+        UnsafeCheckpointError,
+        FileNotFoundError,
+        ValueError,
+    )
 
 
 def run_guarded(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:

@@ -19,8 +19,13 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 def _registry(kind: str):
     from bench import registries
 
-    return {"derainers": registries.DERAINERS, "datasets": registries.DATASETS, "tasks": registries.TASKS,
-            "metrics": registries.METRICS, "evaluators": registries.EVALUATORS}[kind]
+    return {
+        "derainers": registries.DERAINERS,
+        "datasets": registries.DATASETS,
+        "tasks": registries.TASKS,
+        "metrics": registries.METRICS,
+        "evaluators": registries.EVALUATORS,
+    }[kind]
 
 
 def _derainer_extra(name: str, params: bool, cards: bool) -> tuple[str, list[str]]:
@@ -35,12 +40,18 @@ def _derainer_extra(name: str, params: bool, cards: bool) -> tuple[str, list[str
     if cards:
         card = model.card
         lines.append(f"paper: {card.paper or '—'}")
-        lines.append(f"size multiple: {card.size_multiple}; trainable: {card.trainable}; "
-                     f"default weights: {card.default_weights or 'none (random init)'}")
+        lines.append(
+            f"size multiple: {card.size_multiple}; trainable: {card.trainable}; "
+            f"default weights: {card.default_weights or 'none (random init)'}"
+        )
         for w in card.weights:
-            reported = "; ".join(f"{ds}: " + ", ".join(f"{k} {v}" for k, v in m.items()) for ds, m in w.reported.items())
-            lines.append(f"weights {w.tag}: {w.path} (trained on {w.trained_on or '?'}; licence {w.licence or '?'})"
-                         + (f"; reported {reported}" if reported else ""))
+            reported = "; ".join(
+                f"{ds}: " + ", ".join(f"{k} {v}" for k, v in m.items()) for ds, m in w.reported.items()
+            )
+            lines.append(
+                f"weights {w.tag}: {w.path} (trained on {w.trained_on or '?'}; licence {w.licence or '?'})"
+                + (f"; reported {reported}" if reported else "")
+            )
     return count, lines
 
 

@@ -14,10 +14,17 @@ import sys
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     p = sub.add_parser("merge", help=help_text, description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
     p.add_argument("records", nargs="*", metavar="SHARD_RECORD", help="the shard records (.json) of one run")
-    p.add_argument("--output", "-O", default=None,
-                   help="merged record file (default: beside the shards, named like the unsharded run)")
-    p.add_argument("--runs", default=None,
-                   help="instead of listing records: merge every complete set of shard records under this folder")
+    p.add_argument(
+        "--output",
+        "-O",
+        default=None,
+        help="merged record file (default: beside the shards, named like the unsharded run)",
+    )
+    p.add_argument(
+        "--runs",
+        default=None,
+        help="instead of listing records: merge every complete set of shard records under this folder",
+    )
     p.set_defaults(func=run)
 
 

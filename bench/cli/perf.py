@@ -7,9 +7,14 @@ import sys
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser("perf", help=help_text, description=(
-        "Measure latency, throughput (images/s), peak memory and FLOPs of derainers, with the paper's "
-        "timings beside ours. Writes a JSON record when --output-dir is given."))
+    p = sub.add_parser(
+        "perf",
+        help=help_text,
+        description=(
+            "Measure latency, throughput (images/s), peak memory and FLOPs of derainers, with the paper's "
+            "timings beside ours. Writes a JSON record when --output-dir is given."
+        ),
+    )
     p.add_argument("--derainer", nargs="+", default=["mspfn"], help="derainer name(s)")
     p.add_argument("--size", nargs="+", default=["640x480"], help="WIDTHxHEIGHT (several allowed)")
     p.add_argument("--batch", type=int, default=1)
@@ -17,25 +22,40 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--optimize", choices=("none", "jit", "jit_onednn", "compile"), default="none",
-                   help="optimised inference path (bench.engine.fast); traced/compiled during warm-up")
+    p.add_argument(
+        "--optimize",
+        choices=("none", "jit", "jit_onednn", "compile"),
+        default="none",
+        help="optimised inference path (bench.engine.fast); traced/compiled during warm-up",
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
     p.add_argument("--output-dir", default=None, help="write a perf record (JSON) here")
-    p.add_argument("--weights", default=None,
-                   help="weights to load (default: random init; timings do not depend on weights)")
+    p.add_argument(
+        "--weights", default=None, help="weights to load (default: random init; timings do not depend on weights)"
+    )
     ab = p.add_argument_group("optimised vs eager (--compare)")
-    ab.add_argument("--compare", action="store_true",
-                    help="A/B the --optimize path against an eager fp32 loop over the same images "
-                         "(best-of --repeats, alternated), with max |Δ| and the psnr_y check")
+    ab.add_argument(
+        "--compare",
+        action="store_true",
+        help="A/B the --optimize path against an eager fp32 loop over the same images "
+        "(best-of --repeats, alternated), with max |Δ| and the psnr_y check",
+    )
     ab.add_argument("--images", type=int, default=4, help="images per round")
-    ab.add_argument("--pairs", default=None,
-                    help="rain/ + norain/ folder (e.g. $BENCH_DATA/rain/RainTrainL): use its first --images "
-                         "pairs at their own size instead of random --size inputs, and check psnr_y "
-                         "within 0.05 dB of eager")
-    ab.add_argument("--baseline", choices=("plain", "default"), default="plain",
-                    help="eager loop: 'plain' NCHW (layout optimisations off) or the model's default")
+    ab.add_argument(
+        "--pairs",
+        default=None,
+        help="rain/ + norain/ folder (e.g. $BENCH_DATA/rain/RainTrainL): use its first --images "
+        "pairs at their own size instead of random --size inputs, and check psnr_y "
+        "within 0.05 dB of eager",
+    )
+    ab.add_argument(
+        "--baseline",
+        choices=("plain", "default"),
+        default="plain",
+        help="eager loop: 'plain' NCHW (layout optimisations off) or the model's default",
+    )
     p.set_defaults(func=run)
 
 
@@ -51,22 +71,56 @@ def run(args: argparse.Namespace) -> int:
         model = create_derainer(name, weights=args.weights)
         for size in args.size:
             w, h = parse_size(size)
-            results.append(measure(model, model.card.name, width=w, height=h, batch=args.batch, device=args.device,
-                                   precision=args.precision, channels_last=args.channels_last,
-                                   compile_model=args.compile, warmup=args.warmup, repeats=args.repeats,
-                                   flops=not args.no_flops, optimize=args.optimize))
-    cols = [Column("size", "size"), Column("latency", "latency s/batch", False, 3),
-            Column("tput", "images/s", True, 3), Column("mem", "peak MB", False, 0),
-            Column("gflops", "GFLOP/img", None, 1), Column("tflops", "TFLOP/s achieved", True, 3),
-            Column("paper", "paper s/img", None, 2), Column("speedup", "× vs paper", True, 2)]
-    rows = [{"name": r.derainer, "size": r.size, "latency": r.latency_s, "tput": r.throughput_img_s,
-             "mem": r.peak_memory_mb, "gflops": r.gflops_per_image, "tflops": r.achieved_tflops,
-             "paper": r.paper_seconds, "speedup": r.speedup_vs_paper} for r in results]
-    table = Table(title=f"perf on {args.device} (batch {args.batch}, {args.precision}"
-                        f"{', channels-last' if args.channels_last else ''}{', compiled' if args.compile else ''}"
-                        f"{'' if args.optimize == 'none' else ', optimize=' + args.optimize})",
-                  columns=cols, rows=rows, row_title="derainer",
-                  notes=[f"Paper timings: {PAPER_SOURCE}; different hardware and framework."])
+            results.append(
+                measure(
+                    model,
+                    model.card.name,
+                    width=w,
+                    height=h,
+                    batch=args.batch,
+                    device=args.device,
+                    precision=args.precision,
+                    channels_last=args.channels_last,
+                    compile_model=args.compile,
+                    warmup=args.warmup,
+                    repeats=args.repeats,
+                    flops=not args.no_flops,
+                    optimize=args.optimize,
+                )
+            )
+    cols = [
+        Column("size", "size"),
+        Column("latency", "latency s/batch", False, 3),
+        Column("tput", "images/s", True, 3),
+        Column("mem", "peak MB", False, 0),
+        Column("gflops", "GFLOP/img", None, 1),
+        Column("tflops", "TFLOP/s achieved", True, 3),
+        Column("paper", "paper s/img", None, 2),
+        Column("speedup", "× vs paper", True, 2),
+    ]
+    rows = [
+        {
+            "name": r.derainer,
+            "size": r.size,
+            "latency": r.latency_s,
+            "tput": r.throughput_img_s,
+            "mem": r.peak_memory_mb,
+            "gflops": r.gflops_per_image,
+            "tflops": r.achieved_tflops,
+            "paper": r.paper_seconds,
+            "speedup": r.speedup_vs_paper,
+        }
+        for r in results
+    ]
+    table = Table(
+        title=f"perf on {args.device} (batch {args.batch}, {args.precision}"
+        f"{', channels-last' if args.channels_last else ''}{', compiled' if args.compile else ''}"
+        f"{'' if args.optimize == 'none' else ', optimize=' + args.optimize})",
+        columns=cols,
+        rows=rows,
+        row_title="derainer",
+        notes=[f"Paper timings: {PAPER_SOURCE}; different hardware and framework."],
+    )
     sys.stdout.write(table.to_markdown() + "\n")
     _write_record(args, "perf", [r.to_dict() for r in results])
     return 0
@@ -95,22 +149,57 @@ def run_compare(args: argparse.Namespace) -> int:
         else:
             jobs = [(size, random_inputs(args.images, *parse_size(size), multiple), None) for size in args.size]
         for size, inputs, clean in jobs:
-            results.append(measure_speedup(
-                model, model.card.name, inputs, method=args.optimize, size=size, clean=clean,
-                baseline=args.baseline, repeats=args.repeats, batch_size=args.batch,
-                channels_last=args.channels_last, device=args.device, precision=args.precision))
-    cols = [Column("size", "size"), Column("eager", "eager img/s", True, 3),
-            Column("opt", "optimised img/s", True, 3), Column("speedup", "× best", True, 2),
-            Column("median", "× median", True, 2), Column("diff", "max |Δ|", False, 7),
-            Column("psnr", "psnr_y eager dB", None, 3), Column("dpsnr", "Δ psnr_y dB", None, 4), Column("setup", "setup s", False, 1)]
-    rows = [{"name": r.derainer, "size": r.size, "eager": r.eager_img_s, "opt": r.optimized_img_s,
-             "speedup": r.speedup, "median": r.median_speedup, "diff": r.max_abs_diff,
-             "psnr": r.psnr_y_eager, "dpsnr": r.psnr_y_delta, "setup": r.setup_s} for r in results]
-    table = Table(title=f"optimize={args.optimize} ({args.precision}, {args.device}) vs {args.baseline} eager fp32 loop "
-                        f"({args.images} images, "
-                        f"batch {args.batch}{', channels-last' if args.channels_last else ''})",
-                  columns=cols, rows=rows, row_title="derainer",
-                  notes=[f"best-of-{args.repeats} alternated rounds; setup = first call (trace/compile)."])
+            results.append(
+                measure_speedup(
+                    model,
+                    model.card.name,
+                    inputs,
+                    method=args.optimize,
+                    size=size,
+                    clean=clean,
+                    baseline=args.baseline,
+                    repeats=args.repeats,
+                    batch_size=args.batch,
+                    channels_last=args.channels_last,
+                    device=args.device,
+                    precision=args.precision,
+                )
+            )
+    cols = [
+        Column("size", "size"),
+        Column("eager", "eager img/s", True, 3),
+        Column("opt", "optimised img/s", True, 3),
+        Column("speedup", "× best", True, 2),
+        Column("median", "× median", True, 2),
+        Column("diff", "max |Δ|", False, 7),
+        Column("psnr", "psnr_y eager dB", None, 3),
+        Column("dpsnr", "Δ psnr_y dB", None, 4),
+        Column("setup", "setup s", False, 1),
+    ]
+    rows = [
+        {
+            "name": r.derainer,
+            "size": r.size,
+            "eager": r.eager_img_s,
+            "opt": r.optimized_img_s,
+            "speedup": r.speedup,
+            "median": r.median_speedup,
+            "diff": r.max_abs_diff,
+            "psnr": r.psnr_y_eager,
+            "dpsnr": r.psnr_y_delta,
+            "setup": r.setup_s,
+        }
+        for r in results
+    ]
+    table = Table(
+        title=f"optimize={args.optimize} ({args.precision}, {args.device}) vs {args.baseline} eager fp32 loop "
+        f"({args.images} images, "
+        f"batch {args.batch}{', channels-last' if args.channels_last else ''})",
+        columns=cols,
+        rows=rows,
+        row_title="derainer",
+        notes=[f"best-of-{args.repeats} alternated rounds; setup = first call (trace/compile)."],
+    )
     sys.stdout.write(table.to_markdown() + "\n")
     _write_record(args, "perf-compare", [r.to_dict() for r in results])
     failed = [r.derainer for r in results if r.accuracy_ok is False]
@@ -127,8 +216,14 @@ def _write_record(args: argparse.Namespace, task: str, results: list[dict[str, o
 
     from bench.results.record import env_info, now_iso, stable_hash, write_json_atomic
 
-    record = {"schema_version": 1, "task": task, "created": now_iso(), "env": env_info(args.device),
-              "config": vars(args) | {"func": None}, "results": results}
+    record = {
+        "schema_version": 1,
+        "task": task,
+        "created": now_iso(),
+        "env": env_info(args.device),
+        "config": vars(args) | {"func": None},
+        "results": results,
+    }
     path = Path(args.output_dir) / f"{task}-{stable_hash(record['config'], 8)}.json"
     write_json_atomic(path, record)
     sys.stderr.write(f"record: {path}\n")

@@ -8,16 +8,29 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser("report", help=help_text, description=(
-        "Render stored run records as tables (Markdown, CSV, LaTeX, HTML). Nothing is recomputed."))
-    p.add_argument("--runs", default=None, help="folder (searched recursively) or record file (default $BENCH_RUNS or ./runs)")
-    p.add_argument("--format", "-f", default="markdown", choices=("markdown", "csv", "latex", "html"),
-                   help="html: one self-contained page with the tables, comparison grids and plots")
+    p = sub.add_parser(
+        "report",
+        help=help_text,
+        description=("Render stored run records as tables (Markdown, CSV, LaTeX, HTML). Nothing is recomputed."),
+    )
+    p.add_argument(
+        "--runs", default=None, help="folder (searched recursively) or record file (default $BENCH_RUNS or ./runs)"
+    )
+    p.add_argument(
+        "--format",
+        "-f",
+        default="markdown",
+        choices=("markdown", "csv", "latex", "html"),
+        help="html: one self-contained page with the tables, comparison grids and plots",
+    )
     p.add_argument("--output", "-O", default=None, help="write to this file instead of stdout")
     p.add_argument("--csv", default=None, help="also write the table(s) as CSV to this file")
-    p.add_argument("--table", default=None,
-                   help="paper table(s) to reproduce next to the records: 4, 5, 6, 2, 3, a comma list or 'all' "
-                        "(= 4,5,6; the default with --format html)")
+    p.add_argument(
+        "--table",
+        default=None,
+        help="paper table(s) to reproduce next to the records: 4, 5, 6, 2, 3, a comma list or 'all' "
+        "(= 4,5,6; the default with --format html)",
+    )
     p.add_argument("--pivot", default=None, help="free-form pivot: ROWS:COLUMNS:VALUE, e.g. derainer:dataset:psnr_y")
     p.set_defaults(func=run)
 
@@ -42,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
         groups: dict[tuple[str, str], list] = {}
         for rec in found:
             groups.setdefault((rec["task"], rec["dataset"].get("name", "?")), []).append(rec)
-        tables = [records_table(recs) if task == "restoration" else _downstream_or_generic(recs)
-                  for (task, _), recs in sorted(groups.items())]
+        tables = [
+            records_table(recs) if task == "restoration" else _downstream_or_generic(recs)
+            for (task, _), recs in sorted(groups.items())
+        ]
         text = "\n\n".join(t.render(args.format) for t in tables)
         csv_text = "\n".join(t.to_csv() for t in tables)
     if args.output:

@@ -9,12 +9,20 @@ from bench.cli.options import add_run_arguments, parse_options
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser("run", help=help_text, description=(
-        "Derain a dataset with one or more derainers, evaluate (restoration metrics or a downstream task), "
-        "print a table and write one run record (JSON) per derainer."))
-    p.add_argument("--task", default=None,
-                   help="restoration | detection | instance | semantic | noref (default: detection when no "
-                        "--dataset is given, else restoration for paired sets)")
+    p = sub.add_parser(
+        "run",
+        help=help_text,
+        description=(
+            "Derain a dataset with one or more derainers, evaluate (restoration metrics or a downstream task), "
+            "print a table and write one run record (JSON) per derainer."
+        ),
+    )
+    p.add_argument(
+        "--task",
+        default=None,
+        help="restoration | detection | instance | semantic | noref (default: detection when no "
+        "--dataset is given, else restoration for paired sets)",
+    )
     add_run_arguments(p)
     p.set_defaults(func=run)
 
@@ -23,12 +31,29 @@ def config_from_args(args: argparse.Namespace, derainer: str, task: str):  # -> 
     from bench.tasks.config import RunConfig
 
     return RunConfig(
-        task=task, derainer=derainer, dataset=args.dataset, data_root=args.data_root, weights=args.weights,
-        limit=args.limit, output_dir=args.output_dir, device=args.device, seed=args.seed, quantize=args.quantize,
-        crop_multiple=args.crop_multiple, metrics=list(args.metrics or []), tile=args.tile, overlap=args.overlap,
-        batch_size=args.batch_size, precision=args.precision, channels_last=args.channels_last,
-        save_images=args.save_images, workers=args.workers, shard=args.shard, resume=not args.no_resume,
-        options=parse_options(args.option), optimize=args.optimize,
+        task=task,
+        derainer=derainer,
+        dataset=args.dataset,
+        data_root=args.data_root,
+        weights=args.weights,
+        limit=args.limit,
+        output_dir=args.output_dir,
+        device=args.device,
+        seed=args.seed,
+        quantize=args.quantize,
+        crop_multiple=args.crop_multiple,
+        metrics=list(args.metrics or []),
+        tile=args.tile,
+        overlap=args.overlap,
+        batch_size=args.batch_size,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        save_images=args.save_images,
+        workers=args.workers,
+        shard=args.shard,
+        resume=not args.no_resume,
+        options=parse_options(args.option),
+        optimize=args.optimize,
     )
 
 

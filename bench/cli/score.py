@@ -25,8 +25,13 @@ _BATCH = 16
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     p = sub.add_parser("score", help=help_text, description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders (searched recursively)")
-    p.add_argument("--metric", "-m", action="append", required=True,
-                   help="registered metric name (repeatable), e.g. niqe, sseq, psnr_y")
+    p.add_argument(
+        "--metric",
+        "-m",
+        action="append",
+        required=True,
+        help="registered metric name (repeatable), e.g. niqe, sseq, psnr_y",
+    )
     p.add_argument("--ref", default=None, help="reference image (one input) or folder with equal file names")
     p.add_argument("--output", "-o", default=None, help="also write the CSV to this file")
     p.add_argument("--batch-size", type=int, default=_BATCH, help="images scored together (batched metrics)")
@@ -120,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
     return _write(rows, [s.name for s in specs], args.output)
 
 
-def _score_all(specs: Sequence[Any], items: list[Item], ref: Path | None, batch: int,
-               progress: bool) -> list[tuple[str, list[float | str], str]]:
+def _score_all(
+    specs: Sequence[Any], items: list[Item], ref: Path | None, batch: int, progress: bool
+) -> list[tuple[str, list[float | str], str]]:
     from tqdm import tqdm
 
     from bench.data.images import read_image
@@ -130,7 +136,7 @@ def _score_all(specs: Sequence[Any], items: list[Item], ref: Path | None, batch:
     rows: list[tuple[str, list[float | str], str]] = []
     with tqdm(total=len(items), desc="score", unit="img", file=sys.stderr, disable=not progress) as bar:
         for start in range(0, len(items), batch):
-            chunk = items[start:start + batch]
+            chunk = items[start : start + batch]
             ok: list[tuple[int, Any, Any]] = []
             errors: dict[int, str] = {}
             for i, item in enumerate(chunk):

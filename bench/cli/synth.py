@@ -24,23 +24,36 @@ _LOSSY = {".jpg", ".jpeg", ".webp"}
 
 def add_parser(sub: Any, help_text: str) -> argparse.ArgumentParser:
     """Register ``synth`` on the ``bench`` sub-command parser."""
-    parser = sub.add_parser("synth", help=help_text, description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(
+        "synth", help=help_text, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--input", type=Path, help="folder of clean images to render rain onto")
-    what.add_argument("--dataset", choices=("coco350", "bdd350", "bdd150", "labelled"),
-                      help="build a labelled downstream set from --source")
+    what.add_argument(
+        "--dataset",
+        choices=("coco350", "bdd350", "bdd150", "labelled"),
+        help="build a labelled downstream set from --source",
+    )
     what.add_argument("--verify", type=Path, metavar="DIR", help="re-hash a built set against its manifest")
-    parser.add_argument("--source", type=Path, help="labelled source folder (COCO / BDD100K root or any labelled folder)")
+    parser.add_argument(
+        "--source", type=Path, help="labelled source folder (COCO / BDD100K root or any labelled folder)"
+    )
     parser.add_argument("--annotations", type=Path, help="explicit label file (COCO JSON, BDD JSON)")
     parser.add_argument("--output-dir", type=Path, help="where the set is written")
-    parser.add_argument("--preset", default=None,
-                        help="rain preset (light, medium, heavy, night, drops); default medium for --input, "
-                             "the card's mix for --dataset")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        help="rain preset (light, medium, heavy, night, drops); default medium for --input, "
+        "the card's mix for --dataset",
+    )
     parser.add_argument("--seed", type=int, default=None, help="rain seed (default 0; the card's for named sets)")
     parser.add_argument("--limit", type=int, default=None, help="--input: only the first N images (natural order)")
-    parser.add_argument("--select", type=int, default=None,
-                        help="--dataset: select N images (default: the card's size, or all for 'labelled')")
+    parser.add_argument(
+        "--select",
+        type=int,
+        default=None,
+        help="--dataset: select N images (default: the card's size, or all for 'labelled')",
+    )
     parser.add_argument("--size", default=None, metavar="WxH", help="--dataset labelled: resize+centre-crop to WxH")
     parser.add_argument("--force", action="store_true", help="rebuild over a different existing build")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -58,8 +71,16 @@ def _parse_size(text: str | None) -> tuple[int, int] | None:
     return w, h
 
 
-def synth_folder(input_dir: str | Path, out: str | Path, *, preset: str = "medium", seed: int = 0,
-                 limit: int | None = None, force: bool = False, progress: bool = True) -> dict[str, Any]:
+def synth_folder(
+    input_dir: str | Path,
+    out: str | Path,
+    *,
+    preset: str = "medium",
+    seed: int = 0,
+    limit: int | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Render rain onto every image of a folder: ``out/rain/<name>``, ``out/norain/<name>``, ``out/manifest.json``.
 
     File names are kept. Clean files are copied byte for byte (in night mode the darkened scene is
@@ -100,10 +121,24 @@ def synth_folder(input_dir: str | Path, out: str | Path, *, preset: str = "mediu
     if not files:
         raise EmptyDatasetError(f"{input_dir}: folder holds no images")
     params = resolve_params(preset)
-    plan = [{"name": p.name, "source_id": p.name, "source_sha256": sha256_file(p), "seed": seed_record(item_seed(seed, p.name))}
-            for p in files]
-    config = {"dataset": input_dir.name, "kind": "paired", "preset": preset, "params": params.to_dict(),
-              "seed": int(seed), "renderer_version": RENDERER_VERSION, "items": plan}
+    plan = [
+        {
+            "name": p.name,
+            "source_id": p.name,
+            "source_sha256": sha256_file(p),
+            "seed": seed_record(item_seed(seed, p.name)),
+        }
+        for p in files
+    ]
+    config = {
+        "dataset": input_dir.name,
+        "kind": "paired",
+        "preset": preset,
+        "params": params.to_dict(),
+        "seed": int(seed),
+        "renderer_version": RENDERER_VERSION,
+        "items": plan,
+    }
     config_sha = sha256_json(config)
     out.mkdir(parents=True, exist_ok=True)
     if prepare_output(out, config_sha, force):
@@ -124,11 +159,27 @@ def synth_folder(input_dir: str | Path, out: str | Path, *, preset: str = "mediu
             shutil.copyfile(path, clean_path)
         else:
             Image.fromarray(result.clean).save(clean_path, **save_kw)
-        items.append({**entry, "preset": preset, "params": result.params,
-                      "files": {f"rain/{path.name}": sha256_file(rain_path), f"norain/{path.name}": sha256_file(clean_path)}})
-    manifest = {"schema": MANIFEST_SCHEMA, "kind": "paired", "dataset": input_dir.name, "config_sha256": config_sha,
-                "class_names": [], "seed": int(seed), "preset": preset, "config": config, "items": items, "files": {},
-                "versions": library_versions()}
+        items.append(
+            {
+                **entry,
+                "preset": preset,
+                "params": result.params,
+                "files": {f"rain/{path.name}": sha256_file(rain_path), f"norain/{path.name}": sha256_file(clean_path)},
+            }
+        )
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "kind": "paired",
+        "dataset": input_dir.name,
+        "config_sha256": config_sha,
+        "class_names": [],
+        "seed": int(seed),
+        "preset": preset,
+        "config": config,
+        "items": items,
+        "files": {},
+        "versions": library_versions(),
+    }
     write_json_atomic(out / MANIFEST_NAME, manifest)
     return manifest
 
@@ -147,10 +198,18 @@ def run(args: argparse.Namespace) -> int:
     if args.output_dir is None:
         raise ValueError("--output-dir is required")
     if args.input is not None:
-        manifest = synth_folder(args.input, args.output_dir, preset=args.preset or "medium",
-                                seed=0 if args.seed is None else args.seed, limit=args.limit, force=args.force,
-                                progress=progress)
-        sys.stdout.write(f"{args.output_dir}: {len(manifest['items'])} rainy/clean pairs (preset {manifest['preset']})\n")
+        manifest = synth_folder(
+            args.input,
+            args.output_dir,
+            preset=args.preset or "medium",
+            seed=0 if args.seed is None else args.seed,
+            limit=args.limit,
+            force=args.force,
+            progress=progress,
+        )
+        sys.stdout.write(
+            f"{args.output_dir}: {len(manifest['items'])} rainy/clean pairs (preset {manifest['preset']})\n"
+        )
         return 0
     if args.source is None:
         raise ValueError("--dataset needs --source (the labelled source folder)")
@@ -158,14 +217,32 @@ def run(args: argparse.Namespace) -> int:
 
     if args.dataset == "labelled":
         mix = RainMix.single(args.preset) if args.preset else None
-        report = build_labelled(args.source, args.output_dir, seed=0 if args.seed is None else args.seed, mix=mix,
-                                size=_parse_size(args.size), select=args.select, annotations=args.annotations,
-                                force=args.force, progress=progress)
+        report = build_labelled(
+            args.source,
+            args.output_dir,
+            seed=0 if args.seed is None else args.seed,
+            mix=mix,
+            size=_parse_size(args.size),
+            select=args.select,
+            annotations=args.annotations,
+            force=args.force,
+            progress=progress,
+        )
     else:
         if args.preset:
-            raise ValueError("named sets use the preset mix of their dataset card; --preset applies to --input/labelled")
-        report = build_named(args.dataset, args.source, args.output_dir, seed=args.seed, select=args.select,
-                             annotations=args.annotations, force=args.force, progress=progress)
+            raise ValueError(
+                "named sets use the preset mix of their dataset card; --preset applies to --input/labelled"
+            )
+        report = build_named(
+            args.dataset,
+            args.source,
+            args.output_dir,
+            seed=args.seed,
+            select=args.select,
+            annotations=args.annotations,
+            force=args.force,
+            progress=progress,
+        )
     state = "built" if report.built else "up to date"
     sys.stdout.write(f"{report.out}: {report.manifest['kind']} set, {len(report.manifest['items'])} images, {state}\n")
     return 0

@@ -63,8 +63,17 @@ CITYSCAPES_TRAIN_NAMES: tuple[str, ...] = CITYSCAPES_CLASSES
 CITYSCAPES_ID_TO_TRAIN: dict[int, int] = {k: v for k, v in LABEL_ID_TO_TRAIN_ID.items() if v != 255}
 # BDD100K detection categories (2018 labels and det_20) -> COCO names; unmapped categories are dropped.
 BDD_TO_COCO: dict[str, str] = {
-    "person": "person", "pedestrian": "person", "rider": "person", "car": "car", "bus": "bus", "truck": "truck",
-    "train": "train", "bike": "bicycle", "bicycle": "bicycle", "motor": "motorcycle", "motorcycle": "motorcycle",
+    "person": "person",
+    "pedestrian": "person",
+    "rider": "person",
+    "car": "car",
+    "bus": "bus",
+    "truck": "truck",
+    "train": "train",
+    "bike": "bicycle",
+    "bicycle": "bicycle",
+    "motor": "motorcycle",
+    "motorcycle": "motorcycle",
     "traffic light": "traffic light",
 }
 
@@ -222,7 +231,12 @@ def read_yolo(root: str | Path, *, splits: Sequence[str] | None = None) -> Label
                     max_cls = max(max_cls, cls)
                     if len(vals) == 4:
                         cx, cy, bw, bh = vals
-                        box = ((cx - bw / 2) * width, (cy - bh / 2) * height, (cx + bw / 2) * width, (cy + bh / 2) * height)
+                        box = (
+                            (cx - bw / 2) * width,
+                            (cy - bh / 2) * height,
+                            (cx + bw / 2) * width,
+                            (cy + bh / 2) * height,
+                        )
                         rows.append(Annotation(cls, box))
                     elif len(vals) >= 6 and len(vals) % 2 == 0:
                         poly = np.asarray(vals, np.float64).reshape(-1, 2) * (width, height)
@@ -230,10 +244,19 @@ def read_yolo(root: str | Path, *, splits: Sequence[str] | None = None) -> Label
                         box = (poly[:, 0].min(), poly[:, 1].min(), poly[:, 0].max(), poly[:, 1].max())
                         rows.append(Annotation(cls, tuple(float(v) for v in box), polygons=[poly]))
                     else:
-                        raise SourceFormatError(f"{label_file}:{line_no}: expected 4 box values or an even number ≥ 6 "
-                                                f"of polygon values after the class, got {len(vals)}")
-            items.append(SourceItem(source_id=str(path.relative_to(root)), image_path=path, stem=path.stem,
-                                    image_id=_image_id_for(path.stem, len(items) + 1), annotations=rows))
+                        raise SourceFormatError(
+                            f"{label_file}:{line_no}: expected 4 box values or an even number ≥ 6 "
+                            f"of polygon values after the class, got {len(vals)}"
+                        )
+            items.append(
+                SourceItem(
+                    source_id=str(path.relative_to(root)),
+                    image_path=path,
+                    stem=path.stem,
+                    image_id=_image_id_for(path.stem, len(items) + 1),
+                    annotations=rows,
+                )
+            )
     if not items:
         raise SourceFormatError(f"{images_dir}: no images")
     if names is None:
@@ -279,21 +302,41 @@ def read_coco(images_dir: str | Path, annotation_file: str | Path) -> LabelledSo
         elif isinstance(seg, dict):
             rle = seg
         by_image.setdefault(int(ann["image_id"]), []).append(
-            Annotation(int(ann["category_id"]), (x, y, x + w, y + h), int(ann.get("iscrowd", 0)), polys, rle,
-                       {"source_annotation_id": ann["id"]}))
+            Annotation(
+                int(ann["category_id"]),
+                (x, y, x + w, y + h),
+                int(ann.get("iscrowd", 0)),
+                polys,
+                rle,
+                {"source_annotation_id": ann["id"]},
+            )
+        )
     items = []
     for img in sorted(images, key=lambda im: int(im["id"])):
         path = images_dir / img["file_name"]
-        items.append(SourceItem(source_id=str(img["id"]), image_path=path, stem=Path(img["file_name"]).stem,
-                                image_id=int(img["id"]), annotations=by_image.get(int(img["id"]), [])))
-    categories = [{"id": int(c["id"]), "name": str(c["name"]),
-                   **({"supercategory": c["supercategory"]} if "supercategory" in c else {})}
-                  for c in sorted(cats, key=lambda c: int(c["id"]))]
+        items.append(
+            SourceItem(
+                source_id=str(img["id"]),
+                image_path=path,
+                stem=Path(img["file_name"]).stem,
+                image_id=int(img["id"]),
+                annotations=by_image.get(int(img["id"]), []),
+            )
+        )
+    categories = [
+        {
+            "id": int(c["id"]),
+            "name": str(c["name"]),
+            **({"supercategory": c["supercategory"]} if "supercategory" in c else {}),
+        }
+        for c in sorted(cats, key=lambda c: int(c["id"]))
+    ]
     return LabelledSource("coco", "instance" if has_polygons else "detection", categories, items)
 
 
-def read_bdd_det(images_dir: str | Path, labels_file: str | Path,
-                 class_map: Mapping[str, str] | None = None) -> LabelledSource:
+def read_bdd_det(
+    images_dir: str | Path, labels_file: str | Path, class_map: Mapping[str, str] | None = None
+) -> LabelledSource:
     """Read BDD100K detection labels (``bdd100k_labels_images_val.json`` or det_20 ``det_val.json``).
 
     Both are a JSON list of ``{"name", "attributes", "labels": [{"category", "box2d": {x1, y1, x2, y2}}]}``.
@@ -322,9 +365,16 @@ def read_bdd_det(images_dir: str | Path, labels_file: str | Path,
             bbox = (float(box["x1"]), float(box["y1"]), float(box["x2"]), float(box["y2"]))
             crowd = int(bool((label.get("attributes") or {}).get("crowd", False)))
             rows.append(Annotation(name_to_id[class_map[category]], bbox, crowd, extra={"bdd_category": category}))
-        items.append(SourceItem(source_id=frame["name"], image_path=images_dir / frame["name"],
-                                stem=Path(frame["name"]).stem, image_id=index + 1, annotations=rows,
-                                attributes=dict(frame.get("attributes") or {})))
+        items.append(
+            SourceItem(
+                source_id=frame["name"],
+                image_path=images_dir / frame["name"],
+                stem=Path(frame["name"]).stem,
+                image_id=index + 1,
+                annotations=rows,
+                attributes=dict(frame.get("attributes") or {}),
+            )
+        )
     used = sorted({class_map[c] for c in class_map}, key=lambda n: name_to_id[n])
     categories = [{"id": name_to_id[n], "name": n} for n in used]
     return LabelledSource("bdd-det", "detection", categories, items, dropped)
@@ -342,8 +392,9 @@ def read_bdd_sem(images_dir: str | Path, masks_dir: str | Path) -> LabelledSourc
         mask = masks_dir / f"{path.stem}.png"
         if not mask.is_file():
             continue
-        items.append(SourceItem(source_id=path.name, image_path=path, stem=path.stem, image_id=len(items) + 1,
-                                mask_path=mask))
+        items.append(
+            SourceItem(source_id=path.name, image_path=path, stem=path.stem, image_id=len(items) + 1, mask_path=mask)
+        )
     if not items:
         raise SourceFormatError(f"{images_dir}: no image with a mask in {masks_dir}")
     return LabelledSource("bdd-sem", "semantic", _semantic_categories(), items)
@@ -371,8 +422,16 @@ def read_cityscapes(root: str | Path, *, split: str | None = None) -> LabelledSo
             mask, is_ids = label_ids, True
         else:
             continue
-        items.append(SourceItem(source_id=str(rel), image_path=path, stem=path.stem, image_id=len(items) + 1,
-                                mask_path=mask, mask_is_label_ids=is_ids))
+        items.append(
+            SourceItem(
+                source_id=str(rel),
+                image_path=path,
+                stem=path.stem,
+                image_id=len(items) + 1,
+                mask_path=mask,
+                mask_is_label_ids=is_ids,
+            )
+        )
     if not items:
         raise SourceFormatError(f"{root}: no leftImg8bit/*/*/*_leftImg8bit.png with gtFine labels")
     return LabelledSource("cityscapes", "semantic", _semantic_categories(), items)
@@ -393,18 +452,22 @@ def read_labelled(source: str | Path, *, annotations: str | Path | None = None) 
         ann = Path(annotations)
         images = next((source / d for d in ("val2017", "images", "train2017") if (source / d).is_dir()), source)
         return read_coco(images, ann)
-    jsons = sorted((source / "annotations").glob("instances_*.json"), key=lambda p: ("val" not in p.name, p.name)) \
-        if (source / "annotations").is_dir() else []
+    jsons = (
+        sorted((source / "annotations").glob("instances_*.json"), key=lambda p: ("val" not in p.name, p.name))
+        if (source / "annotations").is_dir()
+        else []
+    )
     if jsons:
         ann = jsons[0]
-        split = ann.stem[len("instances_"):]
+        split = ann.stem[len("instances_") :]
         images = source / split if (source / split).is_dir() else source / "images"
         return read_coco(images, ann)
     if (source / "images").is_dir():
         return read_yolo(source)
     raise SourceFormatError(
         f"{source}: not a recognised labelled layout (YOLO images/+labels/, COCO annotations/instances_*.json, "
-        "or Cityscapes leftImg8bit/+gtFine/)")
+        "or Cityscapes leftImg8bit/+gtFine/)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -505,8 +568,9 @@ def transform_annotation(ann: Annotation, geo: Geometry, *, min_box: float = 2.0
     rle = ann.rle
     if rle is not None and not geo.identity:
         rle = _transform_rle(rle, geo)
-    return Annotation(ann.category_id, (float(bx1), float(by1), float(bx2), float(by2)), ann.iscrowd, polys, rle,
-                      dict(ann.extra))
+    return Annotation(
+        ann.category_id, (float(bx1), float(by1), float(bx2), float(by2)), ann.iscrowd, polys, rle, dict(ann.extra)
+    )
 
 
 def _transform_rle(rle: dict[str, Any], geo: Geometry) -> dict[str, Any]:
@@ -564,14 +628,20 @@ class RainMix:
     def from_card(cls, card: Mapping[str, Any]) -> RainMix:
         presets = card.get("presets", {"medium": 1.0})
         rng_ = card.get("angle_range")
-        return cls(presets=tuple((str(k), float(v)) for k, v in presets.items()),
-                   angle_range=(float(rng_[0]), float(rng_[1])) if rng_ else None,
-                   night_attribute=bool(card.get("night_from_attributes", False)),
-                   overrides=tuple(sorted((card.get("overrides") or {}).items())))
+        return cls(
+            presets=tuple((str(k), float(v)) for k, v in presets.items()),
+            angle_range=(float(rng_[0]), float(rng_[1])) if rng_ else None,
+            night_attribute=bool(card.get("night_from_attributes", False)),
+            overrides=tuple(sorted((card.get("overrides") or {}).items())),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"presets": dict(self.presets), "angle_range": list(self.angle_range) if self.angle_range else None,
-                "night_from_attributes": self.night_attribute, "overrides": dict(self.overrides)}
+        return {
+            "presets": dict(self.presets),
+            "angle_range": list(self.angle_range) if self.angle_range else None,
+            "night_from_attributes": self.night_attribute,
+            "overrides": dict(self.overrides),
+        }
 
     def draw(self, rng: np.random.Generator, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Draw ``(preset name, params mapping)`` for one image from its own generator."""
@@ -614,15 +684,21 @@ def _yolo_lines(anns: Iterable[Annotation], index: Mapping[int, int], size: tupl
             lines.append(f"{cls} {coords}")
         else:
             x1, y1, x2, y2 = ann.bbox
-            lines.append(f"{cls} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}")
+            lines.append(
+                f"{cls} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
+            )
     return "".join(line + "\n" for line in lines)
 
 
 def _coco_annotation(ann: Annotation, ann_id: int, image_id: int) -> dict[str, Any]:
     x1, y1, x2, y2 = ann.bbox
-    out: dict[str, Any] = {"id": ann_id, "image_id": image_id, "category_id": ann.category_id,
-                           "bbox": [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)],
-                           "iscrowd": ann.iscrowd}
+    out: dict[str, Any] = {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": ann.category_id,
+        "bbox": [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)],
+        "iscrowd": ann.iscrowd,
+    }
     if ann.polygons:
         out["segmentation"] = [[round(float(v), 3) for v in poly.ravel()] for poly in ann.polygons]
         out["area"] = round(sum(_polygon_area(p) for p in ann.polygons), 3)
@@ -670,10 +746,20 @@ def prepare_output(out: Path, config_sha: str, force: bool) -> bool:
     return False
 
 
-def build_set(source: LabelledSource, out: str | Path, *, dataset: str, seed: int, mix: RainMix,
-              size: tuple[int, int] | None = None, selection: Mapping[str, Any] | None = None,
-              min_box: float = 2.0, force: bool = False, progress: bool = True,
-              kind: SetKind | None = None) -> BuildReport:
+def build_set(
+    source: LabelledSource,
+    out: str | Path,
+    *,
+    dataset: str,
+    seed: int,
+    mix: RainMix,
+    size: tuple[int, int] | None = None,
+    selection: Mapping[str, Any] | None = None,
+    min_box: float = 2.0,
+    force: bool = False,
+    progress: bool = True,
+    kind: SetKind | None = None,
+) -> BuildReport:
     """Render rain onto every item of ``source`` and write the set (layout in the module docstring).
 
     Args:
@@ -704,15 +790,30 @@ def build_set(source: LabelledSource, out: str | Path, *, dataset: str, seed: in
         name = item.stem if item.stem not in names_seen else f"{item.stem}_{item.image_id}"
         names_seen.add(name)
         seq = item_seed(seed, item.source_id)
-        plan.append({"name": f"{name}.png", "stem": name, "source_id": item.source_id,
-                     "source_sha256": sha256_file(item.image_path),
-                     "label_sha256": sha256_file(item.mask_path) if item.mask_path else None,
-                     "seed": seed_record(seq)})
-    config = {"dataset": dataset, "kind": kind, "format": source.format, "seed": int(seed), "size": list(size) if size else None,
-              "mix": mix.to_dict(), "min_box": min_box, "renderer_version": RENDERER_VERSION,
-              "selection": dict(selection or {}), "categories": source.categories,
-              "annotations_sha256": sha256_json([[_ann_key(a) for a in it.annotations] for it in source.items]),
-              "items": [{k: v for k, v in p.items() if k != "stem"} for p in plan]}
+        plan.append(
+            {
+                "name": f"{name}.png",
+                "stem": name,
+                "source_id": item.source_id,
+                "source_sha256": sha256_file(item.image_path),
+                "label_sha256": sha256_file(item.mask_path) if item.mask_path else None,
+                "seed": seed_record(seq),
+            }
+        )
+    config = {
+        "dataset": dataset,
+        "kind": kind,
+        "format": source.format,
+        "seed": int(seed),
+        "size": list(size) if size else None,
+        "mix": mix.to_dict(),
+        "min_box": min_box,
+        "renderer_version": RENDERER_VERSION,
+        "selection": dict(selection or {}),
+        "categories": source.categories,
+        "annotations_sha256": sha256_json([[_ann_key(a) for a in it.annotations] for it in source.items]),
+        "items": [{k: v for k, v in p.items() if k != "stem"} for p in plan],
+    }
     config_sha = sha256_json(config)
     out.mkdir(parents=True, exist_ok=True)
     if prepare_output(out, config_sha, force):
@@ -725,7 +826,9 @@ def build_set(source: LabelledSource, out: str | Path, *, dataset: str, seed: in
     images_json: list[dict[str, Any]] = []
     anns_json: list[dict[str, Any]] = []
     items_out: list[dict[str, Any]] = []
-    bar = tqdm(list(zip(source.items, plan)), desc=f"synth {dataset}", unit="img", disable=not progress or len(plan) < 2)
+    bar = tqdm(
+        list(zip(source.items, plan)), desc=f"synth {dataset}", unit="img", disable=not progress or len(plan) < 2
+    )
     for item, entry in bar:
         clean = read_image(item.image_path)
         geo = cover_geometry(clean.shape[1], clean.shape[0], size)
@@ -751,7 +854,9 @@ def build_set(source: LabelledSource, out: str | Path, *, dataset: str, seed: in
                     lut[label_id] = train_id
                 mask = lut[mask]
             if mask.shape != (geo.source[1], geo.source[0]):
-                raise SourceFormatError(f"{item.mask_path}: mask size {mask.shape[::-1]} differs from its image {geo.source}")
+                raise SourceFormatError(
+                    f"{item.mask_path}: mask size {mask.shape[::-1]} differs from its image {geo.source}"
+                )
             mask = apply_geometry(mask, geo, nearest=True)
             files[f"masks/{stem}.png"] = out / "masks" / f"{stem}.png"
             _write_png(files[f"masks/{stem}.png"], mask)
@@ -767,32 +872,63 @@ def build_set(source: LabelledSource, out: str | Path, *, dataset: str, seed: in
             label_path.parent.mkdir(parents=True, exist_ok=True)
             label_path.write_text(_yolo_lines(moved, index, (width, height), kind), encoding="utf-8")
             files[f"labels/{stem}.txt"] = label_path
-            images_json.append({"id": item.image_id, "file_name": name, "width": width, "height": height,
-                                "source_id": item.source_id})
+            images_json.append(
+                {"id": item.image_id, "file_name": name, "width": width, "height": height, "source_id": item.source_id}
+            )
             for ann in moved:
                 anns_json.append(_coco_annotation(ann, len(anns_json) + 1, item.image_id))
-        items_out.append({"name": name, "source_id": item.source_id, "source_sha256": entry["source_sha256"],
-                          "seed": entry["seed"], "preset": preset, "params": result.params,
-                          "geometry": {"resized": list(geo.resized), "offset": list(geo.offset)},
-                          "files": {rel: sha256_file(path) for rel, path in files.items()}})
+        items_out.append(
+            {
+                "name": name,
+                "source_id": item.source_id,
+                "source_sha256": entry["source_sha256"],
+                "seed": entry["seed"],
+                "preset": preset,
+                "params": result.params,
+                "geometry": {"resized": list(geo.resized), "offset": list(geo.offset)},
+                "files": {rel: sha256_file(path) for rel, path in files.items()},
+            }
+        )
     top_files: dict[str, str] = {}
     if kind != "semantic":
-        write_json_atomic(out / "annotations.json", {
-            "info": {"description": f"{dataset}: rainy set built by bench synth", "seed": int(seed)},
-            "images": images_json, "annotations": anns_json, "categories": source.categories})
+        write_json_atomic(
+            out / "annotations.json",
+            {
+                "info": {"description": f"{dataset}: rainy set built by bench synth", "seed": int(seed)},
+                "images": images_json,
+                "annotations": anns_json,
+                "categories": source.categories,
+            },
+        )
         top_files["annotations.json"] = sha256_file(out / "annotations.json")
-    manifest = {"schema": MANIFEST_SCHEMA, "kind": kind, "dataset": dataset, "config_sha256": config_sha,
-                "class_names": source.class_names, "categories": source.categories,
-                "yolo_index": {str(k): v for k, v in sorted(index.items())} if kind != "semantic" else None,
-                "seed": int(seed), "preset": mix.to_dict(), "dropped": dropped, "config": config,
-                "items": items_out, "files": top_files, "versions": library_versions()}
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "kind": kind,
+        "dataset": dataset,
+        "config_sha256": config_sha,
+        "class_names": source.class_names,
+        "categories": source.categories,
+        "yolo_index": {str(k): v for k, v in sorted(index.items())} if kind != "semantic" else None,
+        "seed": int(seed),
+        "preset": mix.to_dict(),
+        "dropped": dropped,
+        "config": config,
+        "items": items_out,
+        "files": top_files,
+        "versions": library_versions(),
+    }
     write_json_atomic(out / MANIFEST_NAME, manifest)
     return BuildReport(out, True, manifest, dropped)
 
 
 def _ann_key(ann: Annotation) -> list[Any]:
-    return [ann.category_id, [round(v, 4) for v in ann.bbox], ann.iscrowd,
-            [[round(float(v), 4) for v in p.ravel()] for p in ann.polygons], ann.rle and str(ann.rle.get("counts"))[:64]]
+    return [
+        ann.category_id,
+        [round(v, 4) for v in ann.bbox],
+        ann.iscrowd,
+        [[round(float(v), 4) for v in p.ravel()] for p in ann.polygons],
+        ann.rle and str(ann.rle.get("counts"))[:64],
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -806,22 +942,41 @@ def cards_dir() -> Path:
 
 BUILTIN_CARDS: dict[str, dict[str, Any]] = {
     "coco350": {
-        "name": "coco350", "kind": "detection", "size": [640, 480],
+        "name": "coco350",
+        "kind": "detection",
+        "size": [640, 480],
         "selection": {"size": 350, "seed": 350, "rule": "coco_non_crowd"},
-        "rain": {"seed": 2020, "presets": {"light": 0.25, "medium": 0.35, "heavy": 0.2, "night": 0.2},
-                 "angle_range": [-30.0, 30.0], "night_from_attributes": False},
+        "rain": {
+            "seed": 2020,
+            "presets": {"light": 0.25, "medium": 0.35, "heavy": 0.2, "night": 0.2},
+            "angle_range": [-30.0, 30.0],
+            "night_from_attributes": False,
+        },
     },
     "bdd350": {
-        "name": "bdd350", "kind": "detection", "size": [1280, 720],
-        "selection": {"size": 350, "seed": 350, "rule": "bdd_mapped_box"}, "class_map": dict(BDD_TO_COCO),
-        "rain": {"seed": 2020, "presets": {"light": 0.3, "medium": 0.4, "heavy": 0.3},
-                 "angle_range": [-30.0, 30.0], "night_from_attributes": True},
+        "name": "bdd350",
+        "kind": "detection",
+        "size": [1280, 720],
+        "selection": {"size": 350, "seed": 350, "rule": "bdd_mapped_box"},
+        "class_map": dict(BDD_TO_COCO),
+        "rain": {
+            "seed": 2020,
+            "presets": {"light": 0.3, "medium": 0.4, "heavy": 0.3},
+            "angle_range": [-30.0, 30.0],
+            "night_from_attributes": True,
+        },
     },
     "bdd150": {
-        "name": "bdd150", "kind": "semantic", "size": [1280, 720],
+        "name": "bdd150",
+        "kind": "semantic",
+        "size": [1280, 720],
         "selection": {"size": 150, "seed": 150, "rule": "all"},
-        "rain": {"seed": 2020, "presets": {"light": 0.25, "medium": 0.35, "heavy": 0.2, "night": 0.2},
-                 "angle_range": [-30.0, 30.0], "night_from_attributes": False},
+        "rain": {
+            "seed": 2020,
+            "presets": {"light": 0.25, "medium": 0.35, "heavy": 0.2, "night": 0.2},
+            "angle_range": [-30.0, 30.0],
+            "night_from_attributes": False,
+        },
     },
 }
 
@@ -854,18 +1009,31 @@ def _find_first(root: Path, candidates: Sequence[str], what: str) -> Path:
     raise FileNotFoundError(f"{root}: {what} not found; looked for {', '.join(candidates)}")
 
 
-def _restrict(source: LabelledSource, eligible: Callable[[SourceItem], bool], size: int | None, seed: int
-              ) -> tuple[LabelledSource, dict[str, Any]]:
+def _restrict(
+    source: LabelledSource, eligible: Callable[[SourceItem], bool], size: int | None, seed: int
+) -> tuple[LabelledSource, dict[str, Any]]:
     pool = [it for it in source.items if eligible(it)]
     chosen = [pool[i] for i in select_indices(len(pool), size, seed)]
-    selection = {"eligible": len(pool), "size": len(chosen), "seed": int(seed),
-                 "source_ids": [it.source_id for it in chosen]}
+    selection = {
+        "eligible": len(pool),
+        "size": len(chosen),
+        "seed": int(seed),
+        "source_ids": [it.source_id for it in chosen],
+    }
     return LabelledSource(source.format, source.kind, source.categories, chosen, dict(source.dropped)), selection
 
 
-def build_named(name: str, source_root: str | Path, out: str | Path, *, seed: int | None = None,
-                select: int | None = None, annotations: str | Path | None = None, force: bool = False,
-                progress: bool = True) -> BuildReport:
+def build_named(
+    name: str,
+    source_root: str | Path,
+    out: str | Path,
+    *,
+    seed: int | None = None,
+    select: int | None = None,
+    annotations: str | Path | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> BuildReport:
     """Build ``coco350``, ``bdd350`` or ``bdd150`` from the user's copy of COCO / BDD100K.
 
     Args:
@@ -887,15 +1055,31 @@ def build_named(name: str, source_root: str | Path, out: str | Path, *, seed: in
     sel = card["selection"]
     size = select if select is not None else sel.get("size")
     if name == "coco350":
-        ann = Path(annotations) if annotations else _find_first(
-            root, ["annotations/instances_val2017.json", "instances_val2017.json"], "COCO val2017 annotations")
+        ann = (
+            Path(annotations)
+            if annotations
+            else _find_first(
+                root, ["annotations/instances_val2017.json", "instances_val2017.json"], "COCO val2017 annotations"
+            )
+        )
         images = _find_first(root, ["val2017", "images/val2017", "images"], "COCO val2017 images folder")
         source = read_coco(images, ann)
         source, selection = _restrict(source, lambda it: any(a.iscrowd == 0 for a in it.annotations), size, sel["seed"])
     elif name == "bdd350":
-        labels = Path(annotations) if annotations else _find_first(
-            root, ["labels/det_20/det_val.json", "labels/bdd100k_labels_images_val.json",
-                   "bdd100k_labels_images_val.json", "det_val.json"], "BDD100K detection labels (val)")
+        labels = (
+            Path(annotations)
+            if annotations
+            else _find_first(
+                root,
+                [
+                    "labels/det_20/det_val.json",
+                    "labels/bdd100k_labels_images_val.json",
+                    "bdd100k_labels_images_val.json",
+                    "det_val.json",
+                ],
+                "BDD100K detection labels (val)",
+            )
+        )
         images = _find_first(root, ["images/100k/val", "100k/val"], "BDD100K images/100k/val")
         source = read_bdd_det(images, labels, card.get("class_map"))
         source, selection = _restrict(source, lambda it: bool(it.annotations), size, sel["seed"])
@@ -908,15 +1092,34 @@ def build_named(name: str, source_root: str | Path, out: str | Path, *, seed: in
         raise ValueError(f"unknown dataset {name!r}; choose coco350, bdd350, bdd150 or 'labelled'")
     selection["rule"] = sel.get("rule")
     rain = card["rain"]
-    return build_set(source, out, dataset=name, seed=int(rain["seed"] if seed is None else seed),
-                     mix=RainMix.from_card(rain), size=tuple(card["size"]), selection=selection, force=force,
-                     progress=progress, kind=card["kind"])
+    return build_set(
+        source,
+        out,
+        dataset=name,
+        seed=int(rain["seed"] if seed is None else seed),
+        mix=RainMix.from_card(rain),
+        size=tuple(card["size"]),
+        selection=selection,
+        force=force,
+        progress=progress,
+        kind=card["kind"],
+    )
 
 
-def build_labelled(source_root: str | Path, out: str | Path, *, seed: int, mix: RainMix | None = None,
-                   size: tuple[int, int] | None = None, select: int | None = None,
-                   annotations: str | Path | None = None, kind: SetKind | None = None, force: bool = False,
-                   progress: bool = True, dataset: str | None = None) -> BuildReport:
+def build_labelled(
+    source_root: str | Path,
+    out: str | Path,
+    *,
+    seed: int,
+    mix: RainMix | None = None,
+    size: tuple[int, int] | None = None,
+    select: int | None = None,
+    annotations: str | Path | None = None,
+    kind: SetKind | None = None,
+    force: bool = False,
+    progress: bool = True,
+    dataset: str | None = None,
+) -> BuildReport:
     """Build a rainy set from any labelled folder (YOLO, COCO JSON or Cityscapes masks).
 
     Example:
@@ -925,7 +1128,18 @@ def build_labelled(source_root: str | Path, out: str | Path, *, seed: int, mix: 
     source = read_labelled(source_root, annotations=annotations)
     source, selection = _restrict(source, lambda it: True, select, seed)
     selection["rule"] = "all" if select is None else "random"
-    mix = mix or RainMix(presets=(("light", 1.0), ("medium", 1.0), ("heavy", 1.0), ("night", 1.0)),
-                         angle_range=(-30.0, 30.0))
-    return build_set(source, out, dataset=dataset or Path(source_root).name, seed=seed, mix=mix, size=size,
-                     selection=selection, force=force, progress=progress, kind=kind)
+    mix = mix or RainMix(
+        presets=(("light", 1.0), ("medium", 1.0), ("heavy", 1.0), ("night", 1.0)), angle_range=(-30.0, 30.0)
+    )
+    return build_set(
+        source,
+        out,
+        dataset=dataset or Path(source_root).name,
+        seed=seed,
+        mix=mix,
+        size=size,
+        selection=selection,
+        force=force,
+        progress=progress,
+        kind=kind,
+    )

@@ -61,28 +61,81 @@ class DatasetSpec:
 
 
 BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
-    DatasetSpec("RainTrainL", "rain/RainTrainL", "paired", "Rain100L training set (JORDER), 200 pairs, 481x321.",
-                "Yang et al. CVPR'17 (JORDER); RGR repository rain100L/train/small", 200),
-    DatasetSpec("RainCityscapes", "rain/RainCityscapes-test", "paired",
-                "RainCityscapes test pairs (rain + fog from Cityscapes depth), 512x256.",
-                "Hu et al. CVPR'19; Cityscapes terms", 100),
-    DatasetSpec("Rain100L", "rain/Rain100L", "paired", "Rain100L test set, 100 pairs (light rain).",
-                "Yang et al. CVPR'17 (JORDER)", 100),
-    DatasetSpec("Rain100H", "rain/Rain100H", "paired", "Rain100H test set, 100 pairs (heavy rain).",
-                "Yang et al. CVPR'17 (JORDER)", 100),
+    DatasetSpec(
+        "RainTrainL",
+        "rain/RainTrainL",
+        "paired",
+        "Rain100L training set (JORDER), 200 pairs, 481x321.",
+        "Yang et al. CVPR'17 (JORDER); RGR repository rain100L/train/small",
+        200,
+    ),
+    DatasetSpec(
+        "RainCityscapes",
+        "rain/RainCityscapes-test",
+        "paired",
+        "RainCityscapes test pairs (rain + fog from Cityscapes depth), 512x256.",
+        "Hu et al. CVPR'19; Cityscapes terms",
+        100,
+    ),
+    DatasetSpec(
+        "Rain100L",
+        "rain/Rain100L",
+        "paired",
+        "Rain100L test set, 100 pairs (light rain).",
+        "Yang et al. CVPR'17 (JORDER)",
+        100,
+    ),
+    DatasetSpec(
+        "Rain100H",
+        "rain/Rain100H",
+        "paired",
+        "Rain100H test set, 100 pairs (heavy rain).",
+        "Yang et al. CVPR'17 (JORDER)",
+        100,
+    ),
     DatasetSpec("Test100", "rain/Test100", "paired", "Rain800 (ID-CGAN) last 100 pairs.", "Zhang et al. TCSVT'19", 100),
     DatasetSpec("Test1200", "rain/Test1200", "paired", "DID-MDN test set, 1200 pairs.", "Zhang & Patel CVPR'18", 1200),
-    DatasetSpec("Test2800", "rain/Test2800", "paired", "Rain14000 (DDN) last 200 clean x 14 rain types.",
-                "Fu et al. CVPR'17", 2800),
+    DatasetSpec(
+        "Test2800",
+        "rain/Test2800",
+        "paired",
+        "Rain14000 (DDN) last 200 clean x 14 rain types.",
+        "Fu et al. CVPR'17",
+        2800,
+    ),
     DatasetSpec("Rain12", "rain/Rain12", "paired", "Rain12, 12 pairs.", "Li et al. CVPR'16", 12),
-    DatasetSpec("Real147", "rain/Real147", "real", "147 real-world rainy photos, no ground truth.",
-                "SIRR/SEMI real_input (Wei et al. CVPR'19)", 147),
-    DatasetSpec("coco8", "images/coco8", "labelled", "8 COCO images with YOLO box labels (4 train, 4 val).",
-                "ultralytics example dataset", 8),
-    DatasetSpec("coco8-seg", "images/coco8-seg", "labelled", "8 COCO images with YOLO polygon labels.",
-                "ultralytics example dataset", 8),
-    DatasetSpec("cityscapes-pseudo", "images/cityscapes-pseudo", "labelled",
-                "One Cityscapes frame with gtFine labels.", "mmsegmentation test data", 1),
+    DatasetSpec(
+        "Real147",
+        "rain/Real147",
+        "real",
+        "147 real-world rainy photos, no ground truth.",
+        "SIRR/SEMI real_input (Wei et al. CVPR'19)",
+        147,
+    ),
+    DatasetSpec(
+        "coco8",
+        "images/coco8",
+        "labelled",
+        "8 COCO images with YOLO box labels (4 train, 4 val).",
+        "ultralytics example dataset",
+        8,
+    ),
+    DatasetSpec(
+        "coco8-seg",
+        "images/coco8-seg",
+        "labelled",
+        "8 COCO images with YOLO polygon labels.",
+        "ultralytics example dataset",
+        8,
+    ),
+    DatasetSpec(
+        "cityscapes-pseudo",
+        "images/cityscapes-pseudo",
+        "labelled",
+        "One Cityscapes frame with gtFine labels.",
+        "mmsegmentation test data",
+        1,
+    ),
 )
 
 
@@ -91,7 +144,9 @@ def register_builtin_datasets(registry: Registry[Any]) -> None:
         registry.add(spec.name, spec, summary=spec.summary)
 
 
-def resolve_dataset(name_or_path: str, root: str | os.PathLike[str] | None = None) -> tuple[str, Path, DatasetKind | None]:
+def resolve_dataset(
+    name_or_path: str, root: str | os.PathLike[str] | None = None
+) -> tuple[str, Path, DatasetKind | None]:
     """Resolve a registered name or a folder path to ``(name, folder, kind)``.
 
     A path that exists wins over a name; the kind of a plain folder is ``None`` (detected by the reader).

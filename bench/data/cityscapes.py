@@ -28,23 +28,39 @@ IGNORE_INDEX = 255
 
 #: The 19 evaluated Cityscapes classes, indexed by trainId.
 CITYSCAPES_CLASSES: tuple[str, ...] = (
-    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
-    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle",
+    "road",
+    "sidewalk",
+    "building",
+    "wall",
+    "fence",
+    "pole",
+    "traffic light",
+    "traffic sign",
+    "vegetation",
+    "terrain",
+    "sky",
+    "person",
+    "rider",
+    "car",
+    "truck",
+    "bus",
+    "train",
+    "motorcycle",
     "bicycle",
 )
 
 #: labelId -> trainId for the 19 evaluated classes (cityscapesscripts labels.py); all other ids -> 255.
 LABEL_ID_TO_TRAIN_ID: dict[int, int] = {
-    7: 0,    # road
-    8: 1,    # sidewalk
-    11: 2,   # building
-    12: 3,   # wall
-    13: 4,   # fence
-    17: 5,   # pole
-    19: 6,   # traffic light
-    20: 7,   # traffic sign
-    21: 8,   # vegetation
-    22: 9,   # terrain
+    7: 0,  # road
+    8: 1,  # sidewalk
+    11: 2,  # building
+    12: 3,  # wall
+    13: 4,  # fence
+    17: 5,  # pole
+    19: 6,  # traffic light
+    20: 7,  # traffic sign
+    21: 8,  # vegetation
+    22: 9,  # terrain
     23: 10,  # sky
     24: 11,  # person
     25: 12,  # rider
@@ -174,7 +190,9 @@ class CityscapesPair:
     kind: LabelKind
 
 
-def label_path_for(image: str | Path, gt_root: str | Path, prefer: LabelKind = "labelTrainIds") -> tuple[Path, LabelKind] | None:
+def label_path_for(
+    image: str | Path, gt_root: str | Path, prefer: LabelKind = "labelTrainIds"
+) -> tuple[Path, LabelKind] | None:
     """Find the gtFine label file of an image by its frame id anywhere under ``gt_root``.
 
     Looks for ``<frame>_gtFine_labelTrainIds.png`` and ``<frame>_gtFine_labelIds.png`` (``prefer`` first),
@@ -202,8 +220,9 @@ def label_path_for(image: str | Path, gt_root: str | Path, prefer: LabelKind = "
     return None
 
 
-def find_cityscapes_pairs(root: str | Path, split: str | None = None,
-                          prefer: LabelKind = "labelTrainIds") -> list[CityscapesPair]:
+def find_cityscapes_pairs(
+    root: str | Path, split: str | None = None, prefer: LabelKind = "labelTrainIds"
+) -> list[CityscapesPair]:
     """Pair every ``leftImg8bit`` image under ``root`` with its ``gtFine`` labels.
 
     Args:
@@ -226,7 +245,9 @@ def find_cityscapes_pairs(root: str | Path, split: str | None = None,
     img_root, gt_root = root / "leftImg8bit", root / "gtFine"
     for folder in (img_root, gt_root):
         if not folder.is_dir():
-            raise FileNotFoundError(f"Cityscapes folder not found: {folder} (expected leftImg8bit/ and gtFine/ under {root})")
+            raise FileNotFoundError(
+                f"Cityscapes folder not found: {folder} (expected leftImg8bit/ and gtFine/ under {root})"
+            )
     base = img_root / split if split else img_root
     pairs: list[CityscapesPair] = []
     for image in sorted(base.rglob("*_leftImg8bit.png")):
@@ -256,8 +277,14 @@ class CityscapesSemantic:
         ((128, 256, 3), (128, 256))
     """
 
-    def __init__(self, root: str | Path, split: str | None = None, *, limit: int | None = None,
-                 prefer: LabelKind = "labelTrainIds") -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        split: str | None = None,
+        *,
+        limit: int | None = None,
+        prefer: LabelKind = "labelTrainIds",
+    ) -> None:
         self.root = Path(root)
         self.pairs = find_cityscapes_pairs(self.root, split, prefer)
         if limit is not None:

@@ -12,9 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-)
+IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 Quantize = Literal["round", "trunc"]
 MAX_PIXELS = 16384 * 16384
 

@@ -148,8 +148,9 @@ def read_yolo_labels(path: str | Path, height: int, width: int, *, with_masks: b
             box = [float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())]
             poly = np.stack([xs, ys], axis=1).ravel().tolist()
         else:
-            raise LabelFormatError(f"{path}:{lineno}: expected 'cls cx cy w h' or 'cls x1 y1 x2 y2 x3 y3 ...', "
-                                   f"got {len(parts)} values")
+            raise LabelFormatError(
+                f"{path}:{lineno}: expected 'cls cx cy w h' or 'cls x1 y1 x2 y2 x3 y3 ...', got {len(parts)} values"
+            )
         boxes.append(box)
         labels.append(cls)
         polygons.append(poly)
@@ -166,8 +167,9 @@ def read_yolo_labels(path: str | Path, height: int, width: int, *, with_masks: b
                 # pixels whose centre lies inside the box
                 x1, y1, x2, y2 = np.ceil(box_arr[k] - 0.5).astype(int)
                 masks[k, y1:y2, x1:x2] = True
-    return GroundTruth(boxes=box_arr, labels=np.asarray(labels, dtype=np.int64), masks=masks,
-                       iscrowd=np.zeros(len(labels), dtype=bool))
+    return GroundTruth(
+        boxes=box_arr, labels=np.asarray(labels, dtype=np.int64), masks=masks, iscrowd=np.zeros(len(labels), dtype=bool)
+    )
 
 
 def yolo_label_path(image_path: str | Path) -> Path:

@@ -24,8 +24,28 @@ import numpy as np
 
 from bench.data.images import ImageReadError, crop_to_multiple, is_image_file, read_image
 
-RAINY_DIRS: tuple[str, ...] = ("rain", "rainy", "rain100mm", "inputcrop", "input", "rainy_image", "rain_image", "data", "low")
-CLEAN_DIRS: tuple[str, ...] = ("norain", "clean", "cleancrop", "target", "gt", "ground_truth", "groundtruth", "label", "high")
+RAINY_DIRS: tuple[str, ...] = (
+    "rain",
+    "rainy",
+    "rain100mm",
+    "inputcrop",
+    "input",
+    "rainy_image",
+    "rain_image",
+    "data",
+    "low",
+)
+CLEAN_DIRS: tuple[str, ...] = (
+    "norain",
+    "clean",
+    "cleancrop",
+    "target",
+    "gt",
+    "ground_truth",
+    "groundtruth",
+    "label",
+    "high",
+)
 _ID_PREFIXES = re.compile(r"^(?:norain|rain|rainy|clean|gt)[-_]", re.IGNORECASE)
 _DDN_ID = re.compile(r"^(.+)_(\d+)$")
 
@@ -139,8 +159,9 @@ def detect_pairs(root: str | Path) -> PairedLayout:
         used.add(clean)
         pairs.append(Pair(pair_id(rainy.stem), rainy, clean))
     if clean_dir is not None:
-        issues.extend(DataIssue(str(c), "unpaired: clean image without a rainy counterpart")
-                      for c in clean_files if c not in used)
+        issues.extend(
+            DataIssue(str(c), "unpaired: clean image without a rainy counterpart") for c in clean_files if c not in used
+        )
     if not pairs:
         raise EmptyDatasetError(f"{root}: no rainy/clean pairs could be matched ({len(issues)} unpaired files)")
     pairs.sort(key=lambda p: natural_key(p.id))
@@ -161,8 +182,9 @@ class PairedDataset:
         ids: Restrict to these pair ids (after ``limit``).
     """
 
-    def __init__(self, root: str | Path, *, limit: int | None = None, crop_multiple: int = 1,
-                 ids: set[str] | None = None) -> None:
+    def __init__(
+        self, root: str | Path, *, limit: int | None = None, crop_multiple: int = 1, ids: set[str] | None = None
+    ) -> None:
         detected = detect_pairs(root)
         self.root = Path(root)
         self.manifest = None

@@ -19,9 +19,14 @@ DEFAULT_DEPTH = 4
 _END = object()
 
 
-def prefetch(items: Iterable[Item], load: Callable[[Item], Loaded], *, workers: int = DEFAULT_WORKERS,
-             depth: int = DEFAULT_DEPTH, catch: tuple[type[BaseException], ...] = (ValueError,),
-             ) -> Iterator[tuple[Item, Loaded | BaseException]]:
+def prefetch(
+    items: Iterable[Item],
+    load: Callable[[Item], Loaded],
+    *,
+    workers: int = DEFAULT_WORKERS,
+    depth: int = DEFAULT_DEPTH,
+    catch: tuple[type[BaseException], ...] = (ValueError,),
+) -> Iterator[tuple[Item, Loaded | BaseException]]:
     """Yield ``(item, load(item))`` in the order of ``items``, loading up to ``depth`` items ahead.
 
     Args:

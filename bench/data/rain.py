@@ -110,8 +110,20 @@ class RainParams:
     def __post_init__(self) -> None:
         if self.layers < 1:
             raise ValueError(f"layers must be >= 1, got {self.layers}")
-        for name in ("density", "length", "width", "opacity", "brightness", "haze", "splashes", "motion_blur",
-                     "drop_radius", "night_gain", "airlight", "length_spread"):
+        for name in (
+            "density",
+            "length",
+            "width",
+            "opacity",
+            "brightness",
+            "haze",
+            "splashes",
+            "motion_blur",
+            "drop_radius",
+            "night_gain",
+            "airlight",
+            "length_spread",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("opacity", "haze", "night_contrast"):
@@ -145,20 +157,73 @@ class RainParams:
 # Calibrated on all 200 clean images of RainTrainL (tests/test_rain.py::test_preset_calibration):
 # light -> mean psnr_y 26.71 ± 1 dB (RainTrainL's own rainy/clean mean), heavy -> 13.56 ± 1 dB (Rain100H).
 PRESETS: dict[str, RainParams] = {
-    "light": RainParams(layers=3, density=2.2, density_growth=1.6, length=36.0, width=1.6, angle=8.0,
-                        opacity=0.8, brightness=0.85, depth_falloff=0.65, motion_blur=5.0, haze=0.0),
-    "medium": RainParams(layers=3, density=1.6, density_growth=1.7, length=38.0, width=2.2, angle=10.0,
-                         opacity=0.7, brightness=0.85, depth_falloff=0.7, motion_blur=6.0, haze=0.12,
-                         airlight=0.65, splashes=0.15),
-    "heavy": RainParams(layers=4, density=1.6, density_growth=1.6, length=60.0, width=3.4, angle=12.0,
-                        opacity=0.85, brightness=0.9, depth_falloff=0.75, motion_blur=8.0, haze=0.38,
-                        haze_gradient=0.4, airlight=0.7, splashes=0.4),
-    "night": RainParams(layers=3, density=1.6, density_growth=1.7, length=40.0, width=2.2, angle=6.0,
-                        opacity=0.75, brightness=0.5, depth_falloff=0.7, motion_blur=6.0, haze=0.15,
-                        airlight=0.5, splashes=0.2, night=True, night_gain=0.2, night_contrast=0.8,
-                        light_threshold=0.6, light_boost=4.0),
-    "drops": RainParams(layers=3, density=1.2, length=36.0, width=2.0, angle=10.0, opacity=0.65,
-                        haze=0.1, drops=12, drop_radius=16.0),
+    "light": RainParams(
+        layers=3,
+        density=2.2,
+        density_growth=1.6,
+        length=36.0,
+        width=1.6,
+        angle=8.0,
+        opacity=0.8,
+        brightness=0.85,
+        depth_falloff=0.65,
+        motion_blur=5.0,
+        haze=0.0,
+    ),
+    "medium": RainParams(
+        layers=3,
+        density=1.6,
+        density_growth=1.7,
+        length=38.0,
+        width=2.2,
+        angle=10.0,
+        opacity=0.7,
+        brightness=0.85,
+        depth_falloff=0.7,
+        motion_blur=6.0,
+        haze=0.12,
+        airlight=0.65,
+        splashes=0.15,
+    ),
+    "heavy": RainParams(
+        layers=4,
+        density=1.6,
+        density_growth=1.6,
+        length=60.0,
+        width=3.4,
+        angle=12.0,
+        opacity=0.85,
+        brightness=0.9,
+        depth_falloff=0.75,
+        motion_blur=8.0,
+        haze=0.38,
+        haze_gradient=0.4,
+        airlight=0.7,
+        splashes=0.4,
+    ),
+    "night": RainParams(
+        layers=3,
+        density=1.6,
+        density_growth=1.7,
+        length=40.0,
+        width=2.2,
+        angle=6.0,
+        opacity=0.75,
+        brightness=0.5,
+        depth_falloff=0.7,
+        motion_blur=6.0,
+        haze=0.15,
+        airlight=0.5,
+        splashes=0.2,
+        night=True,
+        night_gain=0.2,
+        night_contrast=0.8,
+        light_threshold=0.6,
+        light_boost=4.0,
+    ),
+    "drops": RainParams(
+        layers=3, density=1.2, length=36.0, width=2.0, angle=10.0, opacity=0.65, haze=0.1, drops=12, drop_radius=16.0
+    ),
 }
 
 
@@ -245,8 +310,15 @@ def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
 # Drawing helpers
 
 
-def _splat_lines(shape: tuple[int, int], cx: np.ndarray, cy: np.ndarray, lengths: np.ndarray, angles: np.ndarray,
-                 strengths: np.ndarray, fade: float) -> np.ndarray:
+def _splat_lines(
+    shape: tuple[int, int],
+    cx: np.ndarray,
+    cy: np.ndarray,
+    lengths: np.ndarray,
+    angles: np.ndarray,
+    strengths: np.ndarray,
+    fade: float,
+) -> np.ndarray:
     """Accumulate anti-aliased lines (bilinear splats, ~1 unit per px of length) into an (H, W) map."""
     h, w = shape
     if cx.size == 0:
@@ -319,8 +391,13 @@ def _smooth_large(image: np.ndarray, sigma: float) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _streak_layer(shape: tuple[int, int], p: RainParams, k: int, scale: float, rng: np.random.Generator,
-                  ) -> tuple[np.ndarray, dict[str, float]]:
+def _streak_layer(
+    shape: tuple[int, int],
+    p: RainParams,
+    k: int,
+    scale: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, dict[str, float]]:
     """Coverage map in [0, 1] of depth layer ``k`` (0 = nearest) and what was drawn for it."""
     h, w = shape
     size_mult = p.depth_scale**k
@@ -346,8 +423,13 @@ def _streak_layer(shape: tuple[int, int], p: RainParams, k: int, scale: float, r
     if blur:
         coverage = _blur(coverage, sigma)
     np.minimum(coverage, 1.0, out=coverage)
-    drawn = {"angle": round(angle, 6), "count": count, "length": round(length, 6), "width": round(width, 6),
-             "opacity": round(p.opacity * p.depth_falloff**k, 6)}
+    drawn = {
+        "angle": round(angle, 6),
+        "count": count,
+        "length": round(length, 6),
+        "width": round(width, 6),
+        "opacity": round(p.opacity * p.depth_falloff**k, 6),
+    }
     return coverage, drawn
 
 
@@ -431,8 +513,9 @@ def _night_scene(linear: np.ndarray, p: RainParams, scale: float) -> tuple[np.nd
 # The renderer
 
 
-def render_rain(image: np.ndarray, params_or_preset: RainParams | str | Mapping[str, Any],
-                rng: np.random.Generator) -> RainResult:
+def render_rain(
+    image: np.ndarray, params_or_preset: RainParams | str | Mapping[str, Any], rng: np.random.Generator
+) -> RainResult:
     """Render rain onto an ``(H, W, 3)`` uint8 RGB image.
 
     Args:
@@ -478,12 +561,14 @@ def render_rain(image: np.ndarray, params_or_preset: RainParams | str | Mapping[
         radiance_acc += alpha * radiance
 
     if p.haze > 0:
-        veil = np.broadcast_to(np.linspace(p.haze, p.haze * (1.0 - p.haze_gradient), h, dtype=np.float32)[:, None],
-                               (h, w))
+        veil = np.broadcast_to(
+            np.linspace(p.haze, p.haze * (1.0 - p.haze_gradient), h, dtype=np.float32)[:, None], (h, w)
+        )
         air: np.ndarray | float = np.float32(p.airlight)
         if light_map is not None:
-            air = np.minimum(np.float32(p.airlight * p.night_gain) + np.float32(0.5 * p.airlight * p.light_boost) * light_map,
-                             1.0)
+            air = np.minimum(
+                np.float32(p.airlight * p.night_gain) + np.float32(0.5 * p.airlight * p.light_boost) * light_map, 1.0
+            )
         over(veil, air)
 
     lit = (np.float32(p.night_gain) + np.float32(p.light_boost) * light_map) if light_map is not None else None
@@ -510,6 +595,13 @@ def render_rain(image: np.ndarray, params_or_preset: RainParams | str | Mapping[
     rainy = linear_to_srgb(linear)
     clean = linear_to_srgb(scene) if scene is not None else image
     info: dict[str, Any] = p.to_dict()
-    info.update({"renderer_version": RENDERER_VERSION, "scale": round(scale, 6), "layers_drawn": drawn_layers,
-                 "splash_pixels": splash_count, "drops_drawn": drop_count})
+    info.update(
+        {
+            "renderer_version": RENDERER_VERSION,
+            "scale": round(scale, 6),
+            "layers_drawn": drawn_layers,
+            "splash_pixels": splash_count,
+            "drops_drawn": drop_count,
+        }
+    )
     return RainResult(rainy=rainy, params=info, clean=clean)

@@ -190,10 +190,18 @@ def plain_eager(model: nn.Module) -> nn.Module:
     return model
 
 
-def compare(model: nn.Module, inputs: Sequence[torch.Tensor], method: str = "jit", *, repeats: int = 3,
-            batch_size: int = 1, channels_last: bool = False, baseline: nn.Module | None = None,
-            device: str = "cpu", precision: str = "fp32",
-            ) -> tuple[Comparison, list[torch.Tensor], list[torch.Tensor]]:
+def compare(
+    model: nn.Module,
+    inputs: Sequence[torch.Tensor],
+    method: str = "jit",
+    *,
+    repeats: int = 3,
+    batch_size: int = 1,
+    channels_last: bool = False,
+    baseline: nn.Module | None = None,
+    device: str = "cpu",
+    precision: str = "fp32",
+) -> tuple[Comparison, list[torch.Tensor], list[torch.Tensor]]:
     """Time the eager loop and the optimised path over the same padded ``(1, 3, H, W)`` inputs.
 
     Rounds alternate eager/optimised so that background load hits both alike; the optimised path
@@ -280,8 +288,9 @@ def _channels_last_copy(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model).to(memory_format=torch.channels_last)
 
 
-def psnr_y_check(eager: Sequence[torch.Tensor], optimized: Sequence[torch.Tensor],
-                 clean: Sequence[np.ndarray]) -> tuple[float, float]:
+def psnr_y_check(
+    eager: Sequence[torch.Tensor], optimized: Sequence[torch.Tensor], clean: Sequence[np.ndarray]
+) -> tuple[float, float]:
     """Mean ``psnr_y`` vs clean of the eager and the optimised outputs (cropped, rounded to uint8).
 
     Example:

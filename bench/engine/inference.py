@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -147,10 +146,20 @@ class InferenceEngine:
             batch = torch.cat([x[:, :, y0 : y0 + tile_h, x0 : x0 + tile_w] for y0, x0 in chunk])
             result = self._derain_padded(batch)
             for (y0, x0), tile_out in zip(chunk, result, strict=True):
-                wy = _ramp(tile_h, overlap if y0 > 0 else 0, tile_h - overlap if y0 + tile_h < h else tile_h,
-                           margin if y0 > 0 else 0, tile_h - margin if y0 + tile_h < h else tile_h)
-                wx = _ramp(tile_w, overlap if x0 > 0 else 0, tile_w - overlap if x0 + tile_w < w else tile_w,
-                           margin if x0 > 0 else 0, tile_w - margin if x0 + tile_w < w else tile_w)
+                wy = _ramp(
+                    tile_h,
+                    overlap if y0 > 0 else 0,
+                    tile_h - overlap if y0 + tile_h < h else tile_h,
+                    margin if y0 > 0 else 0,
+                    tile_h - margin if y0 + tile_h < h else tile_h,
+                )
+                wx = _ramp(
+                    tile_w,
+                    overlap if x0 > 0 else 0,
+                    tile_w - overlap if x0 + tile_w < w else tile_w,
+                    margin if x0 > 0 else 0,
+                    tile_w - margin if x0 + tile_w < w else tile_w,
+                )
                 wmap = torch.from_numpy(np.outer(wy, wx))[None]
                 out[:, y0 : y0 + tile_h, x0 : x0 + tile_w] += tile_out * wmap
                 weight[:, y0 : y0 + tile_h, x0 : x0 + tile_w] += wmap
@@ -165,8 +174,9 @@ class InferenceEngine:
         """Derain an ``(N, 3, H, W)`` float batch in [0, 1] (CPU); returns a CPU float32 batch."""
         if self.needs_tiling(*x.shape[-2:]):
             return torch.cat([self._derain_tiled(x[i : i + 1]) for i in range(x.shape[0])])
-        outs = [self._derain_padded(x[i : i + self.config.batch_size])
-                for i in range(0, x.shape[0], self.config.batch_size)]
+        outs = [
+            self._derain_padded(x[i : i + self.config.batch_size]) for i in range(0, x.shape[0], self.config.batch_size)
+        ]
         return torch.cat(outs)
 
     def derain(self, images: Sequence[np.ndarray]) -> list[torch.Tensor]:

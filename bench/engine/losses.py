@@ -93,8 +93,7 @@ def edge_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> to
     return torch.sqrt(diff.square() + eps * eps).mean()
 
 
-def mspfn_loss(pred: torch.Tensor, target: torch.Tensor, edge_weight: float = 0.05,
-               eps: float = 1e-3) -> torch.Tensor:
+def mspfn_loss(pred: torch.Tensor, target: torch.Tensor, edge_weight: float = 0.05, eps: float = 1e-3) -> torch.Tensor:
     """The MSPFN training loss: ``charbonnier + edge_weight · edge_loss`` (spec §6).
 
     Args:

@@ -104,8 +104,17 @@ class PatchSampler:
         (4, True)
     """
 
-    def __init__(self, num_images: int, batch_size: int, *, seed: int = 0, rank: int = 0, world_size: int = 1,
-                 augment: AugmentMode = "sample", next_batch: int = 0) -> None:
+    def __init__(
+        self,
+        num_images: int,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        augment: AugmentMode = "sample",
+        next_batch: int = 0,
+    ) -> None:
         if num_images < 1:
             raise ValueError("the training set holds no pairs")
         if batch_size < 1:
@@ -143,8 +152,10 @@ class PatchSampler:
             transforms = np.full(b, rng.integers(0, 8))
         else:
             transforms = np.zeros(b, dtype=np.int64)
-        return [PatchSpec(idx, float(fy), float(fx), int(t))
-                for idx, (fy, fx), t in zip(indices, fracs, transforms, strict=True)]
+        return [
+            PatchSpec(idx, float(fy), float(fx), int(t))
+            for idx, (fy, fx), t in zip(indices, fracs, transforms, strict=True)
+        ]
 
     def __iter__(self) -> Iterator[list[PatchSpec]]:
         k = self.next_batch
@@ -153,8 +164,13 @@ class PatchSampler:
             k += 1
 
     def state_dict(self) -> dict[str, Any]:
-        return {"seed": self.seed, "rank": self.rank, "world_size": self.world_size, "augment": self.augment,
-                "next_batch": self.next_batch}
+        return {
+            "seed": self.seed,
+            "rank": self.rank,
+            "world_size": self.world_size,
+            "augment": self.augment,
+            "next_batch": self.next_batch,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.seed = int(state["seed"])

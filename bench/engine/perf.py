@@ -70,10 +70,23 @@ def count_flops(model: nn.Module, x: torch.Tensor) -> float | None:
     return float(counter.get_total_flops())
 
 
-def measure(model: nn.Module, name: str, *, width: int, height: int, batch: int = 1, device: str = "cpu",
-            precision: str = "fp32", channels_last: bool = False, compile_model: bool = False,
-            warmup: int = 1, repeats: int = 3, flops: bool = True, seed: int = 0,
-            optimize: str = "none") -> PerfResult:
+def measure(
+    model: nn.Module,
+    name: str,
+    *,
+    width: int,
+    height: int,
+    batch: int = 1,
+    device: str = "cpu",
+    precision: str = "fp32",
+    channels_last: bool = False,
+    compile_model: bool = False,
+    warmup: int = 1,
+    repeats: int = 3,
+    flops: bool = True,
+    seed: int = 0,
+    optimize: str = "none",
+) -> PerfResult:
     """Time forward passes of ``model`` on random ``batch × 3 × height × width`` inputs.
 
     The input is padded by the caller's size multiple beforehand (sizes are rounded up to it here).
@@ -135,12 +148,23 @@ def measure(model: nn.Module, name: str, *, width: int, height: int, batch: int 
     size = f"{width}x{height}"
     paper = PAPER_SECONDS.get(name, {}).get(size)
     return PerfResult(
-        derainer=name, size=size, batch=batch, device=str(x.device), precision=precision,
-        channels_last=channels_last, compiled=compile_model, latency_s=latency,
+        derainer=name,
+        size=size,
+        batch=batch,
+        device=str(x.device),
+        precision=precision,
+        channels_last=channels_last,
+        compiled=compile_model,
+        latency_s=latency,
         latency_p90_s=sorted(times)[max(0, math.ceil(0.9 * len(times)) - 1)],
-        throughput_img_s=batch / latency, peak_memory_mb=peak, gflops_per_image=gflops,
-        achieved_tflops=(gflops / per_image / 1e3) if gflops else None, params=params,
-        paper_seconds=paper, speedup_vs_paper=(paper / per_image) if paper else None, repeats=repeats,
+        throughput_img_s=batch / latency,
+        peak_memory_mb=peak,
+        gflops_per_image=gflops,
+        achieved_tflops=(gflops / per_image / 1e3) if gflops else None,
+        params=params,
+        paper_seconds=paper,
+        speedup_vs_paper=(paper / per_image) if paper else None,
+        repeats=repeats,
         optimize=optimize,
     )
 

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 Precision = Literal["fp32", "bf16", "fp16"]
 AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}  # fp32: no autocast
 
+
 def _cpu_flags() -> frozenset[str]:
     """The CPU feature flags the kernel reports (``/proc/cpuinfo``); empty where unreadable."""
     try:

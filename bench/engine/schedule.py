@@ -54,8 +54,14 @@ class LRSchedule:
             raise ValueError(f"lr and gamma must be positive, got lr={self.lr}, gamma={self.gamma}")
 
     @classmethod
-    def create(cls, kind: ScheduleKind = "step", lr: float | None = None, step_size: int = 20000,
-               gamma: float | None = None, floor: float = 1e-6) -> LRSchedule:
+    def create(
+        cls,
+        kind: ScheduleKind = "step",
+        lr: float | None = None,
+        step_size: int = 20000,
+        gamma: float | None = None,
+        floor: float = 1e-6,
+    ) -> LRSchedule:
         """A schedule with the kind's defaults for ``lr`` and ``gamma`` where they are ``None``.
 
         Example:
@@ -65,8 +71,7 @@ class LRSchedule:
         if kind not in SCHEDULE_DEFAULTS:
             raise ValueError(f"unknown schedule {kind!r}: choose one of {', '.join(SCHEDULE_DEFAULTS)}")
         default_lr, default_gamma = SCHEDULE_DEFAULTS[kind]
-        return cls(kind, default_lr if lr is None else lr, step_size, default_gamma if gamma is None else gamma,
-                   floor)
+        return cls(kind, default_lr if lr is None else lr, step_size, default_gamma if gamma is None else gamma, floor)
 
     def __call__(self, step: int) -> float:
         """The learning rate for the optimiser step that follows ``step`` completed steps."""

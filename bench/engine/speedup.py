@@ -84,10 +84,21 @@ def load_pairs(folder: str | Path, count: int) -> tuple[list[np.ndarray], list[n
     return [read_image(rain_dir / n) for n in names], [read_image(clean_dir / n) for n in names]
 
 
-def measure_speedup(model: nn.Module, name: str, inputs: Sequence[torch.Tensor], *, method: str,
-                    size: str, clean: Sequence[np.ndarray] | None = None, baseline: Baseline = "plain",
-                    repeats: int = 3, batch_size: int = 1, channels_last: bool = False, device: str = "cpu",
-                    precision: str = "fp32") -> SpeedupResult:
+def measure_speedup(
+    model: nn.Module,
+    name: str,
+    inputs: Sequence[torch.Tensor],
+    *,
+    method: str,
+    size: str,
+    clean: Sequence[np.ndarray] | None = None,
+    baseline: Baseline = "plain",
+    repeats: int = 3,
+    batch_size: int = 1,
+    channels_last: bool = False,
+    device: str = "cpu",
+    precision: str = "fp32",
+) -> SpeedupResult:
     """A/B ``model`` eager (``baseline``) vs ``method`` over ``inputs``; ``psnr_y`` check if ``clean`` is given.
 
     ``inputs`` are ``(1, 3, H, W)`` tensors already padded to the model's size multiple; ``clean`` holds
@@ -98,17 +109,39 @@ def measure_speedup(model: nn.Module, name: str, inputs: Sequence[torch.Tensor],
     from bench.engine.fast import compare, plain_eager, psnr_y_check
 
     reference = plain_eager(model) if baseline == "plain" else model
-    result, eager, fast = compare(model, inputs, method, repeats=repeats, batch_size=batch_size,
-                                  channels_last=channels_last, baseline=reference, device=device,
-                                  precision=precision)
+    result, eager, fast = compare(
+        model,
+        inputs,
+        method,
+        repeats=repeats,
+        batch_size=batch_size,
+        channels_last=channels_last,
+        baseline=reference,
+        device=device,
+        precision=precision,
+    )
     psnr_eager = psnr_fast = None
     if clean is not None:
         psnr_eager, psnr_fast = psnr_y_check(eager, fast, clean)
     return SpeedupResult(
-        derainer=name, size=size, images=len(inputs), method=method, baseline=baseline, batch=batch_size,
-        channels_last=channels_last, device=device, precision=precision, eager_img_s=result.eager_img_s,
-        optimized_img_s=result.optimized_img_s, speedup=result.speedup, median_speedup=result.median_speedup, setup_s=result.setup_s,
-        max_abs_diff=result.max_abs_diff, psnr_y_eager=psnr_eager, psnr_y_optimized=psnr_fast)
+        derainer=name,
+        size=size,
+        images=len(inputs),
+        method=method,
+        baseline=baseline,
+        batch=batch_size,
+        channels_last=channels_last,
+        device=device,
+        precision=precision,
+        eager_img_s=result.eager_img_s,
+        optimized_img_s=result.optimized_img_s,
+        speedup=result.speedup,
+        median_speedup=result.median_speedup,
+        setup_s=result.setup_s,
+        max_abs_diff=result.max_abs_diff,
+        psnr_y_eager=psnr_eager,
+        psnr_y_optimized=psnr_fast,
+    )
 
 
 def padded_tensors(images: Sequence[np.ndarray], multiple: int) -> list[torch.Tensor]:

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 
-from bench.engine.precision import autocast, autocast_dtype, cpu_description
 from bench.engine.patches import AugmentMode, PatchDataset, PatchSampler, pairs_digest, split_pairs
+from bench.engine.precision import autocast, autocast_dtype, cpu_description
 from bench.engine.schedule import LRSchedule, ScheduledLR, ScheduleKind
 
 if TYPE_CHECKING:
@@ -256,8 +256,9 @@ def setup_distributed(device_type: str) -> DistContext:
             torch.cuda.set_device(local)
         dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
         created = True
-    return DistContext(rank=dist.get_rank(), local_rank=local, world_size=dist.get_world_size(),
-                       initialized_here=created)
+    return DistContext(
+        rank=dist.get_rank(), local_rank=local, world_size=dist.get_world_size(), initialized_here=created
+    )
 
 
 def resolve_device(requested: str | None, ctx: DistContext) -> torch.device:
@@ -282,8 +283,13 @@ def capture_rng(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         state["cuda"] = torch.cuda.get_rng_state(device)
     name, keys, pos, has_gauss, cached = np.random.get_state()
-    state["numpy"] = {"name": str(name), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-                      "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+    state["numpy"] = {
+        "name": str(name),
+        "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached),
+    }
     version, internal, gauss_next = random.getstate()
     state["python"] = {"version": int(version), "internal": [int(v) for v in internal], "gauss_next": gauss_next}
     return state
@@ -296,8 +302,9 @@ def restore_rng(state: Mapping[str, Any], device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
     if "numpy" in state:
         s = state["numpy"]
-        np.random.set_state((s["name"], s["keys"].numpy().astype(np.uint32), s["pos"], s["has_gauss"],
-                             s["cached_gaussian"]))
+        np.random.set_state(
+            (s["name"], s["keys"].numpy().astype(np.uint32), s["pos"], s["has_gauss"], s["cached_gaussian"])
+        )
     if "python" in state:
         s = state["python"]
         random.setstate((s["version"], tuple(s["internal"]), s["gauss_next"]))
@@ -352,11 +359,17 @@ class MetricsLog:
             else:
                 self._tb = SummaryWriter(log_dir=str(folder / "tensorboard"))
 
-    def write(self, step: int, loss: float | None, lr: float, seconds: float,
-              val: Mapping[str, float] | None = None) -> None:
-        row = {"step": step, "loss": "" if loss is None else f"{loss:.8g}", "lr": f"{lr:.8g}",
-               "val_psnr_y": f"{val['psnr_y']:.6f}" if val else "", "val_ssim_y": f"{val['ssim_y']:.6f}" if val else "",
-               "seconds": f"{seconds:.3f}"}
+    def write(
+        self, step: int, loss: float | None, lr: float, seconds: float, val: Mapping[str, float] | None = None
+    ) -> None:
+        row = {
+            "step": step,
+            "loss": "" if loss is None else f"{loss:.8g}",
+            "lr": f"{lr:.8g}",
+            "val_psnr_y": f"{val['psnr_y']:.6f}" if val else "",
+            "val_ssim_y": f"{val['ssim_y']:.6f}" if val else "",
+            "seconds": f"{seconds:.3f}",
+        }
         self._writer.writerow(row)
         self._file.flush()
         if self._tb is not None:
@@ -373,8 +386,13 @@ class MetricsLog:
             self._tb.close()
 
 
-def validate(model: Derainer, pairs: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.device, *,
-             channels_last: bool = False) -> dict[str, float]:
+def validate(
+    model: Derainer,
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+    device: torch.device,
+    *,
+    channels_last: bool = False,
+) -> dict[str, float]:
     """Mean ``psnr_y``/``ssim_y`` of ``model`` on whole uint8 image pairs (reflect-padded, rounded to uint8).
 
     The model is left in eval mode; the caller switches it back to training.
@@ -387,8 +405,7 @@ def validate(model: Derainer, pairs: Sequence[tuple[np.ndarray, np.ndarray]], de
     from bench.engine.inference import InferenceConfig, InferenceEngine
     from bench.metrics.fidelity import psnr_y, ssim_y
 
-    engine = InferenceEngine(model, InferenceConfig(device=str(device), precision="fp32",
-                                                    channels_last=channels_last))
+    engine = InferenceEngine(model, InferenceConfig(device=str(device), precision="fp32", channels_last=channels_last))
     psnrs: list[float] = []
     ssims: list[float] = []
     for rainy, clean in pairs:
@@ -431,9 +448,16 @@ class Trainer:
         for issue in layout.issues:
             logger.warning("skipping %s: %s", issue.path, issue.reason)
         train_pairs, val_pairs = split_pairs(layout.pairs, cfg.val_split)
-        info = {"name": name, "folder": str(folder), "layout": layout.layout, "train_pairs": len(train_pairs),
-                "val_pairs": len(val_pairs), "val_ids": [p.id for p in val_pairs],
-                "sha256": pairs_digest(layout.pairs), "patch_size": patch_size}
+        info = {
+            "name": name,
+            "folder": str(folder),
+            "layout": layout.layout,
+            "train_pairs": len(train_pairs),
+            "val_pairs": len(val_pairs),
+            "val_ids": [p.id for p in val_pairs],
+            "sha256": pairs_digest(layout.pairs),
+            "patch_size": patch_size,
+        }
         return train_pairs, val_pairs, info
 
     def _build_model(self) -> Derainer:
@@ -495,14 +519,25 @@ class Trainer:
         model.train().to(device)
         if cfg.channels_last:
             model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr_schedule()(0), betas=cfg.betas,
-                                     eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
+        optimizer = torch.optim.Adam(
+            model.parameters(),
+            lr=cfg.lr_schedule()(0),
+            betas=cfg.betas,
+            eps=cfg.adam_eps,
+            weight_decay=cfg.weight_decay,
+        )
         scheduler = ScheduledLR(optimizer, cfg.lr_schedule())
         amp_dtype = autocast_dtype("fp32" if cfg.amp == "none" else cfg.amp, device.type)
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
 
-        sampler = PatchSampler(len(train_pairs), cfg.batch_size, seed=cfg.seed, rank=ctx.rank,
-                               world_size=ctx.world_size, augment=cfg.augment)
+        sampler = PatchSampler(
+            len(train_pairs),
+            cfg.batch_size,
+            seed=cfg.seed,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            augment=cfg.augment,
+        )
         step = 0
         best_psnr: float | None = None
         best_step: int | None = None
@@ -523,15 +558,23 @@ class Trainer:
             rng_states = resume_payload.get("rng", {}).get("ranks", [])
             if rng_states:
                 if len(rng_states) != ctx.world_size:
-                    logger.warning("checkpoint was written by %d process(es), resuming with %d: the global RNG "
-                                   "states of rank 0 are reused", len(rng_states), ctx.world_size)
+                    logger.warning(
+                        "checkpoint was written by %d process(es), resuming with %d: the global RNG "
+                        "states of rank 0 are reused",
+                        len(rng_states),
+                        ctx.world_size,
+                    )
                 restore_rng(rng_states[ctx.rank if ctx.rank < len(rng_states) else 0], device)
             old_cfg = training.get("config", {})
-            changed = [k for k in ("batch_size", "seed", "patch_size", "train", "val_split", "augment")
-                       if k in old_cfg and old_cfg[k] != getattr(cfg, k)]
+            changed = [
+                k
+                for k in ("batch_size", "seed", "patch_size", "train", "val_split", "augment")
+                if k in old_cfg and old_cfg[k] != getattr(cfg, k)
+            ]
             if changed:
-                logger.warning("resuming with changed options %s: the run will not match an uninterrupted one",
-                               ", ".join(changed))
+                logger.warning(
+                    "resuming with changed options %s: the run will not match an uninterrupted one", ", ".join(changed)
+                )
             logger.info("resumed from %s at step %d", cfg.resume, step)
         sampler.next_batch = step
         if step > cfg.steps:
@@ -547,15 +590,34 @@ class Trainer:
 
         batches = self._batches(PatchDataset(train_pairs, patch), sampler, device)
         val_images: list[tuple[np.ndarray, np.ndarray]] | None = None
-        log = MetricsLog(out, resume_step=step if resume_payload else None,
-                         tensorboard=cfg.tensorboard) if ctx.is_main else None
+        log = (
+            MetricsLog(out, resume_step=step if resume_payload else None, tensorboard=cfg.tensorboard)
+            if ctx.is_main
+            else None
+        )
         if ctx.is_main:
-            (out / "config.json").write_text(json.dumps(_json_safe({
-                "config": cfg.to_dict(), "dataset": data_info, "derainer": card.name, "world_size": ctx.world_size,
-                "device": str(device), "torch": torch.__version__, "cpu": cpu_description(),
-                "autocast": str(amp_dtype).replace("torch.", "") if amp_dtype is not None else "fp32", "model_kwargs": getattr(model, "model_kwargs", {}),
-                "parameters": sum(p.numel() for p in model.parameters()), "resumed_from": cfg.resume,
-                "resumed_at_step": step if resume_payload else None}), indent=2) + "\n")
+            (out / "config.json").write_text(
+                json.dumps(
+                    _json_safe(
+                        {
+                            "config": cfg.to_dict(),
+                            "dataset": data_info,
+                            "derainer": card.name,
+                            "world_size": ctx.world_size,
+                            "device": str(device),
+                            "torch": torch.__version__,
+                            "cpu": cpu_description(),
+                            "autocast": str(amp_dtype).replace("torch.", "") if amp_dtype is not None else "fp32",
+                            "model_kwargs": getattr(model, "model_kwargs", {}),
+                            "parameters": sum(p.numel() for p in model.parameters()),
+                            "resumed_from": cfg.resume,
+                            "resumed_at_step": step if resume_payload else None,
+                        }
+                    ),
+                    indent=2,
+                )
+                + "\n"
+            )
 
         result = TrainResult(step=step, start_step=step, best_psnr_y=best_psnr, best_step=best_step)
         save_every = cfg.save_every or cfg.val_every
@@ -587,8 +649,9 @@ class Trainer:
             result.lrs.extend(pending_lrs)
             pending_lrs.clear()
             if scaler is None and not all(math.isfinite(v) for v in losses):
-                raise FloatingPointError(f"training loss became {losses[-1]} by step {step}: lower --lr or use "
-                                         "--grad-clip")
+                raise FloatingPointError(
+                    f"training loss became {losses[-1]} by step {step}: lower --lr or use --grad-clip"
+                )
             return float(np.mean(losses))
 
         try:
@@ -648,8 +711,22 @@ class Trainer:
                             postfix["best_psnr_y"] = f"{result.best_psnr_y:.2f}"
                         bar.set_postfix(postfix, refresh=False)
                     if do_save:
-                        self._save(out, ctx, device, model, optimizer, scheduler, scaler, sampler, step, result,
-                                   val_history, data_info, seconds(), is_best)
+                        self._save(
+                            out,
+                            ctx,
+                            device,
+                            model,
+                            optimizer,
+                            scheduler,
+                            scaler,
+                            sampler,
+                            step,
+                            result,
+                            val_history,
+                            data_info,
+                            seconds(),
+                            is_best,
+                        )
                 if bar is not None:
                     bar.update(1)
         finally:
@@ -671,8 +748,9 @@ class Trainer:
         return result
 
     # ---------------------------------------------------------------- data stream
-    def _batches(self, dataset: PatchDataset, sampler: PatchSampler,
-                 device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _batches(
+        self, dataset: PatchDataset, sampler: PatchSampler, device: torch.device
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Endless ``(rainy, clean)`` uint8 batches starting at ``sampler.next_batch``."""
         cfg = self.config
         if cfg.workers <= 0:
@@ -682,18 +760,44 @@ class Trainer:
                 k += 1
         from torch.utils.data import DataLoader
 
-        start = PatchSampler(sampler.num_images, sampler.batch_size, seed=sampler.seed, rank=sampler.rank,
-                             world_size=sampler.world_size, augment=sampler.augment, next_batch=sampler.next_batch)
+        start = PatchSampler(
+            sampler.num_images,
+            sampler.batch_size,
+            seed=sampler.seed,
+            rank=sampler.rank,
+            world_size=sampler.world_size,
+            augment=sampler.augment,
+            next_batch=sampler.next_batch,
+        )
         dataset.cache_bytes //= cfg.workers
-        loader = DataLoader(dataset, batch_sampler=start, num_workers=cfg.workers, pin_memory=device.type == "cuda",
-                            persistent_workers=True, prefetch_factor=4)
+        loader = DataLoader(
+            dataset,
+            batch_sampler=start,
+            num_workers=cfg.workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=True,
+            prefetch_factor=4,
+        )
         yield from loader
 
     # ---------------------------------------------------------------- checkpoints
-    def _save(self, out: Path, ctx: DistContext, device: torch.device, model: Derainer,
-              optimizer: torch.optim.Optimizer, scheduler: ScheduledLR, scaler: Any, sampler: PatchSampler,
-              step: int, result: TrainResult, val_history: list[dict[str, float]], data_info: dict[str, Any],
-              elapsed: float, is_best: bool) -> None:
+    def _save(
+        self,
+        out: Path,
+        ctx: DistContext,
+        device: torch.device,
+        model: Derainer,
+        optimizer: torch.optim.Optimizer,
+        scheduler: ScheduledLR,
+        scaler: Any,
+        sampler: PatchSampler,
+        step: int,
+        result: TrainResult,
+        val_history: list[dict[str, float]],
+        data_info: dict[str, Any],
+        elapsed: float,
+        is_best: bool,
+    ) -> None:
         """Write ``last.pt`` (and ``best.pt`` when ``is_best``); a collective call under DDP."""
         from bench.engine.checkpoint import save_atomic
 
@@ -711,20 +815,35 @@ class Trainer:
         cfg = self.config
         latest = val_history[-1] if val_history else None
         card = _plain(model.card.to_dict())
-        card.update({
-            "trained_on": f"{data_info['name']}: first {data_info['train_pairs']} pairs "
-                          f"(last {data_info['val_pairs']} held out for validation)",
-            "training_steps": step,
-            "dataset_sha256": data_info["sha256"],
-            "validation": None if latest is None else {
-                "dataset": data_info["name"], "pairs": data_info["val_pairs"], "step": latest["step"],
-                "psnr_y": latest["psnr_y"], "ssim_y": latest["ssim_y"],
-                "protocol": "whole images, reflect-padded to the size multiple, outputs rounded to uint8"},
-        })
+        card.update(
+            {
+                "trained_on": f"{data_info['name']}: first {data_info['train_pairs']} pairs "
+                f"(last {data_info['val_pairs']} held out for validation)",
+                "training_steps": step,
+                "dataset_sha256": data_info["sha256"],
+                "validation": None
+                if latest is None
+                else {
+                    "dataset": data_info["name"],
+                    "pairs": data_info["val_pairs"],
+                    "step": latest["step"],
+                    "psnr_y": latest["psnr_y"],
+                    "ssim_y": latest["ssim_y"],
+                    "protocol": "whole images, reflect-padded to the size multiple, outputs rounded to uint8",
+                },
+            }
+        )
         training = {
-            "format": CHECKPOINT_FORMAT, "config": cfg.to_dict(), "step": step, "dataset": data_info,
-            "best_psnr_y": result.best_psnr_y, "best_step": result.best_step, "val_history": val_history,
-            "elapsed_seconds": elapsed, "world_size": ctx.world_size, "torch": torch.__version__,
+            "format": CHECKPOINT_FORMAT,
+            "config": cfg.to_dict(),
+            "step": step,
+            "dataset": data_info,
+            "best_psnr_y": result.best_psnr_y,
+            "best_step": result.best_step,
+            "val_history": val_history,
+            "elapsed_seconds": elapsed,
+            "world_size": ctx.world_size,
+            "torch": torch.__version__,
             "derainer": model.card.name,
         }
         payload = {

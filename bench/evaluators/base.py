@@ -31,8 +31,12 @@ class Detections:
 
     @classmethod
     def empty(cls, height: int = 0, width: int = 0, with_masks: bool = False) -> Detections:
-        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64),
-                   np.zeros((0, height, width), dtype=bool) if with_masks else None)
+        return cls(
+            np.zeros((0, 4)),
+            np.zeros(0),
+            np.zeros(0, dtype=np.int64),
+            np.zeros((0, height, width), dtype=bool) if with_masks else None,
+        )
 
     def __len__(self) -> int:
         return len(self.scores)

@@ -28,8 +28,9 @@ class FaceCascadeDetector:
 
     class_names: ClassVar[tuple[str, ...]] = ("face",)
 
-    def __init__(self, scale_factor: float = 1.2, step_ratio: float = 1.0, min_size: int = 48,
-                 max_size: int = 400) -> None:
+    def __init__(
+        self, scale_factor: float = 1.2, step_ratio: float = 1.0, min_size: int = 48, max_size: int = 400
+    ) -> None:
         from skimage import data
         from skimage.feature import Cascade
 
@@ -41,8 +42,12 @@ class FaceCascadeDetector:
         out = []
         for image in images:
             found = self._cascade.detect_multi_scale(
-                img=np.ascontiguousarray(image), scale_factor=self.scale_factor, step_ratio=self.step_ratio,
-                min_size=(self.min_size, self.min_size), max_size=(self.max_size, self.max_size))
+                img=np.ascontiguousarray(image),
+                scale_factor=self.scale_factor,
+                step_ratio=self.step_ratio,
+                min_size=(self.min_size, self.min_size),
+                max_size=(self.max_size, self.max_size),
+            )
             if not found:
                 out.append(Detections.empty())
                 continue
@@ -53,7 +58,11 @@ class FaceCascadeDetector:
     def describe(self) -> dict[str, Any]:
         import skimage
 
-        return {"evaluator": "FaceCascadeDetector",
-                "weights": f"scikit-image {skimage.__version__} lbp_frontal_face_cascade.xml",
-                "scale_factor": self.scale_factor, "step_ratio": self.step_ratio,
-                "min_size": self.min_size, "max_size": self.max_size}
+        return {
+            "evaluator": "FaceCascadeDetector",
+            "weights": f"scikit-image {skimage.__version__} lbp_frontal_face_cascade.xml",
+            "scale_factor": self.scale_factor,
+            "step_ratio": self.step_ratio,
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+        }

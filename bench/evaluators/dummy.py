@@ -78,17 +78,25 @@ class DummyDetector:
                     masks.append(mask)
         if not boxes:
             return Detections.empty(height, width, with_masks=self.with_masks)
-        return Detections(boxes=np.asarray(boxes, dtype=np.float64), scores=np.asarray(scores),
-                          labels=np.asarray(labels, dtype=np.int64),
-                          masks=np.stack(masks) if self.with_masks else None)
+        return Detections(
+            boxes=np.asarray(boxes, dtype=np.float64),
+            scores=np.asarray(scores),
+            labels=np.asarray(labels, dtype=np.int64),
+            masks=np.stack(masks) if self.with_masks else None,
+        )
 
     def predict(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """Fake detections for ``(H, W, 3)`` uint8 RGB images."""
         return [self._detect(im) for im in images]
 
     def describe(self) -> dict[str, Any]:
-        return {"evaluator": "DummyDetector", "grid": self.grid, "conf": self.conf, "with_masks": self.with_masks,
-                "weights": None}
+        return {
+            "evaluator": "DummyDetector",
+            "grid": self.grid,
+            "conf": self.conf,
+            "with_masks": self.with_masks,
+            "weights": None,
+        }
 
 
 class DummySegmenter:
@@ -108,8 +116,10 @@ class DummySegmenter:
     def __init__(self, num_classes: int = 19, ignore_below: float = 8.0) -> None:
         self.num_classes = int(num_classes)
         self.class_names: tuple[str, ...] = (
-            CITYSCAPES_CLASSES if self.num_classes == len(CITYSCAPES_CLASSES)
-            else tuple(f"class_{i}" for i in range(self.num_classes)))
+            CITYSCAPES_CLASSES
+            if self.num_classes == len(CITYSCAPES_CLASSES)
+            else tuple(f"class_{i}" for i in range(self.num_classes))
+        )
         self.ignore_below = float(ignore_below)
 
     def _segment(self, image: np.ndarray) -> np.ndarray:
@@ -125,5 +135,9 @@ class DummySegmenter:
         return [self._segment(im) for im in images]
 
     def describe(self) -> dict[str, Any]:
-        return {"evaluator": "DummySegmenter", "num_classes": self.num_classes, "ignore_below": self.ignore_below,
-                "weights": None}
+        return {
+            "evaluator": "DummySegmenter",
+            "num_classes": self.num_classes,
+            "ignore_below": self.ignore_below,
+            "weights": None,
+        }

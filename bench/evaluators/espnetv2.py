@@ -105,16 +105,18 @@ class _DilatedDW(nn.Module):
 
     def __init__(self, channels: int, stride: int, dilation: int) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, stride=stride, padding=dilation, dilation=dilation,
-                              groups=channels, bias=False)
+        self.conv = nn.Conv2d(
+            channels, channels, 3, stride=stride, padding=dilation, dilation=dilation, groups=channels, bias=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)
 
 
 def _seq_cbr(cin: int, cout: int, k: int, groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=(k - 1) // 2, bias=False, groups=groups),
-                         nn.BatchNorm2d(cout), nn.PReLU(cout))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, padding=(k - 1) // 2, bias=False, groups=groups), nn.BatchNorm2d(cout), nn.PReLU(cout)
+    )
 
 
 class _SeqCBR(nn.Module):
@@ -152,8 +154,15 @@ class _ChannelShuffle(nn.Module):
 class EESP(nn.Module):
     """Extremely efficient spatial pyramid block: reduce -> split -> dilated DW -> hierarchical fuse -> expand."""
 
-    def __init__(self, cin: int, cout: int, stride: int = 1, branches: int = 4, receptive_limit: int = 7,
-                 downsample: bool = False) -> None:
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        stride: int = 1,
+        branches: int = 4,
+        receptive_limit: int = 7,
+        downsample: bool = False,
+    ) -> None:
         super().__init__()
         width = cout // branches
         if width * branches != cout:
@@ -187,11 +196,11 @@ class DownSampler(nn.Module):
 
     def __init__(self, cin: int, cout: int, branches: int, receptive_limit: int, image_channels: int = 3) -> None:
         super().__init__()
-        self.eesp = EESP(cin, cout - cin, stride=2, branches=branches, receptive_limit=receptive_limit,
-                         downsample=True)
+        self.eesp = EESP(cin, cout - cin, stride=2, branches=branches, receptive_limit=receptive_limit, downsample=True)
         self.avg = nn.AvgPool2d(kernel_size=3, stride=2, padding=1)
-        self.inp_reinf = nn.Sequential(_ConvBNAct(image_channels, _REINF_CHANNELS, 3),
-                                       _ConvBN(_REINF_CHANNELS, cout, 1))
+        self.inp_reinf = nn.Sequential(
+            _ConvBNAct(image_channels, _REINF_CHANNELS, 3), _ConvBN(_REINF_CHANNELS, cout, 1)
+        )
         self.act = nn.PReLU(cout)
 
     def forward(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
@@ -238,8 +247,9 @@ class ESPNetv2Encoder(nn.Module):
 class EfficientPyramidPool(nn.Module):
     """Project, depth-wise conv at 5 scales, BN+PReLU, channel shuffle, grouped 3x3, 1x1 out."""
 
-    def __init__(self, cin: int, proj: int, cout: int, last_br: bool = True,
-                 scales: Sequence[float] = _PYRAMID_SCALES) -> None:
+    def __init__(
+        self, cin: int, proj: int, cout: int, last_br: bool = True, scales: Sequence[float] = _PYRAMID_SCALES
+    ) -> None:
         super().__init__()
         self.scales = tuple(sorted(scales, reverse=True))
         n = len(self.scales)
@@ -339,7 +349,7 @@ def load_espnetv2_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     for key in ("state_dict", "model"):
         if isinstance(state, Mapping) and key in state and isinstance(state[key], Mapping):
             state = state[key]
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state.items()}
 
 
 class ESPNetv2Segmenter:
@@ -363,8 +373,14 @@ class ESPNetv2Segmenter:
     ignore_index: int = IGNORE_INDEX
     num_outputs: int = len(CITYSCAPES_CLASSES) + 1  # 19 trainIds + background
 
-    def __init__(self, weights: str | Path | None = "default", input_size: tuple[int, int] | None = None,
-                 device: str | torch.device | None = None, batch_size: int = 2, scale: float = 2.0) -> None:
+    def __init__(
+        self,
+        weights: str | Path | None = "default",
+        input_size: tuple[int, int] | None = None,
+        device: str | torch.device | None = None,
+        batch_size: int = 2,
+        scale: float = 2.0,
+    ) -> None:
         from bench.paths import resolve_weights_file
 
         self.scale = scale
@@ -376,8 +392,10 @@ class ESPNetv2Segmenter:
             if text == "default" or tag:
                 size = (int(tag[1]), int(tag[2])) if tag else (input_size or (1024, 512))
                 if size not in WEIGHTS_FILES:
-                    raise ValueError(f"no ESPNetv2 Cityscapes weights for {size[0]}x{size[1]}; "
-                                     f"available: {', '.join(f'{w}x{h}' for w, h in WEIGHTS_FILES)}")
+                    raise ValueError(
+                        f"no ESPNetv2 Cityscapes weights for {size[0]}x{size[1]}; "
+                        f"available: {', '.join(f'{w}x{h}' for w, h in WEIGHTS_FILES)}"
+                    )
                 self.weights_path = resolve_weights_file(WEIGHTS_FILES[size], what="ESPNetv2 weights")
                 input_size = input_size or size
             else:
@@ -390,15 +408,17 @@ class ESPNetv2Segmenter:
         self.input_size: tuple[int, int] = tuple(input_size or (1024, 512))  # type: ignore[assignment]
         if self.input_size[0] % 16 or self.input_size[1] % 16:
             raise ValueError(f"input size {self.input_size} must be a multiple of 16 (4 stride-2 levels)")
-        self.device = torch.device(device) if device is not None else torch.device(
-            "cuda" if torch.cuda.is_available() else "cpu")
+        self.device = (
+            torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        )
         self.model = ESPNetv2Segmentation(num_classes=self.num_outputs, scale=scale)
         self.sha256: str | None = None
         if self.weights_path is not None:
             self.model.load_state_dict(load_espnetv2_state_dict(self.weights_path), strict=True)
             self.sha256 = file_sha256(self.weights_path)
-            logger.info("ESPNetv2 weights %s (sha256 %s), input %dx%d", self.weights_path, self.sha256[:12],
-                        *self.input_size)
+            logger.info(
+                "ESPNetv2 weights %s (sha256 %s), input %dx%d", self.weights_path, self.sha256[:12], *self.input_size
+            )
         else:
             logger.warning("ESPNetv2 with random weights: scores are meaningless (tests only)")
         # channels-last: ~35 % less CPU time per 1024x512 forward here, identical label maps
@@ -434,7 +454,7 @@ class ESPNetv2Segmenter:
 
         results: list[np.ndarray] = []
         for start in range(0, len(images), self.batch_size):
-            chunk = images[start:start + self.batch_size]
+            chunk = images[start : start + self.batch_size]
             labels = self.logits(chunk).argmax(1).to(torch.uint8).cpu().numpy()
             for image, label in zip(chunk, labels):
                 label = np.where(label >= len(self.class_names), self.ignore_index, label).astype(np.uint8)

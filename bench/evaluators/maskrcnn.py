@@ -102,10 +102,20 @@ class MaskRCNN:
 
     class_names: ClassVar[tuple[str, ...]] = COCO80_NAMES
 
-    def __init__(self, weights: str | os.PathLike[str] | None = "default", *, variant: Variant = "v1",
-                 backend: Backend = "torchvision", conf: float = 0.001, max_det: int = 100,
-                 mask_threshold: float = 0.5, device: str = "cpu", min_size: int = 800,
-                 max_size: int = 1333, **model_kwargs: Any) -> None:
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = "default",
+        *,
+        variant: Variant = "v1",
+        backend: Backend = "torchvision",
+        conf: float = 0.001,
+        max_det: int = 100,
+        mask_threshold: float = 0.5,
+        device: str = "cpu",
+        min_size: int = 800,
+        max_size: int = 1333,
+        **model_kwargs: Any,
+    ) -> None:
         if variant not in TORCHVISION_FILES:
             raise ValueError(f"variant must be one of {sorted(TORCHVISION_FILES)}, got {variant!r}")
         if backend not in ("torchvision", "detectron2"):
@@ -137,9 +147,16 @@ class MaskRCNN:
         from torchvision.models import detection
 
         build = detection.maskrcnn_resnet50_fpn if self.variant == "v1" else detection.maskrcnn_resnet50_fpn_v2
-        model = build(weights=None, weights_backbone=None, num_classes=91, box_score_thresh=self.conf,
-                      box_detections_per_img=self.max_det, min_size=self.min_size, max_size=self.max_size,
-                      **self.model_kwargs)
+        model = build(
+            weights=None,
+            weights_backbone=None,
+            num_classes=91,
+            box_score_thresh=self.conf,
+            box_detections_per_img=self.max_det,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            **self.model_kwargs,
+        )
         if self.weights is not None:
             state = torch.load(self.weights, map_location="cpu", weights_only=True)
             if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
@@ -155,8 +172,9 @@ class MaskRCNN:
             from detectron2.config import get_cfg
             from detectron2.engine import DefaultPredictor
         except ImportError as exc:
-            raise ImportError("backend='detectron2' needs detectron2 installed (it is not on PyPI; "
-                              "see its install guide)") from exc
+            raise ImportError(
+                "backend='detectron2' needs detectron2 installed (it is not on PyPI; see its install guide)"
+            ) from exc
         cfg = get_cfg()
         cfg.merge_from_file(model_zoo.get_config_file("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml"))
         cfg.MODEL.WEIGHTS = str(self.weights)
@@ -194,16 +212,21 @@ class MaskRCNN:
         masks = result["masks"].cpu().numpy()[:, 0] > self.mask_threshold
         if len(masks) == 0:
             masks = np.zeros((0, *shape), dtype=bool)
-        return Detections(boxes=result["boxes"].cpu().numpy().astype(np.float64)[keep],
-                          scores=result["scores"].cpu().numpy().astype(np.float64)[keep],
-                          labels=labels[keep], masks=masks[keep])
+        return Detections(
+            boxes=result["boxes"].cpu().numpy().astype(np.float64)[keep],
+            scores=result["scores"].cpu().numpy().astype(np.float64)[keep],
+            labels=labels[keep],
+            masks=masks[keep],
+        )
 
     def _predict_detectron2(self, image: np.ndarray) -> Detections:  # pragma: no cover - optional backend
         inst = self.model(np.ascontiguousarray(image[..., ::-1]))["instances"].to("cpu")
-        return Detections(boxes=inst.pred_boxes.tensor.numpy().astype(np.float64),
-                          scores=inst.scores.numpy().astype(np.float64),
-                          labels=inst.pred_classes.numpy().astype(np.int64),
-                          masks=inst.pred_masks.numpy().astype(bool))
+        return Detections(
+            boxes=inst.pred_boxes.tensor.numpy().astype(np.float64),
+            scores=inst.scores.numpy().astype(np.float64),
+            labels=inst.pred_classes.numpy().astype(np.int64),
+            masks=inst.pred_masks.numpy().astype(bool),
+        )
 
     def describe(self) -> dict[str, Any]:
         """Backend, weights path and sha256, thresholds, for the run record."""

@@ -71,8 +71,14 @@ def _rle_iou(dt: list[dict[str, Any]], gt: list[dict[str, Any]]) -> np.ndarray:
     return np.asarray(mask_utils.iou(dt, gt, [0] * len(gt)), dtype=np.float64).reshape(len(dt), len(gt))
 
 
-def match_greedy(iou: np.ndarray, scores: np.ndarray, det_labels: np.ndarray, gt_labels: np.ndarray,
-                 gt_crowd: np.ndarray, iou_threshold: float) -> tuple[list[tuple[int, int, float]], int, int]:
+def match_greedy(
+    iou: np.ndarray,
+    scores: np.ndarray,
+    det_labels: np.ndarray,
+    gt_labels: np.ndarray,
+    gt_crowd: np.ndarray,
+    iou_threshold: float,
+) -> tuple[list[tuple[int, int, float]], int, int]:
     """Greedy one-to-one matching in descending score order (the paper's operating point rule).
 
     Args:
@@ -125,9 +131,13 @@ def pseudo_ground_truth(detections: Detections, score_threshold: float = 0.6) ->
     """
     keep = np.asarray(detections.scores) >= score_threshold
     masks = None if detections.masks is None else np.asarray(detections.masks)[keep].astype(bool)
-    return GroundTruth(boxes=np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)[keep],
-                       labels=np.asarray(detections.labels, dtype=np.int64)[keep], masks=masks,
-                       iscrowd=np.zeros(int(keep.sum()), dtype=bool), pseudo=True)
+    return GroundTruth(
+        boxes=np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)[keep],
+        labels=np.asarray(detections.labels, dtype=np.int64)[keep],
+        masks=masks,
+        iscrowd=np.zeros(int(keep.sum()), dtype=bool),
+        pseudo=True,
+    )
 
 
 @dataclass
@@ -173,8 +183,9 @@ class CocoDetectionScorer:
     keys: tuple[str, ...] = DETECTION_KEYS
     use_masks: bool = False
 
-    def __init__(self, *, score_threshold: float = 0.6, match_iou: float = 0.5, max_dets: int = 100,
-                 zero_division: float = 0.0) -> None:
+    def __init__(
+        self, *, score_threshold: float = 0.6, match_iou: float = 0.5, max_dets: int = 100, zero_division: float = 0.0
+    ) -> None:
         self.score_threshold = float(score_threshold)
         self.match_iou = float(match_iou)
         self.max_dets = int(max_dets)
@@ -199,8 +210,13 @@ class CocoDetectionScorer:
     def __len__(self) -> int:
         return len(self._images)
 
-    def update(self, predictions: Sequence[Detections], targets: Sequence[GroundTruth],
-               names: Sequence[str] | None = None, shapes: Sequence[tuple[int, int]] | None = None) -> None:
+    def update(
+        self,
+        predictions: Sequence[Detections],
+        targets: Sequence[GroundTruth],
+        names: Sequence[str] | None = None,
+        shapes: Sequence[tuple[int, int]] | None = None,
+    ) -> None:
         """Add images: their detections (all, at the evaluator's low confidence) and ground truth.
 
         Args:
@@ -226,11 +242,15 @@ class CocoDetectionScorer:
                 dt_rles = [] if det.masks is None else encode_masks(det.masks)
             n_gt = len(gt.labels)
             record = _Image(
-                image_id=image_id, name=name, height=height, width=width,
+                image_id=image_id,
+                name=name,
+                height=height,
+                width=width,
                 gt_boxes=np.asarray(gt.boxes, dtype=np.float64).reshape(-1, 4),
                 gt_labels=np.asarray(gt.labels, dtype=np.int64).reshape(-1),
-                gt_crowd=(np.zeros(n_gt, dtype=bool) if gt.iscrowd is None
-                          else np.asarray(gt.iscrowd, dtype=bool).reshape(-1)),
+                gt_crowd=(
+                    np.zeros(n_gt, dtype=bool) if gt.iscrowd is None else np.asarray(gt.iscrowd, dtype=bool).reshape(-1)
+                ),
                 gt_rles=gt_rles,
                 dt_boxes=np.asarray(det.boxes, dtype=np.float64).reshape(-1, 4),
                 dt_scores=np.asarray(det.scores, dtype=np.float64).reshape(-1),
@@ -258,8 +278,9 @@ class CocoDetectionScorer:
             iou = _rle_iou([rec.dt_rles[i] for i in idx], rec.gt_rles)
         else:
             iou = box_iou(rec.dt_boxes[idx], rec.gt_boxes)
-        matches, fp, fn = match_greedy(iou, rec.dt_scores[idx], rec.dt_labels[idx], rec.gt_labels,
-                                       rec.gt_crowd, self.match_iou)
+        matches, fp, fn = match_greedy(
+            iou, rec.dt_scores[idx], rec.dt_labels[idx], rec.gt_labels, rec.gt_crowd, self.match_iou
+        )
         return {"tp": len(matches), "fp": fp, "fn": fn}, [m[2] for m in matches]
 
     @property
@@ -299,8 +320,11 @@ class CocoDetectionScorer:
             gt_xywh = _xyxy_to_xywh(rec.gt_boxes)
             for k in range(len(rec.gt_labels)):
                 ann: dict[str, Any] = {
-                    "id": len(annotations) + 1, "image_id": rec.image_id, "category_id": int(rec.gt_labels[k]) + 1,
-                    "bbox": gt_xywh[k].tolist(), "area": float(gt_xywh[k, 2] * gt_xywh[k, 3]),
+                    "id": len(annotations) + 1,
+                    "image_id": rec.image_id,
+                    "category_id": int(rec.gt_labels[k]) + 1,
+                    "bbox": gt_xywh[k].tolist(),
+                    "area": float(gt_xywh[k, 2] * gt_xywh[k, 3]),
                     "iscrowd": int(rec.gt_crowd[k]),
                 }
                 if iou_type == "segm":
@@ -313,8 +337,11 @@ class CocoDetectionScorer:
                 categories.add(int(rec.gt_labels[k]) + 1)
             dt_xywh = _xyxy_to_xywh(rec.dt_boxes)
             for k in range(len(rec.dt_labels)):
-                res: dict[str, Any] = {"image_id": rec.image_id, "category_id": int(rec.dt_labels[k]) + 1,
-                                       "score": float(rec.dt_scores[k])}
+                res: dict[str, Any] = {
+                    "image_id": rec.image_id,
+                    "category_id": int(rec.dt_labels[k]) + 1,
+                    "score": float(rec.dt_scores[k]),
+                }
                 if iou_type == "segm":
                     assert rec.dt_rles is not None
                     res["segmentation"] = rec.dt_rles[k]
@@ -328,8 +355,11 @@ class CocoDetectionScorer:
         if not results:
             return 0.0, 0.0
         gt_api = COCO()
-        gt_api.dataset = {"images": images, "annotations": annotations,
-                          "categories": [{"id": c, "name": str(c)} for c in sorted(categories)]}
+        gt_api.dataset = {
+            "images": images,
+            "annotations": annotations,
+            "categories": [{"id": c, "name": str(c)} for c in sorted(categories)],
+        }
         with contextlib.redirect_stdout(io.StringIO()):
             gt_api.createIndex()
             dt_api = gt_api.loadRes(results)
@@ -375,5 +405,9 @@ class CocoInstanceScorer(CocoDetectionScorer):
     def compute(self) -> dict[str, float]:
         mask_map50_95, mask_map50 = self._coco_eval("segm")
         box_map50_95, box_map50 = self._coco_eval("bbox")
-        return {"mask_map50_95": mask_map50_95, "mask_map50": mask_map50,
-                "box_map50_95": box_map50_95, "box_map50": box_map50}
+        return {
+            "mask_map50_95": mask_map50_95,
+            "mask_map50": mask_map50,
+            "box_map50_95": box_map50_95,
+            "box_map50": box_map50,
+        }

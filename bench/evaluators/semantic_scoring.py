@@ -45,8 +45,9 @@ class SemanticScorer:
         {'miou': 0.5, 'mpa': 0.75, 'pixel_acc': 0.6667}
     """
 
-    def __init__(self, num_classes: int = 19, ignore_index: int = 255,
-                 class_names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, num_classes: int = 19, ignore_index: int = 255, class_names: Sequence[str] | None = None
+    ) -> None:
         if num_classes < 1:
             raise ValueError("num_classes must be >= 1")
         if class_names is not None and len(class_names) != num_classes:

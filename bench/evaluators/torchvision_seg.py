@@ -45,7 +45,7 @@ def _unwrap_state_dict(state: Any) -> dict[str, Any]:
             state = state[key]
     if not isinstance(state, Mapping):
         raise ValueError("weights file does not hold a state dict")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state.items()}
 
 
 class TorchvisionSegmenter:
@@ -70,15 +70,23 @@ class TorchvisionSegmenter:
 
     ignore_index: int = IGNORE_INDEX
 
-    def __init__(self, arch: str = "lraspp_mobilenet_v3_large", weights: str | Path | None = None,
-                 num_classes: int = 19, class_names: Sequence[str] | None = None,
-                 input_size: tuple[int, int] | None = None, device: str | None = None,
-                 aux_loss: bool | None = None) -> None:
+    def __init__(
+        self,
+        arch: str = "lraspp_mobilenet_v3_large",
+        weights: str | Path | None = None,
+        num_classes: int = 19,
+        class_names: Sequence[str] | None = None,
+        input_size: tuple[int, int] | None = None,
+        device: str | None = None,
+        aux_loss: bool | None = None,
+    ) -> None:
         import torch
         from torchvision.models import segmentation
 
         if arch not in ARCHITECTURES:
-            raise ValueError(f"unknown torchvision segmentation model {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+            raise ValueError(
+                f"unknown torchvision segmentation model {arch!r}; choose one of {', '.join(ARCHITECTURES)}"
+            )
         if class_names is None:
             # 19 (or 20 with a background channel) outputs: Cityscapes trainIds; anything else: numbered
             class_names = CITYSCAPES_CLASSES if num_classes in (19, 20) else [str(i) for i in range(num_classes)]
@@ -108,8 +116,9 @@ class TorchvisionSegmenter:
             self.sha256 = file_sha256(self.weights_path)  # type: ignore[arg-type]
         else:
             logger.warning("torchvision %s with random weights: scores are meaningless (tests only)", arch)
-        self.device = torch.device(device) if device is not None else torch.device(
-            "cuda" if torch.cuda.is_available() else "cpu")
+        self.device = (
+            torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        )
         self.model.eval().to(self.device)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)

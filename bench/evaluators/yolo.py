@@ -122,8 +122,17 @@ class YoloDetector:
     weights_subdir: ClassVar[str] = "detection"
     with_masks: ClassVar[bool] = False
 
-    def __init__(self, weights: str | os.PathLike[str] = "yolov8n.pt", *, conf: float = 0.001, iou: float = 0.7,
-                 imgsz: int = 640, max_det: int = 300, device: str = "cpu", batch: int = 4) -> None:
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] = "yolov8n.pt",
+        *,
+        conf: float = 0.001,
+        iou: float = 0.7,
+        imgsz: int = 640,
+        max_det: int = 300,
+        device: str = "cpu",
+        batch: int = 4,
+    ) -> None:
         self.weights = resolve_yolo_weights(weights, self.weights_subdir)
         self.conf = float(conf)
         self.iou = float(iou)
@@ -150,8 +159,15 @@ class YoloDetector:
         return [names[i] for i in sorted(names)] if isinstance(names, Mapping) else list(names)
 
     def _predict_kwargs(self) -> dict[str, Any]:
-        return {"conf": self.conf, "iou": self.iou, "imgsz": self.imgsz, "max_det": self.max_det,
-                "device": self.device, "verbose": False, "save": False}
+        return {
+            "conf": self.conf,
+            "iou": self.iou,
+            "imgsz": self.imgsz,
+            "max_det": self.max_det,
+            "device": self.device,
+            "verbose": False,
+            "save": False,
+        }
 
     def predict(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """Detect objects in ``(H, W, 3)`` uint8 RGB images; boxes in input pixels.
@@ -165,7 +181,7 @@ class YoloDetector:
         out: list[Detections] = []
         model = self.model
         for start in range(0, len(images), self.batch):
-            chunk = images[start:start + self.batch]
+            chunk = images[start : start + self.batch]
             bgr = [np.ascontiguousarray(np.asarray(im)[..., ::-1]) for im in chunk]  # ultralytics takes BGR arrays
             with preserve_torch_threads():
                 results = model.predict(bgr, **self._predict_kwargs())
@@ -176,9 +192,11 @@ class YoloDetector:
         boxes = result.boxes
         if boxes is None or len(boxes) == 0:
             return Detections.empty(shape[0], shape[1], with_masks=self.with_masks)
-        return Detections(boxes=boxes.xyxy.cpu().numpy().astype(np.float64),
-                          scores=boxes.conf.cpu().numpy().astype(np.float64),
-                          labels=boxes.cls.cpu().numpy().astype(np.int64))
+        return Detections(
+            boxes=boxes.xyxy.cpu().numpy().astype(np.float64),
+            scores=boxes.conf.cpu().numpy().astype(np.float64),
+            labels=boxes.cls.cpu().numpy().astype(np.int64),
+        )
 
     def describe(self) -> dict[str, Any]:
         """Weights path and sha256, input size and thresholds, for the run record."""
@@ -213,9 +231,17 @@ class YoloSegmenter(YoloDetector):
     weights_subdir: ClassVar[str] = "instance"
     with_masks: ClassVar[bool] = True
 
-    def __init__(self, weights: str | os.PathLike[str] = "yolo11n-seg.pt", *, conf: float = 0.001,
-                 iou: float = 0.7, imgsz: int = 640, max_det: int = 300, device: str = "cpu",
-                 batch: int = 1) -> None:
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] = "yolo11n-seg.pt",
+        *,
+        conf: float = 0.001,
+        iou: float = 0.7,
+        imgsz: int = 640,
+        max_det: int = 300,
+        device: str = "cpu",
+        batch: int = 1,
+    ) -> None:
         super().__init__(weights, conf=conf, iou=iou, imgsz=imgsz, max_det=max_det, device=device, batch=batch)
 
     def _predict_kwargs(self) -> dict[str, Any]:
@@ -232,7 +258,8 @@ class YoloSegmenter(YoloDetector):
         if masks.shape[1:] != tuple(shape):  # safety net; retina masks are already at the input size
             import cv2
 
-            masks = np.stack([cv2.resize(m.astype(np.uint8), (shape[1], shape[0]),
-                                         interpolation=cv2.INTER_NEAREST) for m in masks]).astype(bool)
+            masks = np.stack(
+                [cv2.resize(m.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) for m in masks]
+            ).astype(bool)
         det.masks = masks
         return det

@@ -66,8 +66,9 @@ class StreamingMetric:
         self.spec = spec
         self.values: list[float] = []
 
-    def update(self, images: np.ndarray | Sequence[np.ndarray],
-               references: np.ndarray | Sequence[np.ndarray] | None = None) -> list[float]:
+    def update(
+        self, images: np.ndarray | Sequence[np.ndarray], references: np.ndarray | Sequence[np.ndarray] | None = None
+    ) -> list[float]:
         """Score one image (``(H, W, 3)``) or a sequence of images; returns the new values."""
         batch = [images] if isinstance(images, np.ndarray) and images.ndim == 3 else list(images)
         refs: list[np.ndarray | None]
@@ -123,4 +124,4 @@ def same_shape_chunks(arrays: Sequence[np.ndarray], max_pixels: int) -> Iterator
     for shape, members in groups.items():
         step = max(1, max_pixels // (shape[0] * shape[1]))
         for start in range(0, len(members), step):
-            yield members[start:start + step]
+            yield members[start : start + step]

@@ -106,8 +106,9 @@ def _shifted(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """``out[i, j] = x[i + dy, j + dx]`` inside the image, 0 outside."""
     out = np.zeros_like(x)
     h, w = x.shape
-    out[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)] = x[max(0, dy):h - max(0, -dy) or None,
-                                                                    max(0, dx):w - max(0, -dx) or None]
+    out[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)] = x[
+        max(0, dy) : h - max(0, -dy) or None, max(0, dx) : w - max(0, -dx) or None
+    ]
     return out
 
 
@@ -178,8 +179,9 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     class _Loader(yaml.SafeLoader):
         pass
 
-    _Loader.add_constructor("tag:yaml.org,2002:opencv-matrix",
-                            lambda loader, node: loader.construct_mapping(node, deep=True))
+    _Loader.add_constructor(
+        "tag:yaml.org,2002:opencv-matrix", lambda loader, node: loader.construct_mapping(node, deep=True)
+    )
     return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
 
 
@@ -213,8 +215,9 @@ def load_model() -> BRISQUEModel:
     """
     from bench.paths import resolve_weights_file
 
-    return _load_model(resolve_weights_file(MODEL_FILE, what="BRISQUE model"),
-                       resolve_weights_file(RANGE_FILE, what="BRISQUE range"))
+    return _load_model(
+        resolve_weights_file(MODEL_FILE, what="BRISQUE model"), resolve_weights_file(RANGE_FILE, what="BRISQUE range")
+    )
 
 
 def brisque_batch(images: Sequence[np.ndarray], references: Sequence[np.ndarray] | None = None) -> list[float]:

@@ -39,8 +39,16 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     return 10.0 * math.log10(peak * peak / mse)
 
 
-def ssim_index(a: np.ndarray, b: np.ndarray, *, k1: float = 0.01, k2: float = 0.03, peak: float = 255.0,
-               window: int = 11, sigma: float = 1.5) -> float:
+def ssim_index(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    peak: float = 255.0,
+    window: int = 11,
+    sigma: float = 1.5,
+) -> float:
     """Z. Wang's 2003 ``ssim_index`` on two single-channel images (float, 0–peak scale).
 
     Raises:
@@ -98,9 +106,26 @@ def ssim_rgb(image: np.ndarray, reference: np.ndarray) -> float:
 _MATLAB = "MATLAB rgb2ycbcr + Wang 2003 ssim_index (MPRNet evaluate_PSNR_SSIM.m); calibrated to 1e-10"
 PSNR_Y = MetricSpec("psnr_y", psnr_y, "FR", True, "PSNR on rounded MATLAB Y (BT.601 studio), peak 255.", _MATLAB, "dB")
 SSIM_Y = MetricSpec("ssim_y", ssim_y, "FR", True, "Wang 2003 SSIM on rounded MATLAB Y.", _MATLAB)
-PSNR_Y_FLOAT = MetricSpec("psnr_y_float", psnr_y_float, "FR", True,
-                          "PSNR on unrounded Y (PReNet statistic/ scripts).", "rgb2ycbcr(im2double(x))", "dB")
-SSIM_Y_FLOAT = MetricSpec("ssim_y_float", ssim_y_float, "FR", True,
-                          "SSIM on unrounded Y (PReNet statistic/ scripts).", "rgb2ycbcr(im2double(x))")
-PSNR_RGB = MetricSpec("psnr_rgb", psnr_rgb, "FR", True, "PSNR over RGB channels, peak 255.", "MATLAB psnr on uint8 RGB", "dB")
-SSIM_RGB = MetricSpec("ssim_rgb", ssim_rgb, "FR", True, "Wang 2003 SSIM per RGB channel, averaged.", "ssim_index per channel")
+PSNR_Y_FLOAT = MetricSpec(
+    "psnr_y_float",
+    psnr_y_float,
+    "FR",
+    True,
+    "PSNR on unrounded Y (PReNet statistic/ scripts).",
+    "rgb2ycbcr(im2double(x))",
+    "dB",
+)
+SSIM_Y_FLOAT = MetricSpec(
+    "ssim_y_float",
+    ssim_y_float,
+    "FR",
+    True,
+    "SSIM on unrounded Y (PReNet statistic/ scripts).",
+    "rgb2ycbcr(im2double(x))",
+)
+PSNR_RGB = MetricSpec(
+    "psnr_rgb", psnr_rgb, "FR", True, "PSNR over RGB channels, peak 255.", "MATLAB psnr on uint8 RGB", "dB"
+)
+SSIM_RGB = MetricSpec(
+    "ssim_rgb", ssim_rgb, "FR", True, "Wang 2003 SSIM per RGB channel, averaged.", "ssim_index per channel"
+)

@@ -73,7 +73,7 @@ def downsample(plane: np.ndarray, factor: int) -> np.ndarray:
     n_r = -(-rows // factor)
     n_c = -(-cols // factor)
     padded = np.zeros((max(n_r * factor, before + rows), max(n_c * factor, before + cols)))
-    padded[before:before + rows, before:before + cols] = plane
+    padded[before : before + rows, before : before + cols] = plane
     blocks = padded[: n_r * factor, : n_c * factor].reshape(n_r, factor, n_c, factor)
     return blocks.sum(axis=(1, 3)) / float(factor * factor)
 
@@ -89,7 +89,7 @@ def _conv2_same_3x3(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
             weight = kernel[a, b]
             if weight != 0.0:
                 # out(i, j) += K(a, b) * image(i - (a - 1), j - (b - 1))
-                out += weight * padded[2 - a: 2 - a + rows, 2 - b: 2 - b + cols]
+                out += weight * padded[2 - a : 2 - a + rows, 2 - b : 2 - b + cols]
     return out
 
 

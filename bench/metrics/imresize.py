@@ -45,8 +45,9 @@ def cubic(x: np.ndarray) -> np.ndarray:
     return inner + outer
 
 
-def contributions(in_length: int, out_length: int, scale: float, *,
-                  antialiasing: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def contributions(
+    in_length: int, out_length: int, scale: float, *, antialiasing: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Weights and 0-based input indices of each output pixel along one dimension (MATLAB's ``contributions``).
 
     Args:
@@ -111,8 +112,9 @@ def resize_along_axis(array: np.ndarray, axis: int, weights: np.ndarray, indices
     return np.moveaxis(out, 0, axis)
 
 
-def _output_plan(in_shape: tuple[int, int], scale: float | Sequence[float] | None,
-                 output_shape: Sequence[int] | None) -> tuple[tuple[float, float], tuple[int, int]]:
+def _output_plan(
+    in_shape: tuple[int, int], scale: float | Sequence[float] | None, output_shape: Sequence[int] | None
+) -> tuple[tuple[float, float], tuple[int, int]]:
     if (scale is None) == (output_shape is None):
         raise ValueError("pass exactly one of scale and output_shape")
     if scale is not None:
@@ -128,8 +130,13 @@ def _output_plan(in_shape: tuple[int, int], scale: float | Sequence[float] | Non
     return (out[0] / in_shape[0], out[1] / in_shape[1]), out
 
 
-def imresize(image: np.ndarray, scale: float | Sequence[float] | None = None, *,
-             output_shape: Sequence[int] | None = None, antialiasing: bool = True) -> np.ndarray:
+def imresize(
+    image: np.ndarray,
+    scale: float | Sequence[float] | None = None,
+    *,
+    output_shape: Sequence[int] | None = None,
+    antialiasing: bool = True,
+) -> np.ndarray:
     """MATLAB ``imresize(image, scale)`` / ``imresize(image, [rows cols])`` with the bicubic kernel.
 
     Works on ``(H, W)`` and ``(H, W, C)`` arrays; for ``(N, H, W)`` stacks use :func:`imresize_batch`.

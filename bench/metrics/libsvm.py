@@ -128,8 +128,8 @@ class SVMModel:
             si, ci = start[i], self.n_sv[i]
             for j in range(i + 1, k):
                 sj, cj = start[j], self.n_sv[j]
-                total = kv[:, si:si + ci] @ self.sv_coef[si:si + ci, j - 1]
-                total = total + kv[:, sj:sj + cj] @ self.sv_coef[sj:sj + cj, i]
+                total = kv[:, si : si + ci] @ self.sv_coef[si : si + ci, j - 1]
+                total = total + kv[:, sj : sj + cj] @ self.sv_coef[sj : sj + cj, i]
                 out[:, p] = total - self.rho[p]
                 p += 1
         return out

@@ -98,8 +98,8 @@ def _grid_argmin_exhaustive(r_gam: np.ndarray, target: np.ndarray) -> np.ndarray
     """The literal MATLAB search, for tests and for tables that are not strictly increasing."""
     position = np.empty(target.shape[0], dtype=np.int64)
     for start in range(0, target.shape[0], 256):  # bounded (rows x 9801) work array
-        diff = (r_gam[None, :] - target[start:start + 256, None]) ** 2
-        position[start:start + 256] = np.argmin(diff, axis=1)  # first NaN (index 0) when all NaN, as MATLAB
+        diff = (r_gam[None, :] - target[start : start + 256, None]) ** 2
+        position[start : start + 256] = np.argmin(diff, axis=1)  # first NaN (index 0) when all NaN, as MATLAB
     return position
 
 

@@ -68,8 +68,9 @@ def _load_model(path: Path) -> SSEQModel:
     import scipy.io
 
     data = scipy.io.loadmat(path)
-    regressors = tuple(SVMModel.from_matlab(np.asarray(cell).reshape(-1)[0])
-                       for cell in np.asarray(data["svrmodel"]).reshape(-1))
+    regressors = tuple(
+        SVMModel.from_matlab(np.asarray(cell).reshape(-1)[0]) for cell in np.asarray(data["svrmodel"]).reshape(-1)
+    )
     model = SSEQModel(
         fmin=np.asarray(data["fmin"], dtype=np.float64).reshape(-1),
         fmax=np.asarray(data["fmax"], dtype=np.float64).reshape(-1),
@@ -127,10 +128,10 @@ def spatial_entropy(blocks: np.ndarray) -> np.ndarray:
     table = _plogp_table()
     out = np.empty(flat.shape[0])
     for start in range(0, flat.shape[0], _BLOCK_CHUNK):
-        chunk = flat[start:start + _BLOCK_CHUNK].astype(np.int64)
+        chunk = flat[start : start + _BLOCK_CHUNK].astype(np.int64)
         offsets = np.arange(chunk.shape[0])[:, None] * 256
         counts = np.bincount((chunk + offsets).ravel(), minlength=chunk.shape[0] * 256).reshape(-1, 256)
-        out[start:start + chunk.shape[0]] = -table[counts].sum(axis=1)
+        out[start : start + chunk.shape[0]] = -table[counts].sum(axis=1)
     return out
 
 
@@ -156,7 +157,7 @@ def pool(values: np.ndarray) -> tuple[float, float]:
     sort_t = np.sort(values.ravel())
     n = sort_t.size
     lo, hi = math.ceil(n * 0.2), math.ceil(n * 0.8)  # 1-based inclusive, as in feature_extract.m
-    mu = float(sort_t[max(lo, 1) - 1:hi].mean())
+    mu = float(sort_t[max(lo, 1) - 1 : hi].mean())
     centred = sort_t - sort_t.mean()
     m2 = float(np.mean(centred**2))
     m3 = float(np.mean(centred**3))
@@ -174,8 +175,8 @@ def sseq_features_batch(gray_stack: np.ndarray) -> np.ndarray:
         se = spatial_entropy(blocks.reshape(n * nb, BLOCK, BLOCK)).reshape(n, nb)
         fe = spectral_entropy(blocks.reshape(n * nb, BLOCK, BLOCK)).reshape(n, nb)
         for i in range(n):
-            feats[i, 4 * s:4 * s + 2] = pool(se[i])
-            feats[i, 4 * s + 2:4 * s + 4] = pool(fe[i])
+            feats[i, 4 * s : 4 * s + 2] = pool(se[i])
+            feats[i, 4 * s + 2 : 4 * s + 4] = pool(fe[i])
         if s < SCALES - 1:
             im = imresize_batch(im, 0.5)
     return feats

@@ -30,15 +30,40 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
 }
 
 TITLES: dict[str, str] = {
-    "map50_95": "mAP50-95", "map50": "mAP50", "precision": "Precision", "recall": "Recall", "iou": "IoU",
-    "mask_map50_95": "mask mAP50-95", "mask_map50": "mask mAP50", "box_map50_95": "box mAP50-95",
-    "box_map50": "box mAP50", "miou": "mIoU", "mpa": "mPA", "pixel_acc": "pixel accuracy",
-    "niqe": "NIQE", "sseq": "SSEQ", "brisque": "BRISQUE",
+    "map50_95": "mAP50-95",
+    "map50": "mAP50",
+    "precision": "Precision",
+    "recall": "Recall",
+    "iou": "IoU",
+    "mask_map50_95": "mask mAP50-95",
+    "mask_map50": "mask mAP50",
+    "box_map50_95": "box mAP50-95",
+    "box_map50": "box mAP50",
+    "miou": "mIoU",
+    "mpa": "mPA",
+    "pixel_acc": "pixel accuracy",
+    "niqe": "NIQE",
+    "sseq": "SSEQ",
+    "brisque": "BRISQUE",
 }
 
 #: Ratios stored as fractions in records and shown in percent, as in the paper.
-PERCENT: frozenset[str] = frozenset({"map50_95", "map50", "precision", "recall", "iou", "mask_map50_95",
-                                     "mask_map50", "box_map50_95", "box_map50", "miou", "mpa", "pixel_acc"})
+PERCENT: frozenset[str] = frozenset(
+    {
+        "map50_95",
+        "map50",
+        "precision",
+        "recall",
+        "iou",
+        "mask_map50_95",
+        "mask_map50",
+        "box_map50_95",
+        "box_map50",
+        "miou",
+        "mpa",
+        "pixel_acc",
+    }
+)
 
 #: Restoration metrics of the images fed to the downstream model (Table 6's "Deraining" rows).
 FIDELITY: tuple[str, ...] = ("psnr_y", "ssim_y")
@@ -103,8 +128,13 @@ def evaluator_note(record: dict[str, Any]) -> str:
     thresholds = {k: v for k, v in options.items() if k not in ("evaluator", "weights")}
     scoring = ev.get("scoring")
     if isinstance(scoring, dict):
-        thresholds.update({k: v for k, v in scoring.items()
-                           if isinstance(v, int | float) and not isinstance(v, bool) and k not in thresholds})
+        thresholds.update(
+            {
+                k: v
+                for k, v in scoring.items()
+                if isinstance(v, int | float) and not isinstance(v, bool) and k not in thresholds
+            }
+        )
     for key in ("conf", "iou", "imgsz", "score_threshold", "match_iou"):
         if key in ev and key not in thresholds and isinstance(ev[key], int | float | str):
             thresholds[key] = ev[key]
@@ -120,8 +150,10 @@ def _consistency_note(records: Sequence[dict[str, Any]], metrics: Sequence[str])
             for cond in ("clean", "rainy"):
                 a, b = _value(ref, f"{cond}.{m}"), _value(rec, f"{cond}.{m}")
                 if a is not None and b is not None and abs(a - b) > 1e-9 * max(1.0, abs(a)):
-                    return (f"The {cond} scores differ between records ({ref.get('run_id')} vs {rec.get('run_id')}: "
-                            f"{cond}.{m} {a:.6g} vs {b:.6g}); the Rain input and Clean rows show {ref.get('run_id')}.")
+                    return (
+                        f"The {cond} scores differ between records ({ref.get('run_id')} vs {rec.get('run_id')}: "
+                        f"{cond}.{m} {a:.6g} vs {b:.6g}); the Rain input and Clean rows show {ref.get('run_id')}."
+                    )
     return None
 
 
@@ -156,16 +188,23 @@ def downstream_table(records: Sequence[dict[str, Any]], title: str | None = None
     cfg = ref.get("config") or {}
     metrics = task_metrics(records)
     has_clean = any(f"clean.{m}" in r.get("metrics", {}) for r in records for m in metrics)
-    fidelity = [m for m in FIDELITY if any(f"{c}.{m}" in r.get("metrics", {}) for r in records
-                                           for c in ("rainy", "derained"))]
+    fidelity = [
+        m for m in FIDELITY if any(f"{c}.{m}" in r.get("metrics", {}) for r in records for c in ("rainy", "derained"))
+    ]
 
     from bench.report.published import variant_name
 
     columns: list[Column] = []
     for m in fidelity:
-        columns.append(Column(m, f"{'PSNR' if m.startswith('psnr') else 'SSIM'} "
-                                 f"({variant_name(m, cfg.get('quantize'), cfg.get('crop_multiple'))}, vs clean)",
-                              True, digits_for(m)))
+        columns.append(
+            Column(
+                m,
+                f"{'PSNR' if m.startswith('psnr') else 'SSIM'} "
+                f"({variant_name(m, cfg.get('quantize'), cfg.get('crop_multiple'))}, vs clean)",
+                True,
+                digits_for(m),
+            )
+        )
     columns.append(Column("sec", "s/img (derain)", False, 3))
     for m in metrics:
         hib = direction(f"derained.{m}", info)
@@ -185,8 +224,12 @@ def downstream_table(records: Sequence[dict[str, Any]], title: str | None = None
         rainy[m] = _value(ref, f"rainy.{m}", _scale(m, info))
     rows.append(rainy)
     for rec in records:
-        row: dict[str, object] = {"name": derainer_label(rec), "_condition": "derained",
-                                  "_derainer": (rec.get("derainer") or {}).get("name"), "_record": rec}
+        row: dict[str, object] = {
+            "name": derainer_label(rec),
+            "_condition": "derained",
+            "_derainer": (rec.get("derainer") or {}).get("name"),
+            "_record": rec,
+        }
         for m in fidelity:
             row[m] = _value(rec, f"derained.{m}")
         row["sec"] = _seconds(rec)
@@ -208,8 +251,9 @@ def downstream_table(records: Sequence[dict[str, Any]], title: str | None = None
 
     datasets = sorted({str((r.get("dataset") or {}).get("name", "?")) for r in records})
     notes = _notes(records, task, metrics, has_clean)
-    title = title or (f"{task} on {', '.join(datasets)} (quantize={cfg.get('quantize')}, "
-                      f"crop multiple={cfg.get('crop_multiple')})")
+    title = title or (
+        f"{task} on {', '.join(datasets)} (quantize={cfg.get('quantize')}, crop multiple={cfg.get('crop_multiple')})"
+    )
     return ReportTable(title=title, columns=columns, rows=rows, notes=notes)
 
 
@@ -220,14 +264,18 @@ def _notes(records: Sequence[dict[str, Any]], task: str, metrics: Sequence[str],
     pseudo = [bool((r.get("dataset") or {}).get("pseudo_labels")) for r in records]
     if task != "noref":
         if any(pseudo):
-            notes.append("Ground truth: PSEUDO LABELS — the downstream model's predictions on the clean images; "
-                         "the Clean row therefore scores the model against itself (upper bound by construction).")
+            notes.append(
+                "Ground truth: PSEUDO LABELS — the downstream model's predictions on the clean images; "
+                "the Clean row therefore scores the model against itself (upper bound by construction)."
+            )
         else:
             labels = sorted({str((r.get("dataset") or {}).get("labels", "human labels")) for r in records})
             notes.append(f"Ground truth: {', '.join(labels)}.")
     if any(m in PERCENT for m in metrics):
-        notes.append("Scores in %; gain = derained − rainy in percentage points"
-                     + ("; recovery = (derained − rainy) / (clean − rainy) in %." if has_clean else "."))
+        notes.append(
+            "Scores in %; gain = derained − rainy in percentage points"
+            + ("; recovery = (derained − rainy) / (clean − rainy) in %." if has_clean else ".")
+        )
     elif metrics:
         notes.append("gain = derained − rainy (for lower-is-better scores a negative gain is an improvement).")
     devices = sorted({str((r.get("env") or {}).get("gpu") or (r.get("env") or {}).get("device", "?")) for r in records})

@@ -29,9 +29,25 @@ Record = dict[str, Any]
 
 #: Cityscapes trainId colours (19 classes); other indices are drawn grey.
 CITYSCAPES_PALETTE: tuple[tuple[int, int, int], ...] = (
-    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153), (153, 153, 153),
-    (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60),
-    (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32),
+    (128, 64, 128),
+    (244, 35, 232),
+    (70, 70, 70),
+    (102, 102, 156),
+    (190, 153, 153),
+    (153, 153, 153),
+    (250, 170, 30),
+    (220, 220, 0),
+    (107, 142, 35),
+    (152, 251, 152),
+    (70, 130, 180),
+    (220, 20, 60),
+    (255, 0, 0),
+    (0, 0, 142),
+    (0, 0, 70),
+    (0, 60, 100),
+    (0, 80, 100),
+    (0, 0, 230),
+    (119, 11, 32),
 )
 
 
@@ -220,8 +236,9 @@ def _color(label: int) -> tuple[int, int, int]:
     return tuple(int(c) for c in rng.integers(40, 256, 3))  # type: ignore[return-value]
 
 
-def draw_boxes(image: np.ndarray, boxes: Sequence[Sequence[float]], offset: tuple[int, int] = (0, 0),
-               scale: float = 1.0) -> np.ndarray:
+def draw_boxes(
+    image: np.ndarray, boxes: Sequence[Sequence[float]], offset: tuple[int, int] = (0, 0), scale: float = 1.0
+) -> np.ndarray:
     """Draw ``[x1, y1, x2, y2, score, label]`` boxes on a copy of ``image`` (after crop offset and scale).
 
     Example:
@@ -258,14 +275,19 @@ def _window(h: int, w: int, crop: int) -> tuple[int, int, int, int]:
     return (h - ch) // 2, (w - cw) // 2, ch, cw
 
 
-def _thumb(image: np.ndarray, window: tuple[int, int, int, int], width: int, boxes: Sequence[Sequence[float]] | None,
-           labels: np.ndarray | None) -> np.ndarray:
+def _thumb(
+    image: np.ndarray,
+    window: tuple[int, int, int, int],
+    width: int,
+    boxes: Sequence[Sequence[float]] | None,
+    labels: np.ndarray | None,
+) -> np.ndarray:
     from PIL import Image
 
     top, left, ch, cw = window
     if labels is not None and labels.shape[:2] == image.shape[:2]:
         image = overlay_labels(image, labels)
-    patch = np.ascontiguousarray(image[top:top + ch, left:left + cw])
+    patch = np.ascontiguousarray(image[top : top + ch, left : left + cw])
     scale = width / cw
     thumb = np.asarray(Image.fromarray(patch).resize((width, max(1, round(ch * scale))), Image.Resampling.BICUBIC))
     if boxes:
@@ -305,14 +327,20 @@ def comparison_grid(records: Sequence[Record], n_examples: int = 3, crop: int = 
         return None
     first = with_images[0]
     task = str(first.get("task"))
-    title = (f"{task} on {(first.get('dataset') or {}).get('name', '?')}: rainy / derained"
-             + (" / clean" if task != "noref" else "") + f" (centre crops of at most {crop} px)")
+    title = (
+        f"{task} on {(first.get('dataset') or {}).get('name', '?')}: rainy / derained"
+        + (" / clean" if task != "noref" else "")
+        + f" (centre crops of at most {crop} px)"
+    )
     notes: list[str] = []
     sources = source_files(first)
     if not sources:
         notes.append(f"dataset folder {(first.get('dataset') or {}).get('path')} not found: rainy/clean crops missing.")
-    ids = [str(r["id"]) for r in first.get("rows") or []
-           if all((Path(str(rec["images_dir"])) / f"{r['id']}.png").is_file() for rec in with_images)]
+    ids = [
+        str(r["id"])
+        for r in first.get("rows") or []
+        if all((Path(str(rec["images_dir"])) / f"{r['id']}.png").is_file() for rec in with_images)
+    ]
     if not ids:
         notes.append("no image id was saved by every record.")
     preds = {derainer_label(r): _predictions(r) for r in with_images}
@@ -320,8 +348,10 @@ def comparison_grid(records: Sequence[Record], n_examples: int = 3, crop: int = 
     if task in ("detection", "instance") and not shared_preds:
         notes.append("no predictions_file in these records: boxes not drawn.")
     if task == "semantic" and not any(_label_map(r, "derained", i) is not None for r in with_images for i in ids[:1]):
-        notes.append("semantic records hold no label maps (<images_dir>/labels/<condition>/<id>.png): "
-                     "segmentation overlays not drawn.")
+        notes.append(
+            "semantic records hold no label maps (<images_dir>/labels/<condition>/<id>.png): "
+            "segmentation overlays not drawn."
+        )
     rows: list[GridRow] = []
     for item_id in ids[:n_examples]:
         row = GridRow(item_id)
@@ -334,7 +364,9 @@ def comparison_grid(records: Sequence[Record], n_examples: int = 3, crop: int = 
         window = _window(h, w, crop)
         rainy_path, clean_path = sources.get(item_id, (None, None))
         cells: list[tuple[str, Path | None, str, Record]] = [("rainy", rainy_path, "rainy", first)]
-        cells += [(derainer_label(r), Path(str(r["images_dir"])) / f"{item_id}.png", "derained", r) for r in with_images]
+        cells += [
+            (derainer_label(r), Path(str(r["images_dir"])) / f"{item_id}.png", "derained", r) for r in with_images
+        ]
         if task != "noref":
             cells.append(("clean", clean_path, "clean", first))
         for label, path, condition, rec in cells:
@@ -346,11 +378,17 @@ def comparison_grid(records: Sequence[Record], n_examples: int = 3, crop: int = 
             except ImageReadError as err:
                 row.cells.append((label, None, str(err)))
                 continue
-            boxes = (preds.get(derainer_label(rec), {}) if condition == "derained" else shared_preds).get(
-                item_id, {}).get(condition)
+            boxes = (
+                (preds.get(derainer_label(rec), {}) if condition == "derained" else shared_preds)
+                .get(item_id, {})
+                .get(condition)
+            )
             thumb = _thumb(image, window, width, boxes, _label_map(rec, condition, item_id))
-            caption = f"{len(boxes)} boxes (score ≥ threshold)" if boxes is not None and task in (
-                "detection", "instance") else ""
+            caption = (
+                f"{len(boxes)} boxes (score ≥ threshold)"
+                if boxes is not None and task in ("detection", "instance")
+                else ""
+            )
             row.cells.append((label, png_bytes(thumb), caption))
         rows.append(row)
     return Grid(title=title, rows=rows, notes=notes)

@@ -104,8 +104,9 @@ def plots_html(records: Sequence[Record]) -> str:
     return "".join(parts)
 
 
-def render_page(records: Sequence[Record], tables: Sequence[Table], title: str = "bench report",
-                n_examples: int = 3) -> str:
+def render_page(
+    records: Sequence[Record], tables: Sequence[Table], title: str = "bench report", n_examples: int = 3
+) -> str:
     """A self-contained HTML page with ``tables``, comparison grids and plots from ``records``.
 
     Args:
@@ -122,16 +123,22 @@ def render_page(records: Sequence[Record], tables: Sequence[Table], title: str =
     pub = load_published()
     created = sorted({str(r.get("created", ""))[:10] for r in records if r.get("created")})
     gits = sorted({str((r.get("env") or {}).get("git") or "?")[:10] for r in records})
-    summary = (f"{len(records)} run record(s)" + (f", created {created[0]} … {created[-1]}" if created else "")
-               + (f", bench git {', '.join(gits)}" if records else "") + ". Nothing on this page was recomputed: "
-               "tables are views of the stored records; published numbers are from "
-               f"{pub.citation('mspfn')}")
-    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>",
-             "<p class='note'>Bold: best per column (the Clean upper bound is never bold). ↑ higher is better, "
-             "↓ lower is better; Δ columns carry the metric's arrow and are not ranked. — marks a missing cell.</p>",
-             "<h2 id='tables'>Tables</h2>"]
+    summary = (
+        f"{len(records)} run record(s)"
+        + (f", created {created[0]} … {created[-1]}" if created else "")
+        + (f", bench git {', '.join(gits)}" if records else "")
+        + ". Nothing on this page was recomputed: "
+        "tables are views of the stored records; published numbers are from "
+        f"{pub.citation('mspfn')}"
+    )
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(summary)}</p>",
+        "<p class='note'>Bold: best per column (the Clean upper bound is never bold). ↑ higher is better, "
+        "↓ lower is better; Δ columns carry the metric's arrow and are not ranked. — marks a missing cell.</p>",
+        "<h2 id='tables'>Tables</h2>",
+    ]
     for table in tables:
         parts.append(f"<div class='scroll'>{table.to_html()}</div>")
     grids = grids_html(records, n_examples=n_examples)

@@ -33,8 +33,13 @@ from bench.results.record import to_float
 
 Record = dict[str, Any]
 PAPER_TABLES: tuple[str, ...] = ("2", "3", "4", "5", "6")
-TABLE_TASKS: dict[str, tuple[str, ...]] = {"2": ("restoration",), "3": ("restoration",), "4": ("restoration",),
-                                           "5": ("noref",), "6": ("detection", "instance", "semantic")}
+TABLE_TASKS: dict[str, tuple[str, ...]] = {
+    "2": ("restoration",),
+    "3": ("restoration",),
+    "4": ("restoration",),
+    "5": ("noref",),
+    "6": ("detection", "instance", "semantic"),
+}
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -80,8 +85,13 @@ def dedupe(records: Sequence[Record]) -> tuple[list[Record], int]:
     """Keep the newest record per (derainer, weights, dataset, protocol); returns (kept, number superseded)."""
     groups: dict[tuple[Any, ...], list[Record]] = {}
     for rec in records:
-        key = (derainer_label(rec), (rec.get("dataset") or {}).get("name"), rec.get("task"), protocol_of(rec),
-               str(sorted(((rec.get("config") or {}).get("options") or {}).items())))
+        key = (
+            derainer_label(rec),
+            (rec.get("dataset") or {}).get("name"),
+            rec.get("task"),
+            protocol_of(rec),
+            str(sorted(((rec.get("config") or {}).get("options") or {}).items())),
+        )
         groups.setdefault(key, []).append(rec)
     kept = [newest(g) for g in groups.values()]
     return kept, len(records) - len(kept)
@@ -115,8 +125,9 @@ def _dataset_groups(records: Sequence[Record], pub: Published) -> dict[str, list
 
 
 # ---------------------------------------------------------------------------------------------- Tables 2-5
-def comparison_table(pub: Published, paper: PaperTable, dataset: str, records: Sequence[Record],
-                     rainy_row: bool = False) -> Table:
+def comparison_table(
+    pub: Published, paper: PaperTable, dataset: str, records: Sequence[Record], rainy_row: bool = False
+) -> Table:
     """Measured records of one dataset next to one paper table's cells for that dataset.
 
     Args:
@@ -147,8 +158,9 @@ def comparison_table(pub: Published, paper: PaperTable, dataset: str, records: S
         columns.append(Column(f"ours.{v.key}", f"{v.title} ours ({ours_variant})", hib, digits_for(v.metric)))
         if has_paper:
             columns.append(Column(f"paper.{v.key}", f"{v.title} paper ({v.spelled()})", hib, paper_digits(v)))
-            columns.append(ArrowColumn(f"delta.{v.key}", f"Δ {v.title} (ours − paper)", None,
-                                       digits_for(v.metric), arrow_up=hib))
+            columns.append(
+                ArrowColumn(f"delta.{v.key}", f"Δ {v.title} (ours − paper)", None, digits_for(v.metric), arrow_up=hib)
+            )
 
     rows: list[dict[str, object]] = []
     matched: set[int] = set()
@@ -179,29 +191,46 @@ def comparison_table(pub: Published, paper: PaperTable, dataset: str, records: S
         rows.insert(0, row)
 
     weights_cols = _add_weights_columns(pub, dataset, rows, columns)
-    title = (f"Table {paper.key} — {dataset}: ours vs {pub.short(paper.source)}" if has_paper
-             else f"Table {paper.key} metrics — {dataset} (measured only; the paper reports no {dataset} numbers)")
+    title = (
+        f"Table {paper.key} — {dataset}: ours vs {pub.short(paper.source)}"
+        if has_paper
+        else f"Table {paper.key} metrics — {dataset} (measured only; the paper reports no {dataset} numbers)"
+    )
     notes = [paper.caption]
     notes += list(paper.notes)
     if has_paper:
         notes += [f"Paper variant {v.title}: {v.describe}" for v in paper.columns if v.describe]
     if uniform is None and kept:
-        notes.append("Our records use different protocols (see the protocol column); compare rows of the same protocol.")
-    elif uniform is not None and has_paper and any(
+        notes.append(
+            "Our records use different protocols (see the protocol column); compare rows of the same protocol."
+        )
+    elif (
+        uniform is not None
+        and has_paper
+        and any(
             (v.quantize and v.quantize != uniform[0]) or (v.crop_multiple and v.crop_multiple != uniform[1])
-            for v in paper.columns):
-        notes.append(f"Our protocol (quantize={uniform[0]}, crop multiple={uniform[1]}) differs from the paper's "
-                     f"for some columns; Δ includes that effect (see ../shared/calibration/README.md: up to ~0.2 dB).")
+            for v in paper.columns
+        )
+    ):
+        notes.append(
+            f"Our protocol (quantize={uniform[0]}, crop multiple={uniform[1]}) differs from the paper's "
+            f"for some columns; Δ includes that effect (see ../shared/calibration/README.md: up to ~0.2 dB)."
+        )
     for v in paper.columns:
         if kept and all(measured(r, v.metric) is None for r in kept):
-            notes.append(f"{v.metric} was not measured in these records (ours column '—'); "
-                         f"run with --metrics ... {v.metric}.")
+            notes.append(
+                f"{v.metric} was not measured in these records (ours column '—'); run with --metrics ... {v.metric}."
+            )
     if weights_cols:
-        notes.append("Weights' published: the score the weights' own authors published on this test set, in their "
-                     "variant (column 'published variant'); its Δ uses our value of the same metric variant only.")
+        notes.append(
+            "Weights' published: the score the weights' own authors published on this test set, in their "
+            "variant (column 'published variant'); its Δ uses our value of the same metric variant only."
+        )
     if superseded:
-        notes.append(f"{superseded} older record(s) of the same derainer, weights and protocol were superseded by "
-                     "the newest one.")
+        notes.append(
+            f"{superseded} older record(s) of the same derainer, weights and protocol were superseded by "
+            "the newest one."
+        )
     n_issues = sum(len(r.get("issues") or []) for r in kept)
     if n_issues:
         notes.append(f"{n_issues} file(s) could not be used; see the records' 'issues'.")
@@ -222,8 +251,14 @@ def _ours_variant(v: Variant, protocol: tuple[str | None, int | None] | None) ->
     return v.metric
 
 
-def _row(label: str, paper: PaperTable, method: str | None, dataset: str, rec: Record | None,
-         protocol: tuple[str | None, int | None] | None) -> dict[str, object]:
+def _row(
+    label: str,
+    paper: PaperTable,
+    method: str | None,
+    dataset: str,
+    rec: Record | None,
+    protocol: tuple[str | None, int | None] | None,
+) -> dict[str, object]:
     row: dict[str, object] = {"name": label, "_record": rec}
     if protocol is None and rec is not None:
         q, c = protocol_of(rec)
@@ -253,8 +288,7 @@ def _weights_published(pub: Published, rec: Record, dataset: str) -> tuple[dict[
     return None
 
 
-def _add_weights_columns(pub: Published, dataset: str, rows: list[dict[str, object]],
-                         columns: list[Column]) -> bool:
+def _add_weights_columns(pub: Published, dataset: str, rows: list[dict[str, object]], columns: list[Column]) -> bool:
     found = False
     for row in rows:
         rec = row.get("_record")
@@ -274,11 +308,13 @@ def _add_weights_columns(pub: Published, dataset: str, rows: list[dict[str, obje
             row[f"w.{group}"] = scores[key]
             row[f"wdelta.{group}"] = _delta(measured(rec, ours_key), scores[key])
     if found:
-        columns += [Column("w.psnr", "PSNR weights' published", True, 2),
-                    ArrowColumn("wdelta.psnr", "Δ PSNR (ours − weights' published, same variant)", None, 2),
-                    Column("w.ssim", "SSIM weights' published", True, 4),
-                    ArrowColumn("wdelta.ssim", "Δ SSIM (ours − weights' published, same variant)", None, 4),
-                    Column("wvariant", "published variant", None)]
+        columns += [
+            Column("w.psnr", "PSNR weights' published", True, 2),
+            ArrowColumn("wdelta.psnr", "Δ PSNR (ours − weights' published, same variant)", None, 2),
+            Column("w.ssim", "SSIM weights' published", True, 4),
+            ArrowColumn("wdelta.ssim", "Δ SSIM (ours − weights' published, same variant)", None, 4),
+            Column("wvariant", "published variant", None),
+        ]
     return found
 
 
@@ -287,8 +323,9 @@ def published_only_table(pub: Published, paper: PaperTable, datasets: Sequence[s
     columns: list[Column] = []
     for ds in datasets:
         for v in paper.columns:
-            columns.append(Column(f"{ds}.{v.key}", f"{ds} {v.title} paper ({v.spelled()})", v.higher_is_better,
-                                  paper_digits(v)))
+            columns.append(
+                Column(f"{ds}.{v.key}", f"{ds} {v.title} paper ({v.spelled()})", v.higher_is_better, paper_digits(v))
+            )
     rows: list[dict[str, object]] = []
     for method, per_ds in paper.rows.items():
         derainer = pub.derainer_of(method)
@@ -298,8 +335,12 @@ def published_only_table(pub: Published, paper: PaperTable, datasets: Sequence[s
                 row[f"{ds}.{v.key}"] = paper.value(method, ds, v.key) if ds in per_ds else None
         rows.append(row)
     title = f"Table {paper.key} as published ({pub.short(paper.source)}): no measured records on {', '.join(datasets)}"
-    notes = [paper.caption, *paper.notes, *[f"{v.title}: {v.describe}" for v in paper.columns if v.describe],
-             f"Source: {pub.citation(paper.source)}"]
+    notes = [
+        paper.caption,
+        *paper.notes,
+        *[f"{v.title}: {v.describe}" for v in paper.columns if v.describe],
+        f"Source: {pub.citation(paper.source)}",
+    ]
     return ReportTable(title=title, columns=columns, rows=rows, notes=notes)
 
 
@@ -318,8 +359,10 @@ def paper_table(records: Sequence[Record], key: str, pub: Published | None = Non
     groups = _dataset_groups(recs, pub)
     if key in ("2", "3"):  # single-dataset ablations: only Test100 is comparable
         groups = {k: v for k, v in groups.items() if k in paper.datasets}
-    tables = [comparison_table(pub, paper, ds, groups[ds], rainy_row=(key == "5"))
-              for ds in sorted(groups, key=lambda d: (d not in paper.datasets, d))]
+    tables = [
+        comparison_table(pub, paper, ds, groups[ds], rainy_row=(key == "5"))
+        for ds in sorted(groups, key=lambda d: (d not in paper.datasets, d))
+    ]
     missing = [d for d in paper.datasets if d not in groups]
     if missing:
         tables.append(published_only_table(pub, paper, missing))
@@ -342,8 +385,11 @@ def table6(records: Sequence[Record], pub: Published | None = None) -> list[Tabl
     groups: dict[tuple[str, str, str], list[Record]] = {}
     for rec in recs:
         opts = (rec.get("config") or {}).get("options") or {}
-        key = (str(rec.get("task")), pub.canonical_dataset((rec.get("dataset") or {}).get("name")) or "?",
-               str(sorted(opts.items())))
+        key = (
+            str(rec.get("task")),
+            pub.canonical_dataset((rec.get("dataset") or {}).get("name")) or "?",
+            str(sorted(opts.items())),
+        )
         groups.setdefault(key, []).append(rec)
     tables: list[Table] = []
     measured_sets: set[tuple[str, str]] = set()
@@ -370,10 +416,14 @@ def table6(records: Sequence[Record], pub: Published | None = None) -> list[Tabl
         left = [d for d in block.datasets if (block.task, d) not in measured_sets]
         if left:
             t = published_only_table(pub, block, left)
-            t.title = (f"Table 6 ({block.task}) as published, {block.evaluator} "
-                       f"({pub.short(block.source)}): {', '.join(left)}")
-            t.notes.insert(1, f"Paper's evaluator: {block.evaluator}. Our blocks use the evaluator named in their "
-                              "notes; scores of different models and sets are not comparable cell by cell.")
+            t.title = (
+                f"Table 6 ({block.task}) as published, {block.evaluator} ({pub.short(block.source)}): {', '.join(left)}"
+            )
+            t.notes.insert(
+                1,
+                f"Paper's evaluator: {block.evaluator}. Our blocks use the evaluator named in their "
+                "notes; scores of different models and sets are not comparable cell by cell.",
+            )
             tables.append(t)
     return tables
 
@@ -391,14 +441,25 @@ def _add_paper_columns(pub: Published, table: Table, block: PaperTable, dataset:
         variant = next((v for v in block.columns if _T6_KEYS.get(v.metric, v.metric) == col.key), None)
         if variant is None:
             continue
-        new_cols.append(Column(f"paper.{variant.key}", f"{variant.title} paper", variant.higher_is_better,
-                               paper_digits(variant)))
-        new_cols.append(ArrowColumn(f"delta.{variant.key}", f"Δ {variant.title} (ours − paper)", None, col.digits,
-                                    arrow_up=variant.higher_is_better))
+        new_cols.append(
+            Column(f"paper.{variant.key}", f"{variant.title} paper", variant.higher_is_better, paper_digits(variant))
+        )
+        new_cols.append(
+            ArrowColumn(
+                f"delta.{variant.key}",
+                f"Δ {variant.title} (ours − paper)",
+                None,
+                col.digits,
+                arrow_up=variant.higher_is_better,
+            )
+        )
         for row in table.rows:
             cond = row.get("_condition")
-            method = "Rain input" if cond == "rainy" else (
-                _method_name(pub, block.key, row.get("_derainer")) if cond == "derained" else None)  # type: ignore[arg-type]
+            method = (
+                "Rain input"
+                if cond == "rainy"
+                else (_method_name(pub, block.key, row.get("_derainer")) if cond == "derained" else None)
+            )  # type: ignore[arg-type]
             paper_value = block.value(method, dataset, variant.key) if method else None
             row[f"paper.{variant.key}"] = paper_value
             ours = row.get(col.key)
@@ -410,11 +471,20 @@ def _add_paper_columns(pub: Published, table: Table, block: PaperTable, dataset:
 
 # ---------------------------------------------------------------------------------------------- pivot
 FIELD_ALIASES: dict[str, str] = {
-    "derainer": "derainer.name", "weights": "derainer.weights.tag", "dataset": "dataset.name", "task": "task",
-    "quantize": "config.quantize", "crop": "config.crop_multiple", "crop_multiple": "config.crop_multiple",
-    "evaluator": "config.options.evaluator", "device": "env.device", "precision": "config.precision",
-    "seconds": "timings.seconds_per_image", "seconds_per_image": "timings.seconds_per_image",
-    "params": "derainer.params", "run": "run_id",
+    "derainer": "derainer.name",
+    "weights": "derainer.weights.tag",
+    "dataset": "dataset.name",
+    "task": "task",
+    "quantize": "config.quantize",
+    "crop": "config.crop_multiple",
+    "crop_multiple": "config.crop_multiple",
+    "evaluator": "config.options.evaluator",
+    "device": "env.device",
+    "precision": "config.precision",
+    "seconds": "timings.seconds_per_image",
+    "seconds_per_image": "timings.seconds_per_image",
+    "params": "derainer.params",
+    "run": "run_id",
 }
 
 
@@ -503,8 +573,9 @@ def pivot_table(records: Sequence[Record], spec: str) -> Table:
     if missing_value:
         notes.append(f"{missing_value} record(s) have no field {value!r} (shown as —).")
     described = f"{value} ({variant})" if variant != value else value
-    return ReportTable(title=f"{described} by {parts[0]} × {parts[1]}", columns=columns, rows=rows,
-                       row_title=parts[0], notes=notes)
+    return ReportTable(
+        title=f"{described} by {parts[0]} × {parts[1]}", columns=columns, rows=rows, row_title=parts[0], notes=notes
+    )
 
 
 def _is_num(value: Any) -> bool:
@@ -535,8 +606,9 @@ def requested_tables(records: Sequence[Record], table: str | None = None, pivot:
     return tables
 
 
-def render_requested(records: Sequence[Record], table: str | None = None, pivot: str | None = None,
-                     fmt: str = "markdown") -> tuple[str, str]:
+def render_requested(
+    records: Sequence[Record], table: str | None = None, pivot: str | None = None, fmt: str = "markdown"
+) -> tuple[str, str]:
     """Render the requested tables; returns (text in ``fmt``, CSV of the same tables).
 
     With ``fmt="html"`` the text is a self-contained HTML page (tables, comparison grids, plots).

@@ -158,30 +158,54 @@ def variant_name(metric: str, quantize: str | None, crop_multiple: int | None) -
 
 
 CHANNELS: dict[str, str] = {
-    "psnr_y": "Y", "ssim_y": "Y", "psnr_y_float": "Y unrounded", "ssim_y_float": "Y unrounded",
-    "psnr_rgb": "RGB", "ssim_rgb": "RGB", "fsim": "gray", "fsimc": "YIQ colour",
+    "psnr_y": "Y",
+    "ssim_y": "Y",
+    "psnr_y_float": "Y unrounded",
+    "ssim_y_float": "Y unrounded",
+    "psnr_rgb": "RGB",
+    "ssim_rgb": "RGB",
+    "fsim": "gray",
+    "fsimc": "YIQ colour",
 }
 
 
 def _variant(key: str, raw: Mapping[str, Any]) -> Variant:
-    return Variant(key=key, metric=str(raw["metric"]), title=str(raw.get("title", key)),
-                   higher_is_better=bool(raw.get("higher_is_better", True)), describe=str(raw.get("describe", "")),
-                   quantize=raw.get("quantize"), crop_multiple=raw.get("crop_multiple"), unit=str(raw.get("unit", "")))
+    return Variant(
+        key=key,
+        metric=str(raw["metric"]),
+        title=str(raw.get("title", key)),
+        higher_is_better=bool(raw.get("higher_is_better", True)),
+        describe=str(raw.get("describe", "")),
+        quantize=raw.get("quantize"),
+        crop_multiple=raw.get("crop_multiple"),
+        unit=str(raw.get("unit", "")),
+    )
 
 
-def _table(key: str, raw: Mapping[str, Any], variants: Mapping[str, Variant], caption: str, source: str,
-           notes: tuple[str, ...]) -> PaperTable:
+def _table(
+    key: str, raw: Mapping[str, Any], variants: Mapping[str, Variant], caption: str, source: str, notes: tuple[str, ...]
+) -> PaperTable:
     cols = tuple(variants[c] for c in raw["columns"])
     rows: dict[str, dict[str, tuple[float | None, ...]]] = {}
     for method, per_dataset in raw["rows"].items():
         rows[str(method)] = {}
         for dataset, values in per_dataset.items():
             if len(values) != len(cols):
-                raise ValueError(f"published.yaml table {key}, {method}/{dataset}: {len(values)} values for "
-                                 f"{len(cols)} columns")
+                raise ValueError(
+                    f"published.yaml table {key}, {method}/{dataset}: {len(values)} values for {len(cols)} columns"
+                )
             rows[str(method)][str(dataset)] = tuple(None if v is None else float(v) for v in values)
-    return PaperTable(key=key, caption=caption, source=source, datasets=tuple(raw["datasets"]), columns=cols,
-                      rows=rows, notes=notes, task=raw.get("task"), evaluator=raw.get("evaluator"))
+    return PaperTable(
+        key=key,
+        caption=caption,
+        source=source,
+        datasets=tuple(raw["datasets"]),
+        columns=cols,
+        rows=rows,
+        notes=notes,
+        task=raw.get("task"),
+        evaluator=raw.get("evaluator"),
+    )
 
 
 def parse_published(data: Mapping[str, Any]) -> Published:
@@ -201,11 +225,25 @@ def parse_published(data: Mapping[str, Any]) -> Published:
                 tables[f"{key}:{block}"] = _table(f"{key}:{block}", sub, variants, raw["caption"], raw["source"], notes)
         else:
             tables[key] = _table(key, raw, variants, raw["caption"], raw["source"], notes)
-    weights = [WeightsScore(derainer=w["derainer"], tag=str(w["tag"]), source=w.get("source", ""),
-                            protocol=w.get("protocol", ""), scores=w.get("scores", {}))
-               for w in data.get("weights", [])]
-    return Published(sources=dict(data.get("sources", {})), methods=dict(data.get("methods", {})), aliases=aliases,
-                     variants=variants, tables=tables, weights=weights, evaluators=list(data.get("evaluators", [])))
+    weights = [
+        WeightsScore(
+            derainer=w["derainer"],
+            tag=str(w["tag"]),
+            source=w.get("source", ""),
+            protocol=w.get("protocol", ""),
+            scores=w.get("scores", {}),
+        )
+        for w in data.get("weights", [])
+    ]
+    return Published(
+        sources=dict(data.get("sources", {})),
+        methods=dict(data.get("methods", {})),
+        aliases=aliases,
+        variants=variants,
+        tables=tables,
+        weights=weights,
+        evaluators=list(data.get("evaluators", [])),
+    )
 
 
 @functools.lru_cache(maxsize=1)

@@ -68,8 +68,12 @@ class Table:
     def to_markdown(self) -> str:
         best = self.best()
         head = [self.row_title] + [c.header for c in self.columns]
-        lines = [f"**{self.title}**", "", "| " + " | ".join(head) + " |",
-                 "|" + "|".join(["---"] + ["---:"] * len(self.columns)) + "|"]
+        lines = [
+            f"**{self.title}**",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "|".join(["---"] + ["---:"] * len(self.columns)) + "|",
+        ]
         for row in self.rows:
             cells = [str(row.get(self.row_key, ""))]
             for col in self.columns:
@@ -84,22 +88,42 @@ class Table:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow([self.row_title] + [c.header for c in self.columns])
         for row in self.rows:
-            writer.writerow([row.get(self.row_key, "")] + [
-                "" if (v := row.get(c.key)) is None or (isinstance(v, float) and math.isnan(v)) else
-                (repr(v) if isinstance(v, float) else v) for c in self.columns])
+            writer.writerow(
+                [row.get(self.row_key, "")]
+                + [
+                    ""
+                    if (v := row.get(c.key)) is None or (isinstance(v, float) and math.isnan(v))
+                    else (repr(v) if isinstance(v, float) else v)
+                    for c in self.columns
+                ]
+            )
         return buf.getvalue()
 
     def to_latex(self) -> str:
         best = self.best()
 
         def esc(text: str) -> str:
-            return (text.replace("\\", "\\textbackslash{}").replace("_", "\\_").replace("%", "\\%")
-                    .replace("&", "\\&").replace("#", "\\#").replace("↑", "$\\uparrow$")
-                    .replace("↓", "$\\downarrow$").replace("—", "--").replace("∞", "$\\infty$"))
+            return (
+                text.replace("\\", "\\textbackslash{}")
+                .replace("_", "\\_")
+                .replace("%", "\\%")
+                .replace("&", "\\&")
+                .replace("#", "\\#")
+                .replace("↑", "$\\uparrow$")
+                .replace("↓", "$\\downarrow$")
+                .replace("—", "--")
+                .replace("∞", "$\\infty$")
+            )
 
-        lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{esc(self.title)}}}",
-                 "\\begin{tabular}{l" + "r" * len(self.columns) + "}", "\\toprule",
-                 " & ".join([esc(self.row_title)] + [esc(c.header) for c in self.columns]) + " \\\\", "\\midrule"]
+        lines = [
+            "\\begin{table}[t]",
+            "\\centering",
+            f"\\caption{{{esc(self.title)}}}",
+            "\\begin{tabular}{l" + "r" * len(self.columns) + "}",
+            "\\toprule",
+            " & ".join([esc(self.row_title)] + [esc(c.header) for c in self.columns]) + " \\\\",
+            "\\midrule",
+        ]
         for row in self.rows:
             cells = [esc(str(row.get(self.row_key, "")))]
             for col in self.columns:
@@ -113,8 +137,10 @@ class Table:
 
     def to_html(self) -> str:
         best = self.best()
-        parts = [f"<table class='bench'><caption>{html.escape(self.title)}</caption><thead><tr>",
-                 f"<th>{html.escape(self.row_title)}</th>"]
+        parts = [
+            f"<table class='bench'><caption>{html.escape(self.title)}</caption><thead><tr>",
+            f"<th>{html.escape(self.row_title)}</th>",
+        ]
         parts += [f"<th>{html.escape(c.header)}</th>" for c in self.columns]
         parts.append("</tr></thead><tbody>")
         for row in self.rows:
@@ -128,8 +154,14 @@ class Table:
         return "".join(parts)
 
     def render(self, fmt: str) -> str:
-        renderers = {"markdown": self.to_markdown, "md": self.to_markdown, "csv": self.to_csv,
-                     "latex": self.to_latex, "tex": self.to_latex, "html": self.to_html}
+        renderers = {
+            "markdown": self.to_markdown,
+            "md": self.to_markdown,
+            "csv": self.to_csv,
+            "latex": self.to_latex,
+            "tex": self.to_latex,
+            "html": self.to_html,
+        }
         if fmt not in renderers:
             raise ValueError(f"unknown format {fmt!r}; choose from markdown, csv, latex, html")
         return renderers[fmt]()

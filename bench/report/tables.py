@@ -47,8 +47,11 @@ class ReportTable(Table):
         for col in self.columns:
             if col.higher_is_better is None:
                 continue
-            values = [v for r in ranked if isinstance(v := r.get(col.key), int | float) and not isinstance(v, bool)
-                      and math.isfinite(v)]
+            values = [
+                v
+                for r in ranked
+                if isinstance(v := r.get(col.key), int | float) and not isinstance(v, bool) and math.isfinite(v)
+            ]
             if len(values) >= 2:
                 out[col.key] = max(values) if col.higher_is_better else min(values)
         return out
@@ -122,8 +125,10 @@ def records_table(records: Sequence[dict[str, Any]], title: str | None = None) -
         rows.append(row)
     first = records[0] if records else {}
     cfg = first.get("config", {})
-    title = title or (f"{first.get('task', '?')} on {first.get('dataset', {}).get('name', '?')}"
-                      f" (quantize={cfg.get('quantize')}, crop multiple={cfg.get('crop_multiple')})")
+    title = title or (
+        f"{first.get('task', '?')} on {first.get('dataset', {}).get('name', '?')}"
+        f" (quantize={cfg.get('quantize')}, crop multiple={cfg.get('crop_multiple')})"
+    )
     notes = []
     issues = sum(len(r.get("issues", [])) for r in records)
     if issues:

@@ -106,8 +106,9 @@ def load_shard(path: str | Path) -> Shard:
     state = read_state(state_path(path))
     ids = [str(i) for i in state["ids"].tolist()]
     if stable_hash(ids) != record["dataset"].get("ids_hash"):
-        raise MergeError(f"{state_path(path)}: its item ids do not match the record {path.name} "
-                         "(state from another run?)")
+        raise MergeError(
+            f"{state_path(path)}: its item ids do not match the record {path.name} (state from another run?)"
+        )
     return Shard(path, record, state, index, count)
 
 
@@ -126,14 +127,19 @@ def _check_compatible(shards: Sequence[Shard]) -> None:
         theirs = {**unsharded_config(shard.record["config"]).protocol(), "shard": None}
         if mine != theirs:
             diff = sorted(k for k in mine if mine.get(k) != theirs.get(k))
-            raise MergeError(f"{other}: not a shard of the same run as {name}; protocol options differ: "
-                             + ", ".join(f"{k}={theirs.get(k)!r} vs {mine.get(k)!r}" for k in diff))
+            raise MergeError(
+                f"{other}: not a shard of the same run as {name}; protocol options differ: "
+                + ", ".join(f"{k}={theirs.get(k)!r} vs {mine.get(k)!r}" for k in diff)
+            )
         if shard.count != first.count:
-            raise MergeError(f"{other}: shard {shard.index}/{shard.count} does not belong to a split in "
-                             f"{first.count} like {name}")
+            raise MergeError(
+                f"{other}: shard {shard.index}/{shard.count} does not belong to a split in {first.count} like {name}"
+            )
         if shard.record["derainer"].get("weights") != first.record["derainer"].get("weights"):
             raise MergeError(f"{other}: derainer weights differ from {name}")
-        if _without(shard.record["dataset"], SHARD_DATASET_KEYS) != _without(first.record["dataset"], SHARD_DATASET_KEYS):
+        if _without(shard.record["dataset"], SHARD_DATASET_KEYS) != _without(
+            first.record["dataset"], SHARD_DATASET_KEYS
+        ):
             raise MergeError(f"{other}: dataset differs from {name}")
         mine_eval = _without(dict(first.record.get("evaluator") or {}), frozenset({"scoring"}))
         their_eval = _without(dict(shard.record.get("evaluator") or {}), frozenset({"scoring"}))
@@ -142,13 +148,16 @@ def _check_compatible(shards: Sequence[Shard]) -> None:
     seen: dict[int, Path] = {}
     for shard in shards:
         if shard.index in seen:
-            raise MergeError(f"shard {shard.index}/{shard.count} given twice: {seen[shard.index].name} and "
-                             f"{shard.path.name}")
+            raise MergeError(
+                f"shard {shard.index}/{shard.count} given twice: {seen[shard.index].name} and {shard.path.name}"
+            )
         seen[shard.index] = shard.path
     missing = [f"{i}/{first.count}" for i in range(first.count) if i not in seen]
     if missing:
-        raise MergeError(f"missing shard(s) {', '.join(missing)} of {first.record.get('run_id')} "
-                         f"({len(shards)} of {first.count} given)")
+        raise MergeError(
+            f"missing shard(s) {', '.join(missing)} of {first.record.get('run_id')} "
+            f"({len(shards)} of {first.count} given)"
+        )
 
 
 def interleave(id_lists: Sequence[Sequence[str]]) -> list[str]:
@@ -165,8 +174,10 @@ def interleave(id_lists: Sequence[Sequence[str]]) -> list[str]:
     total = sum(len(ids) for ids in id_lists)
     for i, ids in enumerate(id_lists):
         if len(ids) != len(range(i, total, n)):
-            raise MergeError(f"shard {i}/{n} has {len(ids)} items; a round-robin split of {total} items "
-                             f"gives it {len(range(i, total, n))}")
+            raise MergeError(
+                f"shard {i}/{n} has {len(ids)} items; a round-robin split of {total} items "
+                f"gives it {len(range(i, total, n))}"
+            )
     return [str(id_lists[k % n][k // n]) for k in range(total)]
 
 
@@ -189,8 +200,10 @@ def _merge_issues(shards: Sequence[Shard], order: dict[str, int], path_to_id: di
         issues = shard.record.get("issues", [])
         mine = [i for i in issues if i.get("path") not in path_to_id]
         if mine != set_level:
-            raise MergeError(f"{shard.path.name}: its data-set issues differ from {shards[0].path.name} "
-                             "(the data changed between shard runs?)")
+            raise MergeError(
+                f"{shard.path.name}: its data-set issues differ from {shards[0].path.name} "
+                "(the data changed between shard runs?)"
+            )
         per_item.extend(i for i in issues if i.get("path") in path_to_id)
     per_item.sort(key=lambda i: order[path_to_id[str(i["path"])]])  # stable: keeps each item's issue order
     return set_level + per_item
@@ -298,10 +311,18 @@ def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) 
     seconds = [float(r["seconds"]) for r in rows if "seconds" in r]
     timings["seconds_per_image"] = float(np.mean(seconds)) if seconds else math.nan
     record["timings"] = timings
-    record["env"] = {**first.record.get("env", {}),
-                     "merged_from": [{"file": s.path.name, "shard": f"{s.index}/{s.count}",
-                                      "created": s.record.get("created"), "env": s.record.get("env")}
-                                     for s in shards]}
+    record["env"] = {
+        **first.record.get("env", {}),
+        "merged_from": [
+            {
+                "file": s.path.name,
+                "shard": f"{s.index}/{s.count}",
+                "created": s.record.get("created"),
+                "env": s.record.get("env"),
+            }
+            for s in shards
+        ],
+    }
 
     stem = record_name(config, derainer_name, dataset_name)
     out = Path(output) if output is not None else first.path.parent / f"{stem}.json"

@@ -110,8 +110,10 @@ def validate_record(obj: dict[str, Any], source: str = "record") -> RunRecord:
     if missing:
         raise RecordError(f"{source}: not a bench run record (missing keys: {', '.join(missing)})")
     if int(obj["schema_version"]) > SCHEMA_VERSION:
-        raise RecordError(f"{source}: schema version {obj['schema_version']} is newer than this bench "
-                          f"({SCHEMA_VERSION}); upgrade bench")
+        raise RecordError(
+            f"{source}: schema version {obj['schema_version']} is newer than this bench "
+            f"({SCHEMA_VERSION}); upgrade bench"
+        )
     return obj  # type: ignore[return-value]
 
 
@@ -144,8 +146,9 @@ def find_records(root: str | Path) -> list[tuple[Path, RunRecord]]:
 
 def git_hash() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None

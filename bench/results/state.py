@@ -51,8 +51,10 @@ def item_arrays(ids: Sequence[str], paths: Sequence[str]) -> dict[str, np.ndarra
     """The arrays every task writes: item ids and their input paths, in processing order."""
     if len(ids) != len(paths):
         raise ValueError(f"{len(ids)} ids for {len(paths)} paths")
-    return {"ids": np.asarray([str(i) for i in ids], dtype=np.str_).reshape(-1),
-            "paths": np.asarray([str(p) for p in paths], dtype=np.str_).reshape(-1)}
+    return {
+        "ids": np.asarray([str(i) for i in ids], dtype=np.str_).reshape(-1),
+        "paths": np.asarray([str(p) for p in paths], dtype=np.str_).reshape(-1),
+    }
 
 
 def write_state(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
@@ -82,8 +84,10 @@ def read_state(path: str | Path) -> dict[str, np.ndarray]:
     """
     path = Path(path)
     if not path.is_file():
-        raise StateError(f"{path}: state file not found; it is written beside every record by bench run "
-                         "(re-run the shard to create it)")
+        raise StateError(
+            f"{path}: state file not found; it is written beside every record by bench run "
+            "(re-run the shard to create it)"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -122,8 +126,9 @@ class _Ragged:
         self.crowd: list[np.ndarray] = []
         self.rles: list[bytes] = []
 
-    def add(self, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, crowd: np.ndarray,
-            masks: np.ndarray | None) -> None:
+    def add(
+        self, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, crowd: np.ndarray, masks: np.ndarray | None
+    ) -> None:
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         n = len(boxes)
         self.count.append(n)
@@ -152,8 +157,9 @@ class _Ragged:
         }
 
 
-def _iter_ragged(arrays: Mapping[str, np.ndarray], prefix: str,
-                 shapes: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
+def _iter_ragged(
+    arrays: Mapping[str, np.ndarray], prefix: str, shapes: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
     count = arrays[f"{prefix}.count"]
     has_masks = arrays[f"{prefix}.has_masks"]
     rle_len = arrays[f"{prefix}.rle_len"]
@@ -166,13 +172,18 @@ def _iter_ragged(arrays: Mapping[str, np.ndarray], prefix: str,
         masks = None
         if has_masks[k]:
             counts = []
-            for length in rle_len[rle_index:rle_index + n].tolist():
-                counts.append(blob[rle_pos:rle_pos + length])
+            for length in rle_len[rle_index : rle_index + n].tolist():
+                counts.append(blob[rle_pos : rle_pos + length])
                 rle_pos += length
             rle_index += n
             masks = _decode_rles(counts, int(shapes[k][0]), int(shapes[k][1]))
-        yield (arrays[f"{prefix}.boxes"][start:stop], arrays[f"{prefix}.scores"][start:stop],
-               arrays[f"{prefix}.labels"][start:stop], arrays[f"{prefix}.crowd"][start:stop], masks)
+        yield (
+            arrays[f"{prefix}.boxes"][start:stop],
+            arrays[f"{prefix}.scores"][start:stop],
+            arrays[f"{prefix}.labels"][start:stop],
+            arrays[f"{prefix}.crowd"][start:stop],
+            masks,
+        )
         start = stop
 
 
@@ -195,7 +206,9 @@ class DetectionLog:
         self.truth = _Ragged()
         self.preds = {c: _Ragged() for c in self.conditions}
 
-    def add(self, item_id: str, shape: tuple[int, int], truth: GroundTruth, predictions: Mapping[str, Detections]) -> None:
+    def add(
+        self, item_id: str, shape: tuple[int, int], truth: GroundTruth, predictions: Mapping[str, Detections]
+    ) -> None:
         """Log one image (its id, ``(H, W)``, ground truth and the prediction of each condition)."""
         self.ids.append(str(item_id))
         self.shapes.append((int(shape[0]), int(shape[1])))
@@ -208,17 +221,20 @@ class DetectionLog:
             self.preds[cond].add(det.boxes, det.scores, det.labels, np.zeros(len(det.scores), dtype=bool), det.masks)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        out = {"log.ids": np.asarray(self.ids, dtype=np.str_).reshape(-1),
-               "log.shapes": np.asarray(self.shapes, dtype=np.int64).reshape(-1, 2),
-               "log.pseudo": np.asarray(self.pseudo, dtype=bool)}
+        out = {
+            "log.ids": np.asarray(self.ids, dtype=np.str_).reshape(-1),
+            "log.shapes": np.asarray(self.shapes, dtype=np.int64).reshape(-1, 2),
+            "log.pseudo": np.asarray(self.pseudo, dtype=bool),
+        }
         out.update(self.truth.arrays("gt"))
         for cond in self.conditions:
             out.update(self.preds[cond].arrays(f"pred.{cond}"))
         return out
 
     @staticmethod
-    def replay(arrays: Mapping[str, np.ndarray], conditions: Sequence[str]
-               ) -> Iterator[tuple[str, tuple[int, int], GroundTruth, dict[str, Detections]]]:
+    def replay(
+        arrays: Mapping[str, np.ndarray], conditions: Sequence[str]
+    ) -> Iterator[tuple[str, tuple[int, int], GroundTruth, dict[str, Detections]]]:
         """Yield ``(id, (H, W), ground truth, {condition: detections})`` in logged order.
 
         Raises:
@@ -231,8 +247,9 @@ class DetectionLog:
         preds = {c: _iter_ragged(arrays, f"pred.{c}", shapes) for c in conditions}
         for k, item_id in enumerate(arrays["log.ids"].tolist()):
             boxes, _, labels, crowd, masks = next(truths)
-            truth = GroundTruth(boxes=boxes, labels=labels, masks=masks, iscrowd=crowd,
-                                pseudo=bool(arrays["log.pseudo"][k]))
+            truth = GroundTruth(
+                boxes=boxes, labels=labels, masks=masks, iscrowd=crowd, pseudo=bool(arrays["log.pseudo"][k])
+            )
             dets = {}
             for cond in conditions:
                 b, s, lab, _, m = next(preds[cond])

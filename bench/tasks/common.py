@@ -26,10 +26,18 @@ def build_engine(config: RunConfig) -> tuple[Any, InferenceEngine, dict[str, Any
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # random-init derainers are reproducible, so a resumed run matches
         model = create_derainer(config.derainer, weights=config.weights)
-    engine = InferenceEngine(model, InferenceConfig(
-        device=config.device, precision=config.precision, tile=config.tile, overlap=config.overlap,
-        batch_size=config.batch_size, channels_last=config.channels_last, optimize=config.optimize,
-    ))
+    engine = InferenceEngine(
+        model,
+        InferenceConfig(
+            device=config.device,
+            precision=config.precision,
+            tile=config.tile,
+            overlap=config.overlap,
+            batch_size=config.batch_size,
+            channels_last=config.channels_last,
+            optimize=config.optimize,
+        ),
+    )
     return model, engine, derainer_info(model, config.derainer)
 
 
@@ -100,8 +108,7 @@ def progress(iterable: Any, total: int, desc: str) -> Any:
     """A tqdm progress bar on stderr (silent when stderr is not a terminal and ``BENCH_PROGRESS`` unset)."""
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit="img", file=sys.stderr, leave=False,
-                disable=None)
+    return tqdm(iterable, total=total, desc=desc, unit="img", file=sys.stderr, leave=False, disable=None)
 
 
 class Stopwatch:

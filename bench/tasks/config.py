@@ -76,8 +76,22 @@ class RunConfig:
 
     def protocol(self) -> dict[str, Any]:
         """The options that change results (used in cache keys and resume checks)."""
-        keys = ("task", "derainer", "dataset", "weights", "limit", "quantize", "crop_multiple", "metrics",
-                "tile", "overlap", "precision", "seed", "shard", "options")
+        keys = (
+            "task",
+            "derainer",
+            "dataset",
+            "weights",
+            "limit",
+            "quantize",
+            "crop_multiple",
+            "metrics",
+            "tile",
+            "overlap",
+            "precision",
+            "seed",
+            "shard",
+            "options",
+        )
         return {k: getattr(self, k) for k in keys}
 
 
@@ -127,9 +141,11 @@ def resolve_shard(shard: str | None, environ: Mapping[str, str] | None = None) -
     elif "SLURM_PROCID" in env and "SLURM_NTASKS" in env:
         index, count = int(env["SLURM_PROCID"]), int(env["SLURM_NTASKS"])
     else:
-        raise ValueError("--shard auto needs a launcher's environment: RANK and WORLD_SIZE (torchrun), "
-                         "SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT (SLURM array) or SLURM_PROCID and "
-                         "SLURM_NTASKS (srun); or give the shard explicitly as i/n")
+        raise ValueError(
+            "--shard auto needs a launcher's environment: RANK and WORLD_SIZE (torchrun), "
+            "SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT (SLURM array) or SLURM_PROCID and "
+            "SLURM_NTASKS (srun); or give the shard explicitly as i/n"
+        )
     if count == 1 and index == 0:
         return None
     text = f"{index}/{count}"

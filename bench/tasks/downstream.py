@@ -36,8 +36,16 @@ logger = logging.getLogger(__name__)
 
 CONDITIONS: tuple[str, ...] = ("clean", "rainy", "derained")
 #: What a malformed label file (YOLO text, COCO JSON, mask PNG) may raise; it costs that image only.
-LABEL_ERRORS: tuple[type[Exception], ...] = (ValueError, KeyError, TypeError, IndexError, AttributeError, ImportError,
-                                             ArithmeticError, OSError)
+LABEL_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    ImportError,
+    ArithmeticError,
+    OSError,
+)
 TASK_OPTIONS = frozenset({"evaluator", "score_threshold", "match_iou", "pseudo_score", "preset"})
 
 
@@ -59,8 +67,10 @@ def gain_and_recovery(scores: dict[str, dict[str, float]]) -> dict[str, float]:
 def _default_weights(kind: TaskKind) -> str | None:
     """The shared data's real weights when present, else the ultralytics name (resolved offline)."""
     root = weights_root()
-    candidates = {"detection": ("detection/yolov8n_int8.tflite", "yolov8n.pt"),
-                  "instance": ("instance/yolo11n-seg_int8.tflite", "yolo11n-seg.pt")}.get(kind)
+    candidates = {
+        "detection": ("detection/yolov8n_int8.tflite", "yolov8n.pt"),
+        "instance": ("instance/yolo11n-seg_int8.tflite", "yolo11n-seg.pt"),
+    }.get(kind)
     if candidates is None:
         return None
     if root is not None and (root / candidates[0]).is_file():
@@ -99,9 +109,11 @@ class DownstreamTask:
         if "weights" not in kwargs and name in ("yolo", "yolo_seg"):
             kwargs["weights"] = _default_weights(self.kind)
             if self.kind == "detection" and "evaluator" not in self.options and not _resolvable(kwargs["weights"]):
-                logger.warning("no YOLO weights found offline (%s): falling back to scikit-image's face "
-                               "cascade (pseudo labels). Set BENCH_DATA/BENCH_WEIGHTS or -o weights=PATH for YOLO.",
-                               kwargs["weights"])
+                logger.warning(
+                    "no YOLO weights found offline (%s): falling back to scikit-image's face "
+                    "cascade (pseudo labels). Set BENCH_DATA/BENCH_WEIGHTS or -o weights=PATH for YOLO.",
+                    kwargs["weights"],
+                )
                 name, kwargs = "face_cascade", {k: v for k, v in kwargs.items() if k != "weights"}
                 self.options["evaluator"] = "face_cascade"
         cls = EVALUATORS.get(name)
@@ -109,8 +121,10 @@ class DownstreamTask:
         if not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
             unknown = sorted(set(kwargs) - set(accepted))
             if unknown:
-                raise ValueError(f"evaluator {name!r} does not take option(s) {', '.join(unknown)}; "
-                                 f"it takes: {', '.join(accepted) or 'none'}")
+                raise ValueError(
+                    f"evaluator {name!r} does not take option(s) {', '.join(unknown)}; "
+                    f"it takes: {', '.join(accepted) or 'none'}"
+                )
         try:
             return cls(**kwargs)
         except MissingDataError as err:
@@ -120,8 +134,10 @@ class DownstreamTask:
         from bench.evaluators.scoring import CocoDetectionScorer, CocoInstanceScorer
 
         cls = CocoInstanceScorer if self.kind == "instance" else CocoDetectionScorer
-        return cls(score_threshold=float(self.options.get("score_threshold", 0.6)),
-                   match_iou=float(self.options.get("match_iou", 0.5)))
+        return cls(
+            score_threshold=float(self.options.get("score_threshold", 0.6)),
+            match_iou=float(self.options.get("match_iou", 0.5)),
+        )
 
     def pseudo_truth(self, clean_prediction: Any) -> GroundTruth:
         from bench.evaluators.scoring import pseudo_ground_truth
@@ -156,8 +172,14 @@ class DownstreamTask:
     # ------------------------------------------------------------------ run
     def run(self) -> RunRecord:
         cfg = self.config
-        data = open_downstream_set(cfg.dataset, self.kind, data_root=cfg.data_root, seed=cfg.seed,
-                                   preset=str(self.options.get("preset", "medium")), limit=cfg.limit)
+        data = open_downstream_set(
+            cfg.dataset,
+            self.kind,
+            data_root=cfg.data_root,
+            seed=cfg.seed,
+            preset=str(self.options.get("preset", "medium")),
+            limit=cfg.limit,
+        )
         keep = set(select_shard([p.id for p in data.paired.pairs], cfg.shard))
         data.paired.pairs = [p for p in data.paired.pairs if p.id in keep]
         watch = Stopwatch()
@@ -168,26 +190,49 @@ class DownstreamTask:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(cfg.seed)  # random-init derainers are reproducible (and cacheable)
                 model = create_derainer(cfg.derainer, weights=cfg.weights)
-            engine = InferenceEngine(model, InferenceConfig(
-                device=cfg.device, precision=cfg.precision, tile=cfg.tile, overlap=cfg.overlap,
-                batch_size=cfg.batch_size, channels_last=cfg.channels_last, optimize=cfg.optimize))
+            engine = InferenceEngine(
+                model,
+                InferenceConfig(
+                    device=cfg.device,
+                    precision=cfg.precision,
+                    tile=cfg.tile,
+                    overlap=cfg.overlap,
+                    batch_size=cfg.batch_size,
+                    channels_last=cfg.channels_last,
+                    optimize=cfg.optimize,
+                ),
+            )
             evaluator = self.build_evaluator()
         dinfo = derainer_info(model, cfg.derainer)
         eval_desc = dict(evaluator.describe())
         model_key = stable_hash(eval_desc, 40)
-        derainer_key = stable_hash({
-            "derainer": dinfo["name"], "weights": (dinfo.get("weights") or {}).get("sha256"),
-            "kwargs": getattr(model, "model_kwargs", {}), "seed": cfg.seed if not dinfo.get("weights") else None,
-            "quantize": cfg.quantize, "tile": cfg.tile, "overlap": cfg.overlap, "precision": cfg.precision,
-        }, 40)
+        derainer_key = stable_hash(
+            {
+                "derainer": dinfo["name"],
+                "weights": (dinfo.get("weights") or {}).get("sha256"),
+                "kwargs": getattr(model, "model_kwargs", {}),
+                "seed": cfg.seed if not dinfo.get("weights") else None,
+                "quantize": cfg.quantize,
+                "tile": cfg.tile,
+                "overlap": cfg.overlap,
+                "precision": cfg.precision,
+            },
+            40,
+        )
         pred_cache = ArrayCache(f"predictions/{self.kind}")
         derain_cache = ArrayCache("derained")
 
         scorers = {c: self.build_scorer(evaluator) for c in CONDITIONS}
-        dataset_info = {"name": data.name, "path": str(data.root), "layout": data.paired.layout,
-                        "n_items": len(data.paired), "labels": data.label_source or "pseudo (clean predictions)",
-                        "pseudo_labels": data.label_source is None, **data.provenance,
-                        "ids_hash": stable_hash([p.id for p in data.paired.pairs])}
+        dataset_info = {
+            "name": data.name,
+            "path": str(data.root),
+            "layout": data.paired.layout,
+            "n_items": len(data.paired),
+            "labels": data.label_source or "pseudo (clean predictions)",
+            "pseudo_labels": data.label_source is None,
+            **data.provenance,
+            "ids_hash": stable_hash([p.id for p in data.paired.pairs]),
+        }
         record = base_record(cfg, dinfo, dataset_info)
         stem = record_name(cfg, dinfo["name"], data.name)
         issues = [{"path": i.path, "reason": i.reason} for i in data.paired.issues]
@@ -223,17 +268,25 @@ class DownstreamTask:
                 derained = cached["image"]
             derain_seconds = time.perf_counter() - t0
             with watch.time("evaluate"):
-                preds = {"clean": self.predict_cached(evaluator, sample.clean, pred_cache, model_key),
-                         "rainy": self.predict_cached(evaluator, sample.rainy, pred_cache, model_key),
-                         "derained": self.predict_cached(evaluator, derained, pred_cache, model_key)}
+                preds = {
+                    "clean": self.predict_cached(evaluator, sample.clean, pred_cache, model_key),
+                    "rainy": self.predict_cached(evaluator, sample.rainy, pred_cache, model_key),
+                    "derained": self.predict_cached(evaluator, derained, pred_cache, model_key),
+                }
             gt = truth if truth is not None else self.pseudo_truth(preds["clean"])
             for cond in CONDITIONS:
                 self.update_scorer(scorers[cond], preds[cond], gt, pair.id, (h, w))
             if log is not None:
                 log.add(pair.id, (h, w), gt, preds)
-            row = {"id": pair.id, "file": pair.rainy.name, "seconds": derain_seconds,
-                   "derained.psnr_y": psnr_y(derained, sample.clean), "derained.ssim_y": ssim_y(derained, sample.clean),
-                   "rainy.psnr_y": psnr_y(sample.rainy, sample.clean), "rainy.ssim_y": ssim_y(sample.rainy, sample.clean)}
+            row = {
+                "id": pair.id,
+                "file": pair.rainy.name,
+                "seconds": derain_seconds,
+                "derained.psnr_y": psnr_y(derained, sample.clean),
+                "derained.ssim_y": ssim_y(derained, sample.clean),
+                "rainy.psnr_y": psnr_y(sample.rainy, sample.clean),
+                "rainy.ssim_y": ssim_y(sample.rainy, sample.clean),
+            }
             rows.append(row)
             if image_dir is not None:
                 write_image(image_dir / f"{pair.id}.png", derained)
@@ -244,9 +297,12 @@ class DownstreamTask:
         self.finalize(record, rows, scorers)
         record["dataset"]["n_scored"] = len(rows)
         record["dataset"]["n_skipped"] = len(issues) - len(data.paired.issues)
-        record["timings"] = {**watch.totals, "total": time.perf_counter() - started,
-                             "seconds_per_image": float(np.mean([r["seconds"] for r in rows])) if rows else math.nan,
-                             "cache": {"derained": derain_cache.stats(), "predictions": pred_cache.stats()}}
+        record["timings"] = {
+            **watch.totals,
+            "total": time.perf_counter() - started,
+            "seconds_per_image": float(np.mean([r["seconds"] for r in rows])) if rows else math.nan,
+            "cache": {"derained": derain_cache.stats(), "predictions": pred_cache.stats()},
+        }
         if image_dir is not None:
             record["images_dir"] = str(image_dir)
             record["predictions_file"] = str(write_json_atomic(image_dir / "predictions.json", predictions_out))
@@ -312,13 +368,16 @@ class DownstreamTask:
                 self.update_scorer(scorers[cond], preds[cond], truth, item_id, shape)
         return scorers
 
-    def finish_merge(self, record: RunRecord, states: Sequence[Mapping[str, np.ndarray]],
-                     order: Mapping[str, int]) -> None:
+    def finish_merge(
+        self, record: RunRecord, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]
+    ) -> None:
         """Recompute the dataset-level metrics of a merged record (rows already merged, natural order)."""
         self.finalize(record, record["rows"], self.merged_scorers(states, order))
 
     # ------------------------------------------------------------------ task-specific hooks
-    def update_scorer(self, scorer: Any, prediction: Any, truth: GroundTruth, name: str, shape: tuple[int, int]) -> None:
+    def update_scorer(
+        self, scorer: Any, prediction: Any, truth: GroundTruth, name: str, shape: tuple[int, int]
+    ) -> None:
         scorer.update([prediction], [truth], names=[name], shapes=[shape])
 
     def add_per_image(self, rows: list[dict[str, Any]], scorers: dict[str, Any]) -> None:
@@ -339,8 +398,10 @@ class DownstreamTask:
     def summarize_prediction(self, prediction: Any) -> list[list[float]]:
         threshold = float(self.options.get("score_threshold", 0.6))
         keep = prediction.scores >= threshold
-        return [[*map(float, b), float(s), int(lab)] for b, s, lab in
-                zip(prediction.boxes[keep], prediction.scores[keep], prediction.labels[keep])]
+        return [
+            [*map(float, b), float(s), int(lab)]
+            for b, s, lab in zip(prediction.boxes[keep], prediction.scores[keep], prediction.labels[keep])
+        ]
 
     def metric_info(self, derained_scores: dict[str, float]) -> dict[str, dict[str, Any]]:
         info: dict[str, dict[str, Any]] = {}
@@ -370,7 +431,6 @@ class InstanceTask(DownstreamTask):
     headline = "mask_map50_95"
 
 
-
 class SemanticTask(DownstreamTask):
     """Semantic segmentation (ESPNetv2 on Cityscapes classes): mIoU and mean pixel accuracy."""
 
@@ -382,8 +442,11 @@ class SemanticTask(DownstreamTask):
     def build_scorer(self, evaluator: Any) -> Any:
         from bench.evaluators.semantic_scoring import SemanticScorer
 
-        return SemanticScorer(num_classes=len(evaluator.class_names), ignore_index=int(evaluator.ignore_index),
-                              class_names=list(evaluator.class_names))
+        return SemanticScorer(
+            num_classes=len(evaluator.class_names),
+            ignore_index=int(evaluator.ignore_index),
+            class_names=list(evaluator.class_names),
+        )
 
     def pseudo_truth(self, clean_prediction: Any) -> GroundTruth:
         return GroundTruth(semantic=np.asarray(clean_prediction), pseudo=True)
@@ -394,7 +457,9 @@ class SemanticTask(DownstreamTask):
     def _unpack(self, value: dict[str, np.ndarray]) -> Any:
         return value["labels"]
 
-    def update_scorer(self, scorer: Any, prediction: Any, truth: GroundTruth, name: str, shape: tuple[int, int]) -> None:
+    def update_scorer(
+        self, scorer: Any, prediction: Any, truth: GroundTruth, name: str, shape: tuple[int, int]
+    ) -> None:
         scorer.update([prediction], [truth])
 
     def check_truth(self, truth: GroundTruth, height: int, width: int) -> None:
@@ -412,8 +477,10 @@ class SemanticTask(DownstreamTask):
 
     def state_arrays(self, log: DetectionLog | None, scorers: dict[str, Any]) -> dict[str, np.ndarray]:
         first = scorers["clean"]
-        out = {"semantic.class_names": np.asarray(first.class_names, dtype=np.str_),
-               "semantic.ignore_index": np.asarray(first.ignore_index, dtype=np.int64)}
+        out = {
+            "semantic.class_names": np.asarray(first.class_names, dtype=np.str_),
+            "semantic.ignore_index": np.asarray(first.ignore_index, dtype=np.int64),
+        }
         for cond in CONDITIONS:
             out[f"semantic.{cond}.confusion"] = scorers[cond].confusion
             out[f"semantic.{cond}.images"] = np.asarray(scorers[cond].images, dtype=np.int64)
@@ -423,8 +490,10 @@ class SemanticTask(DownstreamTask):
         """Scorers holding the sum of the shards' confusion matrices (exact: integer counts)."""
         if not states or "semantic.class_names" not in states[0]:
             raise StateError("the state file holds no confusion matrices (not a semantic run)")
-        spec = SimpleNamespace(class_names=[str(c) for c in states[0]["semantic.class_names"].tolist()],
-                               ignore_index=int(states[0]["semantic.ignore_index"]))
+        spec = SimpleNamespace(
+            class_names=[str(c) for c in states[0]["semantic.class_names"].tolist()],
+            ignore_index=int(states[0]["semantic.ignore_index"]),
+        )
         scorers = {c: self.build_scorer(spec) for c in CONDITIONS}
         for state in states:
             if [str(c) for c in state["semantic.class_names"].tolist()] != spec.class_names:
@@ -452,4 +521,3 @@ class SemanticTask(DownstreamTask):
             path = image_dir / "labels" / cond / f"{item_id}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(np.asarray(labels, dtype=np.uint8)).save(path)
-

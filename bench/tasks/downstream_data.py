@@ -126,8 +126,9 @@ def build_rainy_from_labelled(source: Path, kind: TaskKind, seed: int, preset: s
     return out
 
 
-def open_downstream_set(dataset: str, kind: TaskKind, *, data_root: str | None, seed: int,
-                        preset: str = "medium", limit: int | None = None) -> DownstreamSet:
+def open_downstream_set(
+    dataset: str, kind: TaskKind, *, data_root: str | None, seed: int, preset: str = "medium", limit: int | None = None
+) -> DownstreamSet:
     """Resolve ``dataset`` (a name, a folder, or ``embedded``) into a :class:`DownstreamSet`."""
     from bench.data.catalog import resolve_dataset
 
@@ -135,15 +136,21 @@ def open_downstream_set(dataset: str, kind: TaskKind, *, data_root: str | None, 
     if dataset.lower() == "embedded":
         root = build_embedded_set(seed, preset)
         name = "embedded"
-        provenance = {"source": "scikit-image sample photos " + ", ".join(EMBEDDED_PHOTOS),
-                      "rain": {"preset": preset, "seed": seed}}
+        provenance = {
+            "source": "scikit-image sample photos " + ", ".join(EMBEDDED_PHOTOS),
+            "rain": {"preset": preset, "seed": seed},
+        }
     else:
         name, root, ds_kind = resolve_dataset(dataset, data_root)
-        is_paired = ds_kind == "paired" or (ds_kind is None and any(
-            (root / d).is_dir() for d in ("rain", "rainy", "rain100mm", "inputcrop", "rainy_image")))
+        is_paired = ds_kind == "paired" or (
+            ds_kind is None
+            and any((root / d).is_dir() for d in ("rain", "rainy", "rain100mm", "inputcrop", "rainy_image"))
+        )
         if ds_kind == "real":
-            raise ValueError(f"{name} has no clean images; downstream tasks need rainy/clean pairs "
-                             "(use --task noref for real photos)")
+            raise ValueError(
+                f"{name} has no clean images; downstream tasks need rainy/clean pairs "
+                "(use --task noref for real photos)"
+            )
         if not is_paired:
             source = root
             root = build_rainy_from_labelled(source, kind, seed, preset)
@@ -153,5 +160,6 @@ def open_downstream_set(dataset: str, kind: TaskKind, *, data_root: str | None, 
     manifest = root / "manifest.json"
     if manifest.exists():
         provenance["manifest_sha256"] = stable_hash(manifest.read_text(), 64)
-    return DownstreamSet(name=name, root=root, kind=kind, paired=paired,
-                         label_source=_label_source(root, kind), provenance=provenance)
+    return DownstreamSet(
+        name=name, root=root, kind=kind, paired=paired, label_source=_label_source(root, kind), provenance=provenance
+    )

@@ -66,8 +66,17 @@ class NoRefTask:
         watch = Stopwatch()
         with watch.time("load_model"):
             _model, engine, dinfo = build_engine(cfg)
-        record = base_record(cfg, dinfo, {"name": ds_name, "path": str(root), "kind": kind or "folder",
-                                          "n_items": len(items), "ids_hash": stable_hash([i for i, _ in items])})
+        record = base_record(
+            cfg,
+            dinfo,
+            {
+                "name": ds_name,
+                "path": str(root),
+                "kind": kind or "folder",
+                "n_items": len(items),
+                "ids_hash": stable_hash([i for i, _ in items]),
+            },
+        )
         cache = ArrayCache("noref")
         rows: list[dict[str, Any]] = []
         issues: list[dict[str, str]] = []
@@ -98,16 +107,21 @@ class NoRefTask:
             if image_dir is not None:
                 write_image(image_dir / f"{item_id}.png", derained)
         record["metrics"] = aggregate(rows, names)
-        record["metric_info"] = {f"{c}.{n}": {"higher_is_better": specs[n].higher_is_better,
-                                              "summary": specs[n].summary}
-                                 for n in names for c in ("rainy", "derained")}
+        record["metric_info"] = {
+            f"{c}.{n}": {"higher_is_better": specs[n].higher_is_better, "summary": specs[n].summary}
+            for n in names
+            for c in ("rainy", "derained")
+        }
         for n in names:
             record["metric_info"][f"gain.{n}"] = {"higher_is_better": specs[n].higher_is_better}
         record["rows"] = rows
         record["issues"] = issues
         record["dataset"]["n_scored"] = len(rows)
-        record["timings"] = {**watch.totals, "total": time.perf_counter() - started,
-                             "seconds_per_image": float(np.mean([r["seconds"] for r in rows])) if rows else math.nan}
+        record["timings"] = {
+            **watch.totals,
+            "total": time.perf_counter() - started,
+            "seconds_per_image": float(np.mean([r["seconds"] for r in rows])) if rows else math.nan,
+        }
         if image_dir is not None:
             record["images_dir"] = str(image_dir)
         path = output_dir(cfg) / f"{record_name(cfg, dinfo['name'], ds_name)}.json"
@@ -116,9 +130,8 @@ class NoRefTask:
         record["_path"] = str(path)  # type: ignore[typeddict-unknown-key]
         return record
 
-    def finish_merge(self, record: RunRecord, states: Sequence[Mapping[str, np.ndarray]],
-                     order: Mapping[str, int]) -> None:
+    def finish_merge(
+        self, record: RunRecord, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]
+    ) -> None:
         """Metrics of a merged record: the same means over its rows (natural order) as :meth:`run`."""
         record["metrics"] = aggregate(record["rows"], list(self.config.metrics) or list(DEFAULT_METRICS))
-
-

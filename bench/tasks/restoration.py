@@ -66,8 +66,10 @@ class RestorationTask:
         specs = {name: METRICS.get(name) for name in metric_names}
         for name, spec in specs.items():
             if spec.mode != "FR":
-                raise ValueError(f"metric {name!r} is no-reference; the restoration task scores pairs "
-                                 "(use --task noref for no-reference metrics)")
+                raise ValueError(
+                    f"metric {name!r} is no-reference; the restoration task scores pairs "
+                    "(use --task noref for no-reference metrics)"
+                )
         ds_name, root, kind = resolve_dataset(cfg.dataset, cfg.data_root)
         if kind not in (None, "paired"):
             raise ValueError(f"dataset {ds_name!r} is a {kind} set; the restoration task needs rainy/clean pairs")
@@ -79,8 +81,12 @@ class RestorationTask:
         with watch.time("load_model"):
             _model, engine, dinfo = build_engine(cfg)
         dataset_info = {
-            "name": ds_name, "path": str(root), "layout": dataset.layout, "kind": "paired",
-            "n_items": len(dataset), "ids_hash": stable_hash([p.id for p in dataset.pairs]),
+            "name": ds_name,
+            "path": str(root),
+            "layout": dataset.layout,
+            "kind": "paired",
+            "n_items": len(dataset),
+            "ids_hash": stable_hash([p.id for p in dataset.pairs]),
         }
         record = base_record(cfg, dinfo, dataset_info)
         stem = record_name(cfg, dinfo["name"], ds_name)
@@ -92,8 +98,9 @@ class RestorationTask:
         todo = [p for p in dataset.pairs if p.id not in journal]
         resumed = len(dataset.pairs) - len(todo)
         if resumed:
-            logger.warning("resuming %s: %d of %d items already done, %d to go", stem, resumed,
-                           len(dataset.pairs), len(todo))
+            logger.warning(
+                "resuming %s: %d of %d items already done, %d to go", stem, resumed, len(dataset.pairs), len(todo)
+            )
         loaded = prefetch(todo, dataset.load, workers=cfg.workers)  # decode ahead while the model runs
         for pair, item in progress(loaded, total=len(todo), desc=f"{dinfo['name']} on {ds_name}"):
             if isinstance(item, ValueError):
@@ -134,13 +141,18 @@ class RestorationTask:
         record["rows"] = rows
         record["issues"] = issues
         record["metrics"] = aggregate(rows, metric_names)
-        record["metric_info"] = {n: {"higher_is_better": s.higher_is_better, "summary": s.summary,
-                                     "unit": s.unit} for n, s in specs.items()}
+        record["metric_info"] = {
+            n: {"higher_is_better": s.higher_is_better, "summary": s.summary, "unit": s.unit} for n, s in specs.items()
+        }
         record["dataset"]["n_scored"] = len(rows)
         record["dataset"]["n_skipped"] = len(skipped)
-        record["timings"] = {**watch.totals, "total": time.perf_counter() - started,
-                             "seconds_per_image": float(np.mean([r["seconds"] for r in rows])) if rows else math.nan,
-                             "resumed_items": resumed, "computed_items": len(todo)}
+        record["timings"] = {
+            **watch.totals,
+            "total": time.perf_counter() - started,
+            "seconds_per_image": float(np.mean([r["seconds"] for r in rows])) if rows else math.nan,
+            "resumed_items": resumed,
+            "computed_items": len(todo),
+        }
         if image_dir is not None:
             record["images_dir"] = str(image_dir)
         path = output_dir(cfg) / f"{stem}.json"
@@ -150,7 +162,8 @@ class RestorationTask:
         record["_path"] = str(path)  # type: ignore[typeddict-unknown-key]
         return record
 
-    def finish_merge(self, record: RunRecord, states: Sequence[Mapping[str, np.ndarray]],
-                     order: Mapping[str, int]) -> None:
+    def finish_merge(
+        self, record: RunRecord, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]
+    ) -> None:
         """Metrics of a merged record: the same means over its rows (natural order) as :meth:`run`."""
         record["metrics"] = aggregate(record["rows"], list(self.config.metrics) or list(DEFAULT_METRICS))

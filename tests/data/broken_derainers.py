@@ -52,8 +52,13 @@ def _blend_with_blocks(rainy: torch.Tensor) -> torch.Tensor:
 class Multiple4(Derainer):
     """A correct derainer that needs H and W to be multiples of 4, and says so on its card."""
 
-    card = DerainerCard(name="multiple4", summary="Correct: needs multiples of 4 and declares it.",
-                        paper="test fixture", size_multiple=4, trainable=False)
+    card = DerainerCard(
+        name="multiple4",
+        summary="Correct: needs multiples of 4 and declares it.",
+        paper="test fixture",
+        size_multiple=4,
+        trainable=False,
+    )
 
     def forward(self, rainy: torch.Tensor) -> torch.Tensor:
         return _blend_with_blocks(rainy)
@@ -71,8 +76,9 @@ class WrongMultiple(Derainer):
 class UntrainedGain(Derainer):
     """Trainable; its parameter starts at 8, so untrained outputs span [0, 8] (a random-init stand-in)."""
 
-    card = DerainerCard(name="untrained_gain", summary="Output = gain * input; gain starts at 8.",
-                        paper="test fixture", trainable=True)
+    card = DerainerCard(
+        name="untrained_gain", summary="Output = gain * input; gain starts at 8.", paper="test fixture", trainable=True
+    )
 
     def __init__(self) -> None:
         super().__init__()

@@ -52,18 +52,22 @@ def _card() -> DerainerCard:
     default: str | None = None
     shipped = WEIGHTS_DIR / SHIPPED_WEIGHTS
     if shipped.is_file():
-        weights = (WeightsSource(
-            tag="RainTrainL",
-            # An absolute path: bench joins it onto its weights roots, which leaves an absolute path unchanged.
-            path=str(shipped),
-            sha256=SHIPPED_SHA256,
-            trained_on=("RainTrainL pairs 1-180 (181-200 held out): 1500 Adam steps, lr 2e-4, batch 8, 96x96 patches, "
-                        "Charbonnier loss; validation psnr_y 29.31 dB (rainy input 27.04 dB)"),
-            source="bench-derainer-example 0.1.0 (trained with `python -m bench train`, see README.md)",
-            licence="MIT",
-            protocol="psnr_y / ssim_y (MATLAB Y, rounded), outputs rounded to 8 bits",
-            packaged=True,
-        ),)
+        weights = (
+            WeightsSource(
+                tag="RainTrainL",
+                # An absolute path: bench joins it onto its weights roots, which leaves an absolute path unchanged.
+                path=str(shipped),
+                sha256=SHIPPED_SHA256,
+                trained_on=(
+                    "RainTrainL pairs 1-180 (181-200 held out): 1500 Adam steps, lr 2e-4, batch 8, 96x96 patches, "
+                    "Charbonnier loss; validation psnr_y 29.31 dB (rainy input 27.04 dB)"
+                ),
+                source="bench-derainer-example 0.1.0 (trained with `python -m bench train`, see README.md)",
+                licence="MIT",
+                protocol="psnr_y / ssim_y (MATLAB Y, rounded), outputs rounded to 8 bits",
+                packaged=True,
+            ),
+        )
         default = "RainTrainL"
     return DerainerCard(
         name="guided_residual",
@@ -76,8 +80,10 @@ def _card() -> DerainerCard:
         weights=weights,
         default_weights=default,
         input_contract="RGB, float32 in [0, 1], NCHW",
-        notes=("Untrained (weights=none), the model is the identity (its last convolution is zero-initialised). "
-               "The shipped weights saw RainTrainL pairs 1-180: scores on those pairs are training-set scores."),
+        notes=(
+            "Untrained (weights=none), the model is the identity (its last convolution is zero-initialised). "
+            "The shipped weights saw RainTrainL pairs 1-180: scores on those pairs are training-set scores."
+        ),
     )
 
 
