@@ -85,8 +85,13 @@ def create_derainer(
         if tag is None:
             if card.trainable:
                 logger.warning(
-                    "%s has no default weights: using a random initialisation "
-                    "(pass --weights PATH to load a checkpoint)",
+                    "%s has no trained weights: running a RANDOM initialisation (records say random_init, tables "
+                    "label it '%s (random init)'). Load a checkpoint with --weights PATH, or train one: "
+                    "python -m bench train --derainer %s --train RainTrainL --output-dir runs/train/%s "
+                    "(docs/training.md)",
+                    card.name,
+                    card.name,
+                    card.name,
                     card.name,
                 )
         else:

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -186,7 +186,7 @@ class Registry(Generic[T]):
                 obj = target.load() if isinstance(target, EntryPoint) else _import_reference(str(target))
                 entry.target = obj
                 entry._loaded = True
-        return entry.target  # type: ignore[return-value]
+        return cast(T, entry.target)  # loaded above: the object itself
 
     def canonical(self, name: str) -> str:
         """The registered (canonical) spelling of ``name`` or one of its aliases."""

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import nn
@@ -86,12 +86,12 @@ class Derainer(nn.Module):
     :meth:`training_loss` to train with a loss other than Charbonnier.
     """
 
-    card: ClassVar[DerainerCard] = DerainerCard(name="derainer", summary="")
+    card: DerainerCard = DerainerCard(name="derainer", summary="")  # class default; ``card=`` overrides per instance
 
     def __init__(self, card: DerainerCard | None = None) -> None:
         super().__init__()
         if card is not None:
-            self.card = card  # type: ignore[misc]
+            self.card = card
         self.model_kwargs: dict[str, Any] = {}
         self.weights_info: dict[str, Any] = {}
 

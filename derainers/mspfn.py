@@ -34,13 +34,14 @@ from __future__ import annotations
 import logging
 import operator
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, SupportsIndex, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from derainers.base import Derainer, DerainerCard
+from derainers.shipped import default_shipped_tag, shipped_weights
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ class ConvLSTMCell(nn.Module):
         """
         hid = self.hidden
         if state is None:
-            w, b = self.gates.weight, self.gates.bias
+            w, b = self.gates.weight, cast(torch.Tensor, self.gates.bias)  # built with bias=True
             w_ijo = torch.cat((w[: 2 * hid, : self.in_ch], w[3 * hid :, : self.in_ch]), dim=0)
             b_ijo = torch.cat((b[: 2 * hid], b[3 * hid :]), dim=0)
             i, j, o = F.conv2d(x, w_ijo, b_ijo, padding=1).chunk(3, dim=1)
@@ -293,15 +294,15 @@ def _binomial_pyr_down(x: torch.Tensor) -> torch.Tensor:
 
 def _per_scale(value: int | Sequence[int], what: str) -> tuple[int, int, int]:
     try:
-        single = operator.index(value)  # type: ignore[arg-type]
+        single = operator.index(cast(SupportsIndex, value))  # TypeError unless an integer
     except TypeError:
         pass
     else:
         return (single, single, single)
-    values = tuple(operator.index(v) for v in value)  # type: ignore[union-attr]
+    values = tuple(operator.index(v) for v in cast(Sequence[int], value))  # not an integer: the sequence
     if len(values) != 3:
         raise ValueError(f"{what} needs one value or three (1/4, 1/2, full scale), got {value!r}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 # ----------------------------------------------------------------------------- the model
@@ -404,8 +405,9 @@ class MSPFN(Derainer):
             default_tile=512,
             trainable=True,
             patch_size=96,
-            weights=(),
-            default_weights=None,
+            # trained by this project (derainers/weights/<name>-<tag>.json), for this exact architecture
+            weights=shipped_weights(name, cfg),
+            default_weights=default_shipped_tag(name, cfg),
             notes=NOTES,
         )
 

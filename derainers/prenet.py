@@ -161,6 +161,8 @@ class PReNet(Derainer):
         torch.Size([1, 3, 16, 16])
     """
 
+    res_conv1: nn.Module  # res_conv1..res_conv5 are registered with add_module in __init__
+
     def __init__(
         self, card: DerainerCard, *, recurrent: bool = True, recursive_blocks: bool = False, stages: int = 6
     ) -> None:

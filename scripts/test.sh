@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: create/refresh the virtual environment, then run the whole test suite.
 # Real data is read from $BENCH_DATA (default: ../shared/data beside the repository); tests that need
-# it skip with a reason when it is absent.
+# it skip with a reason when it is absent (with BENCH_REQUIRE_DATA=1, as in CI, they fail instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -16,6 +16,8 @@ if [ -z "${BENCH_DATA:-}" ] && [ -d ../shared/data ]; then
 fi
 export PYTHONUNBUFFERED=1
 .venv/bin/python -m ruff check .
+.venv/bin/python -m ruff format --check .
+.venv/bin/python -m mypy  # configured in pyproject.toml: bench/ and derainers/
 # The throughput benchmarks (tests/benchmarks) run as part of the suite; their numbers are kept in
 # .benchmarks/throughput.json (machine, commit and per-test timings).
 mkdir -p .benchmarks

@@ -1,9 +1,15 @@
-"""Shared fixtures: the real data root (skip when absent) and small synthetic images."""
+"""Shared fixtures: the real data root (skip when absent, fail in CI) and small synthetic images.
+
+Tests that need ``../shared/data`` (or ``$BENCH_DATA``) skip with a reason when it is absent, so a fresh
+clone without the data still runs the rest. With ``BENCH_REQUIRE_DATA=1`` (set by ``.ci/run``) every such
+skip is a failure instead: in CI a broken data path cannot pass as a row of skips.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -20,21 +26,33 @@ def shared_data_root() -> Path | None:
 
 SHARED = shared_data_root()
 CALIBRATION = (SHARED.parent / "calibration") if SHARED is not None else None
-needs_data = pytest.mark.skipif(SHARED is None, reason="real data not found: set BENCH_DATA or place ../shared/data")
+#: ``BENCH_REQUIRE_DATA=1``: missing real data fails the test instead of skipping it (CI sets it).
+REQUIRE_DATA = os.environ.get("BENCH_REQUIRE_DATA", "").strip() not in ("", "0")
+
+
+def missing_data(reason: str) -> NoReturn:
+    """Skip a test whose real data or weights are absent; fail it when ``BENCH_REQUIRE_DATA=1``."""
+    if REQUIRE_DATA:
+        pytest.fail(f"BENCH_REQUIRE_DATA=1 and {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
-    """The real data root (``$BENCH_DATA`` or ``../shared/data``); skips the test when absent."""
+    """The real data root (``$BENCH_DATA`` or ``../shared/data``); skips (or, in CI, fails) when absent."""
     if SHARED is None:
-        pytest.skip("real data not found: set BENCH_DATA or place ../shared/data beside the repo")
+        missing_data("real data not found: set BENCH_DATA or place ../shared/data beside the repo")
     return SHARED
+
+
+#: Mark a test that reads the data root through ``$BENCH_DATA`` without taking the fixture.
+needs_data = pytest.mark.usefixtures("data_root")
 
 
 @pytest.fixture(scope="session")
 def calibration_dir() -> Path:
     if CALIBRATION is None or not CALIBRATION.is_dir():
-        pytest.skip("calibration values not found (../shared/calibration)")
+        missing_data("calibration values not found (../shared/calibration)")
     return CALIBRATION
 
 

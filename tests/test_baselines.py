@@ -19,6 +19,7 @@ from derainers import classical, ddn, derainnet, prenet, rescan, umrl
 from derainers.base import Derainer, file_sha256
 from derainers.guided_filter import box_mean, box_sum, guided_filter
 from derainers.legacy_pickle import LEGACY_MAGIC, LegacyPickleError, load_legacy_module_state_dict
+from tests.conftest import missing_data
 
 REGISTERED = ["prenet", "prenet_r", "prn", "prn_r", "rescan", "ddn", "derainnet", "umrl", "guided_filter"]
 
@@ -156,7 +157,7 @@ def _weights_file(data_root: Path, name: str, tag: str) -> tuple[Path, str | Non
     assert source is not None
     path = data_root / "weights" / source.path
     if not path.is_file():
-        pytest.skip(f"{path} not present")
+        missing_data(f"{path} not present")
     return path, source.sha256
 
 
@@ -175,7 +176,7 @@ def test_published_weights_load_strictly(data_root: Path, name: str, tag: str) -
 def test_every_weights_file_is_claimed(data_root: Path) -> None:
     folder = data_root / "weights" / "derainers"
     if not folder.is_dir():
-        pytest.skip("no derainer weights")
+        missing_data("no derainer weights")
     claimed = {FACTORIES[n]().card.weights_for(t).path for n, t in CHECKPOINTS}  # type: ignore[union-attr]
     present = {str(p.relative_to(data_root / "weights")) for p in folder.rglob("*.pth")}
     assert present <= claimed, sorted(present - claimed)
@@ -223,7 +224,7 @@ def test_legacy_reader_refuses_foreign_globals(tmp_path: Path) -> None:
 def _pairs(data_root: Path, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     folder = data_root / "rain" / "RainTrainL"
     if not folder.is_dir():
-        pytest.skip("RainTrainL not present")
+        missing_data("RainTrainL not present")
     return [
         (read_image(folder / "rain" / f"norain-{i}.png"), read_image(folder / "norain" / f"norain-{i}.png"))
         for i in range(1, n + 1)

@@ -34,6 +34,7 @@ from bench.evaluators.scoring import (
     pseudo_ground_truth,
 )
 from bench.paths import MissingDataError
+from tests.conftest import missing_data
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -465,7 +466,7 @@ def test_yolo_random_model_offline(no_network: _NetworkAttempts, rng: np.random.
 def _val_images(data_root: Path, name: str) -> list[Path]:
     folder = data_root / "images" / name / "images" / "val"
     if not folder.is_dir():
-        pytest.skip(f"{folder} not found")
+        missing_data(f"{folder} not found")
     return sorted(folder.glob("*.jpg"))
 
 
@@ -487,13 +488,71 @@ def _ultralytics_dataset(data_root: Path, name: str, tmp_path: Path, names: dict
     return yaml
 
 
-def _ours(detector: object, scorer: CocoDetectionScorer, images: list[Path], with_masks: bool) -> dict[str, float]:
+def _predict(detector: object, images: list[Path], with_masks: bool) -> tuple[list[Detections], list[GroundTruth]]:
     from bench.data.images import read_image
 
     pixels = [read_image(p) for p in images]
     gts = [read_yolo_labels(yolo_label_path(p), *im.shape[:2], with_masks=with_masks) for p, im in zip(images, pixels)]
-    scorer.update(detector.predict(pixels), gts, names=[p.name for p in images])  # type: ignore[attr-defined]
+    return detector.predict(pixels), gts  # type: ignore[attr-defined]
+
+
+def _ours(
+    scorer: CocoDetectionScorer, images: list[Path], dets: list[Detections], gts: list[GroundTruth]
+) -> dict[str, float]:
+    scorer.update(dets, gts, names=[p.name for p in images])
     return scorer.compute()
+
+
+def _pycocotools_box_map(dets: list[Detections], gts: list[GroundTruth], shapes: list[tuple[int, int]]) -> float:
+    """mAP50-95 of the same predictions, written directly against pycocotools (no bench code in between)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    images, annotations, results = [], [], []
+    for image_id, (det, gt, (h, w)) in enumerate(zip(dets, gts, shapes, strict=True), start=1):
+        images.append({"id": image_id, "height": h, "width": w})
+        for box, label in zip(gt.boxes.tolist(), gt.labels.tolist(), strict=True):
+            x1, y1, x2, y2 = box
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": int(label) + 1,
+                    "iscrowd": 0,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "area": (x2 - x1) * (y2 - y1),
+                }
+            )
+        for box, score, label in zip(det.boxes.tolist(), det.scores.tolist(), det.labels.tolist(), strict=True):
+            x1, y1, x2, y2 = box
+            results.append(
+                {
+                    "image_id": image_id,
+                    "category_id": int(label) + 1,
+                    "score": score,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                }
+            )
+    coco = COCO()
+    coco.dataset = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": k + 1, "name": str(k)} for k in range(80)],
+    }
+    coco.createIndex()
+    evaluator = COCOeval(coco, coco.loadRes(results), "bbox")
+    evaluator.evaluate()
+    evaluator.accumulate()
+    evaluator.summarize()
+    return float(evaluator.stats[0])
+
+
+# The INT8 TFLite models run through XNNPACK, which picks int8 kernels per CPU (AVX2 vs AVX-512 VNNI):
+# outputs move by up to 0.05 per value and mAP on 4 images moves in coarse steps (0.597 on an AVX2 EPYC,
+# 0.580 on an AVX-512 one). So these tests pin no absolute mAP: they compare bench with ultralytics'
+# own validator and with plain pycocotools on the same predictions, computed in the same test.
+# Measured agreement with ultralytics: |Δ| <= 0.006 (AVX2 and AVX-512); the bound below is 0.01.
+AGREEMENT_WITH_ULTRALYTICS = 0.01
 
 
 @pytest.mark.slow
@@ -502,10 +561,15 @@ def test_detection_map_matches_ultralytics(data_root: Path, tmp_path: Path) -> N
 
     weights = data_root / "weights" / "detection" / "yolov8n_int8.tflite"
     if not weights.is_file():
-        pytest.skip(f"{weights} not found")
+        missing_data(f"{weights} not found")
     images = _val_images(data_root, "coco8")
     detector = YoloDetector(weights)
-    ours = _ours(detector, CocoDetectionScorer(), images, with_masks=False)
+    dets, gts = _predict(detector, images, with_masks=False)
+    ours = _ours(CocoDetectionScorer(), images, dets, gts)
+    from bench.data.images import read_image
+
+    shapes = [read_image(p).shape[:2] for p in images]
+    assert ours["map50_95"] == pytest.approx(_pycocotools_box_map(dets, gts, shapes), abs=1e-12)
     yaml = _ultralytics_dataset(data_root, "coco8", tmp_path, dict(detector.model.names))
     ref = detector.model.val(
         data=str(yaml),
@@ -521,10 +585,9 @@ def test_detection_map_matches_ultralytics(data_root: Path, tmp_path: Path) -> N
         f"detection coco8 val: ours map50_95={ours['map50_95']:.4f} map50={ours['map50']:.4f}; "
         f"ultralytics map50_95={ref.box.map:.4f} map50={ref.box.map50:.4f}"
     )
-    assert abs(ref.box.map - 0.597) < 0.001  # the data README's measurement is reproduced
-    assert abs(ours["map50_95"] - ref.box.map) <= 0.02
-    assert abs(ours["map50_95"] - 0.597) <= 0.02
-    assert abs(ours["map50"] - ref.box.map50) <= 0.02
+    assert abs(ours["map50_95"] - ref.box.map) <= AGREEMENT_WITH_ULTRALYTICS
+    assert abs(ours["map50"] - ref.box.map50) <= AGREEMENT_WITH_ULTRALYTICS
+    assert ours["map50_95"] > 0.3  # a working detector (random weights score ~0), not a pinned value
 
 
 @pytest.mark.slow
@@ -532,17 +595,19 @@ def test_instance_mask_map_matches_ultralytics(data_root: Path, tmp_path: Path) 
     """Mask mAP at the image's own resolution, compared with ultralytics' validator at native resolution.
 
     Ultralytics' *default* validator scores masks on 160x160 letterboxed prototypes (GT polygons rasterised
-    at 1/4 scale) and reports 0.552; with native-resolution masks (``save_txt=True`` switches it to
-    ``process_mask_native``) it reports 0.528 on the same predictions. COCO scores masks at image resolution.
+    at 1/4 scale) and reports a higher number (0.552 on an AVX2 CPU, 0.538 on an AVX-512 one); with
+    native-resolution masks (``save_txt=True`` switches it to ``process_mask_native``) it scores the same
+    predictions as COCO does, at image resolution, which is what bench does. Same-machine relations only.
     """
     from bench.evaluators.yolo import YoloSegmenter
 
     weights = data_root / "weights" / "instance" / "yolo11n-seg_int8.tflite"
     if not weights.is_file():
-        pytest.skip(f"{weights} not found")
+        missing_data(f"{weights} not found")
     images = _val_images(data_root, "coco8-seg")
     segmenter = YoloSegmenter(weights)
-    ours = _ours(segmenter, CocoInstanceScorer(), images, with_masks=True)
+    dets, gts = _predict(segmenter, images, with_masks=True)
+    ours = _ours(CocoInstanceScorer(), images, dets, gts)
     yaml = _ultralytics_dataset(data_root, "coco8-seg", tmp_path, dict(segmenter.model.names))
     kwargs = {"data": str(yaml), "imgsz": 640, "batch": 1, "conf": 0.001, "iou": 0.7, "plots": False, "verbose": False}
     default = segmenter.model.val(project=str(tmp_path / "runs"), **kwargs)
@@ -552,25 +617,11 @@ def test_instance_mask_map_matches_ultralytics(data_root: Path, tmp_path: Path) 
         f"box_map50_95={ours['box_map50_95']:.4f}; ultralytics default mask={default.seg.map:.4f} "
         f"native mask={native.seg.map:.4f} box={default.box.map:.4f}"
     )
-    assert abs(default.seg.map - 0.552) < 0.001  # the data README's measurement is reproduced
-    assert abs(ours["mask_map50_95"] - native.seg.map) <= 0.02
-    assert abs(ours["box_map50_95"] - default.box.map) <= 0.02
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(
-    reason="ultralytics' default validator scores masks at 1/4 resolution (0.552); bench scores "
-    "them at image resolution as COCO does (0.526, ultralytics native: 0.528)",
-    strict=False,
-)
-def test_instance_mask_map_vs_stated_lowres_number(data_root: Path) -> None:
-    from bench.evaluators.yolo import YoloSegmenter
-
-    weights = data_root / "weights" / "instance" / "yolo11n-seg_int8.tflite"
-    if not weights.is_file():
-        pytest.skip(f"{weights} not found")
-    ours = _ours(YoloSegmenter(weights), CocoInstanceScorer(), _val_images(data_root, "coco8-seg"), with_masks=True)
-    assert abs(ours["mask_map50_95"] - 0.552) <= 0.02
+    assert abs(ours["mask_map50_95"] - native.seg.map) <= AGREEMENT_WITH_ULTRALYTICS
+    assert abs(ours["box_map50_95"] - default.box.map) <= AGREEMENT_WITH_ULTRALYTICS
+    # Why bench does not report ultralytics' default number: low-resolution masks score higher, on every CPU.
+    assert default.seg.map > native.seg.map
+    assert abs(ours["mask_map50_95"] - native.seg.map) < abs(ours["mask_map50_95"] - default.seg.map)
 
 
 @pytest.mark.slow
@@ -579,7 +630,7 @@ def test_real_weights_offline_in_fresh_process(data_root: Path) -> None:
     weights = data_root / "weights" / "detection" / "yolov8n_int8.tflite"
     image = data_root / "images" / "bus.jpg"
     if not weights.is_file() or not image.is_file():
-        pytest.skip("real weights or bus.jpg not found")
+        missing_data("real weights or bus.jpg not found")
     code = f"""
 import socket
 attempts = []

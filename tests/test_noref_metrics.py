@@ -12,6 +12,7 @@ import pytest
 
 from bench.metrics import brisque, libsvm, niqe, sseq
 from bench.metrics.base import MetricSpec
+from tests.conftest import missing_data
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,7 +41,7 @@ def calibration_scores(data_root: Path) -> dict[str, tuple[float, float]]:
     from bench.data.images import read_image
 
     if not ROWS:
-        pytest.skip("noref_reference.csv not found")
+        missing_data("noref_reference.csv not found")
     os.environ.setdefault("BENCH_DATA", str(data_root))
     images = [read_image(data_root / r["file"]) for r in ROWS]
     n = niqe.niqe_batch(images)
@@ -50,7 +51,7 @@ def calibration_scores(data_root: Path) -> dict[str, tuple[float, float]]:
 
 def _row(file: str) -> dict[str, str]:
     if not ROWS:
-        pytest.skip("noref_reference.csv not found")
+        missing_data("noref_reference.csv not found")
     return next(r for r in ROWS if r["file"] == file)
 
 
@@ -60,7 +61,8 @@ def test_niqe_matches_matlab(file: str, calibration_scores: dict[str, tuple[floa
     row = _row(file)
     expected = float(row["niqe"])
     # Exact where there are no exactly flat regions; floating-point noise decides ~0 MSCN signs elsewhere.
-    rtol = 1e-3 if int(row["niqe_flat_pixels"]) == 0 else 2e-2
+    # (measured: exact to ~1e-11 without flat pixels; the worst flat-pixel image is off by 1.6 %)
+    rtol = 1e-8 if int(row["niqe_flat_pixels"]) == 0 else 2e-2
     assert calibration_scores[file][0] == pytest.approx(expected, rel=rtol)
 
 
@@ -68,7 +70,8 @@ def test_niqe_matches_matlab(file: str, calibration_scores: dict[str, tuple[floa
 @pytest.mark.parametrize("file", ROW_IDS)
 def test_sseq_matches_matlab(file: str, calibration_scores: dict[str, tuple[float, float]]) -> None:
     expected = float(_row(file)["sseq"])
-    assert calibration_scores[file][1] == pytest.approx(expected, abs=0.5)
+    # Measured agreement with the MATLAB code: max |Δ| 1.5e-4 over the calibration images.
+    assert calibration_scores[file][1] == pytest.approx(expected, abs=1e-3)
 
 
 @pytest.mark.calibration
@@ -76,7 +79,7 @@ def test_niqe_is_exact_without_flat_regions(calibration_scores: dict[str, tuple[
     exact = [r for r in ROWS if int(r["niqe_flat_pixels"]) == 0]
     assert exact
     for r in exact:
-        assert calibration_scores[r["file"]][0] == pytest.approx(float(r["niqe"]), rel=1e-6)
+        assert calibration_scores[r["file"]][0] == pytest.approx(float(r["niqe"]), rel=1e-8)
 
 
 @pytest.mark.parametrize(
@@ -252,52 +255,6 @@ def test_sseq_model_structure(data_root: Path) -> None:
     assert set(clf.predict(x)) <= set(clf.labels)
 
 
-def test_sseq_predictor_matches_libsvm_official(data_root: Path, tmp_path: Path) -> None:
-    """Optional cross-check with the official LIBSVM Python bindings (``libsvm-official``)."""
-    svmutil = pytest.importorskip("libsvm.svmutil")
-    model = sseq.load_model()
-    x = model.scale(np.random.default_rng(0).uniform(model.fmin, model.fmax, size=(20, 12)))
-
-    def write(m: libsvm.SVMModel, path: Path) -> None:
-        def num(v: float) -> str:
-            return format(float(v), ".17g")
-
-        types = ["c_svc", "nu_svc", "one_class", "epsilon_svr", "nu_svr"]
-        lines = [
-            f"svm_type {types[m.svm_type]}",
-            "kernel_type rbf",
-            f"gamma {num(m.gamma)}",
-            f"nr_class {m.n_class}",
-            f"total_sv {m.svs.shape[0]}",
-            "rho " + " ".join(num(v) for v in m.rho),
-        ]
-        if m.is_classifier:
-            lines += [
-                "label " + " ".join(str(int(v)) for v in m.labels),
-                "probA " + " ".join(num(v) for v in m.prob_a),
-                "probB " + " ".join(num(v) for v in m.prob_b),
-                "nr_sv " + " ".join(str(int(v)) for v in m.n_sv),
-            ]
-        lines.append("SV")
-        for coef, sv in zip(m.sv_coef, m.svs, strict=True):
-            feats = " ".join(f"{i + 1}:{num(v)}" for i, v in enumerate(sv) if v != 0)
-            lines.append(" ".join(num(c) for c in coef) + " " + feats)
-        path.write_text("\n".join(lines) + "\n")
-
-    def predict(m: libsvm.SVMModel, name: str, prob: bool) -> np.ndarray:
-        write(m, tmp_path / name)
-        official = svmutil.svm_load_model(str(tmp_path / name))
-        rows = [{i + 1: float(v) for i, v in enumerate(r)} for r in x]
-        labels, _, values = svmutil.svm_predict([0] * len(rows), rows, official, "-b 1 -q" if prob else "-q")
-        return np.asarray(values if prob else labels, dtype=np.float64)
-
-    np.testing.assert_allclose(
-        model.classifier.predict_probability(x), predict(model.classifier, "clf", True), rtol=1e-9, atol=1e-12
-    )
-    for j, reg in enumerate(model.regressors):
-        np.testing.assert_allclose(reg.predict(x), predict(reg, f"svr{j}", False).reshape(-1), rtol=1e-9, atol=1e-12)
-
-
 # --- BRISQUE (OpenCV's quality module) -----------------------------------------------------------
 
 # cv2.quality.QualityBRISQUE_compute(cv2.imread(file), brisque_model_live.yml, brisque_range_live.yml) with
@@ -320,36 +277,46 @@ BRISQUE_REFERENCE: list[tuple[str, float]] = [
 ]
 
 
+def _kernel_rounding_sigma(model: brisque.BRISQUEModel, features: np.ndarray, trials: int = 200) -> float:
+    """The score's standard deviation when each float32 RBF kernel value moves by one ulp (seeded signs).
+
+    That is what differs between CPUs: OpenCV's float32 ``exp`` (and blur/resize kernels) dispatch per
+    instruction set, and the SVR multiplies each kernel value by an alpha of up to ±1024 over 774
+    support vectors. The decision function here is written independently, in float64.
+    """
+    x = -1 + 2 * (features.astype(np.float64) - model.feature_min) / (model.feature_max - model.feature_min)
+    distances = ((model.support_vectors.astype(np.float64) - x[None]) ** 2).sum(axis=1)
+    kernel = np.exp(-model.gamma * distances).astype(np.float32).astype(np.float64)
+    alpha = model.alpha.ravel()
+    signs = np.random.default_rng(0).choice([-1.0, 1.0], size=(trials, kernel.size))
+    moved = (alpha * kernel * signs * 2.0**-24).sum(axis=1)  # score change of each ±1-ulp pattern
+    return float(np.std(moved))
+
+
 @pytest.mark.calibration
 def test_brisque_matches_opencv_quality(data_root: Path) -> None:
-    pytest.importorskip("cv2")
+    """Ours vs ``cv2.quality`` values recorded on an AVX2 CPU, within 4 sigma of float32 rounding noise.
+
+    The noise model is measured here, on this machine (sigma ≈ 1.1e-3 per image); observed deviations are
+    <= 2.2e-3 on an AVX-512 CPU and <= 1e-3 on an AVX2 one. A real error (a wrong feature, a wrong
+    scaling, a wrong kernel) moves the score by far more than 4 sigma.
+    """
     from bench.data.images import read_image
 
-    images = [read_image(data_root / f) for f, _ in BRISQUE_REFERENCE]
-    scores = brisque.brisque_batch(images)
-    for (file, expected), got in zip(BRISQUE_REFERENCE, scores, strict=True):
-        assert got == pytest.approx(expected, abs=1e-3), file
-
-
-def test_brisque_against_installed_cv2_quality(data_root: Path) -> None:
-    """Optional live cross-check when an opencv-contrib build (with ``cv2.quality``) is installed."""
-    cv2 = pytest.importorskip("cv2")
-    if not hasattr(cv2, "quality"):
-        pytest.skip("cv2.quality needs opencv-contrib-python")
-    from bench.data.images import read_image
-    from bench.paths import resolve_weights_file
-
-    model, ranges = resolve_weights_file(brisque.MODEL_FILE), resolve_weights_file(brisque.RANGE_FILE)
-    for name in ("images/iqa-calibration/dist_dir/I08.bmp", "rain/Real147/2.jpg"):
-        img = read_image(data_root / name)
-        expected = cv2.quality.QualityBRISQUE_compute(img[..., ::-1].copy(), str(model), str(ranges))[0]
-        assert brisque.brisque(img) == pytest.approx(expected, abs=1e-3)
-        features = cv2.quality.QualityBRISQUE_computeFeatures(img[..., ::-1].copy()).ravel()
-        np.testing.assert_allclose(brisque.brisque_features(img), features, rtol=1e-6, atol=1e-9)
+    model = brisque.load_model()
+    for file, expected in BRISQUE_REFERENCE:
+        image = read_image(data_root / file)
+        features = brisque.brisque_features(image)
+        got = float(model.predict(features[None])[0])
+        assert got == brisque.brisque(image)  # the public function is this code path
+        if expected == 0.0:  # clamped at 0 on both sides (the raw decision is negative)
+            assert got == 0.0, file
+            continue
+        bound = 4 * _kernel_rounding_sigma(model, features)
+        assert abs(got - expected) <= bound, (file, got, expected, bound)
 
 
 def test_brisque_aggd_fit_follows_opencv_walk(rng: np.random.Generator) -> None:
-    pytest.importorskip("cv2")
     x = rng.standard_normal((300, 300)).astype(np.float32)
     lsig, _, g = brisque.aggd_fit(x)
     assert g == pytest.approx(2.0, abs=0.05) and lsig == pytest.approx(1.0, rel=0.02)
@@ -391,8 +358,9 @@ def test_cli_score_folder_with_unreadable_file(
     assert lines[0] == "file,niqe,sseq,error"
     rows = list(csv.DictReader(lines))
     assert [r["file"] for r in rows] == ["2.png", "broken.png", "sub/10.png"]  # natural order, recursive
-    assert float(rows[2]["niqe"]) == pytest.approx(3.6463170073, rel=1e-6)
-    assert float(rows[2]["sseq"]) == pytest.approx(3.2339535087, abs=0.5)
+    # The CLI gives what the library gives for the same pixels (calibration is tested above).
+    assert float(rows[2]["niqe"]) == pytest.approx(niqe.niqe_batch([img])[0], abs=1e-9)
+    assert float(rows[2]["sseq"]) == pytest.approx(sseq.sseq_batch([img])[0], abs=1e-9)
     assert rows[1]["error"] and math.isnan(float(rows[1]["niqe"]))
     assert not rows[0]["error"] and math.isfinite(float(rows[0]["sseq"]))
     assert (tmp_path / "out.csv").read_text().splitlines() == lines

@@ -14,6 +14,7 @@ import torch
 from bench.engine.fast import OptimizedModel, compare, optimize_model, psnr_y_check
 from bench.engine.inference import InferenceConfig, InferenceEngine
 from bench.factory import create_derainer
+from tests.conftest import missing_data
 
 
 def _inputs(seed: int, shapes: list[tuple[int, int]]) -> list[torch.Tensor]:
@@ -64,7 +65,7 @@ def test_psnr_y_check_on_raintrainl(data_root: Path) -> None:
     folder = data_root / "rain" / "RainTrainL"
     names = sorted(p.name for p in (folder / "rain").iterdir())[:2]
     if not names:
-        pytest.skip("no RainTrainL images")
+        missing_data("no RainTrainL images")
     rainy = [read_image(folder / "rain" / n)[:96, :128] for n in names]
     clean = [read_image(folder / "norain" / n)[:96, :128] for n in names]
     model = create_derainer("mspfn_tiny", weights=None)
@@ -254,7 +255,7 @@ def test_perf_compare_on_raintrainl_with_real_prenet(data_root: Path, tmp_path: 
     """Issue 10's accuracy check end to end: official PReNet weights, real RainTrainL pairs, jit path."""
     weights = data_root / "weights" / "derainers" / "prenet" / "Rain100L"
     if not weights.is_dir():
-        pytest.skip(f"official PReNet weights not found under {weights}")
+        missing_data(f"official PReNet weights not found under {weights}")
     cmd = [
         sys.executable,
         "-m",

@@ -22,6 +22,7 @@ from bench.data.cityscapes import (
 )
 from bench.evaluators.base import GroundTruth, Segmenter
 from bench.evaluators.semantic_scoring import SemanticScorer
+from tests.conftest import missing_data
 
 PSEUDO = "images/cityscapes-pseudo"
 FRAME = "frankfurt_000000_000294"
@@ -203,7 +204,7 @@ def test_espnetv2_checkpoints_load_strictly(data_root: Path, size: str) -> None:
 
     path = data_root / SEMSEG.format(size)
     if not path.is_file():
-        pytest.skip(f"{path} not found")
+        missing_data(f"{path} not found")
     state = load_espnetv2_state_dict(path)
     model = ESPNetv2Segmentation(num_classes=20, scale=2.0)
     own = model.state_dict()
@@ -241,7 +242,7 @@ def test_espnetv2_cityscapes_pixel_accuracy(data_root: Path) -> None:
 
     weights = data_root / SEMSEG.format("1024x512")
     if not weights.is_file():
-        pytest.skip(f"{weights} not found")
+        missing_data(f"{weights} not found")
     seg = ESPNetv2Segmenter(weights=weights, device="cpu")
     assert seg.input_size == (1024, 512)
     info = seg.describe()
@@ -263,7 +264,7 @@ def test_espnetv2_weights_by_tag(data_root: Path, monkeypatch: pytest.MonkeyPatc
     from bench.evaluators.espnetv2 import ESPNetv2Segmenter
 
     if not (data_root / SEMSEG.format("512x256")).is_file():
-        pytest.skip("512x256 weights not found")
+        missing_data("512x256 weights not found")
     monkeypatch.setenv("BENCH_DATA", str(data_root))
     monkeypatch.delenv("BENCH_WEIGHTS", raising=False)
     seg = ESPNetv2Segmenter(weights="512x256", device="cpu")

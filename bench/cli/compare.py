@@ -367,16 +367,9 @@ def collect_records(folders: list[Path]) -> list[dict[str, Any]]:
 
 
 def render_tables(records: list[dict[str, Any]], fmt: str) -> str:
-    """Tables 4–6 from the records (``bench.report.paper``), or one generic table per task and dataset."""
-    try:
-        from bench.report.paper import render_requested
-    except ImportError:
-        from bench.report.tables import records_table
+    """Tables 4–6 from the records (``bench.report.paper``)."""
+    from bench.report.paper import render_requested
 
-        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for rec in records:
-            groups.setdefault((str(rec.get("task")), str((rec.get("dataset") or {}).get("name"))), []).append(rec)
-        return "\n\n".join(records_table(recs).render(fmt) for _, recs in sorted(groups.items()))
     text, _csv = render_requested(records, table="4,5,6", fmt=fmt)
     return text
 

@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"{kind}:\n")
         for entry in registry.entries():
             aliases = f" (aliases: {', '.join(entry.aliases)})" if entry.aliases else ""
-            extra, lines = ("", [])
+            extra = ""
+            lines: list[str] = []
             if kind == "derainers" and (args.params or args.cards):
                 extra, lines = _derainer_extra(entry.name, args.params, args.cards)
             origin = "" if entry.origin == "builtin" else f" [{entry.origin}]"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any, cast
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
@@ -52,9 +53,10 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             sys.stderr.write(f"error: {err}\n")
             continue
-        record["_path"] = str(path)  # type: ignore[typeddict-unknown-key]
+        record["_path"] = str(path)
         merged.append(record)
         sys.stderr.write(f"merged {len(paths)} shards: {path}\n")
     if merged:
-        sys.stdout.write(render_run_summary(merged) + "\n")
+        # the report layer reads records as plain dicts (which RunRecords are at run time)
+        sys.stdout.write(render_run_summary(cast(list[dict[str, Any]], merged)) + "\n")
     return 1 if failed else 0

@@ -21,6 +21,12 @@ def add_run_arguments(p: argparse.ArgumentParser, *, several_derainers: bool = T
     p.add_argument("--dataset", default=None, help="registered dataset name or a folder")
     p.add_argument("--data-root", default=os.environ.get("BENCH_DATA"), help="data root (default $BENCH_DATA)")
     p.add_argument("--limit", type=int, default=None, help="only the first N items (natural order)")
+    p.add_argument(
+        "--ids",
+        default=None,
+        metavar="IDS",
+        help="only these item ids, e.g. 181-200 (RainTrainL's held-out validation pairs) or 3,7,rain_a",
+    )
     p.add_argument("--output-dir", default=None, help="where run records go (default $BENCH_RUNS or ./runs)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     p.add_argument("--seed", type=int, default=0, help="seed of everything random in the run")
@@ -40,7 +46,12 @@ def add_run_arguments(p: argparse.ArgumentParser, *, several_derainers: bool = T
     p.add_argument("--tile", type=int, default=None, help="tile frames larger than this many pixels per side")
     p.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels")
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="autocast on GPU")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        default="fp32",
+        help="autocast: bf16/fp16 on GPU, bf16 on a CPU with native bf16 (fp32 elsewhere)",
+    )
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     p.add_argument(
         "--optimize",

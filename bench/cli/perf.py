@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
@@ -98,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         Column("paper", "paper s/img", None, 2),
         Column("speedup", "× vs paper", True, 2),
     ]
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "name": r.derainer,
             "size": r.size,
@@ -144,6 +149,7 @@ def run_compare(args: argparse.Namespace) -> int:
     for name in args.derainer:
         model = create_derainer(name, weights=args.weights)
         multiple = max(1, int(getattr(model.card, "size_multiple", 1)))
+        jobs: list[tuple[str, list[torch.Tensor], list[np.ndarray] | None]]  # (size, inputs, clean images)
         if pairs is not None:
             jobs = [("native", padded_tensors(pairs[0], multiple), pairs[1])]
         else:
@@ -176,7 +182,7 @@ def run_compare(args: argparse.Namespace) -> int:
         Column("dpsnr", "Δ psnr_y dB", None, 4),
         Column("setup", "setup s", False, 1),
     ]
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "name": r.derainer,
             "size": r.size,

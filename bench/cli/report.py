@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
@@ -37,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bench.paths import runs_root
+    from bench.report.downstream import downstream_table
     from bench.report.tables import records_table
     from bench.results.record import find_records
 
@@ -50,13 +52,15 @@ def run(args: argparse.Namespace) -> int:
         from bench.report.paper import render_requested
 
         table = args.table or ("all" if args.format == "html" and not args.pivot else None)
-        text, csv_text = render_requested(found, table=table, pivot=args.pivot, fmt=args.format)
+        # the report layer reads records as plain dicts (which RunRecords are at run time)
+        records = cast(list[dict[str, Any]], found)
+        text, csv_text = render_requested(records, table=table, pivot=args.pivot, fmt=args.format)
     else:
         groups: dict[tuple[str, str], list] = {}
         for rec in found:
             groups.setdefault((rec["task"], rec["dataset"].get("name", "?")), []).append(rec)
         tables = [
-            records_table(recs) if task == "restoration" else _downstream_or_generic(recs)
+            records_table(recs) if task == "restoration" else downstream_table(recs)
             for (task, _), recs in sorted(groups.items())
         ]
         text = "\n\n".join(t.render(args.format) for t in tables)
@@ -69,13 +73,3 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         Path(args.csv).write_text(csv_text, encoding="utf-8")
     return 0
-
-
-def _downstream_or_generic(records: list):  # -> Table
-    from bench.report.tables import records_table
-
-    try:
-        from bench.report.downstream import downstream_table
-    except ImportError:
-        return records_table(records)
-    return downstream_table(records)

@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 
 def config_from_args(args: argparse.Namespace, derainer: str, task: str):  # -> RunConfig
-    from bench.tasks.config import RunConfig
+    from bench.tasks.config import RunConfig, parse_ids
 
     return RunConfig(
         task=task,
@@ -37,6 +37,7 @@ def config_from_args(args: argparse.Namespace, derainer: str, task: str):  # -> 
         data_root=args.data_root,
         weights=args.weights,
         limit=args.limit,
+        ids=parse_ids(getattr(args, "ids", None)),
         output_dir=args.output_dir,
         device=args.device,
         seed=args.seed,

@@ -241,8 +241,9 @@ def read_yolo(root: str | Path, *, splits: Sequence[str] | None = None) -> Label
                     elif len(vals) >= 6 and len(vals) % 2 == 0:
                         poly = np.asarray(vals, np.float64).reshape(-1, 2) * (width, height)
                         polygons_seen = True
-                        box = (poly[:, 0].min(), poly[:, 1].min(), poly[:, 0].max(), poly[:, 1].max())
-                        rows.append(Annotation(cls, tuple(float(v) for v in box), polygons=[poly]))
+                        x1, y1 = float(poly[:, 0].min()), float(poly[:, 1].min())
+                        x2, y2 = float(poly[:, 0].max()), float(poly[:, 1].max())
+                        rows.append(Annotation(cls, (x1, y1, x2, y2), polygons=[poly]))
                     else:
                         raise SourceFormatError(
                             f"{label_file}:{line_no}: expected 4 box values or an even number ≥ 6 "
@@ -387,7 +388,7 @@ def _semantic_categories() -> list[dict[str, Any]]:
 def read_bdd_sem(images_dir: str | Path, masks_dir: str | Path) -> LabelledSource:
     """Read BDD100K semantic segmentation: ``images/10k/<split>/*.jpg`` + ``labels/sem_seg/masks/<split>/<stem>.png``."""
     images_dir, masks_dir = Path(images_dir), Path(masks_dir)
-    items = []
+    items: list[SourceItem] = []
     for path in sorted((p for p in images_dir.iterdir() if is_image_file(p)), key=lambda p: p.name):
         mask = masks_dir / f"{path.stem}.png"
         if not mask.is_file():
@@ -407,7 +408,7 @@ def read_cityscapes(root: str | Path, *, split: str | None = None) -> LabelledSo
     """
     root = Path(root)
     left = root / "leftImg8bit"
-    items = []
+    items: list[SourceItem] = []
     for path in sorted(left.rglob("*_leftImg8bit.png"), key=lambda p: str(p)):
         rel = path.relative_to(left)
         if split is not None and rel.parts[0] != split:

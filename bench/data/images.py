@@ -41,6 +41,33 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     raise ImageReadError(f"unsupported pixel type {arr.dtype}")
 
 
+#: What decoding a broken or unsupported file may raise inside PIL (or a plugin a third party patched in,
+#: such as ultralytics' HEIF hook, which raises ImportError when its optional package is absent).
+DECODE_ERRORS: tuple[type[Exception], ...] = (OSError, SyntaxError, ValueError, ImportError)
+
+
+def read_label_array(path: str | Path) -> np.ndarray:
+    """The raw pixel array of a label image (a class-id PNG), without any colour conversion.
+
+    Raises:
+        ImageReadError: missing, empty or undecodable file.
+
+    Example:
+        >>> read_label_array("masks/frankfurt_000000_000294.png").dtype  # doctest: +SKIP
+        dtype('uint8')
+    """
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: no such file or empty file")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im)
+    except DECODE_ERRORS as err:
+        raise ImageReadError(f"{path}: cannot decode image ({type(err).__name__}: {err})") from err
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as an ``(H, W, 3)`` uint8 RGB array.
 
@@ -60,11 +87,11 @@ def read_image(path: str | Path) -> np.ndarray:
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path}: empty file (0 bytes)")
     try:
-        with Image.open(path) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise ImageReadError(f"{path}: {im.width}x{im.height} exceeds the {MAX_PIXELS}-pixel limit")
-            im.load()
-            im = ImageOps.exif_transpose(im) or im
+        with Image.open(path) as opened:
+            if opened.width * opened.height > MAX_PIXELS:
+                raise ImageReadError(f"{path}: {opened.width}x{opened.height} exceeds the {MAX_PIXELS}-pixel limit")
+            opened.load()
+            im: Image.Image = ImageOps.exif_transpose(opened) or opened
             mode = im.mode
             if mode in ("P", "PA"):
                 im = im.convert("RGBA")
@@ -77,7 +104,7 @@ def read_image(path: str | Path) -> np.ndarray:
                 arr = np.asarray(im)
     except ImageReadError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, ImportError) as err:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, ImportError) as err:  # = DECODE_ERRORS
         raise ImageReadError(f"{path}: cannot decode image ({type(err).__name__}: {err})") from err
     except Image.DecompressionBombError as err:  # pragma: no cover - depends on PIL limits
         raise ImageReadError(f"{path}: image too large ({err})") from err

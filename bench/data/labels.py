@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -134,6 +136,8 @@ def read_yolo_labels(path: str | Path, height: int, width: int, *, with_masks: b
             values = [float(v) for v in parts]
         except ValueError as exc:
             raise LabelFormatError(f"{path}:{lineno}: non-numeric value in {line!r}") from exc
+        if not all(math.isfinite(v) for v in values):
+            raise LabelFormatError(f"{path}:{lineno}: non-finite value in {line!r}")
         cls = int(values[0])
         if values[0] != cls or cls < 0:
             raise LabelFormatError(f"{path}:{lineno}: class {parts[0]!r} is not a non-negative integer")
@@ -187,8 +191,8 @@ def yolo_label_path(image_path: str | Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def _category_index(categories: Sequence[Mapping[str, object]]) -> dict[int, int]:
-    ids = sorted(int(c["id"]) for c in categories)  # type: ignore[call-overload]
+def _category_index(categories: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+    ids = sorted(int(c["id"]) for c in categories)
     standard = coco91_to_coco80()
     if ids and set(ids) <= set(standard):
         return {cid: standard[cid] for cid in ids}
@@ -217,6 +221,18 @@ def read_coco_json(path: str | Path, *, with_masks: bool = False) -> dict[str, G
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise LabelFormatError(f"{path}: cannot read COCO JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LabelFormatError(f"{path}: cannot read COCO JSON: the top level is {type(data).__name__}, not an object")
+    try:
+        return _coco_ground_truth(data, path, with_masks=with_masks)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, LabelFormatError):
+            raise
+        raise LabelFormatError(f"{path}: malformed COCO JSON: {type(exc).__name__}: {exc}") from exc
+
+
+def _coco_ground_truth(data: Any, path: Path, *, with_masks: bool) -> dict[str, GroundTruth]:
+    """The per-image ground truth of a parsed COCO JSON (raises KeyError/TypeError on a bad structure)."""
     cat_map = _category_index(data.get("categories", []))
     images = {int(im["id"]): im for im in data.get("images", [])}
     per_image: dict[int, list[dict]] = {i: [] for i in images}

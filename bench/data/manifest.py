@@ -23,7 +23,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -77,7 +77,8 @@ def item_seed(seed: int, name: str) -> np.random.SeedSequence:
 
 def seed_record(seq: np.random.SeedSequence) -> dict[str, Any]:
     """JSON form of a seed sequence (enough to recreate it)."""
-    return {"entropy": int(seq.entropy), "spawn_key": [int(k) for k in seq.spawn_key]}
+    entropy = cast(int, seq.entropy)  # bench seeds every sequence with one int (item_seed)
+    return {"entropy": int(entropy), "spawn_key": [int(k) for k in seq.spawn_key]}
 
 
 def library_versions() -> dict[str, str]:

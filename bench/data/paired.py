@@ -15,6 +15,7 @@ and the rest of the set stays usable.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.images import ImageReadError, crop_to_multiple, is_image_file, read_image
+
+logger = logging.getLogger(__name__)
 
 RAINY_DIRS: tuple[str, ...] = (
     "rain",
@@ -58,6 +61,10 @@ def natural_key(text: str) -> tuple[object, ...]:
 def pair_id(stem: str) -> str:
     """The pair id of a file stem: ``rain-001`` → ``001``, ``norain-7`` → ``7``, ``901_3`` → ``901_3``."""
     return _ID_PREFIXES.sub("", stem)
+
+
+def _shorten(items: list[str], limit: int = 8) -> str:
+    return ", ".join(items[:limit]) + (f", … ({len(items)} in all)" if len(items) > limit else "")
 
 
 class EmptyDatasetError(ValueError):
@@ -197,6 +204,11 @@ class PairedDataset:
         self.pairs = detected.pairs[:limit] if limit else detected.pairs
         if ids is not None:
             self.pairs = [p for p in self.pairs if p.id in ids]
+            missing = sorted(set(ids) - {p.id for p in self.pairs})
+            if not self.pairs:
+                raise EmptyDatasetError(f"{root}: no pair has one of the requested ids ({_shorten(sorted(ids))})")
+            if missing:
+                logger.warning("%s: %d requested id(s) not found: %s", root, len(missing), _shorten(missing))
         self.crop_multiple = crop_multiple
 
     def __len__(self) -> int:

@@ -6,17 +6,24 @@ pass without the start-up cost and pickling of worker processes.
 
 from __future__ import annotations
 
+import enum
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Final, TypeVar
 
 Item = TypeVar("Item")
 Loaded = TypeVar("Loaded")
 
 DEFAULT_WORKERS = 2
 DEFAULT_DEPTH = 4
-_END = object()
+
+
+class _Sentinel(enum.Enum):
+    END = enum.auto()
+
+
+_END: Final = _Sentinel.END  # end of ``items`` (an enum member, so ``is not _END`` narrows the item's type)
 
 
 def prefetch(
@@ -66,7 +73,7 @@ def prefetch(
                 item, future = pending.popleft()
                 nxt = next(iterator, _END)
                 if nxt is not _END:
-                    pending.append((nxt, pool.submit(guarded, nxt)))  # type: ignore[arg-type]
+                    pending.append((nxt, pool.submit(guarded, nxt)))
                 yield item, future.result()
         finally:
             for _, future in pending:  # consumer stopped early: drop what was not started

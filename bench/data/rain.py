@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -353,7 +353,7 @@ def _splat_lines(
     return acc.reshape(h, w).astype(np.float32)
 
 
-def _blur(image: np.ndarray, sigma: float | tuple[float, float]) -> np.ndarray:
+def _blur(image: np.ndarray, sigma: float | Sequence[float]) -> np.ndarray:
     from scipy.ndimage import gaussian_filter
 
     return gaussian_filter(image, sigma=sigma, mode="nearest", truncate=3.0)
@@ -553,7 +553,7 @@ def render_rain(
     transmission = np.ones((h, w), np.float32)
     radiance_acc = np.zeros((h, w), np.float32)
 
-    def over(alpha: np.ndarray, radiance: np.ndarray | float) -> None:
+    def over(alpha: np.ndarray, radiance: np.ndarray | np.float32 | float) -> None:
         nonlocal transmission, radiance_acc
         keep = 1.0 - alpha
         transmission *= keep
@@ -564,7 +564,7 @@ def render_rain(
         veil = np.broadcast_to(
             np.linspace(p.haze, p.haze * (1.0 - p.haze_gradient), h, dtype=np.float32)[:, None], (h, w)
         )
-        air: np.ndarray | float = np.float32(p.airlight)
+        air: np.ndarray | np.float32 = np.float32(p.airlight)
         if light_map is not None:
             air = np.minimum(
                 np.float32(p.airlight * p.night_gain) + np.float32(0.5 * p.airlight * p.light_boost) * light_map, 1.0

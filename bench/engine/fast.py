@@ -186,7 +186,8 @@ def plain_eager(model: nn.Module) -> nn.Module:
         import copy
 
         model = copy.deepcopy(model)
-        model.channels_last = False
+        # torch types Module.__setattr__ for tensors and submodules only; plain attributes work at run time
+        model.channels_last = False  # type: ignore[assignment]
     return model
 
 

@@ -231,7 +231,7 @@ class PatchDataset:
         if not self._warned_small:
             logger.warning("training image %dx%d is smaller than the %d-pixel patch: padding it", w, h, p)
             self._warned_small = True
-        mode = "reflect" if ph < h and pw < w else "edge"
+        mode: Literal["reflect", "edge"] = "reflect" if ph < h and pw < w else "edge"
         return np.pad(image, ((0, ph), (0, pw), (0, 0)), mode=mode)
 
     def __getitem__(self, spec: PatchSpec) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import torch
@@ -758,7 +758,7 @@ class Trainer:
             while True:
                 yield dataset.collate(sampler.batch(k))
                 k += 1
-        from torch.utils.data import DataLoader
+        from torch.utils.data import DataLoader, Dataset
 
         start = PatchSampler(
             sampler.num_images,
@@ -770,8 +770,9 @@ class Trainer:
             next_batch=sampler.next_batch,
         )
         dataset.cache_bytes //= cfg.workers
-        loader = DataLoader(
-            dataset,
+        # PatchDataset is a map-style dataset (__getitem__ by PatchSpec, __len__) without subclassing Dataset
+        loader: DataLoader[tuple[torch.Tensor, torch.Tensor]] = DataLoader(
+            cast(Dataset[tuple[torch.Tensor, torch.Tensor]], dataset),
             batch_sampler=start,
             num_workers=cfg.workers,
             pin_memory=device.type == "cuda",

@@ -60,7 +60,8 @@ class FaceCascadeDetector:
 
         return {
             "evaluator": "FaceCascadeDetector",
-            "weights": f"scikit-image {skimage.__version__} lbp_frontal_face_cascade.xml",
+            # skimage/__init__.pyi lists __version__ in __all__ but never declares it (it exists at run time)
+            "weights": f"scikit-image {skimage.__version__} lbp_frontal_face_cascade.xml",  # type: ignore[attr-defined]
             "scale_factor": self.scale_factor,
             "step_ratio": self.step_ratio,
             "min_size": self.min_size,

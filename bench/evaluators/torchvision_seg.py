@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -93,7 +93,8 @@ class TorchvisionSegmenter:
         self.class_names: Sequence[str] = tuple(class_names)
         self.arch = arch
         self.num_classes = num_classes
-        self.input_size = tuple(input_size) if input_size is not None else None
+        # (W, H); tuple() also takes a list from YAML
+        self.input_size = cast(tuple[int, int], tuple(input_size)) if input_size is not None else None
         self.weights_path = Path(weights).expanduser() if weights is not None else None
         self.sha256: str | None = None
         state: dict[str, Any] | None = None
@@ -109,11 +110,11 @@ class TorchvisionSegmenter:
         if not arch.startswith("lraspp"):
             kwargs["aux_loss"] = bool(aux_loss)
         self.model = getattr(segmentation, arch)(**kwargs)
-        if state is not None:
+        if state is not None and self.weights_path is not None:  # state is read only from weights_path
             from bench.evaluators.espnetv2 import file_sha256
 
             self.model.load_state_dict(state, strict=True)
-            self.sha256 = file_sha256(self.weights_path)  # type: ignore[arg-type]
+            self.sha256 = file_sha256(self.weights_path)
         else:
             logger.warning("torchvision %s with random weights: scores are meaningless (tests only)", arch)
         self.device = (
@@ -140,7 +141,7 @@ class TorchvisionSegmenter:
             h, w = image.shape[:2]
             arr = image
             if self.input_size is not None and (w, h) != self.input_size:
-                arr = np.asarray(Image.fromarray(image).resize(self.input_size, Image.BILINEAR))
+                arr = np.asarray(Image.fromarray(image).resize(self.input_size, Image.Resampling.BILINEAR))
             x = torch.from_numpy(np.array(arr, copy=True)).to(self.device).permute(2, 0, 1)[None].float() / 255.0
             x = (x - self._mean) / self._std
             with torch.inference_mode():
@@ -148,7 +149,7 @@ class TorchvisionSegmenter:
             label = logits.argmax(1)[0].cpu().numpy()
             label = np.where(label >= len(self.class_names), self.ignore_index, label).astype(np.uint8)
             if label.shape != (h, w):
-                label = np.asarray(Image.fromarray(label).resize((w, h), Image.NEAREST))
+                label = np.asarray(Image.fromarray(label).resize((w, h), Image.Resampling.NEAREST))
             out.append(label)
         return out
 

@@ -179,9 +179,10 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     class _Loader(yaml.SafeLoader):
         pass
 
-    _Loader.add_constructor(
-        "tag:yaml.org,2002:opencv-matrix", lambda loader, node: loader.construct_mapping(node, deep=True)
-    )
+    def _opencv_matrix(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
+        return loader.construct_mapping(node, deep=True)
+
+    _Loader.add_constructor("tag:yaml.org,2002:opencv-matrix", _opencv_matrix)
     return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
 
 

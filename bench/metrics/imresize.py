@@ -23,7 +23,8 @@ the same floating-point sequence.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -66,6 +67,7 @@ def contributions(
     """
     if in_length < 1 or out_length < 1:
         raise ValueError(f"lengths must be positive, got in={in_length}, out={out_length}")
+    h: Callable[[np.ndarray], np.ndarray]
     if scale < 1 and antialiasing:
         kernel_width = KERNEL_WIDTH / scale
 
@@ -118,7 +120,12 @@ def _output_plan(
     if (scale is None) == (output_shape is None):
         raise ValueError("pass exactly one of scale and output_shape")
     if scale is not None:
-        scales = (float(scale), float(scale)) if np.isscalar(scale) else tuple(float(s) for s in scale)  # type: ignore[arg-type]
+        scales: tuple[float, ...]
+        if np.isscalar(scale):
+            value = float(cast(float, scale))  # np.isscalar: a Python or NumPy number
+            scales = (value, value)
+        else:
+            scales = tuple(float(s) for s in cast(Sequence[float], scale))
         if len(scales) != 2 or min(scales) <= 0:
             raise ValueError(f"scale must be positive (one value or two), got {scale}")
         out = (math.ceil(scales[0] * in_shape[0]), math.ceil(scales[1] * in_shape[1]))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report.table import Column, Table
-from bench.report.tables import ReportTable, derainer_label, digits_for, direction
+from bench.report.tables import ReportTable, derainer_label, digits_for, direction, is_random_init
 from bench.results.record import to_float
 
 CONDITIONS: tuple[str, ...] = ("clean", "rainy", "derained")
@@ -227,7 +227,8 @@ def downstream_table(records: Sequence[dict[str, Any]], title: str | None = None
         row: dict[str, object] = {
             "name": derainer_label(rec),
             "_condition": "derained",
-            "_derainer": (rec.get("derainer") or {}).get("name"),
+            # no derainer name for a random network: it is never matched to the paper's row of the model
+            "_derainer": None if is_random_init(rec) else (rec.get("derainer") or {}).get("name"),
             "_record": rec,
         }
         for m in fidelity:
@@ -235,10 +236,12 @@ def downstream_table(records: Sequence[dict[str, Any]], title: str | None = None
         row["sec"] = _seconds(rec)
         for m in metrics:
             s = _scale(m, info)
-            row[m] = _value(rec, f"derained.{m}", s)
+            value = _value(rec, f"derained.{m}", s)
+            row[m] = value
             gain = _value(rec, f"gain.{m}", s)
-            if gain is None and row[m] is not None and rainy.get(m) is not None:
-                gain = float(row[m]) - float(rainy[m])  # type: ignore[arg-type]
+            rainy_value = rainy.get(m)  # a float from _value, or None
+            if gain is None and value is not None and isinstance(rainy_value, float):
+                gain = value - rainy_value
             row[f"gain.{m}"] = gain
             if has_clean:
                 row[f"recovery.{m}"] = _value(rec, f"recovery.{m}", 100.0)

@@ -101,8 +101,8 @@ def psnr_vs_gain_plot(records: Sequence[Record], metric: str | None = None) -> b
     metric = metric or headline_metric(records)
     if metric is None:
         return None
-    points = [(derainer_label(r), _metric(r, "derained.psnr_y"), _metric(r, f"gain.{metric}")) for r in records]
-    points = [(n, x, y) for n, x, y in points if x is not None and y is not None]
+    measured = [(derainer_label(r), _metric(r, "derained.psnr_y"), _metric(r, f"gain.{metric}")) for r in records]
+    points = [(n, x, y) for n, x, y in measured if x is not None and y is not None]
     if not points:
         return None
     from matplotlib.figure import Figure
@@ -170,10 +170,11 @@ def restoration_plot(records: Sequence[Record], metric: str = "psnr_y") -> bytes
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(labels))
     for i, label in enumerate(labels):
-        values = []
+        values: list[float] = []
         for ds in datasets:
             match = [r for r in recs if derainer_label(r) == label and (r.get("dataset") or {}).get("name") == ds]
-            values.append(_metric(match[-1], metric) if match else np.nan)
+            value = _metric(match[-1], metric) if match else None  # never None for a match: recs hold the metric
+            values.append(np.nan if value is None else value)
         ax.bar(np.arange(len(datasets)) + i * width, values, width, label=label)
     ax.set_xticks(np.arange(len(datasets)) + width * (len(labels) - 1) / 2, datasets)
     ax.set_ylabel(metric)
@@ -233,7 +234,8 @@ def _predictions(record: Record) -> dict[str, dict[str, list[list[float]]]]:
 
 def _color(label: int) -> tuple[int, int, int]:
     rng = np.random.default_rng(int(label) + 7)
-    return tuple(int(c) for c in rng.integers(40, 256, 3))  # type: ignore[return-value]
+    r, g, b = (int(c) for c in rng.integers(40, 256, 3))
+    return r, g, b
 
 
 def draw_boxes(

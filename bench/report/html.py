@@ -65,7 +65,7 @@ def grids_html(records: Sequence[Record], n_examples: int = 3) -> str:
     for (task, dataset), recs in _groups(records).items():
         try:
             grid = comparison_grid(recs, n_examples=n_examples)
-        except Exception as err:  # a broken image folder must not lose the whole report
+        except (OSError, ValueError) as err:  # a broken image folder must not lose the whole report
             logger.warning("comparison grid for %s/%s failed: %s", task, dataset, err)
             parts.append(f"<p class='note'>{html.escape(f'{task} on {dataset}: grid failed: {err}')}</p>")
             continue

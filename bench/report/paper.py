@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from bench.report.downstream import RAIN_INPUT, downstream_table
 from bench.report.published import PaperTable, Published, Variant, load_published, variant_name
@@ -26,6 +26,7 @@ from bench.report.tables import (
     derainer_label,
     digits_for,
     direction,
+    is_random_init,
     newest,
     records_table,
 )
@@ -166,28 +167,35 @@ def comparison_table(
     matched: set[int] = set()
     for method in paper.rows:
         derainer = pub.derainer_of(method)
-        recs = [r for r in kept if derainer is not None and (r.get("derainer") or {}).get("name") == derainer]
+        recs = [
+            r
+            for r in kept
+            if derainer is not None and (r.get("derainer") or {}).get("name") == derainer and not is_random_init(r)
+        ]  # a randomly initialised network is never placed beside the paper's numbers
         if not recs and not has_paper:
             continue
-        for rec in recs or [None]:  # type: ignore[list-item]
-            label = method if rec is None else f"{method} — {derainer_label(rec)}"
-            rows.append(_row(label, paper, method, dataset, rec, uniform))
-            if rec is not None:
-                matched.add(id(rec))
+        candidates: list[Record | None] = list(recs) or [None]  # no record: the paper's row alone
+        for found in candidates:
+            label = method if found is None else f"{method} — {derainer_label(found)}"
+            rows.append(_row(label, paper, method, dataset, found, uniform))
+            if found is not None:
+                matched.add(id(found))
     for rec in kept:
         if id(rec) in matched:
             continue
-        name = _method_name(pub, paper.key, (rec.get("derainer") or {}).get("name"))
+        name = None if is_random_init(rec) else _method_name(pub, paper.key, (rec.get("derainer") or {}).get("name"))
         label = f"{name} — {derainer_label(rec)}" if name else derainer_label(rec)
         rows.append(_row(label, paper, None, dataset, rec, uniform))
     if rainy_row and kept:
         ref = kept[0]
         row: dict[str, object] = {"name": RAIN_INPUT}
         for v in paper.columns:
-            row[f"ours.{v.key}"] = _finite((ref.get("metrics") or {}).get(f"rainy.{v.metric}"))
+            ours = _finite((ref.get("metrics") or {}).get(f"rainy.{v.metric}"))
+            row[f"ours.{v.key}"] = ours
             if has_paper:
-                row[f"paper.{v.key}"] = paper.value("Rain input", dataset, v.key)
-                row[f"delta.{v.key}"] = _delta(row[f"ours.{v.key}"], row[f"paper.{v.key}"])  # type: ignore[arg-type]
+                published = paper.value("Rain input", dataset, v.key)
+                row[f"paper.{v.key}"] = published
+                row[f"delta.{v.key}"] = _delta(ours, published)
         rows.insert(0, row)
 
     weights_cols = _add_weights_columns(pub, dataset, rows, columns)
@@ -455,11 +463,12 @@ def _add_paper_columns(pub: Published, table: Table, block: PaperTable, dataset:
         )
         for row in table.rows:
             cond = row.get("_condition")
+            derainer = cast(str | None, row.get("_derainer"))  # the record's derainer name
             method = (
                 "Rain input"
                 if cond == "rainy"
-                else (_method_name(pub, block.key, row.get("_derainer")) if cond == "derained" else None)
-            )  # type: ignore[arg-type]
+                else (_method_name(pub, block.key, derainer) if cond == "derained" else None)
+            )
             paper_value = block.value(method, dataset, variant.key) if method else None
             row[f"paper.{variant.key}"] = paper_value
             ours = row.get(col.key)

@@ -65,8 +65,20 @@ def derainer_label(record: dict[str, Any]) -> str:
         'prenet@Rain100L'
     """
     d = record.get("derainer", {}) or {}
+    if is_random_init(record):
+        return f"{d.get('name', '?')} (random init)"
     tag = (d.get("weights") or {}).get("tag")
     return f"{d.get('name', '?')}" + (f"@{tag}" if tag else "")
+
+
+def is_random_init(record: dict[str, Any]) -> bool:
+    """Whether the record's derainer was a randomly initialised trainable network (never the model's numbers).
+
+    Example:
+        >>> is_random_init({"derainer": {"name": "mspfn", "random_init": True}})
+        True
+    """
+    return bool((record.get("derainer") or {}).get("random_init"))
 
 
 def digits_for(metric: str) -> int:
@@ -98,6 +110,8 @@ def newest(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def _label(record: dict[str, Any]) -> str:
     d = record.get("derainer", {})
+    if is_random_init(record):
+        return f"{d.get('name', '?')} (random init)"
     weights = (d.get("weights") or {}).get("tag")
     return f"{d.get('name', '?')}" + (f" ({weights})" if weights else "")
 
@@ -143,11 +157,8 @@ def render_run_summary(records: Sequence[dict[str, Any]], fmt: str = "markdown")
     renderer = None
     task = records[0].get("task")
     if task in ("detection", "instance", "semantic", "noref"):
-        try:
-            from bench.report.downstream import downstream_table
+        from bench.report.downstream import downstream_table
 
-            renderer = downstream_table
-        except ImportError:
-            renderer = None
+        renderer = downstream_table
     table = renderer(records) if renderer else records_table(records)
     return table.render(fmt)

@@ -88,7 +88,8 @@ class ArrayCache:
         data_path, sum_path = self._paths(key)
         data_path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
-        np.savez_compressed(buf, **value)
+        # allow_pickle=True is NumPy's default, named so that the type checker maps ** to the arrays
+        np.savez_compressed(buf, allow_pickle=True, **value)
         raw = buf.getvalue()
         for path, payload in ((sum_path, bytes_sha256(raw).encode()), (data_path, raw)):
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

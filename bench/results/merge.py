@@ -30,7 +30,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -102,7 +102,7 @@ def load_shard(path: str | Path) -> Shard:
     shard = record.get("config", {}).get("shard")
     if not shard:
         raise MergeError(f"{path}: not a shard record (config.shard is empty); only --shard i/n runs are merged")
-    index, count = parse_shard(str(shard))  # type: ignore[misc]
+    index, count = cast(tuple[int, int], parse_shard(str(shard)))  # None only for an empty shard string
     state = read_state(state_path(path))
     ids = [str(i) for i in state["ids"].tolist()]
     if stable_hash(ids) != record["dataset"].get("ids_hash"):
@@ -211,7 +211,7 @@ def _merge_issues(shards: Sequence[Shard], order: dict[str, int], path_to_id: di
 
 def _merge_images(shards: Sequence[Shard], target: Path, record: RunRecord) -> None:
     """Gather the shards' saved images (and predictions) under the merged record's images folder."""
-    dirs = [Path(str(s.record["images_dir"])) for s in shards if s.record.get("images_dir")]  # type: ignore[typeddict-item]
+    dirs = [Path(str(s.record["images_dir"])) for s in shards if s.record.get("images_dir")]
     if not dirs:
         return
     predictions: dict[str, Any] = {}
@@ -235,10 +235,10 @@ def _merge_images(shards: Sequence[Shard], target: Path, record: RunRecord) -> N
             import json
 
             predictions.update(json.loads(pred_file.read_text(encoding="utf-8")))
-    record["images_dir"] = str(target)  # type: ignore[typeddict-unknown-key]
+    record["images_dir"] = str(target)
     if any(s.record.get("predictions_file") for s in shards):
         ordered = {r["id"]: predictions[r["id"]] for r in record["rows"] if r["id"] in predictions}
-        record["predictions_file"] = str(write_json_atomic(target / "predictions.json", ordered))  # type: ignore[typeddict-unknown-key]
+        record["predictions_file"] = str(write_json_atomic(target / "predictions.json", ordered))
 
 
 def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) -> tuple[Path, RunRecord]:

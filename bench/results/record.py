@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 SCHEMA_VERSION = 1
 
@@ -37,7 +37,13 @@ class RunRecord(TypedDict, total=False):
     issues: list[dict[str, str]]
     config: dict[str, Any]
     env: dict[str, Any]
-    timings: dict[str, float]
+    timings: dict[str, Any]  # seconds; downstream runs add a "cache" entry (hit/miss counts per cache)
+    # Written by some tasks only (the class is total=False, so every key may be absent):
+    images_dir: str  # saved derained images (and label maps), with --save-images
+    predictions_file: str  # downstream: per-image predictions JSON, with --save-images
+    evaluator: dict[str, Any]  # downstream: evaluator name, weights, scoring configuration
+    per_class_iou: dict[str, dict[str, float]]  # semantic segmentation: condition → class → IoU
+    _path: str  # in memory only: where the record was written or read from (never in the file)
 
 
 class RecordError(ValueError):
@@ -114,7 +120,7 @@ def validate_record(obj: dict[str, Any], source: str = "record") -> RunRecord:
             f"{source}: schema version {obj['schema_version']} is newer than this bench "
             f"({SCHEMA_VERSION}); upgrade bench"
         )
-    return obj  # type: ignore[return-value]
+    return cast(RunRecord, obj)
 
 
 def read_record(path: str | Path) -> RunRecord:

@@ -62,7 +62,8 @@ def write_state(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    np.savez_compressed(buf, **dict(arrays))
+    # allow_pickle=True is NumPy's default, named so that the type checker maps ** to the arrays
+    np.savez_compressed(buf, allow_pickle=True, **dict(arrays))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

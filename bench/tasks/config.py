@@ -21,6 +21,8 @@ class RunConfig:
         data_root: Root of the data (default ``$BENCH_DATA``).
         weights: ``default``, a weights tag of the derainer's card, a path, or ``none``.
         limit: Only the first N items (natural order).
+        ids: Only the items with these ids (file-name ids such as ``"181"``), after ``limit``;
+            :func:`parse_ids` reads ``"181-200,205"``.
         output_dir: Where the run record goes.
         device: ``cpu`` / ``cuda``.
         seed: Seed of anything random in the run (synthetic rain, sampling).
@@ -46,6 +48,7 @@ class RunConfig:
     data_root: str | None = None
     weights: str | None = "default"
     limit: int | None = None
+    ids: list[str] | None = None
     output_dir: str | None = None
     device: str = "cpu"
     seed: int = 0
@@ -74,6 +77,10 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def id_set(self) -> set[str] | None:
+        """The selected item ids as a set (``None``: every item)."""
+        return None if self.ids is None else set(self.ids)
+
     def protocol(self) -> dict[str, Any]:
         """The options that change results (used in cache keys and resume checks)."""
         keys = (
@@ -82,6 +89,7 @@ class RunConfig:
             "dataset",
             "weights",
             "limit",
+            "ids",
             "quantize",
             "crop_multiple",
             "metrics",
@@ -93,6 +101,36 @@ class RunConfig:
             "options",
         )
         return {k: getattr(self, k) for k in keys}
+
+
+def parse_ids(text: str | None) -> list[str] | None:
+    """``"181-200,205,rain_a"`` → ``["181", ..., "200", "205", "rain_a"]`` (integer ranges expand, in order).
+
+    Example:
+        >>> parse_ids("3-5,9")
+        ['3', '4', '5', '9']
+        >>> parse_ids(None) is None
+        True
+
+    Raises:
+        ValueError: an empty list or a reversed range.
+    """
+    if text is None:
+        return None
+    out: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        if sep and lo.isdigit() and hi.isdigit():
+            if int(hi) < int(lo):
+                raise ValueError(f"--ids: range {part!r} is reversed")
+            out.extend(str(i) for i in range(int(lo), int(hi) + 1))
+        else:
+            out.append(part)
+    if not out:
+        raise ValueError("--ids: no ids given")
+    return list(dict.fromkeys(out))
 
 
 def parse_shard(shard: str | None) -> tuple[int, int] | None:

@@ -20,7 +20,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from bench.data.images import quantize, write_image
+from bench.data.images import ImageReadError, quantize, write_image
+from bench.data.labels import LabelFormatError
 from bench.data.prefetch import prefetch
 from bench.evaluators.base import Detections, GroundTruth
 from bench.metrics.fidelity import psnr_y, ssim_y
@@ -35,17 +36,9 @@ from bench.tasks.downstream_data import TaskKind, open_downstream_set
 logger = logging.getLogger(__name__)
 
 CONDITIONS: tuple[str, ...] = ("clean", "rainy", "derained")
-#: What a malformed label file (YOLO text, COCO JSON, mask PNG) may raise; it costs that image only.
-LABEL_ERRORS: tuple[type[Exception], ...] = (
-    ValueError,
-    KeyError,
-    TypeError,
-    IndexError,
-    AttributeError,
-    ImportError,
-    ArithmeticError,
-    OSError,
-)
+#: What a malformed or unreadable label file (YOLO text, COCO JSON, mask PNG) raises; it costs that image only.
+#: Only the project's own input errors and OSError: anything else is a bug and must stop the run.
+LABEL_ERRORS: tuple[type[Exception], ...] = (LabelFormatError, ImageReadError, OSError)
 TASK_OPTIONS = frozenset({"evaluator", "score_threshold", "match_iou", "pseudo_score", "preset"})
 
 
@@ -179,6 +172,7 @@ class DownstreamTask:
             seed=cfg.seed,
             preset=str(self.options.get("preset", "medium")),
             limit=cfg.limit,
+            ids=cfg.id_set(),
         )
         keep = set(select_shard([p.id for p in data.paired.pairs], cfg.shard))
         data.paired.pairs = [p for p in data.paired.pairs if p.id in keep]
@@ -253,7 +247,7 @@ class DownstreamTask:
                 if truth is not None:
                     self.check_truth(truth, h, w)
             except LABEL_ERRORS as err:  # a malformed label file (or COCO JSON) costs this image only
-                reason = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+                reason = str(err) if not isinstance(err, OSError) else f"{type(err).__name__}: {err}"
                 logger.warning("skipped %s: labels: %s", pair.rainy, reason)
                 issues.append({"path": str(pair.rainy), "reason": f"labels: {reason}"})
                 continue
@@ -311,7 +305,7 @@ class DownstreamTask:
         state.update(self.state_arrays(log, scorers))
         write_state(state_path(path), state)  # what `bench merge` needs to rebuild mAP / mIoU
         path = write_record(record, path)
-        record["_path"] = str(path)  # type: ignore[typeddict-unknown-key]
+        record["_path"] = str(path)
         return record
 
     # ------------------------------------------------------------------ dataset-level scores (run and merge)
@@ -331,9 +325,9 @@ class DownstreamTask:
         record["metrics"] = metrics
         record["metric_info"] = self.metric_info(scores["derained"])
         record["rows"] = rows
-        record.setdefault("evaluator", {})["scoring"] = self.scoring_config(scorers["derained"])  # type: ignore[typeddict-unknown-key]
+        record.setdefault("evaluator", {})["scoring"] = self.scoring_config(scorers["derained"])
         if hasattr(scorers["clean"], "per_class_iou"):
-            record["per_class_iou"] = {c: scorers[c].per_class_iou() for c in CONDITIONS}  # type: ignore[typeddict-unknown-key]
+            record["per_class_iou"] = {c: scorers[c].per_class_iou() for c in CONDITIONS}
 
     def check_truth(self, truth: GroundTruth, height: int, width: int) -> None:
         """Reject ground truth that does not fit its image (raised per image, recorded as an issue).
@@ -343,7 +337,7 @@ class DownstreamTask:
         """
         masks = truth.masks
         if masks is not None and tuple(np.shape(masks)[1:]) != (height, width):
-            raise ValueError(f"instance masks are {tuple(np.shape(masks)[1:])}, the image is {(height, width)}")
+            raise LabelFormatError(f"instance masks are {tuple(np.shape(masks)[1:])}, the image is {(height, width)}")
 
     def new_state_log(self) -> DetectionLog | None:
         """Where each scored image's predictions and ground truth are logged for a later merge."""
@@ -468,9 +462,9 @@ class SemanticTask(DownstreamTask):
         if sem is None:
             return
         if np.ndim(sem) != 2 or tuple(np.shape(sem)) != (height, width):
-            raise ValueError(f"label map is {tuple(np.shape(sem))}, the image is {(height, width)}")
+            raise LabelFormatError(f"label map is {tuple(np.shape(sem))}, the image is {(height, width)}")
         if not (np.issubdtype(np.asarray(sem).dtype, np.integer) or np.asarray(sem).dtype == bool):
-            raise ValueError(f"label map has dtype {np.asarray(sem).dtype}, expected integer class ids")
+            raise LabelFormatError(f"label map has dtype {np.asarray(sem).dtype}, expected integer class ids")
 
     def new_state_log(self) -> DetectionLog | None:
         return None

@@ -59,14 +59,15 @@ class DownstreamSet:
             path = self.root / "masks" / f"{stem}.png"
             if not path.exists():
                 return None
-            from PIL import Image
+            from bench.data.images import read_label_array
 
-            with Image.open(path) as im:
-                mask = np.asarray(im)
+            mask = read_label_array(path)
             if mask.ndim == 3:
                 mask = read_image(path)[..., 0]
             if mask.dtype != np.uint8 and mask.size and (mask.min() < 0 or mask.max() > 255):
-                raise ValueError(f"{path}: label values {mask.min()}..{mask.max()} do not fit class ids 0..255")
+                from bench.data.labels import LabelFormatError
+
+                raise LabelFormatError(f"{path}: label values {mask.min()}..{mask.max()} do not fit class ids 0..255")
             return GroundTruth(semantic=mask.astype(np.uint8))
         if self.label_source == "yolo":
             from bench.data.labels import read_yolo_labels
@@ -127,7 +128,14 @@ def build_rainy_from_labelled(source: Path, kind: TaskKind, seed: int, preset: s
 
 
 def open_downstream_set(
-    dataset: str, kind: TaskKind, *, data_root: str | None, seed: int, preset: str = "medium", limit: int | None = None
+    dataset: str,
+    kind: TaskKind,
+    *,
+    data_root: str | None,
+    seed: int,
+    preset: str = "medium",
+    limit: int | None = None,
+    ids: set[str] | None = None,
 ) -> DownstreamSet:
     """Resolve ``dataset`` (a name, a folder, or ``embedded``) into a :class:`DownstreamSet`."""
     from bench.data.catalog import resolve_dataset
@@ -156,7 +164,7 @@ def open_downstream_set(
             root = build_rainy_from_labelled(source, kind, seed, preset)
             name = f"{name}-rain-{preset}"
             provenance = {"source": str(source), "rain": {"preset": preset, "seed": seed}}
-    paired = PairedDataset(root, limit=limit)
+    paired = PairedDataset(root, limit=limit, ids=ids)
     manifest = root / "manifest.json"
     if manifest.exists():
         provenance["manifest_sha256"] = stable_hash(manifest.read_text(), 64)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from bench.results.record import RunRecord, stable_hash, write_record
 from bench.results.state import item_arrays, state_path, write_state
 from bench.tasks.common import Stopwatch, base_record, build_engine, output_dir, progress, record_name
 from bench.tasks.config import RunConfig, select_shard
+
+if TYPE_CHECKING:
+    from bench.metrics.base import MetricSpec
 
 DEFAULT_METRICS: tuple[str, ...] = ("niqe", "sseq")
 
@@ -30,6 +34,11 @@ def aggregate(rows: list[dict[str, Any]], names: list[str]) -> dict[str, float]:
             metrics[f"{cond}.{n}"] = float(np.mean(values)) if values else math.nan
         metrics[f"gain.{n}"] = metrics[f"derained.{n}"] - metrics[f"rainy.{n}"]
     return metrics
+
+
+def _score_entry(spec: MetricSpec, image: np.ndarray) -> dict[str, np.ndarray]:
+    """One no-reference score as a cache entry."""
+    return {"v": np.array(spec(image))}
 
 
 class NoRefTask:
@@ -55,11 +64,14 @@ class NoRefTask:
                 raise ValueError(f"metric {n!r} needs a reference; the noref task takes no-reference metrics")
         ds_name, root, kind = resolve_dataset(cfg.dataset, cfg.data_root)
         if kind == "paired" or (kind is None and not any(p.is_file() for p in root.iterdir())):
-            paired = PairedDataset(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple)
+            paired = PairedDataset(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple, ids=cfg.id_set())
             items = [(p.id, p.rainy) for p in paired.pairs]
         else:
             folder = ImageFolder(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple)
             items = [(str(p.relative_to(root).with_suffix("")), p) for p in folder.files]
+            if cfg.ids is not None:
+                wanted = cfg.id_set() or set()
+                items = [(i, p) for i, p in items if i in wanted]
         keep = set(select_shard([i for i, _ in items], cfg.shard))
         items = [(i, p) for i, p in items if i in keep]
 
@@ -97,7 +109,7 @@ class NoRefTask:
             with watch.time("metrics"):
                 for n, spec in specs.items():
                     key = cache.key({"metric": n, "image": array_sha256(rainy)})
-                    value = cache.get_or_compute(key, lambda s=spec, im=rainy: {"v": np.array(s(im))})
+                    value = cache.get_or_compute(key, functools.partial(_score_entry, spec, rainy))
                     row[f"rainy.{n}"] = float(value["v"])
                     try:
                         row[f"derained.{n}"] = float(spec(derained))
@@ -127,7 +139,7 @@ class NoRefTask:
         path = output_dir(cfg) / f"{record_name(cfg, dinfo['name'], ds_name)}.json"
         write_state(state_path(path), item_arrays([i for i, _ in items], [str(p) for _, p in items]))
         path = write_record(record, path)
-        record["_path"] = str(path)  # type: ignore[typeddict-unknown-key]
+        record["_path"] = str(path)
         return record
 
     def finish_merge(

@@ -73,7 +73,7 @@ class RestorationTask:
         ds_name, root, kind = resolve_dataset(cfg.dataset, cfg.data_root)
         if kind not in (None, "paired"):
             raise ValueError(f"dataset {ds_name!r} is a {kind} set; the restoration task needs rainy/clean pairs")
-        dataset = PairedDataset(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple)
+        dataset = PairedDataset(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple, ids=cfg.id_set())
         keep = set(select_shard([p.id for p in dataset.pairs], cfg.shard))
         dataset.pairs = [p for p in dataset.pairs if p.id in keep]
 
@@ -159,7 +159,7 @@ class RestorationTask:
         write_state(state_path(path), item_arrays([p.id for p in dataset.pairs], [str(p.rainy) for p in dataset.pairs]))
         path = write_record(record, path)
         journal.remove()
-        record["_path"] = str(path)  # type: ignore[typeddict-unknown-key]
+        record["_path"] = str(path)
         return record
 
     def finish_merge(
