@@ -63,6 +63,10 @@ class DerainerCard:
     default_weights: str | None = None
     input_contract: str = "RGB, float32 in [0, 1], NCHW"
     notes: str = ""
+    #: Reduced precisions whose accuracy check passed with real weights (``bench perf --compare
+    #: --precision bf16 --pairs RainTrainL``: |Δ psnr_y| ≤ 0.05 dB vs fp32 eager). ``--precision auto``
+    #: uses them where the hardware computes them natively; measured, never assumed.
+    reduced_precision: tuple[str, ...] = ()
 
     def weights_for(self, tag: str) -> WeightsSource | None:
         """The weights source whose tag matches ``tag`` (case-insensitive), if any."""

@@ -63,6 +63,7 @@ class DDN(Derainer):
 
     card = DerainerCard(
         name="ddn",
+        reduced_precision=("bf16",),  # RainTrainL 1-3, bf16 vs fp32 eager: Rain100L +0.005 dB
         summary="DDN: guided-filter detail layer → 26-layer 16-channel CNN with BN → negative residual added to the input.",
         paper=PAPER,
         size_multiple=1,

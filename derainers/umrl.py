@@ -143,6 +143,7 @@ class UMRL(Derainer):
 
     card = DerainerCard(
         name="umrl",
+        reduced_precision=("bf16",),  # RainTrainL 1-3, bf16 vs fp32 eager: default weights +0.024 dB
         summary="UMRL: dense encoder-decoder with confidence-guided multi-scale rain residuals (1/4, 1/2, 1).",
         paper=PAPER,
         size_multiple=16,

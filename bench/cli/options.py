@@ -48,9 +48,10 @@ def add_run_arguments(p: argparse.ArgumentParser, *, several_derainers: bool = T
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
     p.add_argument(
         "--precision",
-        choices=("fp32", "bf16", "fp16"),
+        choices=("fp32", "bf16", "fp16", "auto"),
         default="fp32",
-        help="autocast: bf16/fp16 on GPU, bf16 on a CPU with native bf16 (fp32 elsewhere)",
+        help="autocast: bf16/fp16 on GPU, bf16 on a CPU with native bf16 (fp32 elsewhere); auto: the fastest "
+        "precision native here that the derainer's accuracy check has verified (card.reduced_precision)",
     )
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     p.add_argument(

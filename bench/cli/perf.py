@@ -24,7 +24,12 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--size", nargs="+", default=["640x480"], help="WIDTHxHEIGHT (several allowed)")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        default="fp32",
+        help="bf16/fp16 autocast on GPU; bf16 on a CPU with native bf16 (AVX-512 BF16/AMX), fp32 elsewhere",
+    )
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument(
@@ -133,17 +138,27 @@ def run(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """``bench perf --compare``: optimised path vs eager loop, per derainer and size."""
+    import torch
+
     from bench.engine.perf import parse_size
     from bench.engine.speedup import load_pairs, measure_speedup, padded_tensors, random_inputs
     from bench.factory import create_derainer
     from bench.report.table import Column, Table
 
-    if args.optimize == "none":
-        sys.stderr.write("error: --compare needs an --optimize method (jit, jit_onednn, compile)\n")
+    if args.optimize == "none" and args.precision == "fp32":
+        sys.stderr.write(
+            "error: --compare needs an --optimize method (jit, jit_onednn, compile) or a reduced --precision (bf16)\n"
+        )
         return 2
-    if args.precision != "fp32" and not args.device.startswith("cuda"):
-        sys.stderr.write("error: --precision bf16/fp16 is autocast on CUDA; on CPU --compare is fp32\n")
-        return 2
+    from bench.engine.precision import autocast_dtype, cpu_description
+
+    device_type = torch.device(args.device).type
+    if args.precision != "fp32" and autocast_dtype(args.precision, device_type) is None:
+        cpu = cpu_description()
+        sys.stderr.write(
+            f"note: {args.precision} is not native on this {device_type} (capability {cpu['capability']}, "
+            f"bf16_native={cpu['bf16_native']}): the optimised path runs fp32\n"
+        )
     pairs = load_pairs(args.pairs, args.images) if args.pairs else None
     results = []
     for name in args.derainer:
@@ -197,8 +212,10 @@ def run_compare(args: argparse.Namespace) -> int:
         }
         for r in results
     ]
+    used = sorted({r.precision_used for r in results}) or [args.precision]
     table = Table(
-        title=f"optimize={args.optimize} ({args.precision}, {args.device}) vs {args.baseline} eager fp32 loop "
+        title=f"optimize={args.optimize} ({args.precision} asked, {'/'.join(used)} ran, {args.device}) vs "
+        f"{args.baseline} eager fp32 loop "
         f"({args.images} images, "
         f"batch {args.batch}{', channels-last' if args.channels_last else ''})",
         columns=cols,

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.engine.precision import AUTOCAST_DTYPES
+from bench.engine.precision import autocast, autocast_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +145,7 @@ class Comparison:
     setup_s: float = 0.0
     max_abs_diff: float = 0.0
     load_average: tuple[float, float, float] | None = None
+    precision_used: str = "fp32"  # what the optimised path really ran in (bf16 falls back where not native)
 
     @property
     def eager_img_s(self) -> float:
@@ -207,16 +208,14 @@ def compare(
 
     Rounds alternate eager/optimised so that background load hits both alike; the optimised path
     runs under ``torch.inference_mode`` with equal-size inputs stacked ``batch_size`` at a time, in
-    ``precision`` (``bf16``/``fp16`` autocast, CUDA only; the eager loop stays fp32).
+    ``precision`` (``bf16``/``fp16`` autocast on CUDA, ``bf16`` on a CPU with native bf16, fp32 with a
+    note elsewhere: :func:`bench.engine.precision.autocast_dtype`; the eager loop stays fp32).
     ``baseline`` is the module of the eager loop (default ``model``; :func:`plain_eager` gives the
     plain NCHW one); it must hold the same weights.
 
     Returns:
         The comparison, the eager outputs and the optimised outputs (one float32 CPU
         ``(1, 3, H, W)`` per input).
-
-    Raises:
-        ValueError: ``bf16``/``fp16`` asked for on a CPU device.
 
     Example:
         >>> from bench.factory import create_derainer
@@ -225,13 +224,10 @@ def compare(
         >>> c.max_abs_diff < 1e-4
         True
     """
-    import contextlib
     import os
 
     dev = torch.device(device)
-    dtype = AUTOCAST_DTYPES.get(precision)
-    if precision != "fp32" and (dtype is None or dev.type != "cuda"):
-        raise ValueError(f"precision {precision!r} needs a CUDA device (autocast); this CPU path is fp32 only")
+    dtype = autocast_dtype(precision, dev.type)  # None: fp32 (asked for, or the fallback where not native)
     model = model.eval().to(dev)
     eager_model = (model if baseline is None else baseline).eval().to(dev)
     model_opt = optimize_model(_channels_last_copy(model) if channels_last else model, method)
@@ -243,8 +239,7 @@ def compare(
 
     def run_fast() -> list[torch.Tensor]:
         outs: list[torch.Tensor] = []
-        autocast = torch.autocast("cuda", dtype=dtype) if dtype is not None else contextlib.nullcontext()
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast(dev.type, dtype):
             for i in range(0, len(batch), batch_size):
                 chunk = list(batch[i : i + batch_size])
                 if len({tuple(t.shape) for t in chunk}) == 1:
@@ -268,7 +263,7 @@ def compare(
     opt_out = run_fast()  # warm-up / trace / compile
     setup = time.perf_counter() - t0
     eager_out = run_eager()
-    result = Comparison(method=method, images=len(inputs), setup_s=setup)
+    result = Comparison(method=method, images=len(inputs), setup_s=setup, precision_used=_dtype_name(dtype))
     for _ in range(repeats):
         t0 = time.perf_counter()
         eager_out = run_eager()
@@ -281,6 +276,10 @@ def compare(
     result.max_abs_diff = max(float((a - b).abs().max()) for a, b in zip(eager_out, opt_out, strict=True))
     result.load_average = os.getloadavg() if hasattr(os, "getloadavg") else None
     return result, eager_out, opt_out
+
+
+def _dtype_name(dtype: torch.dtype | None) -> str:
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32") if dtype is not None else "fp32"
 
 
 def _channels_last_copy(model: nn.Module) -> nn.Module:

@@ -25,6 +25,7 @@ import torch
 logger = logging.getLogger(__name__)
 
 Precision = Literal["fp32", "bf16", "fp16"]
+PrecisionRequest = Literal["fp32", "bf16", "fp16", "auto"]
 AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}  # fp32: no autocast
 
 
@@ -106,6 +107,40 @@ def autocast_dtype(precision: str, device_type: str) -> torch.dtype | None:
         return None
     _note_once(f"{precision} is not supported on {device_type}: running fp32")
     return None
+
+
+def native_dtype(precision: str, device_type: str) -> torch.dtype | None:
+    """Like :func:`autocast_dtype` but silent: the dtype only where ``precision`` is native on the device."""
+    if precision == "fp32" or precision not in AUTOCAST_DTYPES:
+        return None
+    if device_type == "cuda":
+        return AUTOCAST_DTYPES[precision]
+    if device_type == "cpu" and precision == "bf16" and cpu_bf16_native():
+        return AUTOCAST_DTYPES[precision]
+    return None
+
+
+def resolve_precision(requested: str, device_type: str, verified: tuple[str, ...] = ()) -> str:
+    """The precision a run uses: ``auto`` is the fastest one this hardware computes natively among the
+    derainer's ``verified`` ones (its card's ``reduced_precision``: accuracy check passed), else fp32.
+
+    An explicit ``bf16``/``fp16`` is kept as asked (a one-line note when the card has not verified it;
+    :func:`autocast_dtype` falls back to fp32 where it is not native).
+
+    Example:
+        >>> resolve_precision("auto", "cpu", ())
+        'fp32'
+        >>> resolve_precision("fp32", "cuda", ("bf16",))
+        'fp32'
+    """
+    if requested == "auto":
+        for candidate in ("bf16", "fp16"):
+            if candidate in verified and native_dtype(candidate, device_type) is not None:
+                return candidate
+        return "fp32"
+    if requested in ("bf16", "fp16") and requested not in verified:
+        _note_once(f"{requested} has not passed the accuracy check for this derainer (card.reduced_precision)")
+    return requested
 
 
 @functools.lru_cache(maxsize=16)

@@ -30,7 +30,7 @@ class SpeedupResult:
     batch: int
     channels_last: bool
     device: str
-    precision: str
+    precision: str  # asked for
     eager_img_s: float
     optimized_img_s: float
     speedup: float  # best-of-N
@@ -39,6 +39,7 @@ class SpeedupResult:
     max_abs_diff: float
     psnr_y_eager: float | None = None
     psnr_y_optimized: float | None = None
+    precision_used: str = "fp32"  # what ran: bf16 falls back to fp32 on a CPU without native bf16
 
     @property
     def psnr_y_delta(self) -> float | None:
@@ -102,9 +103,9 @@ def measure_speedup(
     """A/B ``model`` eager (``baseline``) vs ``method`` over ``inputs``; ``psnr_y`` check if ``clean`` is given.
 
     ``inputs`` are ``(1, 3, H, W)`` tensors already padded to the model's size multiple; ``clean`` holds
-    the matching unpadded references (outputs are cropped to them). ``precision`` (``bf16``/``fp16``,
-    CUDA only) applies to the optimised path; the eager loop stays fp32, so the psnr_y check then
-    measures what reduced precision costs.
+    the matching unpadded references (outputs are cropped to them). ``precision`` (``bf16``/``fp16`` on
+    CUDA, ``bf16`` on a CPU with native bf16) applies to the optimised path; the eager loop stays fp32,
+    so the psnr_y check then measures what reduced precision costs.
     """
     from bench.engine.fast import compare, plain_eager, psnr_y_check
 
@@ -138,6 +139,7 @@ def measure_speedup(
         speedup=result.speedup,
         median_speedup=result.median_speedup,
         setup_s=result.setup_s,
+        precision_used=result.precision_used,
         max_abs_diff=result.max_abs_diff,
         psnr_y_eager=psnr_eager,
         psnr_y_optimized=psnr_fast,

@@ -5,7 +5,8 @@ Keys (schema version 1): ``schema_version``, ``run_id``, ``created``, ``task``, 
 hash), ``metrics`` (name → value over the whole set), ``metric_info`` (direction and description),
 ``rows`` (one dict per image: ``id``, per-image metrics, ``seconds``), ``issues`` (files that could not
 be used, with the reason), ``config`` (every option), ``env`` (versions, git hash, device),
-``timings`` (seconds).
+``timings`` (seconds), ``intervals`` (95 % paired-bootstrap intervals over images of every aggregate,
+gains with a paired test, the resamples and seed; see docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class RunRecord(TypedDict, total=False):
     predictions_file: str  # downstream: per-image predictions JSON, with --save-images
     evaluator: dict[str, Any]  # downstream: evaluator name, weights, scoring configuration
     per_class_iou: dict[str, dict[str, float]]  # semantic segmentation: condition → class → IoU
+    intervals: dict[str, Any]  # paired-bootstrap intervals of the aggregates (bench.stats.intervals)
     _path: str  # in memory only: where the record was written or read from (never in the file)
 
 
@@ -177,6 +179,9 @@ def env_info(device: str = "cpu") -> dict[str, Any]:
         "device": device,
         "cpu_threads": torch.get_num_threads(),
     }
+    from bench.engine.precision import cpu_description
+
+    info["cpu"] = cpu_description()
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info

@@ -26,11 +26,16 @@ def build_engine(config: RunConfig) -> tuple[Any, InferenceEngine, dict[str, Any
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # random-init derainers are reproducible, so a resumed run matches
         model = create_derainer(config.derainer, weights=config.weights)
+    from bench.engine.precision import resolve_precision
+
+    precision = resolve_precision(
+        config.precision, torch.device(config.device).type, tuple(getattr(model.card, "reduced_precision", ()))
+    )
     engine = InferenceEngine(
         model,
         InferenceConfig(
             device=config.device,
-            precision=config.precision,
+            precision=precision,  # type: ignore[arg-type]
             tile=config.tile,
             overlap=config.overlap,
             batch_size=config.batch_size,
@@ -38,7 +43,20 @@ def build_engine(config: RunConfig) -> tuple[Any, InferenceEngine, dict[str, Any
             optimize=config.optimize,
         ),
     )
-    return model, engine, derainer_info(model, config.derainer)
+    return model, engine, {**derainer_info(model, config.derainer), "precision": engine_precision(engine)}
+
+
+def engine_precision(engine: InferenceEngine) -> str:
+    """What the engine really computes in on its device (``auto`` resolved, bf16 fallback applied)."""
+    from bench.engine.precision import native_dtype
+
+    cfg = engine.config
+    dtype = native_dtype(cfg.precision, torch_device_type(cfg.device))
+    return cfg.precision if dtype is not None else "fp32"
+
+
+def torch_device_type(device: str) -> str:
+    return device.split(":", 1)[0]
 
 
 def derainer_info(model: Any, requested: str) -> dict[str, Any]:

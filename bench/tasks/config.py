@@ -32,7 +32,8 @@ class RunConfig:
         tile: Tile side for large frames (``None``: whole images).
         overlap: Tile overlap in pixels.
         batch_size: Images per forward pass.
-        precision: ``fp32``, ``bf16`` or ``fp16`` (autocast, GPU only).
+        precision: ``fp32``, ``bf16``/``fp16`` (autocast on GPU; bf16 on a CPU with native bf16), or
+            ``auto``: the fastest precision native here that the derainer's card has verified.
         channels_last: Channels-last memory format.
         save_images: Also write derained PNGs next to the record.
         workers: Threads decoding the next images while one is derained (``0``: decode in line).
@@ -58,7 +59,7 @@ class RunConfig:
     tile: int | None = None
     overlap: int = 32
     batch_size: int = 1
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"
     channels_last: bool = False
     optimize: Literal["none", "jit", "jit_onednn", "compile"] = "none"
     save_images: bool = False

@@ -18,7 +18,6 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 
 from bench.data.images import ImageReadError, quantize, write_image
 from bench.data.labels import LabelFormatError
@@ -28,8 +27,17 @@ from bench.metrics.fidelity import psnr_y, ssim_y
 from bench.paths import MissingDataError, weights_root
 from bench.results.cache import ArrayCache, array_sha256
 from bench.results.record import RunRecord, stable_hash, write_json_atomic, write_record
-from bench.results.state import DetectionLog, StateError, item_arrays, state_path, write_state
-from bench.tasks.common import Stopwatch, base_record, derainer_info, output_dir, progress, record_name
+from bench.results.state import (
+    ConfusionLog,
+    DetectionLog,
+    StateError,
+    item_arrays,
+    merged_detection_log,
+    state_path,
+    write_state,
+)
+from bench.stats.intervals import attach_intervals
+from bench.tasks.common import Stopwatch, base_record, build_engine, output_dir, progress, record_name
 from bench.tasks.config import RunConfig, select_shard
 from bench.tasks.downstream_data import TaskKind, open_downstream_set
 
@@ -178,26 +186,8 @@ class DownstreamTask:
         data.paired.pairs = [p for p in data.paired.pairs if p.id in keep]
         watch = Stopwatch()
         with watch.time("load_models"):
-            from bench.engine.inference import InferenceConfig, InferenceEngine
-            from bench.factory import create_derainer
-
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(cfg.seed)  # random-init derainers are reproducible (and cacheable)
-                model = create_derainer(cfg.derainer, weights=cfg.weights)
-            engine = InferenceEngine(
-                model,
-                InferenceConfig(
-                    device=cfg.device,
-                    precision=cfg.precision,
-                    tile=cfg.tile,
-                    overlap=cfg.overlap,
-                    batch_size=cfg.batch_size,
-                    channels_last=cfg.channels_last,
-                    optimize=cfg.optimize,
-                ),
-            )
+            model, engine, dinfo = build_engine(cfg)  # the one place a run's derainer and engine are made
             evaluator = self.build_evaluator()
-        dinfo = derainer_info(model, cfg.derainer)
         eval_desc = dict(evaluator.describe())
         model_key = stable_hash(eval_desc, 40)
         derainer_key = stable_hash(
@@ -209,7 +199,7 @@ class DownstreamTask:
                 "quantize": cfg.quantize,
                 "tile": cfg.tile,
                 "overlap": cfg.overlap,
-                "precision": cfg.precision,
+                "precision": dinfo["precision"],
             },
             40,
         )
@@ -233,7 +223,7 @@ class DownstreamTask:
         rows: list[dict[str, Any]] = []
         predictions_out: dict[str, dict[str, list[list[float]]]] = {}
         image_dir = output_dir(cfg) / "images" / stem if cfg.save_images else None
-        log = self.new_state_log()
+        log = self.new_state_log(scorers)
         started = time.perf_counter()
         loaded = prefetch(data.paired.pairs, data.paired.load, workers=cfg.workers)  # decode ahead of the model
         for pair, sample in progress(loaded, total=len(data.paired), desc=f"{dinfo['name']} {self.name}"):
@@ -304,6 +294,7 @@ class DownstreamTask:
         state = item_arrays([p.id for p in data.paired.pairs], [str(p.rainy) for p in data.paired.pairs])
         state.update(self.state_arrays(log, scorers))
         write_state(state_path(path), state)  # what `bench merge` needs to rebuild mAP / mIoU
+        attach_intervals(record, state)  # paired-bootstrap intervals over images, from the same per-image data
         path = write_record(record, path)
         record["_path"] = str(path)
         return record
@@ -339,11 +330,17 @@ class DownstreamTask:
         if masks is not None and tuple(np.shape(masks)[1:]) != (height, width):
             raise LabelFormatError(f"instance masks are {tuple(np.shape(masks)[1:])}, the image is {(height, width)}")
 
-    def new_state_log(self) -> DetectionLog | None:
-        """Where each scored image's predictions and ground truth are logged for a later merge."""
+    def new_state_log(self, scorers: dict[str, Any]) -> DetectionLog | ConfusionLog | None:
+        """Where each scored image's predictions and ground truth are logged (for a merge and for intervals)."""
         return DetectionLog(CONDITIONS)
 
-    def state_arrays(self, log: DetectionLog | None, scorers: dict[str, Any]) -> dict[str, np.ndarray]:
+    def merged_state(
+        self, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]
+    ) -> dict[str, np.ndarray] | None:
+        """The shards' per-image logs as one log in the unsharded order (None when a shard has none)."""
+        return merged_detection_log(states, order, CONDITIONS)
+
+    def state_arrays(self, log: DetectionLog | ConfusionLog | None, scorers: dict[str, Any]) -> dict[str, np.ndarray]:
         """The scorer inputs written to the record's state sidecar."""
         return log.arrays() if log is not None else {}
 
@@ -367,6 +364,7 @@ class DownstreamTask:
     ) -> None:
         """Recompute the dataset-level metrics of a merged record (rows already merged, natural order)."""
         self.finalize(record, record["rows"], self.merged_scorers(states, order))
+        attach_intervals(record, self.merged_state(states, order))
 
     # ------------------------------------------------------------------ task-specific hooks
     def update_scorer(
@@ -466,10 +464,16 @@ class SemanticTask(DownstreamTask):
         if not (np.issubdtype(np.asarray(sem).dtype, np.integer) or np.asarray(sem).dtype == bool):
             raise LabelFormatError(f"label map has dtype {np.asarray(sem).dtype}, expected integer class ids")
 
-    def new_state_log(self) -> DetectionLog | None:
-        return None
+    def new_state_log(self, scorers: dict[str, Any]) -> DetectionLog | ConfusionLog | None:
+        first = scorers["clean"]
+        return ConfusionLog(CONDITIONS, first.num_classes, first.ignore_index)
 
-    def state_arrays(self, log: DetectionLog | None, scorers: dict[str, Any]) -> dict[str, np.ndarray]:
+    def merged_state(
+        self, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]
+    ) -> dict[str, np.ndarray] | None:
+        return ConfusionLog.merged(states, order, CONDITIONS)
+
+    def state_arrays(self, log: DetectionLog | ConfusionLog | None, scorers: dict[str, Any]) -> dict[str, np.ndarray]:
         first = scorers["clean"]
         out = {
             "semantic.class_names": np.asarray(first.class_names, dtype=np.str_),
@@ -478,6 +482,8 @@ class SemanticTask(DownstreamTask):
         for cond in CONDITIONS:
             out[f"semantic.{cond}.confusion"] = scorers[cond].confusion
             out[f"semantic.{cond}.images"] = np.asarray(scorers[cond].images, dtype=np.int64)
+        if log is not None:
+            out.update(log.arrays())  # per-image confusion matrices: resampling images for intervals
         return out
 
     def merged_scorers(self, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]) -> dict[str, Any]:
