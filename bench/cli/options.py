@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from bench.cli.checks import positive_int
+
 
 def add_run_arguments(p: argparse.ArgumentParser, *, several_derainers: bool = True) -> None:
     p.add_argument(
@@ -20,7 +22,7 @@ def add_run_arguments(p: argparse.ArgumentParser, *, several_derainers: bool = T
     )
     p.add_argument("--dataset", default=None, help="registered dataset name or a folder")
     p.add_argument("--data-root", default=os.environ.get("BENCH_DATA"), help="data root (default $BENCH_DATA)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N items (natural order)")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N items (natural order)")
     p.add_argument(
         "--ids",
         default=None,
@@ -45,7 +47,7 @@ def add_run_arguments(p: argparse.ArgumentParser, *, several_derainers: bool = T
     p.add_argument("--metrics", nargs="+", default=None, help="metric names (task default if omitted)")
     p.add_argument("--tile", type=int, default=None, help="tile frames larger than this many pixels per side")
     p.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels")
-    p.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
+    p.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
     p.add_argument(
         "--precision",
         choices=("fp32", "bf16", "fp16", "auto"),

@@ -66,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset is None:
         args.dataset = "RainTrainL" if task == "restoration" else "embedded"
     task_cls = TASKS.get(task)
+    from bench.cli.checks import check_dataset_path, check_output_dir
     from bench.factory import get_factory
+    from bench.paths import runs_root
+
+    check_dataset_path(args.dataset)
+    check_output_dir(runs_root(args.output_dir))
 
     for name in args.derainer:  # fail fast on a misspelt name, before any work
         get_factory(name)

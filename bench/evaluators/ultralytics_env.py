@@ -17,6 +17,7 @@ Values the user already exported are kept. Predicting on CPU sets torch to one t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -96,15 +97,28 @@ def import_ultralytics() -> ModuleType:
     already = "ultralytics" in sys.modules
     if not already:
         configure_ultralytics_offline()
-    with preserve_torch_threads():
+    # Ultralytics logs to stdout (its handler binds sys.stdout at import, and the settings file is announced
+    # during import): bind it to stderr so that stdout carries only bench's results.
+    with preserve_torch_threads(), contextlib.redirect_stdout(sys.stderr):
         import ultralytics
         from ultralytics.utils import SETTINGS
+    _quiet_ultralytics_logger()
 
     if SETTINGS.get("sync", False):
         SETTINGS.update(sync=False)
     if already and os.environ.get("YOLO_OFFLINE") != "1":
         logger.warning("ultralytics was imported before bench configured it offline; it may try the network")
     return ultralytics
+
+
+def _quiet_ultralytics_logger() -> None:
+    """Ultralytics' own log lines go to stderr, and only its warnings unless bench runs with ``-v``."""
+    ul_logger = logging.getLogger("ultralytics")
+    for handler in ul_logger.handlers:
+        if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is sys.__stdout__:
+            handler.setStream(sys.stderr)
+    if not logging.getLogger("bench").isEnabledFor(logging.INFO):
+        ul_logger.setLevel(logging.WARNING)
 
 
 @contextmanager

@@ -1,0 +1,63 @@
+"""Argument checks that run before any work: a bad value or path is one line on stderr and exit code 2.
+
+``argparse`` types (:func:`positive_int`) reject bad numbers while parsing; :func:`check_output_dir` and
+:func:`check_dataset_path` run at the start of a command, before a model is loaded or an image decoded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot work (reported as ``error: ...``, exit code 2)."""
+
+
+def positive_int(text: str) -> int:
+    """``argparse`` type: an integer ≥ 1.
+
+    Example:
+        >>> positive_int("3")
+        3
+    """
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
+    return value
+
+
+def check_output_dir(path: str | os.PathLike[str] | None) -> None:
+    """Create ``path`` if needed and prove it is writable, before any work.
+
+    Raises:
+        UsageError: it is a file, or it cannot be created or written.
+    """
+    if path is None:
+        return
+    folder = Path(path).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--output-dir {folder} is a file, not a folder: pass a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".bench-write-test-"):
+            pass
+    except OSError as err:
+        raise UsageError(
+            f"--output-dir {folder} is not writable ({err.strerror or err}): choose another folder"
+        ) from err
+
+
+def check_dataset_path(dataset: str | None) -> None:
+    """A ``--dataset`` that names an existing file (not a folder, not a registered name) is refused.
+
+    Raises:
+        UsageError: ``dataset`` is a file.
+    """
+    if dataset and Path(dataset).expanduser().is_file():
+        raise UsageError(f"--dataset {dataset} is a file: pass the folder that holds the images (or a set's name)")
