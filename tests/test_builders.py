@@ -18,7 +18,7 @@ from bench.data.builders import (
     build_named,
     cover_geometry,
     load_card,
-    select_indices,
+    select_ids,
     transform_annotation,
 )
 from bench.data.manifest import ManifestError, item_seed, load_manifest, verify_manifest
@@ -46,13 +46,24 @@ def test_cards_match_builtin_copies() -> None:
     assert load_card("coco350")["size"] == [640, 480] and load_card("bdd150")["kind"] == "semantic"
 
 
-def test_select_indices() -> None:
-    a = select_indices(100, 10, 350)
-    assert a == select_indices(100, 10, 350) and a == sorted(set(a)) and len(a) == 10
-    assert a != select_indices(100, 10, 351)
-    assert select_indices(5, None, 0) == [0, 1, 2, 3, 4]
+def test_select_ids_is_a_keyed_hash_stable_everywhere() -> None:
+    """Selection by sha256(seed:id): the same ids on every numpy/Python version and machine (pinned here on
+    purpose: the hash is exact, it depends on no library or CPU), independent of the source's listing order."""
+    ids = [f"{i:012d}.jpg" for i in range(100)]
+    a = select_ids(ids, 10, 350)
+    assert a == [1, 33, 41, 48, 49, 55, 59, 79, 87, 95]
+    assert a != select_ids(ids, 10, 351)
+    shuffled = ids[::-1]
+    assert sorted(shuffled[i] for i in select_ids(shuffled, 10, 350)) == [ids[i] for i in a]
+    # adding images changes the selection only where a new key falls among the smallest
+    more = [*ids, "new-a.jpg", "new-b.jpg"]
+    kept = {more[i] for i in select_ids(more, 10, 350)}
+    assert len(kept & {ids[i] for i in a}) >= 8
+    assert select_ids(ids[:5], None, 0) == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="only 5"):
-        select_indices(5, 6, 0)
+        select_ids(ids[:5], 6, 0)
+    with pytest.raises(ValueError, match="unique"):
+        select_ids(["a", "a"], 1, 0)
 
 
 def test_geometry_boxes_and_polygons() -> None:

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -589,19 +590,43 @@ def _transform_rle(rle: dict[str, Any], geo: Geometry) -> dict[str, Any]:
 # Selection and rain mix
 
 
-def select_indices(count: int, size: int | None, seed: int) -> list[int]:
-    """``size`` distinct indices of ``range(count)`` drawn with ``Generator(PCG64(seed)).choice``, sorted.
+SELECTION_RULE = "the size ids of smallest sha256('<seed>:<source id>'), kept in source order"
+
+
+def selection_key(seed: int, source_id: str) -> str:
+    """The keyed hash that orders items for selection: stable across numpy/Python versions and machines.
 
     Example:
-        >>> select_indices(10, 3, 0) == select_indices(10, 3, 0)
-        True
+        >>> selection_key(350, "000000000139.jpg")[:12]
+        '487f087e276d'
     """
+    return hashlib.sha256(f"{int(seed)}:{source_id}".encode()).hexdigest()
+
+
+def select_ids(ids: Sequence[str], size: int | None, seed: int) -> list[int]:
+    """Indices of the ``size`` ids with the smallest :func:`selection_key`, in the order of ``ids``.
+
+    Unlike a generator's ``choice`` (whose stream numpy does not promise to keep across versions), the
+    same source gives the same selection everywhere, and adding images to the source changes it only
+    where a new image's key falls among the smallest.
+
+    Example:
+        >>> ids = ["a", "b", "c", "d", "e"]
+        >>> [ids[i] for i in select_ids(ids, 2, 0)] == sorted(ids[::-1][i] for i in select_ids(ids[::-1], 2, 0))
+        True
+
+    Raises:
+        ValueError: more images asked for than the source holds, or repeated ids.
+    """
+    count = len(ids)
+    if len(set(ids)) != count:
+        raise ValueError("source ids must be unique to select by id")
     if size is None or size >= count:
         if size is not None and size > count:
             raise ValueError(f"cannot select {size} images: the source holds only {count} eligible images")
         return list(range(count))
-    rng = np.random.Generator(np.random.PCG64(int(seed)))
-    return sorted(int(i) for i in rng.choice(count, size=size, replace=False))
+    ranked = sorted(range(count), key=lambda i: selection_key(seed, ids[i]))
+    return sorted(ranked[:size])
 
 
 @dataclass(frozen=True)
@@ -1014,11 +1039,12 @@ def _restrict(
     source: LabelledSource, eligible: Callable[[SourceItem], bool], size: int | None, seed: int
 ) -> tuple[LabelledSource, dict[str, Any]]:
     pool = [it for it in source.items if eligible(it)]
-    chosen = [pool[i] for i in select_indices(len(pool), size, seed)]
+    chosen = [pool[i] for i in select_ids([it.source_id for it in pool], size, seed)]
     selection = {
         "eligible": len(pool),
         "size": len(chosen),
         "seed": int(seed),
+        "rule": SELECTION_RULE,
         "source_ids": [it.source_id for it in chosen],
     }
     return LabelledSource(source.format, source.kind, source.categories, chosen, dict(source.dropped)), selection
