@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -141,3 +142,19 @@ def test_embedded_default_with_real_yolo(data_root: Path, tmp_path: Path) -> Non
     assert record["dataset"]["n_scored"] == 5
     assert record["evaluator"]["weights"].endswith("yolov8n_int8.tflite")
     assert record["metrics"]["clean.map50_95"] == pytest.approx(1.0)
+
+
+def test_instance_run_on_a_box_only_set_is_refused(tmp_path: Path) -> None:
+    """Box labels would be scored as filled rectangles (mask mAP 7.5 % vs box 85 % before this check)."""
+    from bench.tasks.downstream import InstanceTask
+
+    _paired_set(tmp_path / "set", labels=True)
+    cfg = dataclasses.replace(_config(tmp_path, tmp_path / "set"), task="instance")
+    with pytest.raises(ValueError, match="box labels only: instance segmentation needs polygon"):
+        InstanceTask(cfg).run()
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*.json"))
+    # one polygon anywhere makes it an instance set
+    (tmp_path / "set" / "labels" / "img0.txt").write_text("0 0.4 0.4 0.6 0.4 0.6 0.6 0.4 0.6\n")
+    from bench.tasks.downstream_data import open_downstream_set
+
+    assert open_downstream_set(str(tmp_path / "set"), "instance", data_root=None, seed=0).label_source == "yolo"

@@ -168,6 +168,40 @@ def open_downstream_set(
     manifest = root / "manifest.json"
     if manifest.exists():
         provenance["manifest_sha256"] = stable_hash(manifest.read_text(), 64)
+    label_source = _label_source(root, kind)
+    if kind == "instance":
+        _require_instance_labels(name, root, label_source)
     return DownstreamSet(
-        name=name, root=root, kind=kind, paired=paired, label_source=_label_source(root, kind), provenance=provenance
+        name=name, root=root, kind=kind, paired=paired, label_source=label_source, provenance=provenance
     )
+
+
+def _require_instance_labels(name: str, root: Path, label_source: str | None) -> None:
+    """Refuse an instance run on a set whose labels are boxes only (masks would be filled rectangles).
+
+    Raises:
+        ValueError: no polygon or mask label anywhere in the set's YOLO files or COCO JSON.
+    """
+    has_boxes = has_shapes = False
+    if label_source == "yolo":
+        for path in sorted((root / "labels").glob("*.txt")):
+            for line in path.read_text(errors="replace").splitlines():
+                n = len(line.split())
+                has_boxes |= n == 5
+                has_shapes |= n >= 7
+            if has_shapes:
+                return
+    elif label_source == "coco":
+        import json
+
+        try:
+            anns = json.loads((root / "annotations.json").read_text()).get("annotations", [])
+        except (OSError, ValueError, AttributeError):
+            return  # unreadable labels are reported per image by the task
+        has_boxes = bool(anns)
+        has_shapes = any(isinstance(a, dict) and a.get("segmentation") for a in anns)
+    if has_boxes and not has_shapes:
+        raise ValueError(
+            f"{name} ({root}) has box labels only: instance segmentation needs polygon or mask labels "
+            "(score it with --task detection, or use a set with polygon labels, e.g. coco8-seg)"
+        )
