@@ -158,3 +158,16 @@ def test_instance_run_on_a_box_only_set_is_refused(tmp_path: Path) -> None:
     from bench.tasks.downstream_data import open_downstream_set
 
     assert open_downstream_set(str(tmp_path / "set"), "instance", data_root=None, seed=0).label_source == "yolo"
+
+
+def test_cached_run_reports_the_measured_forward_time(tmp_path: Path) -> None:
+    """s/img of a downstream record is the forward time even when the derained image comes from the cache."""
+    from bench.tasks.downstream import DetectionTask
+
+    _paired_set(tmp_path / "set")
+    first = DetectionTask(dataclasses.replace(_config(tmp_path, tmp_path / "set"), resume=False)).run()
+    second = DetectionTask(dataclasses.replace(_config(tmp_path, tmp_path / "set"), resume=False)).run()
+    hits = [rec["timings"]["cache"]["derained"]["hits"] for rec in (first, second)]
+    assert hits == [0, len(second["rows"])]
+    assert [r["seconds"] for r in second["rows"]] == [r["seconds"] for r in first["rows"]]
+    assert second["timings"]["seconds_per_image"] == first["timings"]["seconds_per_image"] > 0

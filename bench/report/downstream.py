@@ -157,12 +157,16 @@ def _consistency_note(records: Sequence[dict[str, Any]], metrics: Sequence[str])
     return None
 
 
-def downstream_table(records: Sequence[dict[str, Any]], title: str | None = None) -> Table:
+def downstream_table(
+    records: Sequence[dict[str, Any]], title: str | None = None, ci: bool = False, use_holm: bool = False
+) -> Table:
     """Table-6-style block for downstream (or no-reference) records of one task.
 
     Args:
         records: Records of one task (detection, instance, semantic or noref), normally on one dataset.
         title: Table title (default: task, dataset and protocol).
+        ci: Show the records' stored 95 % intervals (``value ± half-width``; ``*`` on gains that exclude 0).
+        use_holm: Mark gains by Holm-adjusted p-values over the table instead of their own intervals.
 
     Returns:
         A table with rows Rain input / each derainer / Clean and columns fidelity, time, metric, gain, recovery.
@@ -254,10 +258,57 @@ def downstream_table(records: Sequence[dict[str, Any]], title: str | None = None
 
     datasets = sorted({str((r.get("dataset") or {}).get("name", "?")) for r in records})
     notes = _notes(records, task, metrics, has_clean)
+    if ci:
+        notes += _attach_intervals(rows, ref, metrics, fidelity, info, use_holm)
     title = title or (
         f"{task} on {', '.join(datasets)} (quantize={cfg.get('quantize')}, crop multiple={cfg.get('crop_multiple')})"
     )
     return ReportTable(title=title, columns=columns, rows=rows, notes=notes)
+
+
+def _attach_intervals(
+    rows: list[dict[str, object]],
+    ref: dict[str, Any],
+    metrics: Sequence[str],
+    fidelity: Sequence[str],
+    info: dict[str, dict[str, Any]],
+    use_holm: bool,
+) -> list[str]:
+    """Put the records' stored intervals into the rows (``row["_ci"]``); returns the notes that explain them."""
+    from bench.report.intervals import apply_holm, interval_note, missing_note, record_cell_interval, record_interval
+    from bench.report.table import CellInterval
+
+    gains: list[tuple[dict[str, CellInterval], str, float | None]] = []  # (row cells, column, p-value)
+    records: list[dict[str, Any]] = [ref]
+    for row in rows:
+        cond = str(row.get("_condition"))
+        rec = row.get("_record") if cond == "derained" else ref
+        if not isinstance(rec, dict):
+            continue
+        if rec is not ref:
+            records.append(rec)
+        wanted: list[tuple[str, str, float, bool]] = [(m, f"{cond}.{m}", 1.0, False) for m in fidelity]
+        for m in metrics:
+            wanted.append((m, f"{cond}.{m}", _scale(m, info), False))
+            if cond == "derained":
+                wanted.append((f"gain.{m}", f"gain.{m}", _scale(m, info), True))
+                wanted.append((f"recovery.{m}", f"recovery.{m}", 100.0, False))
+        cells: dict[str, CellInterval] = {}
+        for column, key, scale, difference in wanted:
+            cell = record_cell_interval(rec, key, scale, difference)
+            if cell is None:
+                continue
+            cells[column] = cell
+            if difference:
+                found = record_interval(rec, key)
+                gains.append((cells, column, found.p_value if found else None))
+        row["_ci"] = cells
+    if use_holm and gains:
+        for (cells, column, _), cell in zip(gains, apply_holm([(cells[col], p) for cells, col, p in gains])):
+            cells[column] = cell
+    notes = [interval_note(records, len(gains), use_holm)]
+    missing = missing_note(records)
+    return notes + ([missing] if missing else [])
 
 
 def _notes(records: Sequence[dict[str, Any]], task: str, metrics: Sequence[str], has_clean: bool) -> list[str]:
@@ -282,7 +333,10 @@ def _notes(records: Sequence[dict[str, Any]], task: str, metrics: Sequence[str],
     elif metrics:
         notes.append("gain = derained − rainy (for lower-is-better scores a negative gain is an improvement).")
     devices = sorted({str((r.get("env") or {}).get("gpu") or (r.get("env") or {}).get("device", "?")) for r in records})
-    notes.append(f"s/img: deraining time per image on {', '.join(devices)} (cache hits count as ~0).")
+    notes.append(
+        f"s/img: measured forward time of the derainer per image on {', '.join(devices)} (a cached image keeps "
+        "the time measured when it was derained)."
+    )
     consistency = _consistency_note(records, metrics)
     if consistency:
         notes.append(consistency)

@@ -241,16 +241,17 @@ class DownstreamTask:
                 logger.warning("skipped %s: labels: %s", pair.rainy, reason)
                 issues.append({"path": str(pair.rainy), "reason": f"labels: {reason}"})
                 continue
-            t0 = time.perf_counter()
             key = derain_cache.key({"derainer": derainer_key, "image": array_sha256(sample.rainy)})
             cached = derain_cache.get(key)
-            if cached is None:
+            if cached is None or "seconds" not in cached:
+                t0 = time.perf_counter()
                 with watch.time("derain"):
                     derained = quantize(engine.derain([sample.rainy])[0], cfg.quantize)
-                derain_cache.put(key, {"image": derained})
+                derain_seconds = time.perf_counter() - t0
+                # the forward time is stored with the image: a cached run reports the same s/img, not ~0
+                derain_cache.put(key, {"image": derained, "seconds": np.asarray(derain_seconds)})
             else:
-                derained = cached["image"]
-            derain_seconds = time.perf_counter() - t0
+                derained, derain_seconds = cached["image"], float(cached["seconds"])
             with watch.time("evaluate"):
                 preds = {
                     "clean": self.predict_cached(evaluator, sample.clean, pred_cache, model_key),
