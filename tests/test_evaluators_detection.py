@@ -659,3 +659,17 @@ print("offline ok", len(det), persons)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "offline ok" in result.stdout
+
+
+def test_paper_detector_name_resolves_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-o weights=yolov3u.pt`` (the paper's YOLOv3, by ultralytics' name) resolves from the weights folder
+    like every other name, and a missing file is a clear error naming where to put it (never a download)."""
+    from bench.evaluators.yolo import resolve_yolo_weights
+
+    monkeypatch.setenv("BENCH_WEIGHTS", str(tmp_path / "weights"))
+    with pytest.raises(MissingDataError, match=r"yolov3u\.pt.*never downloads.*detection/yolov3u\.pt"):
+        resolve_yolo_weights("yolov3u.pt")
+    target = tmp_path / "weights" / "detection" / "yolov3u.pt"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"stand-in")
+    assert resolve_yolo_weights("yolov3u.pt") == target
