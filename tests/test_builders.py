@@ -23,6 +23,7 @@ from bench.data.builders import (
 )
 from bench.data.manifest import ManifestError, item_seed, load_manifest, verify_manifest
 from bench.data.paired import PairedDataset
+from bench.evaluators.base import Detections, GroundTruth
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -524,3 +525,55 @@ def test_cli_synth_dataset(data_root: Path, tmp_path: Path, capsys: pytest.Captu
     assert "up to date" in capsys.readouterr().out
     manifest = load_manifest(out)
     assert len(manifest["items"]) == 3 and {i["preset"] for i in manifest["items"]} == {"heavy"}
+
+
+class _OracleDetector:
+    """Returns the ground truth of the clean images it knows (score 0.9) plus an 'umbrella' (COCO class 25),
+    a class BDD100K never labels; on any other image only the umbrella."""
+
+    def __init__(self, truths: dict[str, GroundTruth]) -> None:
+        self.truths = truths
+
+    def predict(self, images: list[np.ndarray]) -> list[Detections]:
+        from bench.results.cache import array_sha256
+
+        out = []
+        for image in images:
+            gt = self.truths.get(array_sha256(image), GroundTruth())
+            boxes = np.concatenate([gt.boxes, [[0.0, 0.0, 20.0, 20.0]]])
+            labels = np.concatenate([gt.labels, [25]]).astype(np.int64)
+            out.append(Detections(boxes, np.full(len(labels), 0.9), labels))
+        return out
+
+    def describe(self) -> dict[str, object]:
+        return {"name": "oracle"}
+
+
+def test_classes_outside_the_label_space_are_not_false_positives(
+    bdd_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a BDD-built set a COCO detector's umbrella is dropped before scoring (COCOeval and the P/R/IoU
+    operating point alike), and the record says so; a perfect detector then has precision 1 on clean."""
+    from bench.data.images import read_image
+    from bench.data.labels import read_yolo_labels
+    from bench.results.cache import array_sha256
+    from bench.tasks.config import RunConfig
+    from bench.tasks.downstream import DetectionTask
+
+    out = tmp_path / "bdd350"
+    build_named("bdd350", bdd_root, out, select=2, seed=5, progress=False)
+    truths = {}
+    for png in sorted((out / "norain").glob("*.png")):
+        image = read_image(png)
+        truths[array_sha256(image)] = read_yolo_labels(out / "labels" / f"{png.stem}.txt", *image.shape[:2])
+    monkeypatch.setattr(DetectionTask, "build_evaluator", lambda self: _OracleDetector(truths))
+    cfg = RunConfig(
+        task="detection", derainer="identity", weights=None, dataset=str(out), output_dir=str(tmp_path / "r")
+    )
+    record = DetectionTask(cfg).run()
+    space = record["evaluator"]["label_space"]
+    assert 25 not in space["classes"] and {0, 2, 3} <= set(space["classes"]) and "person" in space["names"]
+    n = len(record["rows"])
+    assert space["dropped_detections"] == {"clean": n, "rainy": n, "derained": n}
+    assert record["metrics"]["clean.precision"] == pytest.approx(1.0)
+    assert record["metrics"]["clean.map50_95"] == pytest.approx(1.0)

@@ -41,6 +41,26 @@ class Detections:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def restricted_to(self, classes: frozenset[int] | None) -> Detections:
+        """Only the detections whose class the dataset labels (``None``: all of them).
+
+        A COCO-trained detector on BDD100K finds benches and umbrellas BDD never annotates; scored, each
+        would be a false positive. They are dropped before any scoring instead.
+
+        Example:
+            >>> d = Detections(np.zeros((2, 4)), np.array([0.9, 0.8]), np.array([0, 25]))
+            >>> d.restricted_to(frozenset({0})).labels.tolist()
+            [0]
+        """
+        if classes is None or len(self) == 0:
+            return self
+        keep = np.isin(self.labels, np.fromiter(classes, dtype=np.int64))
+        if keep.all():
+            return self
+        return Detections(
+            self.boxes[keep], self.scores[keep], self.labels[keep], None if self.masks is None else self.masks[keep]
+        )
+
 
 @dataclass
 class GroundTruth:

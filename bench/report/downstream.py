@@ -123,7 +123,7 @@ def evaluator_note(record: dict[str, Any]) -> str:
     parts = [f"Evaluator: {name}"]
     weights = ev.get("weights") or options.get("weights")
     if weights:
-        sha = ev.get("sha256")
+        sha = ev.get("sha256") or ev.get("weights_sha256")  # YOLO evaluators write weights_sha256
         parts.append(f"weights {Path(str(weights)).name}" + (f" (sha256 {str(sha)[:12]})" if sha else ""))
     thresholds = {k: v for k, v in options.items() if k not in ("evaluator", "weights")}
     scoring = ev.get("scoring")
@@ -140,6 +140,13 @@ def evaluator_note(record: dict[str, Any]) -> str:
             thresholds[key] = ev[key]
     if thresholds:
         parts.append("options: " + ", ".join(f"{k}={thresholds[k]}" for k in sorted(thresholds)))
+    space = ev.get("label_space")
+    if isinstance(space, dict):
+        dropped = (space.get("dropped_detections") or {}).get("derained", 0)
+        parts.append(
+            f"scored only the {len(space.get('classes') or [])} classes the set labels "
+            f"({', '.join(space.get('names') or [])}); {dropped} derained-image detections of other classes dropped"
+        )
     return "; ".join(parts) + "."
 
 

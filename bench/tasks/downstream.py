@@ -224,6 +224,7 @@ class DownstreamTask:
         predictions_out: dict[str, dict[str, list[list[float]]]] = {}
         image_dir = output_dir(cfg) / "images" / stem if cfg.save_images else None
         log = self.new_state_log(scorers)
+        outside = dict.fromkeys(CONDITIONS, 0)  # detections of classes outside the set's label space
         started = time.perf_counter()
         loaded = prefetch(data.paired.pairs, data.paired.load, workers=cfg.workers)  # decode ahead of the model
         for pair, sample in progress(loaded, total=len(data.paired), desc=f"{dinfo['name']} {self.name}"):
@@ -258,6 +259,11 @@ class DownstreamTask:
                     "rainy": self.predict_cached(evaluator, sample.rainy, pred_cache, model_key),
                     "derained": self.predict_cached(evaluator, derained, pred_cache, model_key),
                 }
+            if data.label_space is not None and self.kind != "semantic":
+                for cond in CONDITIONS:  # classes the set does not label are not false positives
+                    kept = preds[cond].restricted_to(data.label_space)
+                    outside[cond] += len(preds[cond]) - len(kept)
+                    preds[cond] = kept
             gt = truth if truth is not None else self.pseudo_truth(preds["clean"])
             for cond in CONDITIONS:
                 self.update_scorer(scorers[cond], preds[cond], gt, pair.id, (h, w))
@@ -279,6 +285,13 @@ class DownstreamTask:
                 self.save_label_maps(image_dir, pair.id, preds)
         record["issues"] = issues
         record["evaluator"] = {"name": str(self.options.get("evaluator", self.default_evaluator)), **eval_desc}
+        if data.label_space is not None and self.kind != "semantic":
+            record["evaluator"]["label_space"] = {
+                "classes": sorted(data.label_space),
+                "names": list(data.label_names),
+                "dropped_detections": outside,
+                "rule": "detections of classes the set does not label are dropped before scoring",
+            }
         self.finalize(record, rows, scorers)
         record["dataset"]["n_scored"] = len(rows)
         record["dataset"]["n_skipped"] = len(issues) - len(data.paired.issues)

@@ -12,10 +12,11 @@ shipped with scikit-image) are rendered once with seeded synthetic rain and cach
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -40,6 +41,9 @@ class DownstreamSet:
     paired: PairedDataset
     label_source: str | None  # "yolo", "coco", "masks" or None (pseudo labels)
     provenance: dict[str, object] = field(default_factory=dict)
+    #: Detector class indices the set annotates (a built set's manifest); ``None``: every class counts.
+    label_space: frozenset[int] | None = None
+    label_names: tuple[str, ...] = ()
 
     @cached_property
     def _coco(self) -> dict[str, GroundTruth]:
@@ -171,9 +175,32 @@ def open_downstream_set(
     label_source = _label_source(root, kind)
     if kind == "instance":
         _require_instance_labels(name, root, label_source)
+    space, names = _label_space(paired.manifest, kind) if label_source is not None else (None, ())
     return DownstreamSet(
-        name=name, root=root, kind=kind, paired=paired, label_source=label_source, provenance=provenance
+        name=name,
+        root=root,
+        kind=kind,
+        paired=paired,
+        label_source=label_source,
+        provenance=provenance,
+        label_space=space,
+        label_names=names,
     )
+
+
+def _label_space(manifest: Mapping[str, Any] | None, kind: TaskKind) -> tuple[frozenset[int] | None, tuple[str, ...]]:
+    """The class indices a built set annotates, from its manifest (``yolo_index`` and ``categories``).
+
+    ``None`` when the set labels all 80 COCO classes (COCO350) or has no manifest: nothing is dropped.
+    """
+    if kind == "semantic" or not manifest or not manifest.get("yolo_index"):
+        return None, ()
+    index = {int(k): int(v) for k, v in dict(manifest["yolo_index"]).items()}
+    if len(index) >= 80:
+        return None, ()
+    by_id = {int(c["id"]): str(c["name"]) for c in manifest.get("categories") or []}
+    names = tuple(by_id.get(cid, str(cid)) for cid, _ in sorted(index.items(), key=lambda kv: kv[1]))
+    return frozenset(index.values()), names
 
 
 def _require_instance_labels(name: str, root: Path, label_source: str | None) -> None:
