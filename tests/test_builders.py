@@ -577,3 +577,45 @@ def test_classes_outside_the_label_space_are_not_false_positives(
     assert space["dropped_detections"] == {"clean": n, "rainy": n, "derained": n}
     assert record["metrics"]["clean.precision"] == pytest.approx(1.0)
     assert record["metrics"]["clean.map50_95"] == pytest.approx(1.0)
+
+
+def test_detections_on_crowd_regions_are_ignored_end_to_end(
+    coco_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Crowds survive building (the COCO JSON is the label source, not the YOLO text that drops them), and a
+    detection inside a crowd region (COCO's crowd overlap: intersection over the detection's area) is
+    neither a true nor a false positive at the operating point; COCOeval sees the crowd too."""
+    from bench.data.images import read_image
+    from bench.data.labels import read_coco_json
+    from bench.results.cache import array_sha256
+    from bench.tasks.config import RunConfig
+    from bench.tasks.downstream import DetectionTask
+
+    out = tmp_path / "all"
+    build_labelled(coco_root, out, seed=0, size=(128, 96), progress=False)
+    gts = read_coco_json(out / "annotations.json")
+    truths: dict[str, GroundTruth] = {}
+    for name, gt in gts.items():
+        image = read_image(out / "norain" / name)
+        keep = ~gt.iscrowd if gt.iscrowd is not None else np.ones(len(gt.labels), bool)
+        dets = GroundTruth(boxes=gt.boxes[keep], labels=gt.labels[keep])
+        if gt.iscrowd is not None and gt.iscrowd.any():  # a person detected inside the crowd (IoU 0.27 < 0.5)
+            dets = GroundTruth(boxes=np.array([[20.0, 25.0, 50.0, 50.0]]), labels=np.array([0]))
+        truths[array_sha256(image)] = dets
+
+    class Oracle(_OracleDetector):
+        def predict(self, images: list[np.ndarray]) -> list[Detections]:
+            out = []
+            for image in images:
+                gt = self.truths.get(array_sha256(image), GroundTruth())
+                out.append(Detections(gt.boxes, np.full(len(gt.labels), 0.9), gt.labels.astype(np.int64)))
+            return out
+
+    monkeypatch.setattr(DetectionTask, "build_evaluator", lambda self: Oracle(truths))
+    cfg = RunConfig(
+        task="detection", derainer="identity", weights=None, dataset=str(out), output_dir=str(tmp_path / "r")
+    )
+    record = DetectionTask(cfg).run()
+    assert record["dataset"]["labels"] == "coco"
+    assert record["metrics"]["clean.precision"] == pytest.approx(1.0)  # the crowd detection is not a FP
+    assert record["metrics"]["clean.recall"] == pytest.approx(1.0)  # and the crowd is not a miss

@@ -32,12 +32,17 @@ DETECTION_KEYS: tuple[str, ...] = ("map50_95", "map50", "precision", "recall", "
 INSTANCE_KEYS: tuple[str, ...] = ("mask_map50_95", "mask_map50", "box_map50_95", "box_map50")
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of ``(N, 4)`` and ``(M, 4)`` ``x1, y1, x2, y2`` boxes, ``(N, M)``.
+def box_iou(a: np.ndarray, b: np.ndarray, crowd: np.ndarray | None = None) -> np.ndarray:
+    """Pairwise IoU of ``(N, 4)`` detections and ``(M, 4)`` ground-truth ``x1, y1, x2, y2`` boxes, ``(N, M)``.
+
+    Against a crowd region (``crowd[j]``) the overlap is COCO's: intersection over the *detection's* area,
+    so a detection inside a crowd counts as on it however large the crowd box is.
 
     Example:
         >>> box_iou(np.array([[0, 0, 2, 2.0]]), np.array([[1, 0, 3, 2.0]]))
         array([[0.33333333]])
+        >>> box_iou(np.array([[0, 0, 1, 1.0]]), np.array([[0, 0, 10, 10.0]]), crowd=np.array([True]))
+        array([[1.]])
     """
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
@@ -47,6 +52,8 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
     area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
+    if crowd is not None and len(b):
+        union = np.where(np.asarray(crowd, dtype=bool)[None, :], area_a[:, None], union)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(union > 0, inter / union, 0.0)
 
@@ -63,12 +70,14 @@ def encode_masks(masks: np.ndarray) -> list[dict[str, Any]]:
     return rles
 
 
-def _rle_iou(dt: list[dict[str, Any]], gt: list[dict[str, Any]]) -> np.ndarray:
+def _rle_iou(dt: list[dict[str, Any]], gt: list[dict[str, Any]], crowd: np.ndarray | None = None) -> np.ndarray:
+    """Mask IoU (pycocotools; against crowd regions intersection over the detection's area, as COCO)."""
     from pycocotools import mask as mask_utils
 
     if not dt or not gt:
         return np.zeros((len(dt), len(gt)))
-    return np.asarray(mask_utils.iou(dt, gt, [0] * len(gt)), dtype=np.float64).reshape(len(dt), len(gt))
+    flags = [int(c) for c in crowd] if crowd is not None else [0] * len(gt)
+    return np.asarray(mask_utils.iou(dt, gt, flags), dtype=np.float64).reshape(len(dt), len(gt))
 
 
 def match_greedy(
@@ -275,9 +284,9 @@ class CocoDetectionScorer:
         keep = rec.dt_scores >= self.score_threshold
         idx = np.flatnonzero(keep)
         if self.use_masks and rec.dt_rles is not None and rec.gt_rles is not None:
-            iou = _rle_iou([rec.dt_rles[i] for i in idx], rec.gt_rles)
+            iou = _rle_iou([rec.dt_rles[i] for i in idx], rec.gt_rles, rec.gt_crowd)
         else:
-            iou = box_iou(rec.dt_boxes[idx], rec.gt_boxes)
+            iou = box_iou(rec.dt_boxes[idx], rec.gt_boxes, rec.gt_crowd)
         matches, fp, fn = match_greedy(
             iou, rec.dt_scores[idx], rec.dt_labels[idx], rec.gt_labels, rec.gt_crowd, self.match_iou
         )

@@ -91,10 +91,11 @@ class DownstreamSet:
 def _label_source(root: Path, kind: TaskKind) -> str | None:
     if kind == "semantic":
         return "masks" if (root / "masks").is_dir() else None
-    if (root / "labels").is_dir():
-        return "yolo"
+    # A built set has both: its COCO JSON keeps what YOLO text cannot (crowd regions, every polygon).
     if (root / "annotations.json").is_file():
         return "coco"
+    if (root / "labels").is_dir():
+        return "yolo"
     return None
 
 
