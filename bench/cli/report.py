@@ -1,4 +1,9 @@
-"""``bench report``: tables from stored run records (nothing is recomputed)."""
+"""``bench report``: tables from stored run records (no model is rerun).
+
+``--ci`` adds 95 % paired-bootstrap intervals (the records' stored ones) and a table of paired comparisons
+between derainers computed from the stored per-image data; ``--power`` the images needed to detect a
+1 pp mAP / 0.1 dB PSNR difference (docs/statistics.md).
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,22 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
         "(= 4,5,6; the default with --format html)",
     )
     p.add_argument("--pivot", default=None, help="free-form pivot: ROWS:COLUMNS:VALUE, e.g. derainer:dataset:psnr_y")
+    stats = p.add_argument_group("statistics (docs/statistics.md)")
+    stats.add_argument(
+        "--ci",
+        action="store_true",
+        help="95%% paired-bootstrap intervals: value ± half-width (CSV: [lo, hi] columns), gains whose interval "
+        "excludes 0 marked *, and a table of paired comparisons between derainers",
+    )
+    stats.add_argument("--holm", action="store_true", help="with --ci: mark gains by Holm-adjusted p-values")
+    stats.add_argument(
+        "--power",
+        action="store_true",
+        help="images needed to detect a 1 pp mAP / 0.1 dB PSNR difference, from the observed per-image variance",
+    )
+    stats.add_argument("--ci-resamples", type=int, default=None, help="bootstrap resamples (default 1000)")
+    stats.add_argument("--ci-seed", type=int, default=None, help="seed of the resampled images (default 0)")
+    stats.add_argument("--ci-method", choices=("percentile", "bca"), default=None, help="interval (default percentile)")
     p.set_defaults(func=run)
 
 
@@ -45,24 +66,32 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.runs) if args.runs else runs_root()
     if not root.exists():
         raise FileNotFoundError(f"no run records: {root} does not exist (run `bench run ...` first)")
-    found = [rec for _, rec in find_records(root)]
+    found = []
+    for path, rec in find_records(root):
+        rec["_path"] = str(path)  # where the per-image data (state sidecar) lies
+        found.append(rec)
     if not found:
         raise FileNotFoundError(f"no run records found under {root}")
+    # the report layer reads records as plain dicts (which RunRecords are at run time)
+    records = cast(list[dict[str, Any]], found)
+    extra = _statistics_tables(records, args)
     if args.table or args.pivot or args.format == "html":
         from bench.report.paper import render_requested
 
         table = args.table or ("all" if args.format == "html" and not args.pivot else None)
-        # the report layer reads records as plain dicts (which RunRecords are at run time)
-        records = cast(list[dict[str, Any]], found)
-        text, csv_text = render_requested(records, table=table, pivot=args.pivot, fmt=args.format)
+        text, csv_text = render_requested(
+            records, table=table, pivot=args.pivot, fmt=args.format, ci=args.ci, use_holm=args.holm, extra=extra
+        )
     else:
         groups: dict[tuple[str, str], list] = {}
-        for rec in found:
-            groups.setdefault((rec["task"], rec["dataset"].get("name", "?")), []).append(rec)
+        for record in records:
+            groups.setdefault((record["task"], record["dataset"].get("name", "?")), []).append(record)
         tables = [
-            records_table(recs) if task == "restoration" else downstream_table(recs)
+            records_table(recs, ci=args.ci)
+            if task == "restoration"
+            else downstream_table(recs, ci=args.ci, use_holm=args.holm)
             for (task, _), recs in sorted(groups.items())
-        ]
+        ] + extra
         text = "\n\n".join(t.render(args.format) for t in tables)
         csv_text = "\n".join(t.to_csv() for t in tables)
     if args.output:
@@ -73,3 +102,24 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         Path(args.csv).write_text(csv_text, encoding="utf-8")
     return 0
+
+
+def _statistics_tables(records: list[dict[str, Any]], args: argparse.Namespace) -> list[Any]:
+    """With --ci or --power: intervals for every record (stored, else from its per-image data) and the
+    paired-comparison / power tables."""
+    if not (args.ci or args.power):
+        return []
+    from bench.report.comparisons import all_comparisons, comparison_tables, power_tables
+    from bench.report.intervals import ensure_intervals
+    from bench.stats.bootstrap import BootstrapSettings
+
+    default = BootstrapSettings()
+    settings = BootstrapSettings(
+        n_resamples=args.ci_resamples if args.ci_resamples is not None else default.n_resamples,
+        seed=args.ci_seed if args.ci_seed is not None else default.seed,
+        method=args.ci_method or default.method,
+    )
+    computed = all_comparisons(records, settings)  # fills in missing intervals from the same per-image data
+    ensure_intervals(records, settings)  # records left out of the comparisons (no per-image data) keep what they have
+    tables: list[Any] = comparison_tables(computed, settings, use_holm=args.holm) if args.ci else []
+    return tables + (power_tables(computed) if args.power else [])

@@ -89,6 +89,21 @@ def headline_metric(records: Sequence[Record]) -> str | None:
     return names[0] if names else None
 
 
+def _error_bars(records: Sequence[Record], key: str, scale: float = 1.0) -> dict[str, list[list[float]]]:
+    """``{derainer label: [[below], [above]]}`` from the records' stored 95 % intervals of ``key`` (matplotlib yerr)."""
+    from bench.report.intervals import record_interval
+
+    out: dict[str, list[list[float]]] = {}
+    for rec in records:
+        found = record_interval(rec, key)
+        if found is None or not all(np.isfinite([found.lo, found.hi, found.estimate])):
+            continue
+        below = max(0.0, (found.estimate - found.lo) * scale)
+        above = max(0.0, (found.hi - found.estimate) * scale)
+        out[derainer_label(rec)] = [[below], [above]]
+    return out
+
+
 def psnr_vs_gain_plot(records: Sequence[Record], metric: str | None = None) -> bytes | None:
     """Scatter of deraining PSNR (derained vs clean) against the downstream gain, one point per derainer.
 
@@ -113,8 +128,11 @@ def psnr_vs_gain_plot(records: Sequence[Record], metric: str | None = None) -> b
 
     scale, unit = (100.0, "pp") if metric in PERCENT else (1.0, "")
     rainy = _metric(records[0], "rainy.psnr_y")
+    bars = _error_bars(records, f"gain.{metric}", scale)
     for name, x, y in points:
         ax.scatter([x], [y * scale], s=40)
+        if name in bars:  # the gain's stored 95 % interval
+            ax.errorbar([x], [y * scale], yerr=bars[name], fmt="none", ecolor="grey", capsize=3, linewidth=1)
         ax.annotate(name, (x, y * scale), textcoords="offset points", xytext=(4, 4), fontsize=8)
     if rainy is not None:
         ax.axvline(rainy, color="grey", linestyle=":", label=f"rainy input {rainy:.2f} dB")
@@ -144,7 +162,9 @@ def conditions_plot(records: Sequence[Record], metric: str | None = None) -> byt
     fig = Figure(figsize=(max(4.5, 1.0 + 0.8 * len(names)), 3.6))
     ax = fig.add_subplot()
     xs = np.arange(len(names))
-    ax.bar(xs, [np.nan if v is None else v for v in derained], color="#4c72b0", label="derained")
+    bars = _error_bars(records, f"derained.{metric}")
+    yerr = np.array([bars.get(n, [[0.0], [0.0]]) for n in names]).reshape(-1, 2).T if bars else None
+    ax.bar(xs, [np.nan if v is None else v for v in derained], color="#4c72b0", label="derained", yerr=yerr, capsize=3)
     if rainy is not None:
         ax.axhline(rainy, color="#c44e52", linestyle="--", label=f"rainy {rainy:.3f}")
     if clean is not None:

@@ -127,7 +127,12 @@ def _dataset_groups(records: Sequence[Record], pub: Published) -> dict[str, list
 
 # ---------------------------------------------------------------------------------------------- Tables 2-5
 def comparison_table(
-    pub: Published, paper: PaperTable, dataset: str, records: Sequence[Record], rainy_row: bool = False
+    pub: Published,
+    paper: PaperTable,
+    dataset: str,
+    records: Sequence[Record],
+    rainy_row: bool = False,
+    ci: bool = False,
 ) -> Table:
     """Measured records of one dataset next to one paper table's cells for that dataset.
 
@@ -137,6 +142,7 @@ def comparison_table(
         dataset: The paper's dataset name (records' names already mapped through the aliases).
         records: Measured records on that dataset (restoration or noref).
         rainy_row: Add a "Rain input" row from the records' ``rainy.*`` scores (no-reference sets).
+        ci: Show our cells' stored 95 % intervals (``± half-width``).
 
     Returns:
         One table: rows = paper methods (paper order) and extra measured derainers; for each variant the
@@ -197,6 +203,7 @@ def comparison_table(
                 row[f"paper.{v.key}"] = published
                 row[f"delta.{v.key}"] = _delta(ours, published)
         rows.insert(0, row)
+        row["_rainy_of"] = ref
 
     weights_cols = _add_weights_columns(pub, dataset, rows, columns)
     title = (
@@ -239,6 +246,8 @@ def comparison_table(
             f"{superseded} older record(s) of the same derainer, weights and protocol were superseded by "
             "the newest one."
         )
+    if ci:
+        notes += _ours_intervals(rows, paper, kept)
     n_issues = sum(len(r.get("issues") or []) for r in kept)
     if n_issues:
         notes.append(f"{n_issues} file(s) could not be used; see the records' 'issues'.")
@@ -247,6 +256,28 @@ def comparison_table(
         notes.append(f"Images scored per record: {', '.join(map(str, ns))}.")
     notes.append(f"Source: {pub.citation(paper.source)}")
     return ReportTable(title=title, columns=columns, rows=rows, notes=notes)
+
+
+def _ours_intervals(rows: list[dict[str, object]], paper: PaperTable, kept: Sequence[Record]) -> list[str]:
+    """Our cells' stored intervals (``row["_ci"]``); returns the notes that explain them."""
+    from bench.report.intervals import interval_note, missing_note, record_cell_interval
+    from bench.report.table import CellInterval
+
+    for row in rows:
+        rainy = row.get("_rainy_of")
+        rec = rainy if isinstance(rainy, dict) else row.get("_record")
+        if not isinstance(rec, dict):
+            continue
+        metrics = rec.get("metrics") or {}
+        cells: dict[str, CellInterval] = {}
+        for v in paper.columns:
+            keys = [f"rainy.{v.metric}"] if rainy is not None else [v.metric, f"derained.{v.metric}"]
+            key = next((k for k in keys if k in metrics), None)
+            cell = record_cell_interval(rec, key) if key else None
+            if cell is not None:
+                cells[f"ours.{v.key}"] = cell
+        row["_ci"] = cells
+    return [n for n in (interval_note(kept, 0), missing_note(kept)) if n] if kept else []
 
 
 def _ours_variant(v: Variant, protocol: tuple[str | None, int | None] | None) -> str:
@@ -352,7 +383,7 @@ def published_only_table(pub: Published, paper: PaperTable, datasets: Sequence[s
     return ReportTable(title=title, columns=columns, rows=rows, notes=notes)
 
 
-def paper_table(records: Sequence[Record], key: str, pub: Published | None = None) -> list[Table]:
+def paper_table(records: Sequence[Record], key: str, pub: Published | None = None, ci: bool = False) -> list[Table]:
     """Tables 2–5: one comparison table per measured dataset, then the paper's unmeasured datasets.
 
     Example:
@@ -368,7 +399,7 @@ def paper_table(records: Sequence[Record], key: str, pub: Published | None = Non
     if key in ("2", "3"):  # single-dataset ablations: only Test100 is comparable
         groups = {k: v for k, v in groups.items() if k in paper.datasets}
     tables = [
-        comparison_table(pub, paper, ds, groups[ds], rainy_row=(key == "5"))
+        comparison_table(pub, paper, ds, groups[ds], rainy_row=(key == "5"), ci=ci)
         for ds in sorted(groups, key=lambda d: (d not in paper.datasets, d))
     ]
     missing = [d for d in paper.datasets if d not in groups]
@@ -381,7 +412,9 @@ def paper_table(records: Sequence[Record], key: str, pub: Published | None = Non
 _T6_KEYS: dict[str, str] = {"seconds_per_image": "sec"}  # paper metric -> column key of downstream_table
 
 
-def table6(records: Sequence[Record], pub: Published | None = None) -> list[Table]:
+def table6(
+    records: Sequence[Record], pub: Published | None = None, ci: bool = False, use_holm: bool = False
+) -> list[Table]:
     """Table 6: one downstream block per (task, dataset, evaluator options), then the paper's blocks.
 
     Where a measured dataset is one of the paper's (COCO350, BDD350, BDD150), the paper's value of the same
@@ -404,7 +437,7 @@ def table6(records: Sequence[Record], pub: Published | None = None) -> list[Tabl
     for (task, dataset, _), group in sorted(groups.items()):
         kept, superseded = dedupe(group)
         kept.sort(key=lambda r: _t6_order(pub, r))
-        table = downstream_table(kept, title=f"Table 6 — {task} on {dataset}")
+        table = downstream_table(kept, title=f"Table 6 — {task} on {dataset}", ci=ci, use_holm=use_holm)
         for row in table.rows:
             derainer = row.get("_derainer")
             method = _method_name(pub, "6:detection", str(derainer)) if row.get("_condition") == "derained" else None
@@ -596,8 +629,16 @@ def _is_num(value: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- entry point
-def requested_tables(records: Sequence[Record], table: str | None = None, pivot: str | None = None) -> list[Table]:
+def requested_tables(
+    records: Sequence[Record],
+    table: str | None = None,
+    pivot: str | None = None,
+    ci: bool = False,
+    use_holm: bool = False,
+) -> list[Table]:
     """The tables asked for: ``table`` is 2–6, ``all`` (4, 5, 6) or a comma list; ``pivot`` ROWS:COLUMNS:VALUE.
+
+    ``ci`` adds the records' stored 95 % intervals to our cells (``use_holm``: gains marked by Holm).
 
     Example:
         >>> [t.title[:9] for t in requested_tables([], table="5")]
@@ -609,27 +650,35 @@ def requested_tables(records: Sequence[Record], table: str | None = None, pivot:
         for k in keys:
             if k not in PAPER_TABLES:
                 raise ValueError(f"--table {k!r}: choose 2, 3, 4, 5, 6 or all")
-            tables += table6(records) if k == "6" else paper_table(records, k)
+            tables += table6(records, ci=ci, use_holm=use_holm) if k == "6" else paper_table(records, k, ci=ci)
     if pivot:
         tables.append(pivot_table(records, pivot))
     return tables
 
 
 def render_requested(
-    records: Sequence[Record], table: str | None = None, pivot: str | None = None, fmt: str = "markdown"
+    records: Sequence[Record],
+    table: str | None = None,
+    pivot: str | None = None,
+    fmt: str = "markdown",
+    ci: bool = False,
+    use_holm: bool = False,
+    extra: Sequence[Table] = (),
 ) -> tuple[str, str]:
     """Render the requested tables; returns (text in ``fmt``, CSV of the same tables).
 
     With ``fmt="html"`` the text is a self-contained HTML page (tables, comparison grids, plots).
+    ``ci`` / ``use_holm`` as :func:`requested_tables`; ``extra`` tables (paired comparisons, power) follow.
 
     Example:
         >>> text, csv_text = render_requested([], table="5", fmt="markdown")
         >>> text.startswith("**Table 5 as published")
         True
     """
-    tables = requested_tables(records, table=table, pivot=pivot)
+    tables = requested_tables(records, table=table, pivot=pivot, ci=ci, use_holm=use_holm)
     if not tables:
-        tables = [records_table(list(records))]
+        tables = [records_table(list(records), ci=ci)]
+    tables += list(extra)
     csv_text = "\n".join(t.to_csv() for t in tables)
     if fmt == "html":
         from bench.report.html import render_page

@@ -1,7 +1,9 @@
 """A small table model rendered as Markdown, CSV, LaTeX (booktabs) or HTML.
 
 Cells hold numbers (or ``None`` for a missing cell, shown as "—", never dropped). Columns know their
-direction (↑ higher is better / ↓ lower is better); the best value of each column is bold.
+direction (↑ higher is better / ↓ lower is better); the best value of each column is bold. A row may carry
+confidence intervals (``row["_ci"] = {column key: CellInterval}``): Markdown, LaTeX and HTML print them as
+``value ± half-width`` (``*``: a difference whose interval excludes 0), CSV as ``[lo, hi]`` columns.
 """
 
 from __future__ import annotations
@@ -14,6 +16,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 MISSING = "—"
+
+
+@dataclass(frozen=True)
+class CellInterval:
+    """A cell's confidence interval (in the cell's units) and whether the cell is marked as a real difference.
+
+    Example:
+        >>> CellInterval(1.0, 3.0).half_width
+        1.0
+    """
+
+    lo: float
+    hi: float
+    marked: bool = False
+
+    @property
+    def half_width(self) -> float:
+        return (self.hi - self.lo) / 2.0
 
 
 @dataclass
@@ -56,9 +76,38 @@ class Table:
         if isinstance(value, float):
             if math.isinf(value):
                 return "∞" if value > 0 else "-∞"
-            text = f"{value:.{col.digits}f}"
-            return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.00"
+            return self._number(value, self._digits(row, col)) + self._interval_suffix(row, col)
         return str(value)
+
+    @staticmethod
+    def _digits(row: dict[str, object], col: Column) -> int:
+        """The column's decimals, unless the row overrides them (``row["_digits"] = {key: n}``)."""
+        override = row.get("_digits")
+        found = override.get(col.key) if isinstance(override, dict) else None
+        return found if isinstance(found, int) else col.digits
+
+    @staticmethod
+    def _number(value: float, digits: int) -> str:
+        text = f"{value:.{digits}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.00"
+
+    @staticmethod
+    def interval(row: dict[str, object], col: Column) -> CellInterval | None:
+        """The row's interval for a column, when it has a finite one."""
+        intervals = row.get("_ci")
+        found = intervals.get(col.key) if isinstance(intervals, dict) else None
+        if isinstance(found, CellInterval) and math.isfinite(found.lo) and math.isfinite(found.hi):
+            return found
+        return None
+
+    def _interval_suffix(self, row: dict[str, object], col: Column) -> str:
+        ci = self.interval(row, col)
+        if ci is None:
+            return ""
+        return f" ± {self._number(ci.half_width, self._digits(row, col))}" + ("*" if ci.marked else "")
+
+    def _interval_columns(self) -> list[Column]:
+        return [c for c in self.columns if any(self.interval(r, c) is not None for r in self.rows)]
 
     def _is_best(self, row: dict[str, object], col: Column, best: dict[str, float]) -> bool:
         value = row.get(col.key)
@@ -86,8 +135,17 @@ class Table:
     def to_csv(self) -> str:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([self.row_title] + [c.header for c in self.columns])
+        with_ci = self._interval_columns()
+        writer.writerow(
+            [self.row_title]
+            + [c.header for c in self.columns]
+            + [f"{c.header} {part}" for c in with_ci for part in ("95% lo", "95% hi")]
+        )
         for row in self.rows:
+            bounds: list[object] = []
+            for c in with_ci:
+                ci = self.interval(row, c)
+                bounds += ["", ""] if ci is None else [repr(ci.lo), repr(ci.hi)]
             writer.writerow(
                 [row.get(self.row_key, "")]
                 + [
@@ -96,6 +154,7 @@ class Table:
                     else (repr(v) if isinstance(v, float) else v)
                     for c in self.columns
                 ]
+                + bounds
             )
         return buf.getvalue()
 
@@ -113,6 +172,7 @@ class Table:
                 .replace("↓", "$\\downarrow$")
                 .replace("—", "--")
                 .replace("∞", "$\\infty$")
+                .replace("±", "$\\pm$")
             )
 
         lines = [
@@ -147,7 +207,11 @@ class Table:
             parts.append(f"<tr><th>{html.escape(str(row.get(self.row_key, '')))}</th>")
             for col in self.columns:
                 text = html.escape(self.cell(row, col))
-                parts.append(f"<td><b>{text}</b></td>" if self._is_best(row, col, best) else f"<td>{text}</td>")
+                ci = self.interval(row, col)
+                title = "" if ci is None else f" title='95% interval [{ci.lo:.{col.digits}f}, {ci.hi:.{col.digits}f}]'"
+                parts.append(
+                    f"<td{title}><b>{text}</b></td>" if self._is_best(row, col, best) else f"<td{title}>{text}</td>"
+                )
             parts.append("</tr>")
         parts.append("</tbody></table>")
         parts += [f"<p class='note'>{html.escape(n)}</p>" for n in self.notes]

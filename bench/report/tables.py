@@ -116,8 +116,11 @@ def _label(record: dict[str, Any]) -> str:
     return f"{d.get('name', '?')}" + (f" ({weights})" if weights else "")
 
 
-def records_table(records: Sequence[dict[str, Any]], title: str | None = None) -> Table:
-    """One row per record, one column per metric found in any record (missing cells marked)."""
+def records_table(records: Sequence[dict[str, Any]], title: str | None = None, ci: bool = False) -> Table:
+    """One row per record, one column per metric found in any record (missing cells marked).
+
+    With ``ci`` the cells carry the records' stored 95 % intervals (``value ± half-width``).
+    """
     names: list[str] = []
     info: dict[str, dict[str, object]] = {}
     for rec in records:
@@ -136,6 +139,11 @@ def records_table(records: Sequence[dict[str, Any]], title: str | None = None) -
         row["n"] = rec.get("dataset", {}).get("n_scored", len(rec.get("rows", [])))
         spi = rec.get("timings", {}).get("seconds_per_image")
         row["sec"] = to_float(spi) if spi is not None else None
+        if ci:
+            from bench.report.intervals import record_cell_interval
+
+            cells = {name: record_cell_interval(rec, name) for name in names}
+            row["_ci"] = {k: v for k, v in cells.items() if v is not None}
         rows.append(row)
     first = records[0] if records else {}
     cfg = first.get("config", {})
@@ -147,18 +155,29 @@ def records_table(records: Sequence[dict[str, Any]], title: str | None = None) -
     issues = sum(len(r.get("issues", [])) for r in records)
     if issues:
         notes.append(f"{issues} file(s) could not be used; see the records' 'issues'.")
+    if ci:
+        from bench.report.intervals import interval_note, missing_note
+
+        notes += [n for n in (interval_note(records, 0), missing_note(records)) if n]
     return Table(title=title, columns=cols, rows=rows, notes=notes)
 
 
 def render_run_summary(records: Sequence[dict[str, Any]], fmt: str = "markdown") -> str:
-    """The table ``bench run`` prints: one row per derainer of this invocation."""
+    """The table ``bench run`` prints: one row per derainer of this invocation, with 95 % intervals.
+
+    Below the table, each derainer's headline gain with its interval, and whether it is distinguishable
+    from zero on this many images.
+    """
     if not records:
         return "(no records)"
-    renderer = None
+    from bench.report.intervals import summary_lines
+
     task = records[0].get("task")
     if task in ("detection", "instance", "semantic", "noref"):
         from bench.report.downstream import downstream_table
 
-        renderer = downstream_table
-    table = renderer(records) if renderer else records_table(records)
-    return table.render(fmt)
+        table = downstream_table(records, ci=True)
+    else:
+        table = records_table(records, ci=True)
+    lines = summary_lines(records)
+    return table.render(fmt) + ("\n\n" + "\n".join(lines) if lines else "")

@@ -10,7 +10,8 @@ state sidecar (:mod:`bench.results.state`). The merge
    rows and per-item issues in that order, and
 3. lets the task recompute the dataset-level metrics exactly as ``bench run`` does: means of rows for
    restoration / noref, pycocotools mAP from the logged predictions for detection / instance, summed
-   confusion matrices for semantic segmentation.
+   confusion matrices for semantic segmentation, and the intervals of :mod:`bench.stats.intervals` from the
+   merged per-image data (also written to the merged state file).
 
 The result equals the unsharded run's record except ``created``, ``env`` and ``timings``.
 
@@ -327,7 +328,11 @@ def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) 
     stem = record_name(config, derainer_name, dataset_name)
     out = Path(output) if output is not None else first.path.parent / f"{stem}.json"
     _merge_images(shards, out.parent / "images" / stem, record)
-    write_state(state_path(out), item_arrays(full_ids, full_paths))
+    state = item_arrays(full_ids, full_paths)
+    merged_state = getattr(task, "merged_state", None)  # per-image logs, for intervals and comparisons
+    if merged_state is not None:
+        state.update(merged_state([s.state for s in shards], order) or {})
+    write_state(state_path(out), state)
     write_record(record, out)
     logger.info("merged %d shards into %s", len(shards), out)
     return out, record

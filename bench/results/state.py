@@ -8,7 +8,8 @@ Beside each record ``<stem>.json`` a task writes ``<stem>.state.npz`` (plain num
   merge rebuilds the unsharded order exactly from these.
 * task-specific scorer inputs, because dataset-level scores cannot be rebuilt from per-image rows:
   detection / instance keep every image's predictions and ground truth (:class:`DetectionLog`, masks as
-  COCO RLE), semantic segmentation its confusion matrices.
+  COCO RLE), semantic segmentation its confusion matrices, summed and per image (:class:`ConfusionLog`).
+  The same per-image data is what :mod:`bench.stats` resamples for confidence intervals.
 
 Example:
     >>> import numpy as np
@@ -256,3 +257,82 @@ class DetectionLog:
                 b, s, lab, _, m = next(preds[cond])
                 dets[cond] = Detections(b, s, lab, m)
             yield str(item_id), (int(shapes[k][0]), int(shapes[k][1])), truth, dets
+
+
+class ConfusionLog:
+    """Every scored image's confusion matrix per condition (semantic segmentation), for image resampling.
+
+    ``(n, C, C + 1)`` int64 counts per condition, as :class:`~bench.evaluators.semantic_scoring.SemanticScorer`
+    accumulates them (the last column counts predictions outside ``0 .. C-1``); their sum over images is
+    the set's confusion matrix.
+
+    Example:
+        >>> log = ConfusionLog(("clean",), num_classes=2)
+        >>> from bench.evaluators.base import GroundTruth
+        >>> log.add("a", (1, 2), GroundTruth(semantic=np.array([[0, 1]])), {"clean": np.array([[0, 0]])})
+        >>> log.arrays()["semantic.clean.per_image"].tolist()
+        [[[1, 0, 0], [1, 0, 0]]]
+    """
+
+    def __init__(self, conditions: Sequence[str], num_classes: int, ignore_index: int = 255) -> None:
+        self.conditions = tuple(conditions)
+        self.num_classes = int(num_classes)
+        self.ignore_index = int(ignore_index)
+        self.ids: list[str] = []
+        self.per_image: dict[str, list[np.ndarray]] = {c: [] for c in self.conditions}
+
+    def add(
+        self, item_id: str, shape: tuple[int, int], truth: GroundTruth, predictions: Mapping[str, np.ndarray]
+    ) -> None:
+        """Log one image's confusion matrix for each condition (same arguments as :meth:`DetectionLog.add`)."""
+        from bench.evaluators.semantic_scoring import SemanticScorer
+
+        if truth.semantic is None:
+            raise ValueError(f"image {item_id}: ground truth has no semantic map")
+        self.ids.append(str(item_id))
+        for cond in self.conditions:
+            scorer = SemanticScorer(self.num_classes, self.ignore_index)
+            scorer.add(predictions[cond], truth.semantic)
+            self.per_image[cond].append(scorer.confusion.copy())
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """``semantic.ids`` and ``semantic.<condition>.per_image``."""
+        shape = (len(self.ids), self.num_classes, self.num_classes + 1)
+        out: dict[str, np.ndarray] = {"semantic.ids": np.asarray(self.ids, dtype=np.str_).reshape(-1)}
+        for cond in self.conditions:
+            stacked = np.stack(self.per_image[cond]) if self.ids else np.zeros(shape, dtype=np.int64)
+            out[f"semantic.{cond}.per_image"] = stacked.astype(np.int64)
+        return out
+
+    @staticmethod
+    def merged(
+        states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int], conditions: Sequence[str]
+    ) -> dict[str, np.ndarray] | None:
+        """The per-image arrays of several shards' states, in the unsharded order (None if a shard lacks them)."""
+        if not states or any("semantic.ids" not in s for s in states):
+            return None
+        ids = [str(i) for s in states for i in s["semantic.ids"].tolist()]
+        sort = np.argsort([order[i] for i in ids], kind="stable")
+        out: dict[str, np.ndarray] = {"semantic.ids": np.asarray(ids, dtype=np.str_).reshape(-1)[sort]}
+        for cond in conditions:
+            out[f"semantic.{cond}.per_image"] = np.concatenate([s[f"semantic.{cond}.per_image"] for s in states])[sort]
+        return out
+
+
+def merged_detection_log(
+    states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int], conditions: Sequence[str]
+) -> dict[str, np.ndarray] | None:
+    """One :class:`DetectionLog`'s arrays from several shards' logs, in the unsharded order (None if a shard has none).
+
+    Example:
+        >>> merged_detection_log([], {}, ("clean",)) is None
+        True
+    """
+    if not states or any("log.ids" not in s for s in states):
+        return None
+    logged = [entry for state in states for entry in DetectionLog.replay(state, conditions)]
+    logged.sort(key=lambda entry: order[entry[0]])
+    log = DetectionLog(conditions)
+    for item_id, shape, truth, preds in logged:
+        log.add(item_id, shape, truth, preds)
+    return log.arrays()

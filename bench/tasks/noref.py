@@ -16,6 +16,7 @@ from bench.data.paired import ImageFolder, PairedDataset
 from bench.results.cache import ArrayCache, array_sha256
 from bench.results.record import RunRecord, stable_hash, write_record
 from bench.results.state import item_arrays, state_path, write_state
+from bench.stats.intervals import attach_intervals
 from bench.tasks.common import Stopwatch, base_record, build_engine, output_dir, progress, record_name
 from bench.tasks.config import RunConfig, select_shard
 
@@ -138,6 +139,7 @@ class NoRefTask:
             record["images_dir"] = str(image_dir)
         path = output_dir(cfg) / f"{record_name(cfg, dinfo['name'], ds_name)}.json"
         write_state(state_path(path), item_arrays([i for i, _ in items], [str(p) for _, p in items]))
+        attach_intervals(record, None)  # paired-bootstrap intervals over the rows' images
         path = write_record(record, path)
         record["_path"] = str(path)
         return record
@@ -147,3 +149,4 @@ class NoRefTask:
     ) -> None:
         """Metrics of a merged record: the same means over its rows (natural order) as :meth:`run`."""
         record["metrics"] = aggregate(record["rows"], list(self.config.metrics) or list(DEFAULT_METRICS))
+        attach_intervals(record, None)

@@ -18,6 +18,7 @@ from bench.data.prefetch import prefetch
 from bench.metrics.base import StreamingMetric
 from bench.results.record import RunRecord, stable_hash, write_record
 from bench.results.state import item_arrays, state_path, write_state
+from bench.stats.intervals import attach_intervals
 from bench.tasks.common import (
     Stopwatch,
     base_record,
@@ -157,6 +158,7 @@ class RestorationTask:
             record["images_dir"] = str(image_dir)
         path = output_dir(cfg) / f"{stem}.json"
         write_state(state_path(path), item_arrays([p.id for p in dataset.pairs], [str(p.rainy) for p in dataset.pairs]))
+        attach_intervals(record, None)  # paired-bootstrap intervals over the rows' images
         path = write_record(record, path)
         journal.remove()
         record["_path"] = str(path)
@@ -167,3 +169,4 @@ class RestorationTask:
     ) -> None:
         """Metrics of a merged record: the same means over its rows (natural order) as :meth:`run`."""
         record["metrics"] = aggregate(record["rows"], list(self.config.metrics) or list(DEFAULT_METRICS))
+        attach_intervals(record, None)
