@@ -50,7 +50,9 @@ def create_derainer(
     Args:
         name: A registered name (``"mspfn"``), an alias, or ``"path/to/file.py:ClassName"``.
         weights: ``"default"`` (the card's default weights, random init if it has none), a tag from
-            the card (``"Rain100L"``), a file path, or ``None``/``"none"`` for random initialisation.
+            the card (``"Rain100L"``), a file path, a TensorFlow checkpoint (prefix, ``.index`` file or
+            folder; converted once into ``$BENCH_CACHE``, see :mod:`bench.convert.tf_checkpoint`), or
+            ``None``/``"none"`` for random initialisation.
         device: Move the model there (``"cpu"``, ``"cuda"``).
         **kwargs: Passed to the factory (architecture options).
 
@@ -71,6 +73,11 @@ def create_derainer(
     weights_path: Path | None = None
     expected_sha: str | None = None
     weights_tag: str | None = None
+    if weights is not None and str(weights).lower() not in NO_WEIGHTS and str(weights) != "default":
+        from bench.convert.tf_checkpoint import cached_tf_conversion, is_tf_checkpoint
+
+        if is_tf_checkpoint(weights):
+            weights = cached_tf_conversion(weights, name, **kwargs)
     if weights is not None and str(weights).lower() not in NO_WEIGHTS and Path(str(weights)).expanduser().is_file():
         weights_path = Path(str(weights)).expanduser()
         from bench.engine.checkpoint import load_checkpoint

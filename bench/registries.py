@@ -43,6 +43,18 @@ _BUILTIN_DERAINERS: list[tuple[str, str, str, tuple[str, ...]]] = [
         (),
     ),
     (
+        "mspfn_official",
+        "derainers.mspfn:mspfn_official",
+        "MSPFN as the official TF test graph TEST_MSPFN_M17N1.py (TF SAME padding, BGR): runs the authors' checkpoint.",
+        ("mspfn_tf",),
+    ),
+    (
+        "mspfn_official_train",
+        "derainers.mspfn:mspfn_official_train",
+        "MSPFN as the official TF training graph MSPFN.py, N=(1,3,3) per scale (TF SAME padding, BGR).",
+        (),
+    ),
+    (
         "mspfn_light",
         "derainers.mspfn:mspfn_light",
         "MSPFN* lightweight (M5N1, 32 channels, two-level URAB).",

@@ -14,6 +14,13 @@ Layout (spec §1-5; ``C`` = ``channels``, 64 in the full model):
 * **RM** (§5): per-scale fusion with the CFM outputs, upsample-and-concat to full scale, ``conv(2C→32)``,
   then a plain ``Conv3×3(32→3)`` giving the rain layer ``R*``. Output: ``I − R*``.
 
+Stride-2 padding: ``padding="pytorch"`` (default) pads the stride-2 convolutions by 1 on every side and
+builds the transposed convolutions with ``padding=1, output_padding=1``; ``padding="tf_same"`` follows
+TensorFlow's ``SAME`` rule exactly (the down convolution pads bottom/right first, the transposed
+convolution keeps the first ``2H × 2W`` of the full output), a one-pixel shift that the TF release's
+weights depend on. ``channel_order="bgr"`` reverses the input channels (and the output's back), as the
+release reads images with OpenCV. ``mspfn_official`` combines both with ``value_range="symmetric"``.
+
 Value range: the harness feeds RGB in [0, 1]. With ``value_range="symmetric"`` the model works on
 ``2x − 1`` internally (as the TF release does on [-1, 1] data), i.e. it returns
 ``((2I − 1) − R*) + 1) / 2 = I − R*/2``, and :meth:`MSPFN.training_loss` compares the images in [-1, 1]
@@ -42,6 +49,7 @@ from torch import nn
 
 from derainers.base import Derainer, DerainerCard
 from derainers.shipped import default_shipped_tag, shipped_weights
+from derainers.tf_same import TFSameCrop2d, TFSamePad2d
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +69,16 @@ __all__ = [
     "mspfn_m13n2",
     "mspfn_m17n2",
     "mspfn_m30n1",
+    "mspfn_official",
+    "mspfn_official_train",
     "mspfn_release",
     "mspfn_tiny",
 ]
 
 Pyramid = Literal["avg", "gaussian"]
 ValueRange = Literal["unit", "symmetric"]
+StridePadding = Literal["pytorch", "tf_same"]
+ChannelOrder = Literal["rgb", "bgr"]
 
 PAPER = "Jiang et al., Multi-Scale Progressive Fusion Network for Single Image Deraining, CVPR 2020"
 
@@ -85,20 +97,34 @@ NOTES = (
 
 # ----------------------------------------------------------------------------- building blocks
 class ConvAct(nn.Sequential):
-    """``conv(a→b)`` of the spec: 3×3 conv (stride 1 or 2), no bias, then per-channel PReLU (init 0)."""
+    """``conv(a→b)`` of the spec: 3×3 conv (stride 1 or 2), no bias, then per-channel PReLU (init 0).
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int = 1) -> None:
+    ``padding="tf_same"`` pads a stride-2 convolution as TF's ``SAME`` (stride 1 is the same either way).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1, padding: StridePadding = "pytorch") -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
+        tf_same = padding == "tf_same" and stride > 1
+        if tf_same:
+            self.pad = TFSamePad2d(3, stride)  # registered first: nn.Sequential runs children in order
+        self.conv = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=0 if tf_same else 1, bias=False)
         self.act = nn.PReLU(out_ch, init=0.0)
 
 
 class UpAct(nn.Sequential):
-    """``up(a→b)`` of the spec: 3×3 transposed conv, stride 2, output exactly 2H×2W, no bias, PReLU."""
+    """``up(a→b)`` of the spec: 3×3 transposed conv, stride 2, output exactly 2H×2W, no bias, PReLU.
 
-    def __init__(self, in_ch: int, out_ch: int) -> None:
+    ``padding="tf_same"``: ``ConvTranspose2d(padding=0)`` cropped to the first 2H×2W, as TF's
+    ``conv2d_transpose`` with ``SAME`` padding (the default keeps rows/columns 1…2H instead).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, padding: StridePadding = "pytorch") -> None:
         super().__init__()
-        self.conv = nn.ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=1, output_padding=1, bias=False)
+        if padding == "tf_same":
+            self.conv = nn.ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=0, bias=False)
+            self.crop = TFSameCrop2d(3, 2)
+        else:
+            self.conv = nn.ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=1, output_padding=1, bias=False)
         self.act = nn.PReLU(out_ch, init=0.0)
 
 
@@ -132,13 +158,15 @@ class URAB(nn.Module):
     u = up(cat[d1, u1])``; generally each extra level adds a down and an up(concat with the skip).
     """
 
-    def __init__(self, channels: int, num_cau: int, levels: int = 1, reduction: int = 4) -> None:
+    def __init__(
+        self, channels: int, num_cau: int, levels: int = 1, reduction: int = 4, padding: StridePadding = "pytorch"
+    ) -> None:
         super().__init__()
         if levels < 1:
             raise ValueError(f"URAB needs at least one level, got {levels}")
-        self.downs = nn.ModuleList(ConvAct(channels, channels, stride=2) for _ in range(levels))
+        self.downs = nn.ModuleList(ConvAct(channels, channels, stride=2, padding=padding) for _ in range(levels))
         self.caus = nn.Sequential(*(CAU(channels, reduction) for _ in range(num_cau)))
-        self.ups = nn.ModuleList(UpAct(2 * channels, channels) for _ in range(levels))
+        self.ups = nn.ModuleList(UpAct(2 * channels, channels, padding) for _ in range(levels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips: list[torch.Tensor] = []
@@ -213,14 +241,16 @@ class ResidualRecurrentUnit(nn.Module):
 class CoarseFusion(nn.Module):
     """Coarse-fusion module (spec §3.3): RRUs from 1/4 to full scale with transposed-conv sum fusion."""
 
-    def __init__(self, channels: int, lstm_input: int, lstm_hidden: tuple[int, int, int]) -> None:
+    def __init__(
+        self, channels: int, lstm_input: int, lstm_hidden: tuple[int, int, int], padding: StridePadding = "pytorch"
+    ) -> None:
         super().__init__()
         self.rru4 = ResidualRecurrentUnit(channels, lstm_input, lstm_hidden[0])
         self.rru2 = ResidualRecurrentUnit(channels, lstm_input, lstm_hidden[1])
         self.rru1 = ResidualRecurrentUnit(channels, lstm_input, lstm_hidden[2])
-        self.up42 = UpAct(channels, channels)
-        self.up41 = UpAct(channels, channels)
-        self.up21 = UpAct(channels, channels)
+        self.up42 = UpAct(channels, channels, padding)
+        self.up41 = UpAct(channels, channels, padding)
+        self.up21 = UpAct(channels, channels, padding)
 
     def forward(
         self, f4: torch.Tensor, f2: torch.Tensor, f1: torch.Tensor
@@ -238,15 +268,20 @@ class FineFusion(nn.Module):
     """One fine-fusion module (spec §4.3): a URAB per scale, coarse to fine, residual to un-fused maps."""
 
     def __init__(
-        self, channels: int, cau_per_scale: tuple[int, int, int], urab_levels: int = 1, reduction: int = 4
+        self,
+        channels: int,
+        cau_per_scale: tuple[int, int, int],
+        urab_levels: int = 1,
+        reduction: int = 4,
+        padding: StridePadding = "pytorch",
     ) -> None:
         super().__init__()
-        self.urab4 = URAB(channels, cau_per_scale[0], urab_levels, reduction)
-        self.urab2 = URAB(channels, cau_per_scale[1], urab_levels, reduction)
-        self.urab1 = URAB(channels, cau_per_scale[2], urab_levels, reduction)
-        self.up42 = UpAct(channels, channels)
-        self.up41 = UpAct(channels, channels)
-        self.up21 = UpAct(channels, channels)
+        self.urab4 = URAB(channels, cau_per_scale[0], urab_levels, reduction, padding)
+        self.urab2 = URAB(channels, cau_per_scale[1], urab_levels, reduction, padding)
+        self.urab1 = URAB(channels, cau_per_scale[2], urab_levels, reduction, padding)
+        self.up42 = UpAct(channels, channels, padding)
+        self.up41 = UpAct(channels, channels, padding)
+        self.up21 = UpAct(channels, channels, padding)
 
     def forward(
         self, x4: torch.Tensor, x2: torch.Tensor, x1: torch.Tensor
@@ -263,13 +298,13 @@ class FineFusion(nn.Module):
 class Reconstruction(nn.Module):
     """Reconstruction module (spec §5): fuse with the CFM outputs, go up to full scale, predict ``R*``."""
 
-    def __init__(self, channels: int, mid: int = 32) -> None:
+    def __init__(self, channels: int, mid: int = 32, padding: StridePadding = "pytorch") -> None:
         super().__init__()
         self.fuse4 = ConvAct(2 * channels, channels)
         self.fuse2 = ConvAct(2 * channels, channels)
         self.fuse1 = ConvAct(2 * channels, channels)
-        self.up42 = UpAct(channels, channels)
-        self.up421 = UpAct(2 * channels, channels)
+        self.up42 = UpAct(channels, channels, padding)
+        self.up421 = UpAct(2 * channels, channels, padding)
         self.mid = ConvAct(2 * channels, mid)
         self.out = nn.Conv2d(mid, 3, 3, padding=1, bias=False)
 
@@ -322,6 +357,10 @@ class MSPFN(Derainer):
         rm_mid: Width of the reconstruction module's last hidden conv (32).
         cau_reduction: Squeeze-excitation reduction of the CAUs (4).
         value_range: ``"unit"`` (work on [0, 1]) or ``"symmetric"`` (map to [-1, 1] inside, as the release).
+        padding: Stride-2 layers: ``"pytorch"`` (symmetric padding) or ``"tf_same"`` (TensorFlow's ``SAME``
+            rule, needed for the TF release's weights).
+        channel_order: Channel order the weights expect: ``"rgb"`` or ``"bgr"`` (the release, OpenCV);
+            input and output stay RGB, the model reverses the channels inside.
         edge_weight: λ of the edge loss in :meth:`training_loss` (0.05; 0 = "MSPFN w/o edge loss").
         channels_last: Run the network in channels-last memory format (faster with oneDNN on CPU and
             cuDNN on GPU); the output keeps the input's memory format either way.
@@ -346,6 +385,8 @@ class MSPFN(Derainer):
         rm_mid: int = 32,
         cau_reduction: int = 4,
         value_range: ValueRange = "unit",
+        padding: StridePadding = "pytorch",
+        channel_order: ChannelOrder = "rgb",
         edge_weight: float = 0.05,
         channels_last: bool = True,
         name: str = "mspfn",
@@ -359,6 +400,10 @@ class MSPFN(Derainer):
             raise ValueError(f"value_range must be 'unit' or 'symmetric', got {value_range!r}")
         if urab_levels < 1:
             raise ValueError(f"urab_levels must be >= 1, got {urab_levels}")
+        if padding not in ("pytorch", "tf_same"):
+            raise ValueError(f"padding must be 'pytorch' or 'tf_same', got {padding!r}")
+        if channel_order not in ("rgb", "bgr"):
+            raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
         n = _per_scale(cau_per_scale, "cau_per_scale")
         hidden = _per_scale(lstm_hidden, "lstm_hidden")
         self.config: dict[str, Any] = {
@@ -374,17 +419,24 @@ class MSPFN(Derainer):
             "value_range": value_range,
             "edge_weight": edge_weight,
         }
+        # only when not the default, so that the architecture of existing (shipped, trained) weights is unchanged
+        if padding != "pytorch":
+            self.config["padding"] = padding
+        if channel_order != "rgb":
+            self.config["channel_order"] = channel_order
         super().__init__(card=self._make_card(name, self.config))
         self.pyramid = pyramid
         self.value_range = value_range
+        self.padding = padding
+        self.channel_order = channel_order
         self.edge_weight = float(edge_weight)
         self.channels_last = bool(channels_last)
         self.head4 = ConvAct(3, channels)
         self.head2 = ConvAct(3, channels)
         self.head1 = ConvAct(3, channels)
-        self.cfm = CoarseFusion(channels, lstm_input, hidden)
-        self.ffms = nn.ModuleList(FineFusion(channels, n, urab_levels, cau_reduction) for _ in range(num_ffm))
-        self.rm = Reconstruction(channels, rm_mid)
+        self.cfm = CoarseFusion(channels, lstm_input, hidden, padding)
+        self.ffms = nn.ModuleList(FineFusion(channels, n, urab_levels, cau_reduction, padding) for _ in range(num_ffm))
+        self.rm = Reconstruction(channels, rm_mid, padding)
         self.reset_parameters(seed)
 
     @staticmethod
@@ -397,6 +449,8 @@ class MSPFN(Derainer):
             f"{cfg['channels']} channels, Conv-LSTM {hidden}, {cfg['pyramid']} pyramid, "
             f"{cfg['urab_levels']}-level URAB, {cfg['value_range']} value range"
         )
+        if "padding" in cfg or "channel_order" in cfg:
+            summary += f", {cfg.get('padding', 'pytorch')} stride-2 padding, {cfg.get('channel_order', 'rgb').upper()}"
         return DerainerCard(
             name=name,
             summary=summary,
@@ -453,7 +507,7 @@ class MSPFN(Derainer):
         return i2, _binomial_pyr_down(i2)
 
     def rain_layer(self, x: torch.Tensor) -> torch.Tensor:
-        """The predicted rain layer ``R*`` for an input ``x`` already in the model's value range."""
+        """The predicted rain layer ``R*`` for an input ``x`` already in the model's value range and channel order."""
         i2, i4 = self.input_pyramid(x)
         f4, f2, f1 = self.head4(i4), self.head2(i2), self.head1(x)
         r4, r2, r1 = self.cfm(f4, f2, f1)
@@ -469,15 +523,18 @@ class MSPFN(Derainer):
             rainy: ``(N, 3, H, W)`` RGB in [0, 1], H and W multiples of ``card.size_multiple``.
 
         Returns:
-            The derained batch ``I − R*`` in [0, 1] terms (not clamped), same shape.
+            The derained batch ``I − R*`` in [0, 1] terms (not clamped), same shape, RGB.
         """
         self._check_input(rainy)
-        x = rainy.contiguous(memory_format=torch.channels_last) if self.channels_last else rainy
+        x = rainy.flip(1) if self.channel_order == "bgr" else rainy
+        x = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
         if self.value_range == "symmetric":
             x = x * 2.0 - 1.0
             out = (x - self.rain_layer(x) + 1.0) * 0.5
         else:
             out = x - self.rain_layer(x)
+        if self.channel_order == "bgr":
+            out = out.flip(1)
         if self.channels_last and rainy.is_contiguous():
             out = out.contiguous()
         return out
@@ -542,6 +599,42 @@ def mspfn_m30n1(**kwargs: Any) -> MSPFN:
 def mspfn_release(**kwargs: Any) -> MSPFN:
     """M17N1 with the TF release's Conv-LSTM widths 64/128/256 (``TEST_MSPFN_M17N1.py``; 15.82 M)."""
     return _build("mspfn_release", {"num_ffm": 17, "cau_per_scale": 1, "lstm_hidden": (64, 128, 256)}, kwargs)
+
+
+OFFICIAL_GRAPH = {
+    "num_ffm": 17,
+    "lstm_hidden": (64, 128, 256),
+    "padding": "tf_same",
+    "channel_order": "bgr",
+    "value_range": "symmetric",
+}
+
+
+def mspfn_official(**kwargs: Any) -> MSPFN:
+    """The official TF test graph ``TEST_MSPFN_M17N1.py`` exactly (the released checkpoint; 15.82 M).
+
+    M17N1 at the release's widths with TF ``SAME`` stride-2 padding, BGR channel order and [-1, 1] values,
+    so that the authors' checkpoint, converted by ``python -m bench convert --from tf-checkpoint``, gives
+    the TF graph's output (docs/official_mspfn.md).
+
+    Example:
+        >>> model = mspfn_official()
+        >>> model.config["padding"], model.config["channel_order"], model.num_parameters()
+        ('tf_same', 'bgr', 15823424)
+    """
+    return _build("mspfn_official", {**OFFICIAL_GRAPH, "cau_per_scale": 1}, kwargs)
+
+
+def mspfn_official_train(**kwargs: Any) -> MSPFN:
+    """The official TF training graph ``MSPFN.py`` (also ``TEST_MSPFN.py``): N = (1, 3, 3) per scale; 21.00 M.
+
+    As :func:`mspfn_official` otherwise; for checkpoints retrained with the authors' training script.
+
+    Example:
+        >>> mspfn_official_train().config["cau_per_scale"]
+        (1, 3, 3)
+    """
+    return _build("mspfn_official_train", {**OFFICIAL_GRAPH, "cau_per_scale": (1, 3, 3)}, kwargs)
 
 
 def mspfn_light(**kwargs: Any) -> MSPFN:

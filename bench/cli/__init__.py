@@ -23,6 +23,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("validate", "check a derainer against the plugin contract"),
     ("compare", "run the standard suite for a derainer and place it in Tables 4-6"),
     ("merge", "merge shard run records into one"),
+    ("convert", "convert another framework's checkpoint (TensorFlow MSPFN) into bench weights"),
 )
 
 

@@ -21,7 +21,17 @@ pytestmark = pytest.mark.benchmark
 SIDE = 32
 METRIC_NAMES = ("psnr_y", "ssim_y", "fsim", "niqe", "sseq")
 # Full-width MSPFN variants take 10-30 s each just to build (13-22 M parameters) on a loaded 2-core CPU.
-BIG = {"mspfn", "mspfn_m10n3", "mspfn_m17n2", "mspfn_m13n2", "mspfn_m8n5", "mspfn_m30n1", "mspfn_release"}
+BIG = {
+    "mspfn",
+    "mspfn_m10n3",
+    "mspfn_m17n2",
+    "mspfn_m13n2",
+    "mspfn_m8n5",
+    "mspfn_m30n1",
+    "mspfn_release",
+    "mspfn_official",
+    "mspfn_official_train",
+}
 DERAINER_PARAMS = [
     pytest.param(n, marks=pytest.mark.slow) if DERAINERS.canonical(n) in BIG else n for n in DERAINERS.names()
 ]
