@@ -176,10 +176,10 @@ def test_operating_point_exact_numbers() -> None:
     scorer = CocoDetectionScorer()
     scorer.update(dets, gts, names=["one", "two"])
     out = scorer.compute()
-    assert tuple(out) == DETECTION_KEYS
+    assert tuple(out)[: len(DETECTION_KEYS)] == DETECTION_KEYS
     assert out["precision"] == pytest.approx(2 / 4)
     assert out["recall"] == pytest.approx(2 / 4)
-    assert out["iou"] == pytest.approx((1.0 + 0.8) / 2)
+    assert out["iou_matched"] == pytest.approx((1.0 + 0.8) / 2)
     assert scorer.per_image == [{"name": "one", "tp": 2, "fp": 2, "fn": 1}, {"name": "two", "tp": 0, "fp": 0, "fn": 1}]
     assert scorer.config()["operating_point_score"] == 0.6 and scorer.config()["operating_point_match_iou"] == 0.5
 
@@ -188,13 +188,13 @@ def test_operating_point_exact_numbers() -> None:
     out = low.compute()
     assert out["precision"] == pytest.approx(3 / 5)
     assert out["recall"] == pytest.approx(3 / 4)
-    assert out["iou"] == pytest.approx((1.0 + 0.8 + 1.0) / 3)
+    assert out["iou_matched"] == pytest.approx((1.0 + 0.8 + 1.0) / 3)
 
     strict = CocoDetectionScorer(match_iou=0.85)  # the 0.8 match no longer counts
     strict.update(dets, gts)
     out = strict.compute()
     assert out["precision"] == pytest.approx(1 / 4) and out["recall"] == pytest.approx(1 / 4)
-    assert out["iou"] == pytest.approx(1.0)
+    assert out["iou_matched"] == pytest.approx(1.0)
 
 
 def test_operating_point_greedy_by_score_and_crowd() -> None:
@@ -207,14 +207,31 @@ def test_operating_point_greedy_by_score_and_crowd() -> None:
     # det 3 lies on a crowd region: ignored; det 1 TP with IoU 0.6; det 2 FP; the crowd box is no miss
     assert scorer.per_image[0] == {"name": "0", "tp": 1, "fp": 1, "fn": 0}
     assert out["precision"] == pytest.approx(0.5) and out["recall"] == pytest.approx(1.0)
-    assert out["iou"] == pytest.approx(0.6)
+    # the readings of the paper's "IoU" (crowd regions take no part in any of them)
+    assert out["iou_matched"] == pytest.approx(0.6)  # the TP pair only
+    assert out["iou_overlap"] == pytest.approx((0.6 + 1.0) / 2)  # detections overlapping an object
+    assert out["iou_det_best"] == pytest.approx((0.6 + 1.0 + 0.0) / 3)  # every scored detection
+    assert out["iou_gt_best"] == pytest.approx(1.0)  # every object's best detection
+    assert out["iou"] == out["iou_overlap"]  # the default reading
+    picked = CocoDetectionScorer(iou_variant="matched")
+    picked.update([det], [gt])
+    assert picked.compute()["iou"] == pytest.approx(0.6) and picked.config()["iou_variant"] == "matched"
+    with pytest.raises(ValueError, match="iou_variant must be one of"):
+        CocoDetectionScorer(iou_variant="paper")
 
 
 def test_operating_point_zero_division() -> None:
     scorer = CocoDetectionScorer()
     scorer.update([Detections.empty()], [_gt([[0, 0, 5, 5]], [2])])
     out = scorer.compute()
-    assert out == {"map50_95": 0.0, "map50": 0.0, "precision": 0.0, "recall": 0.0, "iou": 0.0}
+    assert {k: out[k] for k in DETECTION_KEYS} == {
+        "map50_95": 0.0,
+        "map50": 0.0,
+        "precision": 0.0,
+        "recall": 0.0,
+        "iou": 0.0,
+    }
+    assert all(out[f"iou_{v}"] == 0.0 for v in ("overlap", "matched", "gt_best", "det_best"))
     nan_scorer = CocoDetectionScorer(zero_division=float("nan"))
     nan_scorer.update([_det([[0, 0, 5, 5]], [0.9], [1])], [GroundTruth()])
     out = nan_scorer.compute()

@@ -127,6 +127,43 @@ def match_greedy(
     return matches, fp, fn
 
 
+#: The readings of the paper's "IoU" column (Table 6 does not define it); ``iou`` in a record is the one the
+#: scorer's ``iou_variant`` names, every reading is stored as ``iou_<variant>``. See docs/metrics.md.
+IOU_VARIANTS: dict[str, str] = {
+    "overlap": "mean over detections (score >= threshold) that overlap a same-class object of their best IoU "
+    "with one (detections overlapping nothing are excluded)",
+    "matched": "mean IoU of the matched (true-positive) pairs; >= match_iou by construction",
+    "gt_best": "mean over all non-crowd objects of the best IoU with a same-class detection (0 when none)",
+    "det_best": "mean over all detections (score >= threshold) of their best IoU with a same-class object "
+    "(0 when none)",
+}
+DEFAULT_IOU_VARIANT = "overlap"
+
+
+def iou_readings(
+    iou: np.ndarray, det_labels: np.ndarray, gt_labels: np.ndarray, gt_crowd: np.ndarray, matched: Sequence[float]
+) -> dict[str, tuple[float, int]]:
+    """``(sum, count)`` of every :data:`IOU_VARIANTS` reading on one image (summed over a set, then divided).
+
+    Example:
+        >>> r = iou_readings(np.array([[0.8], [0.2], [0.0]]), np.array([0, 0, 0]), np.array([0]), np.array([False]), [0.8])
+        >>> {k: round(v[0] / v[1], 3) for k, v in r.items()}
+        {'overlap': 0.5, 'matched': 0.8, 'gt_best': 0.8, 'det_best': 0.333}
+    """
+    real = ~np.asarray(gt_crowd, dtype=bool)
+    same = np.asarray(det_labels)[:, None] == np.asarray(gt_labels)[None, :]
+    scored = np.where(same & real[None, :], iou, 0.0) if iou.size else np.zeros((len(det_labels), len(gt_labels)))
+    det_best = scored.max(axis=1) if scored.shape[1] else np.zeros(len(det_labels))
+    gt_best = scored.max(axis=0)[real] if scored.shape[0] else np.zeros(int(real.sum()))
+    overlapping = det_best[det_best > 0]
+    return {
+        "overlap": (float(overlapping.sum()), len(overlapping)),
+        "matched": (float(np.sum(matched)), len(matched)),
+        "gt_best": (float(gt_best.sum()), len(gt_best)),
+        "det_best": (float(det_best.sum()), len(det_best)),
+    }
+
+
 def pseudo_ground_truth(detections: Detections, score_threshold: float = 0.6) -> GroundTruth:
     """Turn a model's output on the clean image into pseudo ground truth (``pseudo=True``).
 
@@ -193,8 +230,17 @@ class CocoDetectionScorer:
     use_masks: bool = False
 
     def __init__(
-        self, *, score_threshold: float = 0.6, match_iou: float = 0.5, max_dets: int = 100, zero_division: float = 0.0
+        self,
+        *,
+        score_threshold: float = 0.6,
+        match_iou: float = 0.5,
+        max_dets: int = 100,
+        zero_division: float = 0.0,
+        iou_variant: str = DEFAULT_IOU_VARIANT,
     ) -> None:
+        if iou_variant not in IOU_VARIANTS:
+            raise ValueError(f"iou_variant must be one of {', '.join(IOU_VARIANTS)}, not {iou_variant!r}")
+        self.iou_variant = iou_variant
         self.score_threshold = float(score_threshold)
         self.match_iou = float(match_iou)
         self.max_dets = int(max_dets)
@@ -209,6 +255,8 @@ class CocoDetectionScorer:
             "max_dets": self.max_dets,
             "operating_point_score": self.score_threshold,
             "operating_point_match_iou": self.match_iou,
+            "iou_variant": self.iou_variant,
+            "iou_definition": IOU_VARIANTS[self.iou_variant],
             "matching": "greedy by descending score, same class, unmatched ground truth",
             "zero_division": self.zero_division,
         }
@@ -280,7 +328,7 @@ class CocoDetectionScorer:
         extent = np.ceil(boxes[:, 2:].max(axis=0)) if len(boxes) else np.ones(2)
         return int(max(extent[1], 1)), int(max(extent[0], 1))
 
-    def _operating_point(self, rec: _Image) -> tuple[dict[str, int], list[float]]:
+    def _operating_point(self, rec: _Image) -> tuple[dict[str, int], dict[str, tuple[float, int]]]:
         keep = rec.dt_scores >= self.score_threshold
         idx = np.flatnonzero(keep)
         if self.use_masks and rec.dt_rles is not None and rec.gt_rles is not None:
@@ -290,7 +338,8 @@ class CocoDetectionScorer:
         matches, fp, fn = match_greedy(
             iou, rec.dt_scores[idx], rec.dt_labels[idx], rec.gt_labels, rec.gt_crowd, self.match_iou
         )
-        return {"tp": len(matches), "fp": fp, "fn": fn}, [m[2] for m in matches]
+        readings = iou_readings(iou, rec.dt_labels[idx], rec.gt_labels, rec.gt_crowd, [m[2] for m in matches])
+        return {"tp": len(matches), "fp": fp, "fn": fn}, readings
 
     @property
     def per_image(self) -> list[dict[str, Any]]:
@@ -302,17 +351,22 @@ class CocoDetectionScorer:
 
     def _operating_point_summary(self) -> dict[str, float]:
         tp = fp = fn = 0
-        ious: list[float] = []
+        sums = dict.fromkeys(IOU_VARIANTS, 0.0)
+        counts_ = dict.fromkeys(IOU_VARIANTS, 0)
         for rec in self._images:
-            counts, matched = self._operating_point(rec)
+            counts, readings = self._operating_point(rec)
             tp += counts["tp"]
             fp += counts["fp"]
             fn += counts["fn"]
-            ious.extend(matched)
+            for name, (total, n) in readings.items():
+                sums[name] += total
+                counts_[name] += n
+        ious = {f"iou_{name}": self._ratio(sums[name], counts_[name]) for name in IOU_VARIANTS}
         return {
             "precision": self._ratio(tp, tp + fp),
             "recall": self._ratio(tp, tp + fn),
-            "iou": float(np.mean(ious)) if ious else self.zero_division,
+            "iou": ious[f"iou_{self.iou_variant}"],
+            **ious,
         }
 
     def _coco_eval(self, iou_type: str) -> tuple[float, float]:

@@ -47,7 +47,7 @@ CONDITIONS: tuple[str, ...] = ("clean", "rainy", "derained")
 #: What a malformed or unreadable label file (YOLO text, COCO JSON, mask PNG) raises; it costs that image only.
 #: Only the project's own input errors and OSError: anything else is a bug and must stop the run.
 LABEL_ERRORS: tuple[type[Exception], ...] = (LabelFormatError, ImageReadError, OSError)
-TASK_OPTIONS = frozenset({"evaluator", "score_threshold", "match_iou", "pseudo_score", "preset"})
+TASK_OPTIONS = frozenset({"evaluator", "score_threshold", "match_iou", "iou_variant", "pseudo_score", "preset"})
 
 
 def gain_and_recovery(scores: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -132,12 +132,13 @@ class DownstreamTask:
             raise MissingDataError(f"{err} (set the evaluator's weights with -o weights=PATH)") from err
 
     def build_scorer(self, evaluator: Any) -> Any:
-        from bench.evaluators.scoring import CocoDetectionScorer, CocoInstanceScorer
+        from bench.evaluators.scoring import DEFAULT_IOU_VARIANT, CocoDetectionScorer, CocoInstanceScorer
 
         cls = CocoInstanceScorer if self.kind == "instance" else CocoDetectionScorer
         return cls(
             score_threshold=float(self.options.get("score_threshold", 0.6)),
             match_iou=float(self.options.get("match_iou", 0.5)),
+            iou_variant=str(self.options.get("iou_variant", DEFAULT_IOU_VARIANT)),
         )
 
     def pseudo_truth(self, clean_prediction: Any) -> GroundTruth:
