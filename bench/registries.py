@@ -126,7 +126,7 @@ _BUILTIN_TASKS: list[tuple[str, str, str]] = [
     (
         "semantic",
         "bench.tasks.downstream:SemanticTask",
-        "Semantic segmentation (ESPNetv2, Cityscapes) on clean / rainy / derained.",
+        "Semantic segmentation (ESPNetv2, torchvision, mmseg; Cityscapes classes) on clean / rainy / derained.",
     ),
     ("noref", "bench.tasks.noref:NoRefTask", "No-reference quality (NIQE, SSEQ) of rainy and derained real photos."),
 ]
@@ -146,6 +146,11 @@ _BUILTIN_EVALUATORS: list[tuple[str, str, str]] = [
         "torchvision semantic segmentation models.",
     ),
     (
+        "mmseg",
+        "bench.evaluators.mmseg:MMSegSegmenter",
+        "mmsegmentation 1.x semantic segmentation (-o config=... -o weights=...; optional extra [mmseg]).",
+    ),
+    (
         "face_cascade",
         "bench.evaluators.cascade:FaceCascadeDetector",
         "scikit-image LBP face cascade (ships with the package; weights-free fallback).",
@@ -160,6 +165,12 @@ def _populate() -> None:
         DERAINERS.add(name, ref, summary=summary, aliases=aliases)
     for name, ref, summary in _BUILTIN_METRICS:
         METRICS.add(name, ref, summary=summary)
+    METRICS.add_family(
+        "pyiqa",
+        "bench.metrics.pyiqa_metrics:pyiqa_metric",
+        summary="any pyiqa metric, e.g. pyiqa:lpips, pyiqa:musiq (optional extra [pyiqa]; licence "
+        "PolyForm-Noncommercial-1.0.0: non-commercial use only)",
+    )
     for name, ref, summary in _BUILTIN_TASKS:
         TASKS.add(name, ref, summary=summary)
     for name, ref, summary in _BUILTIN_EVALUATORS:

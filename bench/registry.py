@@ -48,6 +48,24 @@ class Entry(Generic[T]):
         return not self._loaded and isinstance(self.target, str | EntryPoint)
 
 
+@dataclass
+class Family(Generic[T]):
+    """Names ``<prefix>:<name>`` made on demand by ``factory(name)`` (e.g. every pyiqa metric).
+
+    ``factory`` is a callable or a lazy ``"module:attr"`` reference to one; what it returns for a name is
+    kept, so each name is made once. The family is listed as one pattern, not name by name.
+    """
+
+    prefix: str
+    factory: Callable[[str], T] | str
+    summary: str = ""
+    made: dict[str, T] = field(default_factory=dict, repr=False)
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}:<name>"
+
+
 def _import_reference(reference: str) -> Any:
     module_name, _, attr = reference.partition(":")
     if not attr:
@@ -77,6 +95,7 @@ class Registry(Generic[T]):
         self._lock = threading.RLock()
         self._entry_points_loaded = entry_point_group is None
         self._frozen = False
+        self._families: dict[str, Family[T]] = {}
 
     # ------------------------------------------------------------------ registration
     def add(
@@ -138,6 +157,29 @@ class Registry(Generic[T]):
 
         return decorate
 
+    def add_family(self, prefix: str, factory: Callable[[str], T] | str, *, summary: str = "") -> None:
+        """Register the names ``<prefix>:<name>``, each made by ``factory(name)`` on first :meth:`get`.
+
+        Example:
+            >>> squares: Registry[int] = Registry("square")
+            >>> squares.add_family("sq", lambda n: int(n) ** 2, summary="the square of <name>")
+            >>> squares.get("sq:12"), squares.families()
+            (144, [('sq:<name>', 'the square of <name>')])
+        """
+        with self._lock:
+            if self._frozen:
+                raise RuntimeError(f"the {self.kind} registry is frozen; cannot add {prefix!r}")
+            self._families[prefix.lower()] = Family(prefix, factory, summary)
+
+    def families(self) -> list[tuple[str, str]]:
+        """``(pattern, summary)`` of each family, sorted (``("pyiqa:<name>", "...")``)."""
+        return sorted((f.pattern, f.summary) for f in self._families.values())
+
+    def _family_member(self, name: str) -> tuple[Family[T], str] | None:
+        prefix, sep, member = name.partition(":")
+        family = self._families.get(prefix.lower()) if sep else None
+        return (family, member) if family is not None and member else None
+
     def freeze(self) -> None:
         """Disallow further registration (useful in tests)."""
         self._frozen = True
@@ -164,9 +206,10 @@ class Registry(Generic[T]):
         known = sorted(self._aliases)
         close = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        families = f" Families: {', '.join(p for p, _ in self.families())}." if self._families else ""
         return (
             f"unknown {self.kind} {name!r}.{hint} "
-            f"Registered {self.kind}s: {', '.join(sorted(e.name for e in self._entries.values()))}."
+            f"Registered {self.kind}s: {', '.join(sorted(e.name for e in self._entries.values()))}.{families}"
         )
 
     def entry(self, name: str) -> Entry[T]:
@@ -176,9 +219,21 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """Return the object registered under ``name`` or an alias, importing it if lazy.
 
+        A name ``<prefix>:<member>`` of a family (:meth:`add_family`) is made by the family's factory,
+        which raises its own errors for members it does not know.
+
         Raises:
             UnknownNameError: ``name`` is not registered; the message lists close matches.
         """
+        member = self._family_member(name) if name.lower() not in self._aliases else None
+        if member is not None:
+            family, key = member
+            with self._lock:
+                if key not in family.made:
+                    factory = family.factory
+                    make = _import_reference(factory) if isinstance(factory, str) else factory
+                    family.made[key] = make(key)
+                return family.made[key]
         entry = self.entry(name)
         with self._lock:
             if not entry._loaded:

@@ -10,7 +10,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[all]"
+# [all] plus the optional backends' tests (docs/backends.md), about 20 s and 19 MB of wheels more: mmseg
+# from wheels with mmcv-lite (the tests stand in for mmcv's compiled ops), and pyiqa without its declared
+# dependencies (they would add opencv-python-headless over opencv, transformers, datasets, bitsandbytes,
+# tensorboard, numba ...); the weight-free pyiqa metrics the tests use need only huggingface_hub. pyiqa is
+# PolyForm-Noncommercial, hence not in [all].
+.venv/bin/python -m pip install -q -e ".[all,mmseg]" "mmcv-lite==2.1.0" "huggingface_hub==2.4.0"
+.venv/bin/python -m pip install -q --no-deps "pyiqa==0.1.16"
 if [ -z "${BENCH_DATA:-}" ] && [ -d ../shared/data ]; then
   BENCH_DATA="$(cd ../shared/data && pwd)"; export BENCH_DATA
 fi

@@ -14,11 +14,13 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     from bench.data.images import ImageReadError
     from bench.data.paired import EmptyDatasetError
     from bench.engine.checkpoint import UnsafeCheckpointError
+    from bench.optional import MissingBackendError
     from bench.paths import MissingDataError
     from bench.registry import UnknownNameError
 
     return (
         MissingDataError,
+        MissingBackendError,
         UnknownNameError,
         EmptyDatasetError,
         ImageReadError,

@@ -71,4 +71,6 @@ def run(args: argparse.Namespace) -> int:
             out.write(f"  {entry.name:<18} {extra + '  ' if extra else ''}{entry.summary}{aliases}{origin}\n")
             for line in lines:
                 out.write(f"  {'':<18}   {line}\n")
+        for pattern, summary in registry.families():  # e.g. pyiqa:<name>, made on first use
+            out.write(f"  {pattern:<18} {summary}\n")
     return 0

@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
         "-m",
         action="append",
         required=True,
-        help="registered metric name (repeatable), e.g. niqe, sseq, psnr_y",
+        help="registered metric name (repeatable), e.g. niqe, sseq, psnr_y, pyiqa:fsim (any pyiqa metric)",
     )
     p.add_argument("--ref", default=None, help="reference image (one input) or folder with equal file names")
     p.add_argument("--output", "-o", default=None, help="also write the CSV to this file")

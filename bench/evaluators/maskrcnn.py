@@ -7,9 +7,10 @@ Backends:
   ``"default"`` = torchvision's COCO file name (``maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth``) looked up in
   ``$BENCH_WEIGHTS/instance/`` and torch's hub cache (``$TORCH_HOME/hub/checkpoints``); ``None`` = random
   initialisation (tests only). Labels (COCO category ids 1..90) are mapped to the 80 contiguous classes.
-* ``detectron2`` (optional, only when importable): ``DefaultPredictor`` on the model-zoo config
-  ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml`` with the weights file given; its classes are
-  already the 80 contiguous ones.
+* ``detectron2`` (optional; not on PyPI): ``DefaultPredictor`` on a model-zoo config (default
+  ``COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml``) with the weights file given; its classes are
+  already the 80 contiguous ones. The adapter is :mod:`bench.evaluators.detectron2_backend`; without
+  detectron2 the evaluator fails at construction with one line naming the install command.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class MaskRCNN:
         weights: See :func:`resolve_maskrcnn_weights`; ``None`` gives random weights (tests).
         variant: torchvision model ``"v1"`` or ``"v2"``.
         backend: ``"torchvision"`` or ``"detectron2"``.
+        detectron2_config: detectron2 model-zoo config name or ``.yaml`` path (``backend="detectron2"``).
         conf: Minimum score kept (low, for mAP).
         max_det: Detections per image.
         mask_threshold: Probability above which a mask pixel is foreground (0.5, as COCO references).
@@ -108,6 +110,7 @@ class MaskRCNN:
         *,
         variant: Variant = "v1",
         backend: Backend = "torchvision",
+        detectron2_config: str | None = None,
         conf: float = 0.001,
         max_det: int = 100,
         mask_threshold: float = 0.5,
@@ -129,7 +132,12 @@ class MaskRCNN:
         self.min_size = int(min_size)
         self.max_size = int(max_size)
         self.model_kwargs = dict(model_kwargs)
+        self.detectron2_config = detectron2_config
         if backend == "detectron2":
+            from bench.evaluators.detectron2_backend import DEFAULT_CONFIG, require_detectron2
+
+            require_detectron2()  # one line naming the install command, before anything else
+            self.detectron2_config = detectron2_config or DEFAULT_CONFIG
             if weights is None or str(weights) == "default":
                 raise ValueError("the detectron2 backend needs an explicit weights file (model_final_*.pkl)")
             self.weights: Path | None = Path(weights).expanduser()
@@ -167,21 +175,16 @@ class MaskRCNN:
         return model.eval().to(self.device)
 
     def _build_detectron2(self) -> Any:
-        try:
-            from detectron2 import model_zoo
-            from detectron2.config import get_cfg
-            from detectron2.engine import DefaultPredictor
-        except ImportError as exc:
-            raise ImportError(
-                "backend='detectron2' needs detectron2 installed (it is not on PyPI; see its install guide)"
-            ) from exc
-        cfg = get_cfg()
-        cfg.merge_from_file(model_zoo.get_config_file("COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml"))
-        cfg.MODEL.WEIGHTS = str(self.weights)
-        cfg.MODEL.DEVICE = self.device
-        cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = self.conf
-        cfg.TEST.DETECTIONS_PER_IMAGE = self.max_det
-        return DefaultPredictor(cfg)
+        from bench.evaluators.detectron2_backend import DEFAULT_CONFIG, build_predictor
+
+        assert self.weights is not None  # checked in __init__
+        return build_predictor(
+            self.weights,
+            config=self.detectron2_config or DEFAULT_CONFIG,
+            device=self.device,
+            score_threshold=self.conf,
+            max_det=self.max_det,
+        )
 
     @property
     def model(self) -> Any:
@@ -219,14 +222,11 @@ class MaskRCNN:
             masks=masks[keep],
         )
 
-    def _predict_detectron2(self, image: np.ndarray) -> Detections:  # pragma: no cover - optional backend
-        inst = self.model(np.ascontiguousarray(image[..., ::-1]))["instances"].to("cpu")
-        return Detections(
-            boxes=inst.pred_boxes.tensor.numpy().astype(np.float64),
-            scores=inst.scores.numpy().astype(np.float64),
-            labels=inst.pred_classes.numpy().astype(np.int64),
-            masks=inst.pred_masks.numpy().astype(bool),
-        )
+    def _predict_detectron2(self, image: np.ndarray) -> Detections:
+        from bench.evaluators.detectron2_backend import predict_rgb
+
+        model = self.model  # detectron2's DefaultPredictor reads cfg.INPUT.FORMAT images
+        return predict_rgb(model, image, str(getattr(model, "input_format", "BGR")))
 
     def describe(self) -> dict[str, Any]:
         """Backend, weights path and sha256, thresholds, for the run record."""
@@ -236,6 +236,7 @@ class MaskRCNN:
             "evaluator": "MaskRCNN",
             "backend": self.backend,
             "variant": self.variant,
+            **({"detectron2_config": self.detectron2_config} if self.backend == "detectron2" else {}),
             "weights": str(self.weights) if self.weights is not None else None,
             "weights_sha256": file_sha256(str(self.weights)) if self.weights is not None else None,
             "random_weights": self.weights is None,
