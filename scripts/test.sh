@@ -15,7 +15,7 @@ fi
 # dependencies (they would add opencv-python-headless over opencv, transformers, datasets, bitsandbytes,
 # tensorboard, numba ...); the weight-free pyiqa metrics the tests use need only huggingface_hub. pyiqa is
 # PolyForm-Noncommercial, hence not in [all].
-.venv/bin/python -m pip install -q -e ".[all,mmseg]" "mmcv-lite==2.1.0" "huggingface_hub==2.4.0"
+.venv/bin/python -m pip install -q -e ".[all,tf,mmseg]" "mmcv-lite==2.1.0" "huggingface_hub==2.4.0"
 .venv/bin/python -m pip install -q --no-deps "pyiqa==0.1.16"
 if [ -z "${BENCH_DATA:-}" ] && [ -d ../shared/data ]; then
   BENCH_DATA="$(cd ../shared/data && pwd)"; export BENCH_DATA
