@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 
 def machine() -> str:
     """CPU model, AVX-512 flags, cores, threads: what the timing depends on."""
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=350)
     parser.add_argument("--derainers", type=int, default=4)
     parser.add_argument("--resamples", type=int, default=1000)
-    parser.add_argument("--clutter", type=int, default=60, help="false detections per image (about)")
+    parser.add_argument("--clutter", type=int, default=60, help="at most this many false detections per image")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -67,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             rec = dict(read_record(path))
             rec["_path"] = str(path)
             records.append(rec)
-        n_dets = sum(len(r["rows"]) for r in records)
+        n_rows = sum(len(r["rows"]) for r in records)
+        state = read_state(state_path(paths[0]))
+        per_image = float(np.mean(state["pred.derained.count"]))
+        objects = float(np.mean(state["gt.count"]))
         settings = BootstrapSettings(n_resamples=args.resamples)
         own = []
         for path, rec in zip(paths, records):
@@ -80,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     n_lines = sum(len(g) + len(p) for g, p in computed.values())
     sys.stdout.write(
         f"machine: {machine()}\n"
-        f"set: {args.images} images x 3 conditions x {args.derainers} derainers ({n_dets} record rows), "
-        f"{args.resamples} resamples, ~{args.clutter} false detections per image\n"
+        f"set: {args.images} images x 3 conditions x {args.derainers} derainers ({n_rows} record rows), "
+        f"{args.resamples} resamples; {objects:.1f} objects and {per_image:.0f} detections per image\n"
         f"setup (writing synthetic records with pycocotools scores, not timed): {setup:.1f} s\n"
         f"bench run, intervals of one record's aggregates: {', '.join(f'{t:.1f}' for t in own)} s\n"
         f"bench report --ci, all {args.derainers} records' intervals + paired comparisons "

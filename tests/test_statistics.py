@@ -117,8 +117,8 @@ def test_operating_point_and_confusion_statistics_equal_the_scorers() -> None:
     ref = scorer.compute()
     counts = np.array([operating_point_counts(t, d, 0.6, 0.5) for t, d in zip(truths, dets)])
     got = OperatingPoint("rainy", counts).evaluate(np.ones((1, 30)))
-    for key in ("precision", "recall", "iou"):
-        assert got[f"rainy.{key}"][0] == pytest.approx(ref[key], abs=1e-12)
+    for key in ("precision", "recall", "iou", "iou_overlap", "iou_matched", "iou_gt_best", "iou_det_best"):
+        assert got[f"rainy.{key}"][0] == pytest.approx(ref[key], abs=1e-12), key
 
     maps = [rng.integers(0, 4, (6, 7)) for _ in range(5)]
     labels = [np.where(rng.random((6, 7)) < 0.1, 255, rng.integers(0, 4, (6, 7))) for _ in range(5)]
@@ -183,6 +183,7 @@ def test_same_seed_same_intervals_and_another_seed_differs() -> None:
 
 def test_paired_tests_and_holm() -> None:
     assert sign_flip_test(np.zeros(8), 1000, 0) == (1.0, "sign-flip (exact)")
+    assert sign_flip_test(np.ones(10), 1000, 0) == (2 / 1024, "sign-flip (exact)")  # all 2^10 sign patterns
     p, name = sign_flip_test(np.full(40, 0.2) + np.random.default_rng(0).normal(0, 0.1, 40), 2000, 0)
     assert name == "sign-flip" and p < 0.01
     assert holm([0.01, 0.04, 0.03]) == [0.03, 0.06, 0.06]
@@ -219,7 +220,7 @@ def test_identity_gain_interval_is_exactly_zero(tmp_path: Path) -> None:
     record = DetectionTask(_config(tmp_path)).run()
     block = record["intervals"]
     assert block["n_images"] == 6 and block["settings"]["n_resamples"] == 1000
-    for key in ("map50_95", "map50", "precision", "recall", "iou"):
+    for key in ("map50_95", "map50", "precision", "recall", "iou", "iou_matched", "iou_gt_best"):
         gain = block["metrics"][f"gain.{key}"]
         assert (gain["lo"], gain["hi"], gain["p_value"]) == (0.0, 0.0, 1.0), key
     # the same per-image data rebuilds the record's numbers (full set, weights 1)
@@ -266,7 +267,7 @@ def test_run_summary_and_report_ci(tmp_path: Path, capsys: pytest.CaptureFixture
         == 0
     )
     text = capsys.readouterr().out
-    assert "**Paired comparisons — detection on" in text and "identity − mspfn_tiny (random init): mAP50-95" in text
+    assert "**Paired comparisons — detection on" in text and "mspfn_tiny (random init) − identity: mAP50-95" in text
     assert "p (Holm)" in text and "**Power — detection on" in text
     assert "95% lo" in (tmp_path / "t.csv").read_text()
     assert main(["report", "--runs", str(tmp_path / "runs"), "--ci"]) == 0
@@ -299,3 +300,18 @@ def test_summary_of_records_without_per_image_data_says_so() -> None:
     text = render_run_summary(records)
     assert "(no interval: the record holds no per-image data to resample)" in text
     assert "No intervals for" in text
+
+
+@pytest.mark.slow
+def test_readme_main_job_prints_its_gain_with_an_interval(
+    data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m bench run --derainer identity prenet --task detection` (embedded set, real YOLO and PReNet)."""
+    import re
+
+    assert main(["run", "--derainer", "identity", "prenet", "--task", "detection", "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Gain in mAP50-95 (derained − rainy) with its 95 % paired-bootstrap interval" in out
+    line = next(line for line in out.splitlines() if line.strip().startswith("prenet@"))
+    assert re.match(r"\s+prenet@\S+: [+-]\d+\.\d\d pp \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\], p [=<] [\d.]+ — ", line), line
+    assert line.endswith(("on 5 images.", "(5 images)."))

@@ -218,7 +218,7 @@ def power_tables(computed: Groups) -> list[Table]:
             Column("n", "images", None),
             Column("target", "target Δ", None, 3),
             Column("needed", "images needed (80 % power, α 0.05)", None),
-            Column("power", "power now", None, 2),
+            Column("power", "power for the target now", None, 2),
         ]
         notes = [
             "σ per image: SD of per-image differences (per-image metrics) or bootstrap SE · √images (set-level "

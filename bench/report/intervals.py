@@ -49,9 +49,9 @@ def apply_holm(cells: Sequence[tuple[CellInterval, float | None]], level: float 
     """Re-mark difference cells by Holm-adjusted p-value < 1 − level over the family ``cells``.
 
     Example:
-        >>> cells = [(CellInterval(1, 2, True), 0.01), (CellInterval(0.5, 2, True), 0.04)]
-        >>> [c.marked for c in apply_holm(cells)]
-        [True, False]
+        >>> cells = [(CellInterval(1, 2, True), 0.01), (CellInterval(0.5, 2, True), 0.03), (CellInterval(0.2, 1), 0.04)]
+        >>> [c.marked for c in apply_holm(cells)]  # Holm: 0.03, 0.06, 0.06
+        [True, False, False]
     """
     adjusted = holm([p for _, p in cells])
     return [CellInterval(c.lo, c.hi, marked=p is not None and p < 1.0 - level) for (c, _), p in zip(cells, adjusted)]

@@ -266,7 +266,7 @@ def sign_flip_test(differences: np.ndarray, n_flips: int, seed: int) -> tuple[fl
     """Paired sign-flip (permutation) test of mean per-image difference 0; returns ``(p, test name)``.
 
     Under the null each image's difference is as likely ``+d`` as ``−d``. Exact over all ``2^n`` sign
-    patterns when ``2^n <= n_flips``; otherwise ``n_flips`` random patterns from a generator seeded with
+    patterns when ``n <= 12`` or ``2^n <= n_flips``; otherwise ``n_flips`` random patterns from a generator seeded with
     ``(seed, 1)``, ``p = (1 + #{|mean(s·d)| ≥ |mean(d)|}) / (1 + n_flips)``.
 
     Example:
@@ -282,7 +282,7 @@ def sign_flip_test(differences: np.ndarray, n_flips: int, seed: int) -> tuple[fl
         return math.nan, "sign-flip"
     observed = abs(float(d.mean()))
     tol = 1e-12 * max(1.0, float(np.abs(d).max()))  # flips of equal |d| tie with the observed mean
-    if n <= 20 and 2**n <= n_flips:
+    if n <= 12 or (n <= 20 and 2**n <= n_flips):
         patterns = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * 2.0 - 1.0
         means = np.abs(patterns @ d) / n
         return float(np.mean(means >= observed - tol)), "sign-flip (exact)"

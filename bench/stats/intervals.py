@@ -209,7 +209,8 @@ def compare(
         metrics: Metric names (``map50_95``, ``psnr_y`` …); the condition ``derained`` is used where the
             records split scores by condition.
         settings: Bootstrap settings (the seed fixes the resampled images for every pair).
-        pairs: Index pairs ``(a, b)`` to compare (default: every pair, ``a < b``).
+        pairs: Index pairs ``(a, b)`` to compare (default: every pair, the later member minus the earlier one,
+            so a derainer listed after the identity "rain input" row reads as its improvement).
 
     Returns:
         One :class:`Comparison` per pair and metric both records hold.
@@ -227,7 +228,8 @@ def compare(
         per_image.append({k: v[[index[i] for i in ids]] for k, v in m.data.per_image.items()})
     jack = [m.jackknife(ids) for m in members] if settings.method == "bca" and n > 1 else []
     out: list[Comparison] = []
-    for i, j in pairs if pairs is not None else itertools.combinations(range(len(members)), 2):
+    default = [(j, i) for i, j in itertools.combinations(range(len(members)), 2)]
+    for i, j in pairs if pairs is not None else default:
         for metric in metrics:
             key = next((k for k in (f"derained.{metric}", metric) if k in samples[i] and k in samples[j]), None)
             if key is None:
@@ -263,10 +265,13 @@ def gain_per_image_sd(data: RecordData, metric: str) -> float | None:
 def safe_record_intervals(
     record: Mapping[str, Any], state: Mapping[str, np.ndarray] | None, settings: BootstrapSettings | None = None
 ) -> dict[str, Any] | None:
-    """:func:`record_intervals`, or None with a warning when the per-image data cannot rebuild the scores."""
+    """:func:`record_intervals`, or None with a warning when the per-image data cannot rebuild the scores.
+
+    A run's record is written either way: a problem with its per-image data costs the intervals, not the run.
+    """
     try:
         return record_intervals(record, state, settings)
-    except SamplesError as err:
+    except (SamplesError, ValueError, KeyError) as err:
         logger.warning("no confidence intervals for %s: %s", record.get("run_id", "record"), err)
         return None
 

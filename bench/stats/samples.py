@@ -28,9 +28,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from bench.evaluators.base import Detections, GroundTruth
+from bench.evaluators.scoring import IOU_VARIANTS
 from bench.stats.fast_map import CocoMatches, IouType
 
 CONDITIONS: tuple[str, ...] = ("clean", "rainy", "derained")
+#: The IoU readings at the operating point (``iou_<reading>`` in records), as the detection scorer defines them.
+IOU_READINGS: tuple[str, ...] = tuple(IOU_VARIANTS)
 
 
 class Statistic(Protocol):
@@ -81,32 +84,40 @@ class MeanStatistic:
 
 @dataclass
 class OperatingPoint:
-    """Precision, recall and mean matched IoU at the operating point, from per-image counts ``(n, 4)``.
+    """Precision, recall and the IoU readings at the operating point, from per-image counts.
 
-    Columns of ``counts``: TP, FP, FN, sum of the matched pairs' IoU.
+    ``counts`` columns (:data:`OPERATING_COLUMNS`): TP, FP, FN, then for every IoU reading of
+    :data:`bench.evaluators.scoring.IOU_VARIANTS` its per-image sum and count (summed over the resampled
+    images, then divided, as the scorer does). ``iou`` is the reading named ``iou_variant``.
 
     Example:
-        >>> s = OperatingPoint("rainy", np.array([[1, 0, 1, 0.8], [2, 2, 0, 1.8]]), 0.0)
-        >>> {k: v.round(3).tolist() for k, v in s.evaluate(np.array([[1.0, 1.0]])).items()}
-        {'rainy.precision': [0.6], 'rainy.recall': [0.75], 'rainy.iou': [0.867]}
+        >>> counts = np.array([[1, 0, 1, 0.8, 1, 0.8, 1, 0.8, 2, 0.8, 1], [2, 2, 0, 1.8, 2, 1.8, 2, 1.8, 2, 2.0, 4]])
+        >>> s = OperatingPoint("rainy", counts, iou_variant="matched")
+        >>> {k: round(float(v[0]), 3) for k, v in s.evaluate(np.array([[1.0, 1.0]])).items()}["rainy.iou"]
+        0.867
     """
 
     condition: str
     counts: np.ndarray
     zero_division: float = 0.0
+    iou_variant: str = "overlap"
     keys: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.keys = tuple(f"{self.condition}.{k}" for k in ("precision", "recall", "iou"))
+        names = ["precision", "recall", "iou", *(f"iou_{v}" for v in IOU_READINGS)]
+        self.keys = tuple(f"{self.condition}.{k}" for k in names)
 
     def evaluate(self, weights: np.ndarray) -> dict[str, np.ndarray]:
-        tp, fp, fn, iou = (weights @ self.counts).T
+        totals = (weights @ self.counts).T
+        tp, fp, fn = totals[:3]
 
         def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
             with np.errstate(divide="ignore", invalid="ignore"):
                 return np.where(den > 0, num / den, self.zero_division)
 
-        return dict(zip(self.keys, (ratio(tp, tp + fp), ratio(tp, tp + fn), ratio(iou, tp))))
+        readings = {v: ratio(totals[3 + 2 * k], totals[4 + 2 * k]) for k, v in enumerate(IOU_READINGS)}
+        values = [ratio(tp, tp + fp), ratio(tp, tp + fn), readings[self.iou_variant], *readings.values()]
+        return dict(zip(self.keys, values))
 
 
 @dataclass
@@ -207,14 +218,14 @@ def _mean_statistic(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> t
 def operating_point_counts(
     truth: GroundTruth, det: Detections, score_threshold: float, match_iou: float
 ) -> list[float]:
-    """``[TP, FP, FN, Σ matched IoU]`` of one image, as :class:`~bench.evaluators.scoring.CocoDetectionScorer`.
+    """One image's row of :class:`OperatingPoint` counts, as :class:`~bench.evaluators.scoring.CocoDetectionScorer`.
 
     Example:
         >>> gt = GroundTruth(np.array([[0, 0, 10, 10.0]]), np.array([0]))
-        >>> operating_point_counts(gt, Detections(gt.boxes, np.array([0.9]), gt.labels), 0.6, 0.5)
+        >>> operating_point_counts(gt, Detections(gt.boxes, np.array([0.9]), gt.labels), 0.6, 0.5)[:4]
         [1.0, 0.0, 0.0, 1.0]
     """
-    from bench.evaluators.scoring import box_iou, match_greedy
+    from bench.evaluators.scoring import box_iou, iou_readings, match_greedy
 
     scores = np.asarray(det.scores, dtype=np.float64).reshape(-1)
     idx = np.flatnonzero(scores >= score_threshold)
@@ -223,7 +234,12 @@ def operating_point_counts(
     iou = box_iou(np.asarray(det.boxes).reshape(-1, 4)[idx], truth.boxes, crowd)  # crowd: COCO's overlap
     labels = np.asarray(det.labels, dtype=np.int64).reshape(-1)[idx]
     matches, fp, fn = match_greedy(iou, scores[idx], labels, gt_labels, crowd, match_iou)
-    return [float(len(matches)), float(fp), float(fn), float(sum(m[2] for m in matches))]
+    readings = iou_readings(iou, labels, gt_labels, crowd, [m[2] for m in matches])
+    row = [float(len(matches)), float(fp), float(fn)]
+    for name in IOU_READINGS:
+        total, count = readings[name]
+        row += [float(total), float(count)]
+    return row
 
 
 def _scoring(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,9 +305,10 @@ def _detection_statistics(
     thr = float(scoring.get("operating_point_score", 0.6))
     match_iou = float(scoring.get("operating_point_match_iou", 0.5))
     zero_division = float(scoring.get("zero_division", 0.0))
+    variant = str(scoring.get("iou_variant", "matched"))  # records from before the IoU readings: matched pairs
     stats: list[Statistic] = []
     for cond in CONDITIONS:
-        key = _condition_digest(state, cond, (cond, instance, max_dets, thr, match_iou, zero_division))
+        key = _condition_digest(state, cond, (cond, instance, max_dets, thr, match_iou, zero_division, variant))
         if cache is not None and key in cache:
             stats += cache[key]
             continue
@@ -302,7 +319,8 @@ def _detection_statistics(
             found.append(MapStatistic(matches, (f"{cond}.{prefix}map50_95", f"{cond}.{prefix}map50")))
         if not instance:
             counts = np.array([operating_point_counts(t, d, thr, match_iou) for t, d in zip(truths, dets)])
-            found.append(OperatingPoint(cond, counts.reshape(-1, 4), zero_division))
+            width = 3 + 2 * len(IOU_READINGS)
+            found.append(OperatingPoint(cond, counts.reshape(-1, width), zero_division, variant))
         if cache is not None:
             found = [Memoized(stat) for stat in found]
             cache[key] = found
