@@ -196,6 +196,8 @@ def summary_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:
             text += f", p = {found.p_value:.3f}" if found.p_value >= 0.001 else ", p < 0.001"
         if not found.excludes_zero():
             text += f" — not distinguishable from zero on {n} images."
+        elif found.p_value is not None and found.p_value >= 0.05:  # few images: the percentile interval is too narrow
+            text += f" — the interval excludes zero but the paired test does not: too few images to tell ({n})."
         else:
             better = (found.estimate > 0) == bool(direction(f"derained.{metric}", rec.get("metric_info")))
             text += f" — {'an improvement' if better else 'a loss'}: the interval excludes zero ({n} images)."

@@ -102,14 +102,14 @@ class Interval:
         """
         return (self.hi - self.lo) / 2.0
 
-    def excludes_zero(self) -> bool:
-        """Whether 0 lies outside the (closed) interval.
+    def excludes_zero(self, tol: float = 1e-12) -> bool:
+        """Whether 0 lies outside the (closed) interval; ends within ``tol`` of 0 (rounding of equal scores) count as 0.
 
         Example:
             >>> Interval(0.0, 0.0, 0.0, 0.0).excludes_zero(), Interval(2.0, 0.5, 3.0, 1.0).excludes_zero()
             (False, True)
         """
-        return bool(math.isfinite(self.lo) and math.isfinite(self.hi) and (self.lo > 0 or self.hi < 0))
+        return bool(math.isfinite(self.lo) and math.isfinite(self.hi) and (self.lo > tol or self.hi < -tol))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``p_value``/``test`` only when tested)."""
