@@ -77,10 +77,13 @@ def test_cards_list_only_measured_precisions() -> None:
 
     verified = {
         name: create_derainer(name, weights=None).card.reduced_precision
-        for name in ("prenet", "ddn", "umrl", "prn", "rescan", "derainnet")
+        for name in ("prenet", "ddn", "umrl", "mspfn_light", "prn", "rescan", "derainnet", "mspfn")
     }
     assert verified["prenet"] == ("bf16",) and verified["ddn"] == ("bf16",) and verified["umrl"] == ("bf16",)
-    assert verified["prn"] == () and verified["rescan"] == () and verified["derainnet"] == ()
+    assert verified["mspfn_light"] == ("bf16",)
+    assert (
+        verified["prn"] == () and verified["rescan"] == () and verified["derainnet"] == () and verified["mspfn"] == ()
+    )
 
 
 class _Cancelling(nn.Module):
