@@ -100,3 +100,20 @@ def test_detection_stdout_holds_only_the_result(data_root: Path, tmp_path: Path)
     for junk in ("Ultralytics", "Loading", "XNNPACK", "record:", "WARNING"):
         assert junk not in out, junk
     assert "Creating new Ultralytics Settings" in proc.stderr  # said, but on stderr
+
+
+def test_score_takes_metrics_like_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``score --metrics a b PATH`` (space or comma separated, as in ``run``); ``--metric`` still works."""
+    root = _pairs(tmp_path)
+    rainy, clean = root / "rain" / "1.png", root / "norain" / "1.png"
+    outputs = []
+    for argv in (
+        ["--metrics", "psnr_y", "ssim_y", str(rainy)],
+        ["--metrics", "psnr_y,ssim_y", str(rainy)],
+        ["--metric", "psnr_y", "--metric", "ssim_y", str(rainy)],
+    ):
+        assert main(["score", *argv, "--ref", str(clean), "--no-progress"]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] == outputs[2] and outputs[0].startswith("file,psnr_y,ssim_y,error")
+    line = _refused(["score", str(rainy)], capsys)
+    assert "--metrics" in line

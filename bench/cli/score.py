@@ -24,13 +24,21 @@ _BATCH = 16
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     p = sub.add_parser("score", help=help_text, description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders (searched recursively)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="image files and/or folders (searched recursively)")
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        action="extend",
+        dest="metric",
+        metavar="NAME",
+        help="metric names, space or comma separated, e.g. --metrics niqe sseq DIR or --metrics psnr_y,pyiqa:fsim",
+    )
     p.add_argument(
         "--metric",
         "-m",
         action="append",
-        required=True,
-        help="registered metric name (repeatable), e.g. niqe, sseq, psnr_y, pyiqa:fsim (any pyiqa metric)",
+        dest="metric",
+        help="one metric name (repeatable; the older spelling of --metrics)",
     )
     p.add_argument("--ref", default=None, help="reference image (one input) or folder with equal file names")
     p.add_argument("--output", "-o", default=None, help="also write the CSV to this file")
@@ -106,10 +114,31 @@ def _score_chunk(specs: Sequence[Any], images: list[Any], refs: list[Any]) -> li
     return results
 
 
+def split_metrics_and_paths(values: list[str], paths: list[str]) -> tuple[list[str], list[str]]:
+    """``--metrics a b DIR`` puts DIR among the metrics (argparse is greedy): trailing values that exist on
+    disk are paths. Comma-separated names are split.
+
+    Example:
+        >>> split_metrics_and_paths(["niqe,sseq", "psnr_y"], ["imgs"])
+        (['niqe', 'sseq', 'psnr_y'], ['imgs'])
+    """
+    names = [n.strip() for value in values for n in value.split(",") if n.strip()]
+    moved: list[str] = []
+    while names and Path(names[-1]).exists():
+        moved.insert(0, names.pop())
+    return names, moved + list(paths)
+
+
 def run(args: argparse.Namespace) -> int:
     from bench.registries import METRICS
 
-    specs = [METRICS.get(name) for name in args.metric]
+    names, paths = split_metrics_and_paths(args.metric or [], args.paths)
+    if not names:
+        raise ValueError("name the metrics to compute: --metrics niqe sseq PATH ...")
+    if not paths:
+        raise ValueError("give the image files or folders to score after the metric names")
+    args.paths = paths
+    specs = [METRICS.get(name) for name in names]
     items = collect(args.paths)
     if not items:
         raise ValueError(f"no image files found in {', '.join(args.paths)}")
