@@ -12,6 +12,28 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+#: Downstream scores stored as fractions in records and shown in percent (as in the paper).
+RATIO_METRICS: frozenset[str] = frozenset(
+    {
+        "map50_95",
+        "map50",
+        "precision",
+        "recall",
+        "iou",
+        "iou_overlap",
+        "iou_matched",
+        "iou_gt_best",
+        "iou_det_best",
+        "mask_map50_95",
+        "mask_map50",
+        "box_map50_95",
+        "box_map50",
+        "miou",
+        "mpa",
+        "pixel_acc",
+    }
+)
+
 
 @dataclass
 class Detections:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.evaluators.base import RATIO_METRICS
 from bench.report.table import Column, Table
 from bench.report.tables import ReportTable, derainer_label, digits_for, direction, is_random_init
 from bench.results.record import to_float
@@ -48,22 +49,7 @@ TITLES: dict[str, str] = {
 }
 
 #: Ratios stored as fractions in records and shown in percent, as in the paper.
-PERCENT: frozenset[str] = frozenset(
-    {
-        "map50_95",
-        "map50",
-        "precision",
-        "recall",
-        "iou",
-        "mask_map50_95",
-        "mask_map50",
-        "box_map50_95",
-        "box_map50",
-        "miou",
-        "mpa",
-        "pixel_acc",
-    }
-)
+PERCENT: frozenset[str] = RATIO_METRICS
 
 #: Restoration metrics of the images fed to the downstream model (Table 6's "Deraining" rows).
 FIDELITY: tuple[str, ...] = ("psnr_y", "ssim_y")

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 
+from bench.evaluators.base import RATIO_METRICS
+
 #: The smallest difference worth detecting, per metric family (in the record's units: fractions for mAP).
 DETECTABLE: dict[str, float] = {
     "percent": 0.01,  # 1 pp of mAP, mIoU, precision, recall, IoU, pixel accuracy
@@ -31,22 +33,7 @@ DETECTABLE: dict[str, float] = {
     "brisque": 1.0,
 }
 
-_PERCENT = frozenset(
-    {
-        "map50_95",
-        "map50",
-        "precision",
-        "recall",
-        "iou",
-        "mask_map50_95",
-        "mask_map50",
-        "box_map50_95",
-        "box_map50",
-        "miou",
-        "mpa",
-        "pixel_acc",
-    }
-)
+_PERCENT = RATIO_METRICS
 
 
 def detectable_difference(metric: str) -> float | None:
