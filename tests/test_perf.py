@@ -144,9 +144,16 @@ def test_compile_for_inference_freezes(monkeypatch: pytest.MonkeyPatch) -> None:
         return model
 
     monkeypatch.setattr(torch, "compile", fake_compile)
+    import bench.engine.precision as precision
+
+    monkeypatch.setattr(precision, "isa_capped_below_hardware", lambda: False)
     model = create_derainer("identity")
     assert fast.compile_for_inference(model) is model
     assert seen == {"dynamic": False, "options": {"freezing": True}}
+    # ATen capped below the hardware's ISA: frozen convs return NaN in torch 2.14.1, so no freezing on CPU
+    monkeypatch.setattr(precision, "isa_capped_below_hardware", lambda: True)
+    fast.compile_for_inference(model)
+    assert seen == {"dynamic": False, "options": {"freezing": False}}
     fast.compile_for_inference(model, "cuda")  # static bucket shapes: replay as CUDA graphs
     assert seen == {"dynamic": False, "options": {"freezing": True, "triton.cudagraphs": True}}
 

@@ -116,7 +116,12 @@ def compile_for_inference(model: nn.Module, device_type: str = "cpu") -> Callabl
     the first call per input shape; run it under ``torch.no_grad`` or ``torch.inference_mode``, otherwise
     inductor cannot freeze.
     """
-    options: dict[str, Any] = {"freezing": True}
+    from bench.engine.precision import isa_capped_below_hardware
+
+    # torch 2.14.1: with ATen capped below the CPU's ISA (ATEN_CPU_CAPABILITY=avx2 on an AVX-512 machine),
+    # frozen (pre-packed) convolutions return NaN; unfrozen compiled graphs are exact. Freeze only when
+    # ATen runs the ISA the hardware has (always the case unless a user sets the cap).
+    options: dict[str, Any] = {"freezing": device_type != "cpu" or not isa_capped_below_hardware()}
     if device_type == "cuda":
         options["triton.cudagraphs"] = True
     return torch.compile(model, dynamic=False, options=options)

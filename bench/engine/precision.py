@@ -50,6 +50,11 @@ def _isa_capped_below_avx512() -> bool:
     return onednn_low or aten_low
 
 
+def isa_capped_below_hardware() -> bool:
+    """True when ``ATEN_CPU_CAPABILITY``/``ONEDNN_MAX_CPU_ISA`` cap an AVX-512 CPU below AVX-512."""
+    return bool({"avx512f"} & _cpu_flags()) and _isa_capped_below_avx512()
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_bf16_native() -> bool:
     """Whether this CPU computes bf16 natively, as torch and oneDNN will use it in this process.
