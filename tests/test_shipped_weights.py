@@ -1,0 +1,77 @@
+"""Weights trained by this project and shipped in the package: intact, loaded by default, and reproducing the
+validation scores their cards state (measured with the shipped file through ``bench run``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from derainers.base import file_sha256
+from derainers.shipped import WEIGHTS_DIR, shipped_cards
+
+CARDS = sorted(WEIGHTS_DIR.glob("*.json"))
+#: Cross-CPU agreement of a card's validation scores: fp32 convolutions sum in a different order on AVX2
+#: and AVX-512 (and with other thread counts), so a few output pixels may round to the other 8-bit value.
+#: Measured with mspfn_light (training step 5000) on RainTrainL 181-200: AVX-512 with 2 threads vs
+#: ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 with 1 thread: |Δ psnr_y| 1.8e-6 dB, |Δ ssim_y| 1.5e-8.
+#: The bounds leave ~50x for other CPUs and library builds; a 0.001 dB change of the weights still fails.
+PSNR_Y_AGREEMENT_DB = 1e-4
+SSIM_Y_AGREEMENT = 1e-6
+
+
+def _card_ids() -> list[str]:
+    return [p.stem for p in CARDS] or ["none"]
+
+
+@pytest.mark.parametrize("stem", _card_ids())
+def test_card_and_file_agree(stem: str) -> None:
+    if not CARDS:
+        pytest.skip("no weights shipped yet")
+    card = json.loads((WEIGHTS_DIR / f"{stem}.json").read_text())
+    weights = WEIGHTS_DIR / card["file"]
+    assert weights.is_file() and weights.stat().st_size < 16 * 2**20
+    assert file_sha256(weights) == card["sha256"]
+    for key in ("command", "steps", "batch_size", "patch_size", "schedule", "precision", "hardware", "wall_seconds"):
+        assert card["training"].get(key) not in (None, ""), key
+    assert card["validation"]["ids"] and card["validation"]["metrics"]["psnr_y"] > 0
+
+
+@pytest.mark.parametrize("stem", _card_ids())
+def test_default_weights_load_without_random_init(stem: str) -> None:
+    if not CARDS:
+        pytest.skip("no weights shipped yet")
+    from bench.factory import create_derainer
+    from bench.tasks.common import derainer_info
+
+    card = json.loads((WEIGHTS_DIR / f"{stem}.json").read_text())
+    assert card in shipped_cards(card["derainer"])
+    model = create_derainer(card["derainer"], weights=card["tag"])
+    info = derainer_info(model, card["derainer"])
+    assert info["random_init"] is False and info["weights"]["sha256"] == card["sha256"]
+    if card.get("default"):
+        default = derainer_info(create_derainer(card["derainer"]), card["derainer"])
+        assert default["weights"]["tag"] == card["tag"] and default["random_init"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", _card_ids())
+def test_validation_scores_reproduce(stem: str, data_root: Path, tmp_path: Path) -> None:
+    """``bench run --derainer X --task restoration --dataset RainTrainL --ids 181-200`` gives the card's numbers."""
+    if not CARDS:
+        pytest.skip("no weights shipped yet")
+    from bench.cli import main
+    from bench.results.record import read_record
+
+    card = json.loads((WEIGHTS_DIR / f"{stem}.json").read_text())
+    val = card["validation"]
+    args = ["run", "--derainer", card["derainer"], "--weights", card["tag"], "--task", "restoration"]
+    args += ["--dataset", val["dataset"], "--data-root", str(data_root), "--ids", val["ids"]]
+    assert main([*args, "--metrics", "psnr_y", "ssim_y", "--output-dir", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("*.json")
+    record = read_record(path)
+    assert len(record["rows"]) == val["images"]
+    assert record["derainer"]["random_init"] is False
+    assert abs(record["metrics"]["psnr_y"] - val["metrics"]["psnr_y"]) <= PSNR_Y_AGREEMENT_DB
+    assert abs(record["metrics"]["ssim_y"] - val["metrics"]["ssim_y"]) <= SSIM_Y_AGREEMENT
