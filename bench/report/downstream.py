@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.evaluators.base import RATIO_METRICS
 from bench.report.table import Column, Table
-from bench.report.tables import ReportTable, derainer_label, digits_for, direction, is_random_init
+from bench.report.tables import ReportTable, derainer_label, digits_for, direction, is_random_init, issues_note
 from bench.results.record import to_float
 
 CONDITIONS: tuple[str, ...] = ("clean", "rainy", "derained")
@@ -333,7 +333,7 @@ def _notes(records: Sequence[dict[str, Any]], task: str, metrics: Sequence[str],
     consistency = _consistency_note(records, metrics)
     if consistency:
         notes.append(consistency)
-    n_issues = sum(len(r.get("issues") or []) for r in records)
-    if n_issues:
-        notes.append(f"{n_issues} file(s) could not be used; see the records' 'issues'.")
+    unused = issues_note(records)
+    if unused:
+        notes.append(unused)
     return notes

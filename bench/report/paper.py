@@ -27,6 +27,7 @@ from bench.report.tables import (
     digits_for,
     direction,
     is_random_init,
+    issues_note,
     newest,
     records_table,
 )
@@ -248,9 +249,9 @@ def comparison_table(
         )
     if ci:
         notes += _ours_intervals(rows, paper, kept)
-    n_issues = sum(len(r.get("issues") or []) for r in kept)
-    if n_issues:
-        notes.append(f"{n_issues} file(s) could not be used; see the records' 'issues'.")
+    unused = issues_note(kept)
+    if unused:
+        notes.append(unused)
     ns = sorted({int((r.get("dataset") or {}).get("n_scored", len(r.get("rows") or []))) for r in kept})
     if ns:
         notes.append(f"Images scored per record: {', '.join(map(str, ns))}.")

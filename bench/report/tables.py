@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.report.table import Column, Table, columns_for
@@ -69,6 +70,26 @@ def derainer_label(record: dict[str, Any]) -> str:
         return f"{d.get('name', '?')} (random init)"
     tag = (d.get("weights") or {}).get("tag")
     return f"{d.get('name', '?')}" + (f"@{tag}" if tag else "")
+
+
+def issues_note(records: Sequence[dict[str, Any]], limit: int = 10) -> str | None:
+    """One note listing the files the records could not use (up to ``limit``, each with its reason).
+
+    Example:
+        >>> issues_note([{"issues": [{"path": "/d/rain/7.png", "reason": "/d/rain/7.png: empty file (0 bytes)"}]}])
+        '1 file(s) could not be used: 7.png (empty file (0 bytes)).'
+    """
+    seen: dict[str, str] = {}
+    for rec in records:
+        for issue in rec.get("issues") or []:
+            path = str(issue.get("path", "?"))
+            reason = str(issue.get("reason", "")).replace(f"{path}: ", "").replace(path, Path(path).name)
+            seen.setdefault(path, reason)
+    if not seen:
+        return None
+    shown = [f"{Path(path).name} ({reason})" for path, reason in list(seen.items())[:limit]]
+    more = f"; {len(seen) - limit} more in the records' 'issues'" if len(seen) > limit else ""
+    return f"{len(seen)} file(s) could not be used: {'; '.join(shown)}{more}."
 
 
 def is_random_init(record: dict[str, Any]) -> bool:
@@ -152,9 +173,9 @@ def records_table(records: Sequence[dict[str, Any]], title: str | None = None, c
         f" (quantize={cfg.get('quantize')}, crop multiple={cfg.get('crop_multiple')})"
     )
     notes = []
-    issues = sum(len(r.get("issues", [])) for r in records)
-    if issues:
-        notes.append(f"{issues} file(s) could not be used; see the records' 'issues'.")
+    unused = issues_note(records)
+    if unused:
+        notes.append(unused)
     if ci:
         from bench.report.intervals import interval_note, missing_note
 
