@@ -353,3 +353,11 @@ def test_cells_never_show_negative_zero() -> None:
     )
     cells = [table.cell(r, table.columns[0]) for r in table.rows]
     assert cells == ["0.00", "0.00", "-0.50"]
+
+
+def test_random_downstream_weights_are_flagged_under_the_table() -> None:
+    from bench.report.downstream import evaluator_note
+
+    note = evaluator_note({"config": {"options": {}}, "evaluator": {"name": "maskrcnn", "random_weights": True}})
+    assert "RANDOM WEIGHTS" in note
+    assert "RANDOM" not in evaluator_note({"config": {"options": {}}, "evaluator": {"name": "yolo"}})

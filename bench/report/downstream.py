@@ -126,6 +126,8 @@ def evaluator_note(record: dict[str, Any]) -> str:
             thresholds[key] = ev[key]
     if thresholds:
         parts.append("options: " + ", ".join(f"{k}={thresholds[k]}" for k in sorted(thresholds)))
+    if ev.get("random_weights"):
+        parts.append("RANDOM WEIGHTS (no trained detector/segmenter: the scores test the pipeline, not a model)")
     space = ev.get("label_space")
     if isinstance(space, dict):
         dropped = (space.get("dropped_detections") or {}).get("derained", 0)
