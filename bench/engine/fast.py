@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.engine.precision import autocast, autocast_dtype
+from bench.engine.precision import autocast, autocast_dtype, precision_name
 
 logger = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ def compare(
     opt_out = run_fast()  # warm-up / trace / compile
     setup = time.perf_counter() - t0
     eager_out = run_eager()
-    result = Comparison(method=method, images=len(inputs), setup_s=setup, precision_used=_dtype_name(dtype))
+    result = Comparison(method=method, images=len(inputs), setup_s=setup, precision_used=precision_name(dtype))
     for _ in range(repeats):
         t0 = time.perf_counter()
         eager_out = run_eager()
@@ -281,10 +281,6 @@ def compare(
     result.max_abs_diff = max(float((a - b).abs().max()) for a, b in zip(eager_out, opt_out, strict=True))
     result.load_average = os.getloadavg() if hasattr(os, "getloadavg") else None
     return result, eager_out, opt_out
-
-
-def _dtype_name(dtype: torch.dtype | None) -> str:
-    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32") if dtype is not None else "fp32"
 
 
 def _channels_last_copy(model: nn.Module) -> nn.Module:

@@ -114,6 +114,16 @@ def autocast_dtype(precision: str, device_type: str) -> torch.dtype | None:
     return None
 
 
+def precision_name(dtype: torch.dtype | None) -> str:
+    """``torch.bfloat16`` → ``"bf16"`` (the inverse of :data:`AUTOCAST_DTYPES`; ``None`` → ``"fp32"``).
+
+    Example:
+        >>> precision_name(torch.float16), precision_name(None)
+        ('fp16', 'fp32')
+    """
+    return next((name for name, d in AUTOCAST_DTYPES.items() if d == dtype), "fp32")
+
+
 def native_dtype(precision: str, device_type: str) -> torch.dtype | None:
     """Like :func:`autocast_dtype` but silent: the dtype only where ``precision`` is native on the device."""
     if precision == "fp32" or precision not in AUTOCAST_DTYPES:

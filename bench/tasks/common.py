@@ -48,15 +48,12 @@ def build_engine(config: RunConfig) -> tuple[Any, InferenceEngine, dict[str, Any
 
 def engine_precision(engine: InferenceEngine) -> str:
     """What the engine really computes in on its device (``auto`` resolved, bf16 fallback applied)."""
-    from bench.engine.precision import native_dtype
+    import torch
+
+    from bench.engine.precision import native_dtype, precision_name
 
     cfg = engine.config
-    dtype = native_dtype(cfg.precision, torch_device_type(cfg.device))
-    return cfg.precision if dtype is not None else "fp32"
-
-
-def torch_device_type(device: str) -> str:
-    return device.split(":", 1)[0]
+    return precision_name(native_dtype(cfg.precision, torch.device(cfg.device).type))
 
 
 def derainer_info(model: Any, requested: str) -> dict[str, Any]:
