@@ -6,14 +6,34 @@ Example:
     >>> import bench
     >>> "mspfn" in bench.list_derainers()
     True
+    >>> record = bench.evaluate(derainer="identity", task="restoration", dataset="RainTrainL",
+    ...                         limit=2)  # doctest: +SKIP
+
+``bench.evaluate`` (:func:`bench.api.evaluate`) and ``bench.results`` are loaded on first use.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench import results as results
+    from bench.api import evaluate as evaluate
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "create_derainer", "list_derainers", "list_metrics"]
+__all__ = ["__version__", "create_derainer", "evaluate", "list_derainers", "list_metrics", "results"]
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy attributes: ``bench.evaluate`` and ``bench.results`` import their modules on first use."""
+    if name == "evaluate":
+        from bench.api import evaluate
+
+        return evaluate
+    if name == "results":
+        return importlib.import_module("bench.results")
+    raise AttributeError(f"module 'bench' has no attribute {name!r}")
 
 
 def list_derainers() -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from bench.cli.options import add_run_arguments, parse_options
 
@@ -28,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 
 def config_from_args(args: argparse.Namespace, derainer: str, task: str):  # -> RunConfig
+    """The :class:`bench.tasks.config.RunConfig` of one derainer's run from parsed arguments."""
     from bench.tasks.config import RunConfig, parse_ids
 
     return RunConfig(
@@ -59,25 +61,22 @@ def config_from_args(args: argparse.Namespace, derainer: str, task: str):  # -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.registries import TASKS
-    from bench.report.tables import render_run_summary
-
-    task = args.task or ("restoration" if args.dataset else "detection")
-    if args.dataset is None:
-        args.dataset = "RainTrainL" if task == "restoration" else "embedded"
-    task_cls = TASKS.get(task)
+    """Check the arguments, then run each derainer through :func:`bench.api.run_config` (as ``bench.evaluate``)."""
+    from bench.api import default_task_and_dataset, run_config
     from bench.cli.checks import check_dataset_path, check_output_dir
     from bench.factory import get_factory
     from bench.paths import runs_root
+    from bench.report.tables import render_run_summary
 
+    task, args.dataset = default_task_and_dataset(args.task, args.dataset)
     check_dataset_path(args.dataset)
     check_output_dir(runs_root(args.output_dir))
 
     for name in args.derainer:  # fail fast on a misspelt name, before any work
         get_factory(name)
-    records = []
+    records: list[Any] = []  # RunRecord dicts
     for name in args.derainer:
-        record = task_cls(config_from_args(args, name, TASKS.canonical(task))).run()
+        record = run_config(config_from_args(args, name, task))
         records.append(record)
         sys.stderr.write(f"record: {record.get('_path')}\n")
     sys.stdout.write(render_run_summary(records) + "\n")

@@ -1,0 +1,107 @@
+"""The Python API: ``bench.evaluate`` runs the code of ``bench run`` and returns the same record."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import bench
+from bench.cli import main
+from bench.data.images import write_image
+from bench.results.record import read_record
+
+#: Keys that differ between two identical runs: when and where they ran, how long they took.
+VOLATILE = ("created", "timings", "_path", "env")
+
+
+def _paired_fixture(root: Path) -> Path:
+    rng = np.random.default_rng(3)
+    for i in (1, 2, 3):
+        clean = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+        write_image(root / "norain" / f"{i}.png", clean)
+        write_image(root / "rain" / f"{i}.png", np.clip(clean.astype(int) + 25, 0, 255).astype(np.uint8))
+    return root
+
+
+def _stable(record: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in record.items() if k not in VOLATILE}
+    out["rows"] = [{k: v for k, v in row.items() if k != "seconds"} for row in record["rows"]]
+    out["config"] = {k: v for k, v in record["config"].items() if k != "output_dir"}
+    return out
+
+
+def test_evaluate_record_equals_the_cli_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _paired_fixture(tmp_path / "pairs")
+    options = {"quantize": "trunc", "crop_multiple": 8, "metrics": ["psnr_y", "ssim_y_float"], "limit": 2}
+    code = main(
+        [
+            "run",
+            "--derainer",
+            "identity",
+            "--task",
+            "restoration",
+            "--dataset",
+            str(data),
+            "--quantize",
+            "trunc",
+            "--crop-multiple",
+            "8",
+            "--metrics",
+            "psnr_y",
+            "ssim_y_float",
+            "--limit",
+            "2",
+            "--output-dir",
+            str(tmp_path / "cli"),
+        ]
+    )
+    assert code == 0
+    capsys.readouterr()
+    (cli_path,) = (tmp_path / "cli").glob("*.json")
+    cli = read_record(cli_path)
+
+    api = bench.evaluate(
+        derainer="identity", task="restoration", dataset=str(data), output_dir=str(tmp_path / "api"), **options
+    )
+    assert Path(api["_path"]).parent == tmp_path / "api"
+    assert read_record(api["_path"])["metrics"] == api["metrics"]  # what it returns is what it wrote
+    assert [r["id"] for r in api["rows"]] == ["1", "2"] and api["config"]["quantize"] == "trunc"
+    assert np.isfinite(api["metrics"]["psnr_y"])
+    assert _stable(api) == _stable(cli)
+
+
+def test_evaluate_applies_the_run_defaults(tmp_path: Path) -> None:
+    from bench.api import default_task_and_dataset
+
+    assert default_task_and_dataset(None, "somewhere") == ("restoration", "somewhere")
+    assert default_task_and_dataset("detection", None) == ("detection", "embedded")
+    data = _paired_fixture(tmp_path / "pairs")
+    record = bench.evaluate(dataset=str(data), limit=1, output_dir=str(tmp_path), metrics=["psnr_y"])
+    assert record["task"] == "restoration" and record["derainer"]["name"] == "identity"
+    assert len(record["rows"]) == 1
+
+
+def test_evaluate_refuses_unknown_names_and_misplaced_options(tmp_path: Path) -> None:
+    from bench.registry import UnknownNameError
+
+    with pytest.raises(UnknownNameError):
+        bench.evaluate(derainer="no_such_derainer", task="restoration", dataset=str(tmp_path))
+    with pytest.raises(UnknownNameError):
+        bench.evaluate(task="no_such_task", dataset=str(tmp_path))
+    with pytest.raises(TypeError, match="task options as keywords"):
+        bench.evaluate(task="restoration", dataset=str(tmp_path), options={"evaluator": "yolo"})
+
+
+def test_import_bench_stays_light() -> None:
+    code = (
+        "import sys, bench; bench.evaluate; "
+        "heavy = [m for m in ('torch', 'numpy', 'pandas', 'bench.tasks') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
