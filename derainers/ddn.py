@@ -23,7 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from derainers.base import Derainer, DerainerCard, WeightsSource, file_sha256
+from bench.fileio import file_sha256
+from derainers.base import Derainer, DerainerCard, WeightsSource
 from derainers.guided_filter import guided_filter
 
 FEATURES = 16

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.engine.checkpoint import load_checkpoint
     from bench.engine.train import export_weights
-    from derainers.base import file_sha256
+    from bench.fileio import file_sha256
 
     checkpoint = args.run_dir / args.checkpoint
     payload = load_checkpoint(checkpoint)

@@ -13,10 +13,11 @@ import torch
 import torch.nn.functional as F
 
 from bench.data.images import quantize, read_image, to_tensor
+from bench.fileio import file_sha256
 from bench.metrics.fidelity import psnr_y
 from bench.registries import DERAINERS
 from derainers import classical, ddn, derainnet, prenet, rescan, umrl
-from derainers.base import Derainer, file_sha256
+from derainers.base import Derainer
 from derainers.guided_filter import box_mean, box_sum, guided_filter
 from derainers.legacy_pickle import LEGACY_MAGIC, LegacyPickleError, load_legacy_module_state_dict
 from tests.conftest import missing_data

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from derainers.base import file_sha256
+from bench.fileio import file_sha256
 from derainers.shipped import WEIGHTS_DIR, shipped_cards
 
 CARDS = sorted(WEIGHTS_DIR.glob("*.json"))

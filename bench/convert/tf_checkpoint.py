@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.convert.tf_reader import EXIT_NO_TENSORFLOW, VERSION_KEY
+from bench.fileio import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -187,14 +188,6 @@ def is_tf_checkpoint(path: str | os.PathLike[str]) -> bool:
     return True
 
 
-def _sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def tensorflow_available() -> bool:
     """Whether TensorFlow is installed (checked without importing it)."""
     try:
@@ -334,7 +327,7 @@ def convert_tf_checkpoint(
         "derainer": name,
         "source": "tf-checkpoint",
         "prefix": files.prefix.name,
-        "files": {p.name: _sha256(p) for p in (*files.weight_files, *([files.meta] if files.meta else []))},
+        "files": {p.name: file_sha256(p) for p in (*files.weight_files, *([files.meta] if files.meta else []))},
         "mapping": MAPPING_VERSION,
         "ffm_scope": scope,
         "variables": len(maps),
@@ -357,7 +350,7 @@ def cache_key(files: TFCheckpointFiles, derainer: str, model_kwargs: Mapping[str
         "mapping": MAPPING_VERSION,
         "derainer": derainer,
         "model_kwargs": json.loads(json.dumps(dict(model_kwargs), sort_keys=True, default=str)),
-        "files": [_sha256(p) for p in files.weight_files],
+        "files": [file_sha256(p) for p in files.weight_files],
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 

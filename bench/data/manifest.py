@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+
+from bench import fileio
+from bench.fileio import file_sha256 as sha256_file  # the name builders and synth import
 
 logger = logging.getLogger(__name__)
 
@@ -35,20 +36,6 @@ MANIFEST_SCHEMA = 1
 
 class ManifestError(ValueError):
     """A built set's manifest is missing, malformed, or does not match the files on disk."""
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes.
-
-    Example:
-        >>> sha256_file("manifest.json")  # doctest: +SKIP
-        '3b0c…'
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sha256_json(value: Any) -> str:
@@ -93,17 +80,7 @@ def library_versions() -> dict[str, str]:
 
 def write_json_atomic(path: str | Path, value: Any) -> None:
     """Write JSON to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(value, fh, indent=1, sort_keys=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    fileio.write_json_atomic(path, value)
 
 
 def read_manifest(root: str | Path) -> dict[str, Any]:

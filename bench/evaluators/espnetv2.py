@@ -20,7 +20,6 @@ background, mapped to the ignore label 255.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import re
@@ -34,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.data.cityscapes import CITYSCAPES_CLASSES, IGNORE_INDEX
+from bench.fileio import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -329,15 +329,6 @@ class ESPNetv2Segmentation(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------- segmenter
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _size_from_name(path: Path) -> tuple[int, int] | None:
     match = re.search(r"_(\d+)x(\d+)\.pth?$", path.name)
     return (int(match[1]), int(match[2])) if match else None

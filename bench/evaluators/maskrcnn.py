@@ -230,7 +230,7 @@ class MaskRCNN:
 
     def describe(self) -> dict[str, Any]:
         """Backend, weights path and sha256, thresholds, for the run record."""
-        from bench.evaluators.yolo import file_sha256
+        from bench.fileio import file_sha256
 
         return {
             "evaluator": "MaskRCNN",

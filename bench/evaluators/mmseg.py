@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from bench.data.cityscapes import CITYSCAPES_CLASSES, IGNORE_INDEX
+from bench.fileio import file_sha256
 from bench.optional import import_backend
 from bench.paths import MissingDataError, weights_root
 
@@ -234,7 +235,7 @@ class MMSegSegmenter:
                     f"{_PURPOSE}: {self.weights_path.name} does not fit {self.config_path.name}: "
                     f"missing {sorted(missing)[:4]}, unexpected {sorted(unexpected)[:4]}"
                 )
-            self.sha256 = hashlib.sha256(self.weights_path.read_bytes()).hexdigest()
+            self.sha256 = file_sha256(self.weights_path)
         else:
             logger.warning("mmseg %s with random weights: scores are meaningless (tests only)", self.config_path.name)
         num_classes = int(self.model.decode_head.num_classes)

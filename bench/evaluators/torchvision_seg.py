@@ -111,7 +111,7 @@ class TorchvisionSegmenter:
             kwargs["aux_loss"] = bool(aux_loss)
         self.model = getattr(segmentation, arch)(**kwargs)
         if state is not None and self.weights_path is not None:  # state is read only from weights_path
-            from bench.evaluators.espnetv2 import file_sha256
+            from bench.fileio import file_sha256
 
             self.model.load_state_dict(state, strict=True)
             self.sha256 = file_sha256(self.weights_path)

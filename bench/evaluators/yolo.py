@@ -11,34 +11,23 @@ Defaults follow ultralytics' validator: ``conf=0.001`` (mAP needs the low-score 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from bench.evaluators.base import Detections
+from bench.fileio import file_sha256
 from bench.paths import MissingDataError, weights_root
 
 logger = logging.getLogger(__name__)
 
 YOLO_SUFFIXES: frozenset[str] = frozenset({".pt", ".onnx", ".tflite", ".torchscript", ".engine", ".mlpackage"})
 CONFIG_SUFFIXES: frozenset[str] = frozenset({".yaml", ".yml"})
-
-
-@cache
-def file_sha256(path: str) -> str:
-    """sha256 hex digest of a file (cached per path)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _ultralytics_weights_dir() -> Path | None:

@@ -22,7 +22,6 @@ scores same-shape images in one batched call of pyiqa's model.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import io
 import logging
@@ -37,6 +36,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from bench.fileio import file_sha256
 from bench.metrics.base import MetricSpec, check_image, check_pair, same_shape_chunks
 from bench.optional import import_backend, missing_message
 from bench.paths import MissingDataError, weights_root
@@ -84,14 +84,6 @@ def weights_dirs() -> list[Path]:
     return [root / WEIGHTS_SUBDIR] if root is not None else []
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _link_into_cache(found: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -108,7 +100,7 @@ def _weights_fetcher(purpose: str) -> Callable[..., None]:
         for folder in weights_dirs():
             candidate = folder / name
             if candidate.is_file():
-                if hash_prefix and not _sha256(candidate).startswith(hash_prefix):
+                if hash_prefix and not file_sha256(candidate).startswith(hash_prefix):
                     raise MissingDataError(
                         f"{purpose}: {candidate} does not match the expected sha256 prefix {hash_prefix}"
                     )

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from bench.fileio import atomic_write
 from bench.paths import cache_root
 from bench.results.record import stable_hash
 
@@ -92,10 +91,7 @@ class ArrayCache:
         np.savez_compressed(buf, allow_pickle=True, **value)
         raw = buf.getvalue()
         for path, payload in ((sum_path, bytes_sha256(raw).encode()), (data_path, raw)):
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-            os.replace(tmp, path)
+            atomic_write(path, payload, fsync=False)
 
     def get_or_compute(self, key: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         value = self.get(key)

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import platform
 import subprocess
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypedDict, cast
+
+from bench import fileio
 
 SCHEMA_VERSION = 1
 
@@ -88,20 +88,7 @@ def to_float(value: Any) -> float:
 
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
     """Write JSON to a temporary file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(_sanitize(obj), f, indent=1, ensure_ascii=False, default=_json_default)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return fileio.write_json_atomic(path, _sanitize(obj), ensure_ascii=False, default=_json_default)
 
 
 def write_record(record: RunRecord, path: str | Path) -> Path:

@@ -21,14 +21,13 @@ Example:
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from bench.evaluators.base import Detections, GroundTruth
+from bench.fileio import atomic_write
 
 STATE_SUFFIX = ".state.npz"
 
@@ -60,22 +59,10 @@ def item_arrays(ids: Sequence[str], paths: Sequence[str]) -> dict[str, np.ndarra
 
 def write_state(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
     """Write the arrays as a compressed ``.npz``, atomically (temporary file, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     # allow_pickle=True is NumPy's default, named so that the type checker maps ** to the arrays
     np.savez_compressed(buf, allow_pickle=True, **dict(arrays))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, buf.getvalue())
 
 
 def read_state(path: str | Path) -> dict[str, np.ndarray]:
