@@ -24,6 +24,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("compare", "run the standard suite for a derainer and place it in Tables 4-6"),
     ("merge", "merge shard run records into one"),
     ("convert", "convert another framework's checkpoint (TensorFlow MSPFN) into bench weights"),
+    ("reproduce", "check bench against every published number the data at hand allows"),
 )
 
 

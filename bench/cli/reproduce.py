@@ -1,0 +1,126 @@
+"""``bench reproduce``: run every published-number check the data at hand allows; print published vs measured."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from bench.cli.checks import positive_int
+
+
+def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help=help_text,
+        description=(
+            "Run every check of a published number that the data and weights at hand allow (weights' authors' "
+            "scores, the MATLAB reference values of the metrics, the paper's parameter counts, the downstream "
+            "models' scores), skip the rest with the reason, and print published vs measured vs Δ with the "
+            "protocol of each row (docs/reproduction.md)."
+        ),
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="only these checks: names, shell patterns (prenet-*) or groups (weights, metric, params, downstream)",
+    )
+    p.add_argument("--list", action="store_true", help="list the checks and exit")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N images of each check (quick)")
+    p.add_argument("--output", default=None, metavar="FILE", help="also write the Markdown report to FILE")
+    p.add_argument(
+        "--write-docs",
+        nargs="?",
+        const="docs/reproduction.md",
+        default=None,
+        metavar="FILE",
+        help="regenerate the generated block of FILE (default docs/reproduction.md), keeping the rest",
+    )
+    p.add_argument("--data-root", default=os.environ.get("BENCH_DATA"), help="data root (default $BENCH_DATA)")
+    p.add_argument(
+        "--calibration",
+        default=None,
+        metavar="DIR",
+        help="MATLAB reference values (default $BENCH_CALIBRATION or calibration/ beside the data root)",
+    )
+    p.add_argument("--output-dir", default=None, help="where the checks' run records go (default <runs>/reproduce)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
+    p.add_argument("--workers", type=int, default=2, help="threads decoding images ahead (0: in line)")
+    p.set_defaults(func=run)
+
+
+def _progress(rows: Sequence[Any]) -> None:
+    first = rows[0]
+    what = first.status if first.status != "measured" else f"measured in {first.seconds:.1f} s"
+    reason = f": {first.reason}" if first.status != "measured" and first.reason else ""
+    sys.stderr.write(f"reproduce {first.check.name}: {what}{reason}\n")
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The options that change what is measured, spelled as a command line."""
+    argv = ["bench", "reproduce"]
+    if args.only:
+        argv += ["--only", *args.only]
+    if args.limit:
+        argv += ["--limit", str(args.limit)]
+    if args.device != "cpu":
+        argv += ["--device", args.device]
+    return shlex.join([*argv, "--write-docs"])
+
+
+def _machine(device: str) -> str:
+    from bench.results.record import env_info
+
+    env = env_info(device)
+    where = env.get("gpu") or env.get("cpu") or env.get("platform")
+    return f"{where}, {env.get('cpu_threads')} thread(s), torch {env.get('torch')}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from bench.cli.checks import check_output_dir
+    from bench.paths import runs_root
+    from bench.reproduce.checks import Context, all_checks, select
+    from bench.reproduce.render import docs_block, render_markdown, write_docs
+    from bench.reproduce.runner import run_checks
+    from bench.results.record import git_hash
+
+    checks = select(all_checks(), args.only)
+    if args.list:
+        for c in checks:
+            state = "" if c.measure is not None else f"  (cannot run: {c.skip_reason})"
+            sys.stdout.write(f"{c.name:28s} {c.group:10s} {c.subject} on {c.dataset}{state}\n")
+        return 0
+    output_dir = args.output_dir or str(runs_root(None) / "reproduce")
+    check_output_dir(output_dir)
+    ctx = Context(
+        limit=args.limit,
+        output_dir=output_dir,
+        data_root=args.data_root,
+        calibration_dir=Path(args.calibration) if args.calibration else None,
+        device=args.device,
+        workers=args.workers,
+    )
+    outcomes = run_checks(checks, ctx, on_done=_progress)
+    report = render_markdown(outcomes)
+    sys.stdout.write(report)
+    if args.output:
+        Path(args.output).write_text(report, encoding="utf-8")
+        sys.stderr.write(f"report: {args.output}\n")
+    if args.write_docs:
+        block = docs_block(
+            outcomes,
+            command=_command(args),
+            machine=_machine(args.device),
+            date=datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            revision=git_hash(),
+        )
+        sys.stderr.write(f"docs: {write_docs(args.write_docs, block)}\n")
+    return 1 if any(o.status == "failed" for o in outcomes) else 0

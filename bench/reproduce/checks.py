@@ -1,0 +1,546 @@
+"""The catalogue of published-number checks: what was published, by whom, and how bench measures it.
+
+Each :class:`Check` names the published values (:class:`Expected`), the protocol they were computed
+under, and a ``measure`` callable that runs the matching bench evaluation (through
+:func:`bench.evaluate`, the code of ``bench run``) and returns the measured values. A check that can
+never run here (nothing published for those weights, a set whose labels are not public) has no
+``measure`` and says why in ``skip_reason``; one whose data or weights are absent raises
+:class:`~bench.paths.MissingDataError` when measured and is skipped with that message.
+
+Published values come from ``bench/resources/published.yaml`` (weights' scores, Tables 2-3) and from
+the MATLAB/Octave reference values in the calibration folder; nothing here is typed in by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Group = Literal["weights", "metric", "params", "downstream", "paper"]
+
+#: How each weights family's authors scored their weights, in bench's terms: output quantisation,
+#: crop, and which bench metric stands for each published metric key (``None``: the key itself).
+WEIGHTS_PROTOCOLS: dict[str, dict[str, Any]] = {
+    "prenet": {"quantize": "trunc", "crop_multiple": 1, "metrics": {}},
+    "ddn": {
+        "quantize": "round",
+        "crop_multiple": 1,
+        # README: skimage PSNR on the RGB float output (unclamped); the YAML compares with psnr_y.
+        # bench has no float-output PSNR: both nearest 8-bit variants are measured.
+        "metrics": {"psnr": ("psnr_rgb", "psnr_y")},
+    },
+}
+#: Derainers scored under another family's protocol (the PReNet variants share PReNet's scripts).
+PROTOCOL_FAMILY: dict[str, str] = {"prenet_r": "prenet", "prn": "prenet", "prn_r": "prenet"}
+
+
+class CheckError(RuntimeError):
+    """A check ran but its result cannot be trusted (e.g. the weights it names were not loaded)."""
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One published number.
+
+    Attributes:
+        metric: The measured key it is compared with (a bench metric, or ``params_m``).
+        published: The published value.
+        label: What the source called it, when that differs from ``metric`` (``psnr`` for DDN).
+    """
+
+    metric: str
+    published: float
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where and how checks run: limits, folders, device."""
+
+    limit: int | None = None
+    output_dir: str | None = None
+    data_root: str | None = None
+    calibration_dir: Path | None = None
+    device: str = "cpu"
+    workers: int = 2
+
+
+@dataclass
+class Measurement:
+    """What a check measured: one value per compared key, over ``n_items`` images."""
+
+    values: dict[str, float]
+    n_items: int
+    notes: dict[str, str] = field(default_factory=dict)
+    record: str | None = None
+    published: dict[str, float] = field(default_factory=dict)  # reference values over the same images
+
+
+Measure = Callable[[Context], Measurement]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One published-number check.
+
+    Attributes:
+        name: Lower-case identifier for ``--only`` (``prenet-rain100l``).
+        group: ``weights`` (a weights' authors' score), ``metric`` (MATLAB reference code),
+            ``params`` (a paper's parameter count), ``downstream`` (a downstream model's score),
+            ``paper`` (paper tables that no released weights can reproduce).
+        subject: The model and weights, e.g. ``prenet (weights Rain100L)``.
+        dataset: The test set of the published numbers.
+        protocol: The protocol in a few words (``Y unrounded, trunc, no crop``).
+        source: Who published the numbers.
+        expected: The published numbers.
+        measure: Runs the bench side; ``None`` when the check cannot run here.
+        skip_reason: Why a check without ``measure`` is skipped.
+        command: The ``bench run`` command that measures the same thing, when there is one.
+    """
+
+    name: str
+    group: Group
+    subject: str
+    dataset: str
+    protocol: str
+    source: str
+    expected: tuple[Expected, ...]
+    measure: Measure | None = None
+    skip_reason: str = ""
+    command: str = ""
+
+
+def calibration_dir(data_root: str | os.PathLike[str] | None = None) -> Path | None:
+    """The MATLAB reference values: ``$BENCH_CALIBRATION``, else ``calibration/`` beside the data root."""
+    from bench.paths import data_root as resolve_root
+
+    explicit = os.environ.get("BENCH_CALIBRATION")
+    if explicit:
+        return Path(explicit).expanduser()
+    root = resolve_root(data_root)
+    return None if root is None else root.parent / "calibration"
+
+
+# --- measuring through bench.evaluate ---------------------------------------------------------
+
+
+def _evaluate(
+    ctx: Context,
+    *,
+    derainer: str,
+    task: str,
+    dataset: str,
+    weights: str | None,
+    keys: dict[str, str],
+    ids: Sequence[str] | None = None,
+    **run: Any,
+) -> Measurement:
+    """Run :func:`bench.evaluate`; ``keys`` maps each compared key to the record's metric key."""
+    from bench.api import evaluate
+
+    chosen = None if ids is None else list(ids)[: ctx.limit] if ctx.limit else list(ids)
+    record = evaluate(
+        derainer,
+        task,
+        dataset,
+        weights=weights,
+        data_root=ctx.data_root,
+        limit=None if chosen is not None else ctx.limit,
+        ids=chosen,
+        output_dir=ctx.output_dir,
+        device=ctx.device,
+        workers=ctx.workers,
+        **run,
+    )
+    loaded = (record.get("derainer") or {}).get("weights") or {}
+    if weights not in (None, "none") and not loaded.get("sha256"):
+        raise CheckError(f"{derainer}: weights {weights!r} were not loaded (record has {loaded or 'none'})")
+    metrics = record.get("metrics") or {}
+    return Measurement(
+        values={key: float(metrics[source]) for key, source in keys.items() if source in metrics},
+        n_items=len(record.get("rows") or []),
+        record=record.get("_path"),
+    )
+
+
+def _weights_checks() -> list[Check]:
+    from bench.report.published import load_published
+
+    pub = load_published()
+    checks = []
+    for ws in pub.weights:
+        family = PROTOCOL_FAMILY.get(ws.derainer, ws.derainer)
+        protocol = WEIGHTS_PROTOCOLS.get(family, {"quantize": "round", "crop_multiple": 1, "metrics": {}})
+        for dataset, scores in ws.scores.items():
+            expected: list[Expected] = []
+            for key, value in scores.items():
+                ours = protocol["metrics"].get(key) or (key,)
+                expected += [Expected(m, float(value), label=key if m != key else "") for m in ours]
+            metric_names = list(dict.fromkeys(e.metric for e in expected))
+            quantize, crop = protocol["quantize"], protocol["crop_multiple"]
+            from bench.data.catalog import BUILTIN_DATASETS
+
+            known = {d.name.lower() for d in BUILTIN_DATASETS}
+            measure: Measure | None = None
+            reason = ""
+            if dataset.lower() in known:
+                measure = functools.partial(
+                    _evaluate,
+                    derainer=ws.derainer,
+                    task="restoration",
+                    dataset=dataset,
+                    weights=ws.tag,
+                    keys={m: m for m in metric_names},
+                    quantize=quantize,
+                    crop_multiple=crop,
+                    metrics=metric_names,
+                )
+            else:
+                reason = (
+                    f"the test set {dataset} is not in bench's dataset catalogue (pass it as a folder to bench run)"
+                )
+            checks.append(
+                Check(
+                    name=f"{ws.derainer}-{ws.tag}".lower()
+                    + ("" if dataset.lower() == ws.tag.lower() else f"-{dataset}"),
+                    group="weights",
+                    subject=f"{ws.derainer} (weights {ws.tag})",
+                    dataset=dataset,
+                    protocol=_protocol_words(metric_names, quantize, crop),
+                    source=f"{pub.short(ws.source)}: {ws.protocol}",
+                    expected=tuple(expected),
+                    measure=measure,
+                    skip_reason=reason,
+                    command=(
+                        f"bench run --derainer {ws.derainer} --weights {ws.tag} --task restoration --dataset {dataset} "
+                        f"--quantize {quantize} --metrics {' '.join(metric_names)}"
+                    ),
+                )
+            )
+    return checks
+
+
+def _protocol_words(metrics: Sequence[str], quantize: str, crop: int) -> str:
+    from bench.report.published import CHANNELS
+
+    channels = ", ".join(dict.fromkeys(CHANNELS.get(m, m) for m in metrics))
+    return f"{channels}; {quantize}; " + (f"crop {crop}" if crop > 1 else "no crop")
+
+
+def _umrl_check() -> Check:
+    return Check(
+        name="umrl",
+        group="weights",
+        subject="umrl (weights DIDMDN, JORDER, Rain800)",
+        dataset="—",
+        protocol="—",
+        source="Yasarla & Patel, CVPR 2019 (official weights)",
+        expected=(),
+        skip_reason=(
+            "nothing published for these weight files (the UMRL authors give no score for them); "
+            "Table 4's UMRL row is a model the MSPFN authors retrained, whose weights are not released"
+        ),
+    )
+
+
+# --- metric implementations against MATLAB ------------------------------------------------------
+
+
+def _reference_rows(ctx: Context, file: str) -> list[dict[str, str]]:
+    from bench.paths import MissingDataError
+
+    folder = ctx.calibration_dir or calibration_dir(ctx.data_root)
+    path = None if folder is None else folder / file
+    if path is None or not path.is_file():
+        raise MissingDataError(
+            f"MATLAB reference values {file} not found (set BENCH_CALIBRATION or place calibration/ beside the data root)"
+        )
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _compare_rows(
+    reference: dict[str, dict[str, float]], measured: dict[str, dict[str, float]], keys: Sequence[str]
+) -> Measurement:
+    """Means over the images both hold, and the largest per-image difference of each key."""
+    ids = [i for i in reference if i in measured]
+    if not ids:
+        raise CheckError("no image of the reference file was scored")
+    out = Measurement(values={}, n_items=len(ids))
+    for key in keys:
+        out.values[key] = sum(measured[i][key] for i in ids) / len(ids)
+        out.published[key] = sum(reference[i][key] for i in ids) / len(ids)
+        worst = max(abs(measured[i][key] - reference[i][key]) for i in ids)
+        out.notes[key] = f"max |Δ| per image {worst:.1e}"
+    return out
+
+
+def _psnr_ssim_vs_matlab(ctx: Context) -> Measurement:
+    keys = ("psnr_y", "ssim_y", "psnr_rgb", "psnr_y_float", "ssim_y_float")
+    rows = _reference_rows(ctx, "psnr_ssim_raintrainl.csv")[: ctx.limit or None]
+    reference = {r["pair_id"]: {k: float(r[k]) for k in keys} for r in rows}
+    from bench.api import evaluate
+
+    record = evaluate(
+        "identity",
+        "restoration",
+        "RainTrainL",
+        data_root=ctx.data_root,
+        ids=list(reference),
+        metrics=list(keys),
+        output_dir=ctx.output_dir,
+        device=ctx.device,
+        workers=ctx.workers,
+    )
+    measured = {r["id"]: {k: float(r[k]) for k in keys} for r in record.get("rows") or []}
+    out = _compare_rows(reference, measured, keys)
+    out.record = record.get("_path")
+    return out
+
+
+def _niqe_sseq_vs_matlab(ctx: Context) -> Measurement:
+    keys = ("niqe", "sseq")
+    rows = [r for r in _reference_rows(ctx, "noref_reference.csv") if r["file"].startswith("rain/Real147/")]
+    rows = rows[: ctx.limit or None]
+    reference = {Path(r["file"]).stem: {k: float(r[k]) for k in keys} for r in rows}
+    from bench.api import evaluate
+
+    record = evaluate(
+        "identity",
+        "noref",
+        "Real147",
+        data_root=ctx.data_root,
+        ids=list(reference),
+        metrics=list(keys),
+        output_dir=ctx.output_dir,
+        device=ctx.device,
+        workers=ctx.workers,
+    )
+    measured = {r["id"]: {k: float(r[f"rainy.{k}"]) for k in keys} for r in record.get("rows") or []}
+    out = _compare_rows(reference, measured, keys)
+    out.record = record.get("_path")
+    return out
+
+
+def _fsim_vs_matlab(ctx: Context) -> Measurement:
+    from bench.data.images import read_image
+    from bench.metrics.base import StreamingMetric
+    from bench.paths import MissingDataError, data_root
+    from bench.registries import METRICS
+
+    keys = ("fsim", "fsimc")
+    rows = _reference_rows(ctx, "fsim_iqa_calibration.csv")[: ctx.limit or None]
+    root = data_root(ctx.data_root)
+    if root is None or not (root / "images/iqa-calibration").is_dir():
+        raise MissingDataError("images/iqa-calibration not found under the data root")
+    reference = {Path(r["dist_file"]).stem: {k: float(r[k]) for k in keys} for r in rows}
+    measured: dict[str, dict[str, float]] = {}
+    for r in rows:
+        dist, ref = read_image(root / r["dist_file"]), read_image(root / r["ref_file"])
+        measured[Path(r["dist_file"]).stem] = {
+            k: float(StreamingMetric(METRICS.get(k)).update(dist, ref)[0]) for k in keys
+        }
+    return _compare_rows(reference, measured, keys)
+
+
+def _metric_checks() -> list[Check]:
+    octave = "GNU Octave 7.3 running the original .m files (calibration/README.md)"
+    return [
+        Check(
+            name="matlab-psnr-ssim",
+            group="metric",
+            subject="identity (rainy vs clean)",
+            dataset="RainTrainL 1-20",
+            protocol="MATLAB rgb2ycbcr Y (rounded / _float: unrounded), Wang 2003 ssim_index",
+            source=octave,
+            expected=(),  # the reference means over the scored images come with the measurement
+            measure=_psnr_ssim_vs_matlab,
+            command="bench run --derainer identity --task restoration --dataset RainTrainL --ids 1-20 "
+            "--metrics psnr_y ssim_y psnr_rgb psnr_y_float ssim_y_float",
+        ),
+        Check(
+            name="matlab-fsim",
+            group="metric",
+            subject="distorted vs reference image",
+            dataset="iqa-calibration (5 pairs)",
+            protocol="FeatureSIM.m (fsim on rgb2gray, fsimc colour)",
+            source=octave,
+            expected=(),
+            measure=_fsim_vs_matlab,
+            command="bench score fsim fsimc images/iqa-calibration/dist_dir --ref images/iqa-calibration/ref_dir",
+        ),
+        Check(
+            name="matlab-niqe-sseq",
+            group="metric",
+            subject="identity (rainy input)",
+            dataset="Real147 1-10",
+            protocol="LIVE niqe_release; utlive/SSEQ + LIBSVM 3.18",
+            source=octave,
+            expected=(),
+            measure=_niqe_sseq_vs_matlab,
+            command="bench run --derainer identity --task noref --dataset Real147 --ids 1-10 --metrics niqe sseq",
+        ),
+    ]
+
+
+# --- parameter counts of the paper's models -----------------------------------------------------
+
+
+def _count_params(ctx: Context, derainer: str) -> Measurement:
+    from bench.factory import create_derainer
+
+    model = create_derainer(derainer, weights=None)
+    return Measurement(values={"params_m": sum(p.numel() for p in model.parameters()) / 1e6}, n_items=0)
+
+
+def _params_checks() -> list[Check]:
+    from bench.report.published import load_published
+
+    pub = load_published()
+    seen: set[str] = set()
+    checks = []
+    for key in ("3", "2"):
+        table = pub.tables.get(key)
+        if table is None or "params_m" not in [c.key for c in table.columns]:
+            continue
+        for method in table.rows:
+            derainer = pub.derainer_of(method)
+            value = table.value(method, table.datasets[0], "params_m")
+            if derainer is None or value is None or derainer in seen:
+                continue
+            seen.add(derainer)
+            checks.append(
+                Check(
+                    name=f"params-{derainer}",
+                    group="params",
+                    subject=f"{derainer} ({method}, random init)",
+                    dataset="—",
+                    protocol="parameters of the architecture, millions",
+                    source=f"{pub.short(table.source)}, Table {key}",
+                    expected=(Expected("params_m", value),),
+                    measure=functools.partial(_count_params, derainer=derainer),
+                )
+            )
+    return checks
+
+
+# --- downstream models ----------------------------------------------------------------------------
+
+COCO8_VAL = ("000000000036", "000000000042", "000000000049", "000000000061")
+
+
+def _downstream_checks() -> list[Check]:
+    from bench.report.published import load_published
+
+    pub = load_published()
+    checks = []
+    tasks = {"yolo": ("detection", "coco8"), "yolo_seg": ("instance", "coco8-seg")}
+    for entry in pub.evaluators:
+        name = str(entry["name"])
+        for dataset, scores in dict(entry.get("scores", {})).items():
+            expected = tuple(Expected(str(k), float(v)) for k, v in scores.items())
+            source = pub.short(str(entry.get("source", "")))
+            if name in tasks:
+                task, bench_set = tasks[name]
+                keys = {str(k): f"clean.{k}" for k in scores}
+                measure: Measure | None = functools.partial(
+                    _evaluate,
+                    derainer="identity",
+                    task=task,
+                    dataset=bench_set,
+                    weights=None,
+                    keys=keys,
+                    ids=COCO8_VAL,
+                    evaluator=name,
+                )
+                reason = ""
+            else:
+                measure = None
+                reason = (
+                    f"{dataset}: the test set's labels are not public (scored by its benchmark server); "
+                    "not in the data root"
+                )
+            checks.append(
+                Check(
+                    name=f"{name}-{dataset}".lower(),
+                    group="downstream",
+                    subject=f"{name} ({entry.get('weights', '')})",
+                    dataset=dataset,
+                    protocol="clean val images; pycocotools COCOeval; detector conf 0.001 as ultralytics val",
+                    source=source,
+                    expected=expected,
+                    measure=measure,
+                    skip_reason=reason,
+                    command=(
+                        f"bench run --derainer identity --task {tasks[name][0]} --dataset {tasks[name][1]} "
+                        f"--ids {','.join(COCO8_VAL)} -o evaluator={name}"
+                        if name in tasks
+                        else ""
+                    ),
+                )
+            )
+    return checks
+
+
+def _paper_check() -> Check:
+    return Check(
+        name="paper-tables-4-6",
+        group="paper",
+        subject="MSPFN paper, Tables 4-6 (all rows)",
+        dataset="Test100, Rain100H/L, Test2800, Test1200, Real200, RID, RIS, COCO350, BDD350/150",
+        protocol="Y; trunc; crop 8 (Table 4)",
+        source="Jiang et al., CVPR 2020",
+        expected=(),
+        skip_reason=(
+            "no weights of these rows ship with bench: they are models the MSPFN authors trained on their "
+            "13,712 pairs, and of those only the authors' MSPFN checkpoint was released (a download: "
+            "docs/official_mspfn.md); with it and the test sets, bench compare places it in Tables 4-6"
+        ),
+    )
+
+
+def all_checks() -> list[Check]:
+    """Every check bench knows, in report order: metrics, weights' scores, parameters, downstream, paper.
+
+    Example:
+        >>> names = [c.name for c in all_checks()]
+        >>> names[0], "params-mspfn" in names
+        ('matlab-psnr-ssim', True)
+    """
+    return [
+        *_metric_checks(),
+        *_weights_checks(),
+        _umrl_check(),
+        *_params_checks(),
+        *_downstream_checks(),
+        _paper_check(),
+    ]
+
+
+def select(checks: Sequence[Check], only: Sequence[str] | None) -> list[Check]:
+    """The checks whose name (or group) matches one of the ``only`` patterns (shell-style, any case).
+
+    Example:
+        >>> [c.name for c in select(all_checks(), ["prenet-rain100?"])]
+        ['prenet-rain100l', 'prenet-rain100h']
+
+    Raises:
+        ValueError: a pattern matches no check (the message lists the names).
+    """
+    import fnmatch
+
+    if not only:
+        return list(checks)
+    out: list[Check] = []
+    for pattern in only:
+        p = pattern.lower()
+        hits = [c for c in checks if fnmatch.fnmatchcase(c.name, p) or c.group == p or c.name.startswith(p + "-")]
+        if not hits:
+            raise ValueError(f"--only {pattern!r} matches no check; checks: {', '.join(c.name for c in checks)}")
+        out += [c for c in hits if c not in out]
+    return out
