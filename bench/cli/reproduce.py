@@ -74,11 +74,25 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def _machine(device: str) -> str:
+    """``AMD EPYC 9B14 (2 cores, AVX512), 1 thread, torch 2.14.1`` (or the GPU's name)."""
+    import platform
+
     from bench.results.record import env_info
 
     env = env_info(device)
-    where = env.get("gpu") or env.get("cpu") or env.get("platform")
-    return f"{where}, {env.get('cpu_threads')} thread(s), torch {env.get('torch')}"
+    if env.get("gpu"):
+        return f"{env['gpu']}, torch {env.get('torch')}"
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            name = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), name)
+    except OSError:
+        pass
+    cpu = env.get("cpu") or {}
+    capability = cpu.get("capability") if isinstance(cpu, dict) else None
+    threads = env.get("cpu_threads")
+    details = ", ".join(str(x) for x in (f"{os.cpu_count()} cores", capability) if x)
+    return f"{name} ({details}), {threads} thread{'s' if threads != 1 else ''}, torch {env.get('torch')}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
             command=_command(args),
             machine=_machine(args.device),
             date=datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-            revision=git_hash(),
+            revision=(git_hash() or "")[:12] or None,
         )
         sys.stderr.write(f"docs: {write_docs(args.write_docs, block)}\n")
     return 1 if any(o.status == "failed" for o in outcomes) else 0

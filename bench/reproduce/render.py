@@ -14,15 +14,15 @@ END = "<!-- END bench reproduce -->"
 
 
 def fmt(value: float | None) -> str:
-    """A value with four decimals (``—`` when absent).
+    """A measured value with six significant digits (``—`` when absent).
 
     Example:
-        >>> fmt(37.47951), fmt(None)
-        ('37.4795', '—')
+        >>> fmt(37.479512), fmt(0.83998612), fmt(None)
+        ('37.4795', '0.839986', '—')
     """
     if value is None or not math.isfinite(value):
         return "—"
-    return f"{value:.4f}"
+    return f"{value:.6g}"
 
 
 def fmt_published(value: float | None) -> str:
@@ -104,12 +104,20 @@ def unmeasured_table(outcomes: Sequence[Outcome]) -> str:
 
 
 def summary_line(outcomes: Sequence[Outcome]) -> str:
-    """``12 published numbers: 8 measured, 3 skipped, 1 failed``."""
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("measured", "skipped", "failed")}
-    numbers = sum(o.published is not None or o.status == "measured" for o in outcomes)
+    """``26 checks: 9 measured, 17 skipped, 0 failed; 19 published numbers compared``.
+
+    A check counts as failed when any of its numbers failed, as measured when the others were measured.
+    """
+    states: dict[str, set[str]] = {}
+    for o in outcomes:
+        states.setdefault(o.check.name, set()).add(o.status)
+    counts = {s: 0 for s in ("measured", "skipped", "failed")}
+    for seen in states.values():
+        counts["failed" if "failed" in seen else "measured" if "measured" in seen else "skipped"] += 1
+    compared = sum(o.status == "measured" for o in outcomes)
     return (
-        f"{numbers} published numbers in {len({o.check.name for o in outcomes})} checks: "
-        f"{counts['measured']} measured, {counts['skipped']} skipped, {counts['failed']} failed"
+        f"{len(states)} checks: {counts['measured']} measured, {counts['skipped']} skipped, "
+        f"{counts['failed']} failed; {compared} published numbers compared"
     )
 
 
