@@ -11,6 +11,8 @@ from bench.cli import main
 from bench.reproduce.checks import Context, all_checks, select
 from bench.reproduce.render import BEGIN, END, render_markdown, write_docs
 from bench.reproduce.runner import run_checks
+from bench.results.record import read_record
+from tests.conftest import missing_data
 
 QUICK = ["matlab-psnr-ssim", "prenet-rain100l", "umrl", "params-mspfn_light", "espnetv2-*"]
 
@@ -101,3 +103,49 @@ def test_every_runnable_weights_check_names_a_registered_derainer_and_set() -> N
         derainer, dataset = check.subject.split(" ")[0], check.dataset
         get_factory(derainer)
         assert dataset in DATASETS and check.expected
+
+
+def test_a_weights_check_loads_the_named_weights_and_scores_under_their_protocol(
+    data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rain100L is not in the shared data: two RainTrainL pairs in Rain100L's folder exercise the run path."""
+    from bench.data.images import read_image, write_image
+
+    weights = data_root / "weights" / "derainers/prenet/Rain100L/PReNet6/net_latest.pth"
+    if not weights.is_file():
+        missing_data(f"PReNet Rain100L weights not found at {weights}")
+    fake = tmp_path / "data" / "rain" / "Rain100L"
+    for i in (1, 2):
+        for sub in ("rain", "norain"):
+            (fake / sub).mkdir(parents=True, exist_ok=True)
+            image = read_image(data_root / "rain/RainTrainL" / sub / f"norain-{i}.png")
+            write_image(fake / sub / f"norain-{i}.png", image[:96, :128])  # small: the test stays fast
+    monkeypatch.setenv("BENCH_WEIGHTS", str(data_root / "weights"))
+    ctx = Context(limit=2, output_dir=str(tmp_path / "runs"), data_root=str(tmp_path / "data"))
+    outcomes = run_checks(select(all_checks(), ["prenet-rain100l"]), ctx)
+    assert [(o.metric, o.status, o.n_items) for o in outcomes] == [
+        ("psnr_y_float", "measured", 2),
+        ("ssim_y_float", "measured", 2),
+    ]
+    assert all(o.reason == "--limit 2: not the published set" for o in outcomes)
+    (record_path,) = (tmp_path / "runs").glob("*.json")
+    record = read_record(record_path)
+    assert record["derainer"]["weights"]["tag"] == "Rain100L" and record["derainer"]["weights"]["sha256"]
+    assert record["config"]["quantize"] == "trunc" and record["config"]["crop_multiple"] == 1
+    assert outcomes[0].measured == pytest.approx(record["metrics"]["psnr_y_float"])
+
+
+def test_a_check_that_errors_fails_and_the_command_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.reproduce import checks as catalogue
+    from bench.reproduce.checks import Check, CheckError, Expected
+
+    def broken(ctx: Context) -> catalogue.Measurement:
+        raise CheckError("weights were not loaded")
+
+    check = Check("broken", "weights", "x", "y", "p", "s", (Expected("psnr_y", 30.0),), measure=broken)
+    monkeypatch.setattr(catalogue, "all_checks", lambda: [check])
+    assert main(["reproduce", "--output-dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "1 failed" in out and "CheckError: weights were not loaded" in out
