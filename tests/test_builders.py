@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from bench.data.builders import (
-    BUILTIN_CARDS,
     COCO80_TO_91,
     Annotation,
     build_labelled,
@@ -41,10 +40,18 @@ def _jpeg(path: Path, w: int, h: int, seed: int) -> None:
 # ------------------------------------------------------------------------------------------ units
 
 
-def test_cards_match_builtin_copies() -> None:
-    for name in ("coco350", "bdd350", "bdd150"):
-        assert load_card(name) == BUILTIN_CARDS[name]
+def test_cards_are_package_resources_naming_defined_presets() -> None:
+    from bench.data.builders import card_names
+    from bench.data.rain import PRESETS
+
+    assert card_names() == ("bdd150", "bdd350", "coco350")
     assert load_card("coco350")["size"] == [640, 480] and load_card("bdd150")["kind"] == "semantic"
+    for name in card_names():
+        rain = load_card(name)["rain"]
+        assert set(rain["presets"]) <= set(PRESETS), name
+        assert rain.get("night_preset", "night") in PRESETS
+    with pytest.raises(ValueError, match="unknown dataset card"):
+        load_card("coco351")
 
 
 def test_select_ids_is_a_keyed_hash_stable_everywhere() -> None:
@@ -298,7 +305,7 @@ def test_coco350_builder_on_official_format(coco_root: Path, tmp_path: Path) -> 
     assert cx == pytest.approx((15 * sx - 37) / 640, abs=1e-5)
     for name in ("000000000139.png", "000000000285.png"):
         assert Image.open(out / "rain" / name).size == (640, 480)
-    assert {i["preset"] for i in m["items"]} <= {"light", "medium", "heavy", "night"}
+    assert {i["preset"] for i in m["items"]} <= set(load_card("coco350")["rain"]["presets"])
     assert all(-30 <= i["params"]["angle"] <= 30 for i in m["items"])
     assert verify_manifest(out) == []
     # Determinism against a second build and selection stability.
@@ -395,7 +402,7 @@ def test_bdd350_builder_on_official_format(bdd_root: Path, tmp_path: Path) -> No
     assert m["config"]["selection"]["source_ids"] == ["b1c66a42-6f7d68ca.jpg", "b1d0a191-03dcecc2.jpg"]
     assert m["dropped"]["traffic sign"] == 2 and m["dropped"]["drivable area"] == 1
     night = next(i for i in m["items"] if i["source_id"].startswith("b1c66a42"))
-    assert night["preset"] == "night" and night["params"]["night_gain"] == 1.0
+    assert night["preset"] == "bdd350-night" and night["params"]["night_gain"] == 1.0
     coco = COCO(str(out / "annotations.json"))
     anns = coco.loadAnns(coco.getAnnIds())
     assert sorted((a["category_id"], a["bdd_category"]) for a in anns) == [(1, "person"), (3, "car"), (4, "motor")]

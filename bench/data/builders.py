@@ -636,8 +636,9 @@ class RainMix:
     Attributes:
         presets: Preset name → weight.
         angle_range: Streak angle range in degrees (uniform); ``None`` keeps the preset's angle.
-        night_attribute: Use the ``night`` preset with ``night_gain = 1`` (the photo is already dark) for
+        night_attribute: Use ``night_preset`` with ``night_gain = 1`` (the photo is already dark) for
             items whose attributes say ``timeofday: night`` (BDD100K).
+        night_preset: The preset of those items.
         overrides: Extra :class:`~bench.data.rain.RainParams` fields applied to every image.
     """
 
@@ -645,6 +646,7 @@ class RainMix:
     angle_range: tuple[float, float] | None = None
     night_attribute: bool = False
     overrides: tuple[tuple[str, Any], ...] = ()
+    night_preset: str = "night"
 
     @classmethod
     def single(cls, preset: str) -> RainMix:
@@ -659,6 +661,7 @@ class RainMix:
             angle_range=(float(rng_[0]), float(rng_[1])) if rng_ else None,
             night_attribute=bool(card.get("night_from_attributes", False)),
             overrides=tuple(sorted((card.get("overrides") or {}).items())),
+            night_preset=str(card.get("night_preset", "night")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -667,7 +670,15 @@ class RainMix:
             "angle_range": list(self.angle_range) if self.angle_range else None,
             "night_from_attributes": self.night_attribute,
             "overrides": dict(self.overrides),
+            **({"night_preset": self.night_preset} if self.night_preset != "night" else {}),
         }
+
+    def preset_params(self) -> dict[str, dict[str, Any]]:
+        """The fields of every preset this mix can draw (recorded so that a changed preset rebuilds)."""
+        from bench.data.rain import resolve_params
+
+        names = [n for n, _ in self.presets] + ([self.night_preset] if self.night_attribute else [])
+        return {name: resolve_params(name).to_dict() for name in sorted(set(names))}
 
     def draw(self, rng: np.random.Generator, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """Draw ``(preset name, params mapping)`` for one image from its own generator."""
@@ -676,8 +687,8 @@ class RainMix:
         preset = names[int(rng.choice(len(names), p=weights / weights.sum()))] if len(names) > 1 else names[0]
         params: dict[str, Any] = {"preset": preset, **dict(self.overrides)}
         if self.night_attribute and str(attributes.get("timeofday", "")).lower() == "night":
-            preset = "night"
-            params.update({"preset": "night", "night_gain": 1.0, "night_contrast": 1.0})
+            preset = self.night_preset
+            params.update({"preset": preset, "night_gain": 1.0, "night_contrast": 1.0})
         if self.angle_range is not None:
             params["angle"] = round(float(rng.uniform(*self.angle_range)), 4)
         return preset, params
@@ -833,6 +844,7 @@ def build_set(
         "seed": int(seed),
         "size": list(size) if size else None,
         "mix": mix.to_dict(),
+        "preset_params": mix.preset_params(),  # a recalibrated preset rebuilds the set
         "min_box": min_box,
         "renderer_version": RENDERER_VERSION,
         "selection": dict(selection or {}),
@@ -961,71 +973,40 @@ def _ann_key(ann: Annotation) -> list[Any]:
 # Dataset cards and the named builders
 
 
-def cards_dir() -> Path:
-    """``datasets/`` of the source checkout (cards are documentation, with built-in copies below)."""
-    return Path(__file__).resolve().parents[2] / "datasets"
+CARDS_RESOURCE = "resources/datasets"
 
 
-BUILTIN_CARDS: dict[str, dict[str, Any]] = {
-    "coco350": {
-        "name": "coco350",
-        "kind": "detection",
-        "size": [640, 480],
-        "selection": {"size": 350, "seed": 350, "rule": "coco_non_crowd"},
-        "rain": {
-            "seed": 2020,
-            "presets": {"light": 0.25, "medium": 0.35, "heavy": 0.2, "night": 0.2},
-            "angle_range": [-30.0, 30.0],
-            "night_from_attributes": False,
-        },
-    },
-    "bdd350": {
-        "name": "bdd350",
-        "kind": "detection",
-        "size": [1280, 720],
-        "selection": {"size": 350, "seed": 350, "rule": "bdd_mapped_box"},
-        "class_map": dict(BDD_TO_COCO),
-        "rain": {
-            "seed": 2020,
-            "presets": {"light": 0.3, "medium": 0.4, "heavy": 0.3},
-            "angle_range": [-30.0, 30.0],
-            "night_from_attributes": True,
-        },
-    },
-    "bdd150": {
-        "name": "bdd150",
-        "kind": "semantic",
-        "size": [1280, 720],
-        "selection": {"size": 150, "seed": 150, "rule": "all"},
-        "rain": {
-            "seed": 2020,
-            "presets": {"light": 0.25, "medium": 0.35, "heavy": 0.2, "night": 0.2},
-            "angle_range": [-30.0, 30.0],
-            "night_from_attributes": False,
-        },
-    },
-}
+def card_names() -> tuple[str, ...]:
+    """Names of the dataset cards shipped in ``bench/resources/datasets``."""
+    from importlib import resources
+
+    folder = resources.files("bench").joinpath(CARDS_RESOURCE)
+    return tuple(sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml")))
 
 
 def load_card(name: str) -> dict[str, Any]:
-    """The dataset card ``datasets/<name>.yaml`` (or its built-in copy when the checkout is absent).
+    """The dataset card ``bench/resources/datasets/<name>.yaml`` (name, kind, size, selection, rain, class_map).
+
+    Example:
+        >>> load_card("coco350")["size"]
+        [640, 480]
 
     Raises:
         ValueError: unknown card name.
     """
+    from importlib import resources
+
     import yaml
 
-    path = cards_dir() / f"{name}.yaml"
-    if path.is_file():
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        card = {k: data[k] for k in ("name", "kind", "size", "rain")}
-        card["selection"] = {k: data["selection"][k] for k in ("size", "seed", "rule")}
-        if data.get("class_map"):
-            card["class_map"] = dict(data["class_map"])
-        return card
-    if name not in BUILTIN_CARDS:
-        raise ValueError(f"unknown dataset card {name!r}; known: {', '.join(BUILTIN_CARDS)}")
-    return json.loads(json.dumps(BUILTIN_CARDS[name]))
+    if name not in card_names():
+        raise ValueError(f"unknown dataset card {name!r}; known: {', '.join(card_names())}")
+    text = resources.files("bench").joinpath(f"{CARDS_RESOURCE}/{name}.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    card = {k: data[k] for k in ("name", "kind", "size", "rain")}
+    card["selection"] = {k: data["selection"][k] for k in ("size", "seed", "rule")}
+    if data.get("class_map"):
+        card["class_map"] = dict(data["class_map"])
+    return card
 
 
 def _find_first(root: Path, candidates: Sequence[str], what: str) -> Path:

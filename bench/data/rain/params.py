@@ -149,8 +149,16 @@ def preset_table() -> dict[str, Any]:
 def _presets() -> dict[str, RainParams]:
     out: dict[str, RainParams] = {}
     for name, fields in preset_table()["presets"].items():
+        values = dict(fields or {})
+        base = values.pop("base", None)
         try:
-            out[str(name)] = RainParams.from_dict(fields or {})
+            if base is not None:  # a preset may start from one defined above it
+                values = {**out[str(base)].to_dict(), **values}
+            out[str(name)] = RainParams.from_dict(values)
+        except KeyError:
+            raise ValueError(
+                f"bench/{PRESETS_RESOURCE}: preset {name!r}: base {base!r} is not defined above it"
+            ) from None
         except (TypeError, ValueError) as err:
             raise ValueError(f"bench/{PRESETS_RESOURCE}: preset {name!r}: {err}") from err
     return out
