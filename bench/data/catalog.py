@@ -103,6 +103,14 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         "Fu et al. CVPR'17",
         2800,
     ),
+    DatasetSpec(
+        "Rain1400",
+        "rain/Rain1400",
+        "paired",
+        "DDN's Rain1400 test set (Test1400): 100 clean x 14 rain types (PReNet's Rain1400 weights' test set).",
+        "Fu et al. CVPR'17",
+        1400,
+    ),
     DatasetSpec("Rain12", "rain/Rain12", "paired", "Rain12, 12 pairs.", "Li et al. CVPR'16", 12),
     DatasetSpec(
         "Real147",

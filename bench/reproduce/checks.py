@@ -169,6 +169,7 @@ def _evaluate(
 
 
 def _weights_checks() -> list[Check]:
+    from bench.registries import DATASETS
     from bench.report.published import load_published
 
     pub = load_published()
@@ -183,12 +184,9 @@ def _weights_checks() -> list[Check]:
                 expected += [Expected(m, float(value), label=key if m != key else "") for m in ours]
             metric_names = list(dict.fromkeys(e.metric for e in expected))
             quantize, crop = protocol["quantize"], protocol["crop_multiple"]
-            from bench.data.catalog import BUILTIN_DATASETS
-
-            known = {d.name.lower() for d in BUILTIN_DATASETS}
             measure: Measure | None = None
             reason = ""
-            if dataset.lower() in known:
+            if dataset in DATASETS:
                 measure = functools.partial(
                     _evaluate,
                     derainer=ws.derainer,
