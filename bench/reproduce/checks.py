@@ -155,6 +155,7 @@ def _evaluate(
         output_dir=ctx.output_dir,
         device=ctx.device,
         workers=ctx.workers,
+        resume=False,  # measure afresh: never reuse the rows of an earlier run
         **run,
     )
     loaded = (record.get("derainer") or {}).get("weights") or {}
@@ -294,6 +295,7 @@ def _psnr_ssim_vs_matlab(ctx: Context) -> Measurement:
         output_dir=ctx.output_dir,
         device=ctx.device,
         workers=ctx.workers,
+        resume=False,  # measure afresh: never reuse the rows of an earlier run
     )
     measured = {r["id"]: {k: float(r[k]) for k in keys} for r in record.get("rows") or []}
     out = _compare_rows(reference, measured, keys)
@@ -318,6 +320,7 @@ def _niqe_sseq_vs_matlab(ctx: Context) -> Measurement:
         output_dir=ctx.output_dir,
         device=ctx.device,
         workers=ctx.workers,
+        resume=False,  # measure afresh: never reuse the rows of an earlier run
     )
     measured = {r["id"]: {k: float(r[f"rainy.{k}"]) for k in keys} for r in record.get("rows") or []}
     out = _compare_rows(reference, measured, keys)
