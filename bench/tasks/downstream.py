@@ -9,36 +9,34 @@ derainer into the evaluator in memory and are cached by (derainer weights, image
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import math
-import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.data.images import ImageReadError, quantize, write_image
+from bench.data.images import ImageReadError
 from bench.data.labels import LabelFormatError
-from bench.data.prefetch import prefetch
+from bench.data.paired import Sample
 from bench.evaluators.base import Detections, GroundTruth
 from bench.metrics.fidelity import psnr_y, ssim_y
 from bench.paths import MissingDataError, weights_root
 from bench.results.cache import ArrayCache, array_sha256
-from bench.results.record import RunRecord, stable_hash, write_json_atomic, write_record
+from bench.results.record import RunRecord, stable_hash, write_json_atomic
 from bench.results.state import (
     ConfusionLog,
     DetectionLog,
     StateError,
-    item_arrays,
     merged_detection_log,
-    state_path,
-    write_state,
 )
 from bench.stats.intervals import attach_intervals
-from bench.tasks.common import Stopwatch, base_record, build_engine, output_dir, progress, record_name
-from bench.tasks.config import RunConfig, select_shard
+from bench.tasks.base import ItemRef, Task, TaskData
+from bench.tasks.common import Stopwatch
 from bench.tasks.downstream_data import TaskKind, open_downstream_set
 
 logger = logging.getLogger(__name__)
@@ -89,17 +87,17 @@ def _resolvable(weights: str | None) -> bool:
     return True
 
 
-class DownstreamTask:
+class DownstreamTask(Task):
     """Shared machinery of the three downstream tasks (see the module docstring)."""
+
+    #: The scorers accumulate over the run, so a killed run restarts (its caches make that cheap).
+    resumable = False
+    item_errors = ()  # an evaluator's error is a bug here, not an item to skip
 
     name: ClassVar[str] = "detection"
     kind: ClassVar[TaskKind] = "detection"
     default_evaluator: ClassVar[str] = "yolo"
     headline: ClassVar[str] = "map50_95"
-
-    def __init__(self, config: RunConfig) -> None:
-        self.config = config
-        self.options = dict(config.options)
 
     # ------------------------------------------------------------------ components
     def build_evaluator(self) -> Any:
@@ -162,7 +160,7 @@ class DownstreamTask:
             masks = np.unpackbits(value["masks"], count=int(np.prod(shape))).reshape(shape).astype(bool)
         return Detections(value["boxes"], value["scores"], value["labels"], masks)
 
-    def predict_cached(self, evaluator: Any, image: np.ndarray, cache: ArrayCache, model_key: str) -> Any:
+    def predict_cached(self, evaluator: Any, image: np.ndarray, *, cache: ArrayCache, model_key: str) -> Any:
         key = cache.key({"model": model_key, "image": array_sha256(image)})
         value = cache.get(key)
         if value is None:
@@ -171,8 +169,8 @@ class DownstreamTask:
             return prediction
         return self._unpack(value)
 
-    # ------------------------------------------------------------------ run
-    def run(self) -> RunRecord:
+    # ------------------------------------------------------------------ the item loop's hooks (bench.tasks.base)
+    def open(self) -> TaskData:
         cfg = self.config
         data = open_downstream_set(
             cfg.dataset,
@@ -183,136 +181,126 @@ class DownstreamTask:
             limit=cfg.limit,
             ids=cfg.id_set(),
         )
-        keep = set(select_shard([p.id for p in data.paired.pairs], cfg.shard))
-        data.paired.pairs = [p for p in data.paired.pairs if p.id in keep]
-        watch = Stopwatch()
-        with watch.time("load_models"):
-            model, engine, dinfo = build_engine(cfg)  # the one place a run's derainer and engine are made
-            evaluator = self.build_evaluator()
-        eval_desc = dict(evaluator.describe())
-        model_key = stable_hash(eval_desc, 40)
-        derainer_key = stable_hash(
-            {
-                "derainer": dinfo["name"],
-                "weights": (dinfo.get("weights") or {}).get("sha256"),
-                "kwargs": getattr(model, "model_kwargs", {}),
-                "seed": cfg.seed if not dinfo.get("weights") else None,
-                "quantize": cfg.quantize,
-                "tile": cfg.tile,
-                "overlap": cfg.overlap,
-                "precision": dinfo["precision"],
-            },
-            40,
-        )
-        pred_cache = ArrayCache(f"predictions/{self.kind}")
-        derain_cache = ArrayCache("derained")
-
-        scorers = {c: self.build_scorer(evaluator) for c in CONDITIONS}
-        dataset_info = {
+        self.data = data
+        info = {
             "name": data.name,
             "path": str(data.root),
             "layout": data.paired.layout,
-            "n_items": len(data.paired),
             "labels": data.label_source or "pseudo (clean predictions)",
             "pseudo_labels": data.label_source is None,
             **data.provenance,
-            "ids_hash": stable_hash([p.id for p in data.paired.pairs]),
         }
-        record = base_record(cfg, dinfo, dataset_info)
-        stem = record_name(cfg, dinfo["name"], data.name)
-        issues = [{"path": i.path, "reason": i.reason} for i in data.paired.issues]
-        rows: list[dict[str, Any]] = []
-        predictions_out: dict[str, dict[str, list[list[float]]]] = {}
-        image_dir = output_dir(cfg) / "images" / stem if cfg.save_images else None
-        log = self.new_state_log(scorers)
-        outside = dict.fromkeys(CONDITIONS, 0)  # detections of classes outside the set's label space
-        started = time.perf_counter()
-        loaded = prefetch(data.paired.pairs, data.paired.load, workers=cfg.workers)  # decode ahead of the model
-        for pair, sample in progress(loaded, total=len(data.paired), desc=f"{dinfo['name']} {self.name}"):
-            if isinstance(sample, ValueError):
-                issues.append({"path": str(pair.rainy), "reason": str(sample)})
-                continue
-            assert sample.clean is not None
-            h, w = sample.clean.shape[:2]
-            try:
-                truth = data.ground_truth(pair.rainy.stem, h, w)
-                if truth is not None:
-                    self.check_truth(truth, h, w)
-            except LABEL_ERRORS as err:  # a malformed label file (or COCO JSON) costs this image only
-                reason = str(err) if not isinstance(err, OSError) else f"{type(err).__name__}: {err}"
-                logger.warning("skipped %s: labels: %s", pair.rainy, reason)
-                issues.append({"path": str(pair.rainy), "reason": f"labels: {reason}"})
-                continue
-            key = derain_cache.key({"derainer": derainer_key, "image": array_sha256(sample.rainy)})
-            cached = derain_cache.get(key)
-            if cached is None or "seconds" not in cached:
-                t0 = time.perf_counter()
-                with watch.time("derain"):
-                    derained = quantize(engine.derain([sample.rainy])[0], cfg.quantize)
-                derain_seconds = time.perf_counter() - t0
-                # the forward time is stored with the image: a cached run reports the same s/img, not ~0
-                derain_cache.put(key, {"image": derained, "seconds": np.asarray(derain_seconds)})
-            else:
-                derained, derain_seconds = cached["image"], float(cached["seconds"])
-            with watch.time("evaluate"):
-                preds = {
-                    "clean": self.predict_cached(evaluator, sample.clean, pred_cache, model_key),
-                    "rainy": self.predict_cached(evaluator, sample.rainy, pred_cache, model_key),
-                    "derained": self.predict_cached(evaluator, derained, pred_cache, model_key),
-                }
-            if data.label_space is not None and self.kind != "semantic":
-                for cond in CONDITIONS:  # classes the set does not label are not false positives
-                    kept = preds[cond].restricted_to(data.label_space)
-                    outside[cond] += len(preds[cond]) - len(kept)
-                    preds[cond] = kept
-            gt = truth if truth is not None else self.pseudo_truth(preds["clean"])
-            for cond in CONDITIONS:
-                self.update_scorer(scorers[cond], preds[cond], gt, pair.id, (h, w))
-            if log is not None:
-                log.add(pair.id, (h, w), gt, preds)
-            row = {
-                "id": pair.id,
-                "file": pair.rainy.name,
-                "seconds": derain_seconds,
-                "derained.psnr_y": psnr_y(derained, sample.clean),
-                "derained.ssim_y": ssim_y(derained, sample.clean),
-                "rainy.psnr_y": psnr_y(sample.rainy, sample.clean),
-                "rainy.ssim_y": ssim_y(sample.rainy, sample.clean),
-            }
-            rows.append(row)
-            if image_dir is not None:
-                write_image(image_dir / f"{pair.id}.png", derained)
-                predictions_out[pair.id] = {c: self.summarize_prediction(preds[c]) for c in CONDITIONS}
-                self.save_label_maps(image_dir, pair.id, preds)
-        record["issues"] = issues
-        record["evaluator"] = {"name": str(self.options.get("evaluator", self.default_evaluator)), **eval_desc}
-        if data.label_space is not None and self.kind != "semantic":
+        return TaskData(
+            name=data.name,
+            info=info,
+            items=[ItemRef(p.id, p.rainy, p) for p in data.paired.pairs],
+            load=lambda it: data.paired.load(it.ref),
+            issues=list(data.paired.issues),
+        )
+
+    def setup(self, model: Any, derainer: dict[str, Any]) -> None:
+        cfg = self.config
+        self.evaluator = self.build_evaluator()
+        self.eval_desc = dict(self.evaluator.describe())
+        self.model_key = stable_hash(self.eval_desc, 40)
+        self.derainer_key = stable_hash(
+            {
+                "derainer": derainer["name"],
+                "weights": (derainer.get("weights") or {}).get("sha256"),
+                "kwargs": getattr(model, "model_kwargs", {}),
+                "seed": cfg.seed if not derainer.get("weights") else None,
+                "quantize": cfg.quantize,
+                "tile": cfg.tile,
+                "overlap": cfg.overlap,
+                "precision": derainer["precision"],
+            },
+            40,
+        )
+        self.pred_cache = ArrayCache(f"predictions/{self.kind}")
+        self.derain_cache = ArrayCache("derained")
+        self.scorers = {c: self.build_scorer(self.evaluator) for c in CONDITIONS}
+        self.log = self.new_state_log(self.scorers)
+        self.outside = dict.fromkeys(CONDITIONS, 0)  # detections of classes outside the set's label space
+        self.predictions_out: dict[str, dict[str, list[list[float]]]] = {}
+
+    def prepare(self, sample: Sample) -> None:
+        """Read and check the item's labels before it is derained (a malformed file costs this image only)."""
+        assert sample.clean is not None
+        h, w = sample.clean.shape[:2]
+        try:
+            truth = self.data.ground_truth(sample.rainy_path.stem, h, w)
+            if truth is not None:
+                self.check_truth(truth, h, w)
+        except LABEL_ERRORS as err:
+            reason = str(err) if not isinstance(err, OSError) else f"{type(err).__name__}: {err}"
+            raise ValueError(f"labels: {reason}") from err
+        self.truth = truth
+
+    def derain(self, engine: Any, sample: Sample, watch: Stopwatch) -> tuple[np.ndarray, float]:
+        """The derained image from the cache when there, else from the engine (stored with its seconds)."""
+        cache = self.derain_cache
+        key = cache.key({"derainer": self.derainer_key, "image": array_sha256(sample.rainy)})
+        cached = cache.get(key)
+        if cached is not None and "seconds" in cached:
+            return cached["image"], float(cached["seconds"])
+        derained, seconds = super().derain(engine, sample, watch)
+        # the forward time is stored with the image: a cached run reports the same s/img, not ~0
+        cache.put(key, {"image": derained, "seconds": np.asarray(seconds)})
+        return derained, seconds
+
+    def process(self, sample: Sample, derained: np.ndarray) -> dict[str, Any]:
+        assert sample.clean is not None
+        h, w = sample.clean.shape[:2]
+        predict = functools.partial(
+            self.predict_cached, self.evaluator, cache=self.pred_cache, model_key=self.model_key
+        )
+        preds = {"clean": predict(sample.clean), "rainy": predict(sample.rainy), "derained": predict(derained)}
+        label_space = self.data.label_space
+        if label_space is not None and self.kind != "semantic":
+            for cond in CONDITIONS:  # classes the set does not label are not false positives
+                kept = preds[cond].restricted_to(label_space)
+                self.outside[cond] += len(preds[cond]) - len(kept)
+                preds[cond] = kept
+        gt = self.truth if self.truth is not None else self.pseudo_truth(preds["clean"])
+        for cond in CONDITIONS:
+            self.update_scorer(self.scorers[cond], preds[cond], gt, sample.id, (h, w))
+        if self.log is not None:
+            self.log.add(sample.id, (h, w), gt, preds)
+        self.preds = preds
+        return {
+            "derained.psnr_y": psnr_y(derained, sample.clean),
+            "derained.ssim_y": ssim_y(derained, sample.clean),
+            "rainy.psnr_y": psnr_y(sample.rainy, sample.clean),
+            "rainy.ssim_y": ssim_y(sample.rainy, sample.clean),
+        }
+
+    def save_extra(self, image_dir: Path, sample: Sample, derained: np.ndarray) -> None:
+        self.predictions_out[sample.id] = {c: self.summarize_prediction(self.preds[c]) for c in CONDITIONS}
+        self.save_label_maps(image_dir, sample.id, self.preds)
+
+    def finish(self, record: RunRecord, rows: list[dict[str, Any]]) -> None:
+        record["evaluator"] = {"name": str(self.options.get("evaluator", self.default_evaluator)), **self.eval_desc}
+        label_space = self.data.label_space
+        if label_space is not None and self.kind != "semantic":
             record["evaluator"]["label_space"] = {
-                "classes": sorted(data.label_space),
-                "names": list(data.label_names),
-                "dropped_detections": outside,
+                "classes": sorted(label_space),
+                "names": list(self.data.label_names),
+                "dropped_detections": self.outside,
                 "rule": "detections of classes the set does not label are dropped before scoring",
             }
-        self.finalize(record, rows, scorers)
-        record["dataset"]["n_scored"] = len(rows)
-        record["dataset"]["n_skipped"] = len(issues) - len(data.paired.issues)
-        record["timings"] = {
-            **watch.totals,
-            "total": time.perf_counter() - started,
-            "seconds_per_image": float(np.mean([r["seconds"] for r in rows])) if rows else math.nan,
-            "cache": {"derained": derain_cache.stats(), "predictions": pred_cache.stats()},
-        }
-        if image_dir is not None:
-            record["images_dir"] = str(image_dir)
-            record["predictions_file"] = str(write_json_atomic(image_dir / "predictions.json", predictions_out))
-        path = output_dir(cfg) / f"{stem}.json"
-        state = item_arrays([p.id for p in data.paired.pairs], [str(p.rainy) for p in data.paired.pairs])
-        state.update(self.state_arrays(log, scorers))
-        write_state(state_path(path), state)  # what `bench merge` needs to rebuild mAP / mIoU
-        attach_intervals(record, state)  # paired-bootstrap intervals over images, from the same per-image data
-        path = write_record(record, path)
-        record["_path"] = str(path)
-        return record
+        self.finalize(record, rows, self.scorers)
+        if self.image_dir is not None:
+            path = write_json_atomic(self.image_dir / "predictions.json", self.predictions_out)
+            record["predictions_file"] = str(path)
+
+    def extra_timings(self) -> dict[str, Any]:
+        return {"cache": {"derained": self.derain_cache.stats(), "predictions": self.pred_cache.stats()}}
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        return self.scorer_arrays(self.log, self.scorers)  # what `bench merge` needs to rebuild mAP / mIoU
+
+    def interval_state(self, state: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray] | None:
+        return state  # intervals resample images from the same per-image logs
 
     # ------------------------------------------------------------------ dataset-level scores (run and merge)
     def finalize(self, record: RunRecord, rows: list[dict[str, Any]], scorers: dict[str, Any]) -> None:
@@ -329,7 +317,7 @@ class DownstreamTask:
                 metrics[f"{cond}.{name}"] = float(np.mean(values)) if values else math.nan
         self.add_per_image(rows, scorers)
         record["metrics"] = metrics
-        record["metric_info"] = self.metric_info(scores["derained"])
+        record["metric_info"] = self.score_info(scores["derained"])
         record["rows"] = rows
         record.setdefault("evaluator", {})["scoring"] = self.scoring_config(scorers["derained"])
         if hasattr(scorers["clean"], "per_class_iou"):
@@ -355,7 +343,7 @@ class DownstreamTask:
         """The shards' per-image logs as one log in the unsharded order (None when a shard has none)."""
         return merged_detection_log(states, order, CONDITIONS)
 
-    def state_arrays(self, log: DetectionLog | ConfusionLog | None, scorers: dict[str, Any]) -> dict[str, np.ndarray]:
+    def scorer_arrays(self, log: DetectionLog | ConfusionLog | None, scorers: dict[str, Any]) -> dict[str, np.ndarray]:
         """The scorer inputs written to the record's state sidecar."""
         return log.arrays() if log is not None else {}
 
@@ -410,7 +398,7 @@ class DownstreamTask:
             for b, s, lab in zip(prediction.boxes[keep], prediction.scores[keep], prediction.labels[keep])
         ]
 
-    def metric_info(self, derained_scores: dict[str, float]) -> dict[str, dict[str, Any]]:
+    def score_info(self, derained_scores: dict[str, float]) -> dict[str, dict[str, Any]]:
         info: dict[str, dict[str, Any]] = {}
         for key in derained_scores:
             for cond in (*CONDITIONS, "gain", "recovery"):
@@ -488,7 +476,7 @@ class SemanticTask(DownstreamTask):
     ) -> dict[str, np.ndarray] | None:
         return ConfusionLog.merged(states, order, CONDITIONS)
 
-    def state_arrays(self, log: DetectionLog | ConfusionLog | None, scorers: dict[str, Any]) -> dict[str, np.ndarray]:
+    def scorer_arrays(self, log: DetectionLog | ConfusionLog | None, scorers: dict[str, Any]) -> dict[str, np.ndarray]:
         first = scorers["clean"]
         out = {
             "semantic.class_names": np.asarray(first.class_names, dtype=np.str_),

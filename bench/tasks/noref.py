@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import functools
-import math
-import time
-from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bench.data.catalog import resolve_dataset
-from bench.data.images import quantize, write_image
-from bench.data.paired import ImageFolder, PairedDataset
+from bench.data.images import crop_to_multiple, read_image
+from bench.data.paired import ImageFolder, PairedDataset, Sample
 from bench.results.cache import ArrayCache, array_sha256
-from bench.results.record import RunRecord, stable_hash, write_record
-from bench.results.state import item_arrays, state_path, write_state
-from bench.stats.intervals import attach_intervals
-from bench.tasks.common import Stopwatch, base_record, build_engine, output_dir, progress, record_name
-from bench.tasks.config import RunConfig, select_shard
+from bench.tasks.base import ROW_ISSUES, ItemRef, Task, TaskData, mean_over, row_issue
 
 if TYPE_CHECKING:
     from bench.metrics.base import MetricSpec
@@ -27,12 +21,16 @@ DEFAULT_METRICS: tuple[str, ...] = ("niqe", "sseq")
 
 
 def aggregate(rows: list[dict[str, Any]], names: list[str]) -> dict[str, float]:
-    """Mean rainy and derained score of each metric over the rows (natural order), and the gain."""
+    """Mean rainy and derained score of each metric and the gain, over the rows that have both scores.
+
+    Rainy and derained means are taken over the same rows (natural order): a photo whose derained score
+    failed counts in neither, so the gain compares like with like.
+    """
     metrics: dict[str, float] = {}
     for n in names:
+        both = [r for r in rows if f"rainy.{n}" in r and f"derained.{n}" in r]
         for cond in ("rainy", "derained"):
-            values = [r[f"{cond}.{n}"] for r in rows if f"{cond}.{n}" in r]
-            metrics[f"{cond}.{n}"] = float(np.mean(values)) if values else math.nan
+            metrics[f"{cond}.{n}"] = mean_over(both, f"{cond}.{n}")
         metrics[f"gain.{n}"] = metrics[f"derained.{n}"] - metrics[f"rainy.{n}"]
     return metrics
 
@@ -42,7 +40,7 @@ def _score_entry(spec: MetricSpec, image: np.ndarray) -> dict[str, np.ndarray]:
     return {"v": np.array(spec(image))}
 
 
-class NoRefTask:
+class NoRefTask(Task):
     """Score the rainy photo and the derained photo with each no-reference metric.
 
     Works on real sets (a folder of rainy photos, e.g. ``Real147``) and on the rainy side of paired sets.
@@ -51,102 +49,71 @@ class NoRefTask:
 
     name = "noref"
 
-    def __init__(self, config: RunConfig) -> None:
-        self.config = config
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.names = list(self.config.metrics) or list(DEFAULT_METRICS)
+        self.specs: dict[str, MetricSpec] = {}
+        self.cache = ArrayCache("noref")
 
-    def run(self) -> RunRecord:
+    def _specs(self) -> dict[str, MetricSpec]:
         from bench.registries import METRICS
 
+        if not self.specs:
+            self.specs = {n: METRICS.get(n) for n in self.names}
+        return self.specs
+
+    def open(self) -> TaskData:
         cfg = self.config
-        names = list(cfg.metrics) or list(DEFAULT_METRICS)
-        specs = {n: METRICS.get(n) for n in names}
-        for n, spec in specs.items():
+        for n, spec in self._specs().items():
             if spec.mode != "NR":
                 raise ValueError(f"metric {n!r} needs a reference; the noref task takes no-reference metrics")
         ds_name, root, kind = resolve_dataset(cfg.dataset, cfg.data_root)
         if kind == "paired" or (kind is None and not any(p.is_file() for p in root.iterdir())):
             paired = PairedDataset(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple, ids=cfg.id_set())
-            items = [(p.id, p.rainy) for p in paired.pairs]
+            items = [ItemRef(p.id, p.rainy) for p in paired.pairs]
         else:
             folder = ImageFolder(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple)
-            items = [(str(p.relative_to(root).with_suffix("")), p) for p in folder.files]
+            items = [ItemRef(str(p.relative_to(root).with_suffix("")), p) for p in folder.files]
             if cfg.ids is not None:
                 wanted = cfg.id_set() or set()
-                items = [(i, p) for i, p in items if i in wanted]
-        keep = set(select_shard([i for i, _ in items], cfg.shard))
-        items = [(i, p) for i, p in items if i in keep]
-
-        watch = Stopwatch()
-        with watch.time("load_model"):
-            _model, engine, dinfo = build_engine(cfg)
-        record = base_record(
-            cfg,
-            dinfo,
-            {
-                "name": ds_name,
-                "path": str(root),
-                "kind": kind or "folder",
-                "n_items": len(items),
-                "ids_hash": stable_hash([i for i, _ in items]),
-            },
+                items = [it for it in items if it.id in wanted]
+        return TaskData(
+            name=ds_name,
+            info={"name": ds_name, "path": str(root), "kind": kind or "folder"},
+            items=items,
+            load=functools.partial(_load_rainy, crop_multiple=cfg.crop_multiple),
         )
-        cache = ArrayCache("noref")
-        rows: list[dict[str, Any]] = []
-        issues: list[dict[str, str]] = []
-        image_dir = output_dir(cfg) / "images" / record_name(cfg, dinfo["name"], ds_name) if cfg.save_images else None
-        started = time.perf_counter()
-        from bench.data.images import ImageReadError, crop_to_multiple, read_image
 
-        for item_id, path in progress(items, total=len(items), desc=f"{dinfo['name']} noref"):
+    def process(self, sample: Sample, derained: np.ndarray) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        issues = []
+        for n, spec in self._specs().items():
+            key = self.cache.key({"metric": n, "image": array_sha256(sample.rainy)})
+            value = self.cache.get_or_compute(key, functools.partial(_score_entry, spec, sample.rainy))
+            row[f"rainy.{n}"] = float(value["v"])
             try:
-                rainy = crop_to_multiple(read_image(path), cfg.crop_multiple)
-            except ImageReadError as err:
-                issues.append({"path": str(path), "reason": str(err)})
-                continue
-            t0 = time.perf_counter()
-            with watch.time("derain"):
-                derained = quantize(engine.derain([rainy])[0], cfg.quantize)
-            row: dict[str, Any] = {"id": item_id, "file": path.name, "seconds": time.perf_counter() - t0}
-            with watch.time("metrics"):
-                for n, spec in specs.items():
-                    key = cache.key({"metric": n, "image": array_sha256(rainy)})
-                    value = cache.get_or_compute(key, functools.partial(_score_entry, spec, rainy))
-                    row[f"rainy.{n}"] = float(value["v"])
-                    try:
-                        row[f"derained.{n}"] = float(spec(derained))
-                    except ValueError as err:
-                        issues.append({"path": str(path), "reason": f"{n}: {err}"})
-            rows.append(row)
-            if image_dir is not None:
-                write_image(image_dir / f"{item_id}.png", derained)
-        record["metrics"] = aggregate(rows, names)
-        record["metric_info"] = {
+                row[f"derained.{n}"] = float(spec(derained))
+            except ValueError as err:
+                issues.append(row_issue(sample.rainy_path, f"{n}: {err}"))
+        if issues:
+            row[ROW_ISSUES] = issues
+        return row
+
+    def aggregate(self, rows: list[dict[str, Any]]) -> dict[str, float]:
+        return aggregate(rows, self.names)
+
+    def metric_info(self) -> dict[str, dict[str, Any]]:
+        specs = self._specs()
+        info: dict[str, dict[str, Any]] = {
             f"{c}.{n}": {"higher_is_better": specs[n].higher_is_better, "summary": specs[n].summary}
-            for n in names
+            for n in self.names
             for c in ("rainy", "derained")
         }
-        for n in names:
-            record["metric_info"][f"gain.{n}"] = {"higher_is_better": specs[n].higher_is_better}
-        record["rows"] = rows
-        record["issues"] = issues
-        record["dataset"]["n_scored"] = len(rows)
-        record["timings"] = {
-            **watch.totals,
-            "total": time.perf_counter() - started,
-            "seconds_per_image": float(np.mean([r["seconds"] for r in rows])) if rows else math.nan,
-        }
-        if image_dir is not None:
-            record["images_dir"] = str(image_dir)
-        path = output_dir(cfg) / f"{record_name(cfg, dinfo['name'], ds_name)}.json"
-        write_state(state_path(path), item_arrays([i for i, _ in items], [str(p) for _, p in items]))
-        attach_intervals(record, None)  # paired-bootstrap intervals over the rows' images
-        path = write_record(record, path)
-        record["_path"] = str(path)
-        return record
+        for n in self.names:
+            info[f"gain.{n}"] = {"higher_is_better": specs[n].higher_is_better}
+        return info
 
-    def finish_merge(
-        self, record: RunRecord, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]
-    ) -> None:
-        """Metrics of a merged record: the same means over its rows (natural order) as :meth:`run`."""
-        record["metrics"] = aggregate(record["rows"], list(self.config.metrics) or list(DEFAULT_METRICS))
-        attach_intervals(record, None)
+
+def _load_rainy(item: ItemRef, *, crop_multiple: int) -> Sample:
+    """A rainy photo alone (no reference), cropped to the multiple the derainer needs."""
+    return Sample(item.id, crop_to_multiple(read_image(item.path), crop_multiple), None, Path(item.path))
