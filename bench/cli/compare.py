@@ -323,7 +323,7 @@ def run_suite(args: argparse.Namespace, plan: list[SuiteRun]) -> tuple[list[dict
     Returns:
         The new records and the notes on failures.
     """
-    from bench.registries import TASKS
+    from bench.api import run_config
 
     limit = QUICK_LIMIT if args.quick else args.limit
     records: list[dict[str, Any]] = []
@@ -333,7 +333,7 @@ def run_suite(args: argparse.Namespace, plan: list[SuiteRun]) -> tuple[list[dict
         for i, dataset in enumerate(datasets):
             sys.stderr.write(f"compare: {item.task} on {dataset} ({item.why})\n")
             try:
-                record = TASKS.get(item.task)(_config(args, item, dataset, limit)).run()
+                record = run_config(_config(args, item, dataset, limit))
             except Exception as err:
                 logger.debug("run failed", exc_info=True)
                 message = f"{item.task} on {dataset} failed: {type(err).__name__}: {err}"
