@@ -99,7 +99,7 @@ def test_evaluate_refuses_unknown_names_and_misplaced_options(tmp_path: Path) ->
 
 def test_import_bench_stays_light() -> None:
     code = (
-        "import sys, bench; bench.evaluate; "
+        "import sys, bench; bench.evaluate; bench.results.load; "
         "heavy = [m for m in ('torch', 'numpy', 'pandas', 'bench.tasks') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
