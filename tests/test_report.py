@@ -7,6 +7,7 @@ tests/test_report.py`` and review the diff.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -20,11 +21,12 @@ import pytest
 from bench.cli import main
 from bench.data.images import write_image
 from bench.registries import DERAINERS
+from bench.report.common import ArrowColumn
 from bench.report.downstream import CLEAN, RAIN_INPUT, downstream_table
 from bench.report.html import render_page
 from bench.report.paper import pivot_table, render_requested, requested_tables, table6
 from bench.report.published import load_published
-from bench.report.tables import ArrowColumn, render_run_summary
+from bench.report.tables import render_run_summary
 from bench.results.record import find_records
 
 HERE = Path(__file__).resolve().parent
@@ -34,6 +36,9 @@ UPDATE = os.environ.get("BENCH_UPDATE_GOLDEN") == "1"
 
 GOLDEN_CASES = {
     "table4": {"table": "4"},
+    "table4_wide": {"table": "4", "wide": True},
+    "table5_wide": {"table": "5", "wide": True},
+    "default": {},
     "table5": {"table": "5"},
     "table6": {"table": "6"},
     "pivot_derainer_dataset_psnr": {"pivot": "derainer:dataset:psnr_y"},
@@ -45,8 +50,15 @@ def _records() -> list[dict]:
     return [rec for _, rec in find_records(RECORDS)]
 
 
+def _cell(markdown: str, text: str) -> bool:
+    """Whether a Markdown table has a cell that reads ``text`` (columns are padded by tabulate)."""
+    return re.search(rf"\|\s*{re.escape(text)}\s*\|", markdown) is not None
+
+
 def _row(table, prefix: str) -> dict:
-    rows = [r for r in table.rows if str(r["name"]).startswith(prefix)]
+    rows = [r for r in table.rows if str(r["name"]) == prefix] or [
+        r for r in table.rows if str(r["name"]).startswith(prefix)
+    ]
     assert len(rows) == 1, [r["name"] for r in table.rows]
     return rows[0]
 
@@ -66,9 +78,9 @@ def test_golden_markdown_and_csv(case: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- Table 4
 def test_table4_places_ours_next_to_paper_with_difference() -> None:
-    tables = requested_tables(_records(), table="4")
-    rain100l = next(t for t in tables if "Rain100L: ours vs" in t.title)
-    prenet = _row(rain100l, "PreNet — prenet@Rain100L")
+    tables = requested_tables(_records(), table="4", wide=True)
+    rain100l = next(t for t in tables if "Rain100L, 2 images, quantize=trunc, crop 8: ours vs" in t.title)
+    prenet = _row(rain100l, "PReNet (Rain100L)")
     # the newest of the two prenet records is used (37.40, not the superseded 30.0)
     assert prenet["ours.psnr"] == 37.40
     assert prenet["paper.psnr"] == 32.44
@@ -77,17 +89,17 @@ def test_table4_places_ours_next_to_paper_with_difference() -> None:
     # the weights' own published score is compared with the same variant only (psnr_y_float)
     assert prenet["w.psnr"] == 37.48
     assert prenet["wdelta.psnr"] == pytest.approx(37.45 - 37.48)
-    mspfn = _row(rain100l, "MSPFN — mspfn")
+    mspfn = _row(rain100l, "MSPFN (Rain13K)")
     assert mspfn["delta.psnr"] == pytest.approx(32.10 - 32.40)
     # paper rows without a record keep their published cells; ours is missing, not dropped
     didmdn = _row(rain100l, "DIDMDN")
     assert didmdn["ours.psnr"] is None and didmdn["paper.psnr"] == 25.23
     # a "nan" string in a record is a missing cell
-    identity = _row(rain100l, "Rain input — identity")
+    identity = _row(rain100l, "identity")
     assert identity["ours.fsim"] is None
     md = rain100l.to_markdown()
     assert "PSNR ours (psnr_y, Y, trunc, crop 8) ↑" in md and "PSNR paper (psnr_y, Y, trunc, crop 8) ↑" in md
-    assert "| **37.40** |" in md and "superseded" in md
+    assert _cell(md, "**37.40**") and "collapsed to the newest" in "\n".join(tables[0].notes)
     # datasets of the paper with no record: the published cells, all of them
     published = next(t for t in tables if t.title.startswith("Table 4 as published"))
     md = published.to_markdown()
@@ -95,14 +107,15 @@ def test_table4_places_ours_next_to_paper_with_difference() -> None:
         assert value in md
     # measured-only dataset keeps its row, protocol and issues note
     train = next(t for t in tables if "RainTrainL" in t.title)
-    assert [r["name"] for r in train.rows] == ["MSPFN* — mspfn_light"]
+    assert [r["name"] for r in train.rows] == ["MSPFN-light (paper's MSPFN*)"]
     assert "1 file(s) could not be used" in train.to_markdown()
-    assert "round, crop 8" in train.to_markdown()
+    assert "quantize=round, crop 8" in train.title
 
 
 def test_every_metric_header_has_an_arrow() -> None:
     text_columns = {"published variant", "our protocol (quantize, crop)"}
-    for table in requested_tables(_records(), table="2,3,4,5,6", pivot="derainer:dataset:psnr_y"):
+    one_protocol = [r for r in _records() if r["config"].get("quantize") == "trunc"]
+    for table in requested_tables(one_protocol, table="2,3,4,5,6", pivot="derainer:dataset:psnr_y", wide=True):
         for col in table.columns:
             if col.title in text_columns:
                 continue
@@ -112,12 +125,12 @@ def test_every_metric_header_has_an_arrow() -> None:
 
 # ---------------------------------------------------------------------------------------------- Table 5 / 6
 def test_table5_lower_is_better_and_rain_input_row() -> None:
-    t = next(t for t in requested_tables(_records(), table="5") if "Real200: ours" in t.title)
+    t = next(t for t in requested_tables(_records(), table="5", wide=True) if "Real200, " in t.title)
     assert _row(t, RAIN_INPUT)["ours.niqe"] == 5.1
-    mspfn = _row(t, "MSPFN — mspfn")
+    mspfn = _row(t, "MSPFN")
     assert mspfn["delta.niqe"] == pytest.approx(4.400 - 4.459)
     md = t.to_markdown()
-    assert "NIQE ours (niqe) ↓" in md and "| **4.400** |" in md  # the smallest NIQE is bold
+    assert "NIQE ours (niqe) ↓" in md and _cell(md, "**4.400**")  # the smallest NIQE is bold
 
 
 def test_table6_downstream_blocks() -> None:
@@ -125,22 +138,68 @@ def test_table6_downstream_blocks() -> None:
     det = next(t for t in tables if t.title.startswith("Table 6 — detection on coco8-rain"))
     names = [r["name"] for r in det.rows]
     assert names[0] == RAIN_INPUT and names[-1] == CLEAN
-    prenet = _row(det, "PreNet — prenet@Rain100L")
+    prenet = _row(det, "PReNet (Rain100L)")
     assert prenet["recall"] == pytest.approx(55.0) and prenet["gain.recall"] == pytest.approx(15.0)
     assert prenet["recovery.recall"] == pytest.approx(50.0)
     md = det.to_markdown()
     assert "Evaluator: yolo; weights yolov8n_int8.tflite" in md and "score_threshold=0.6" in md
     assert "match_iou=0.5" in md and "Ground truth: COCO boxes" in md
-    assert "| 60.00 |" in md and "| **60.00** |" not in md.split("Clean (upper bound)")[1].split("\n")[0]
+    assert _cell(md, "60.00") and "**" not in md.split("Clean (upper bound)")[1].split("\n")[0]
     seg = next(t for t in tables if t.title.startswith("Table 6 — semantic on BDD150"))
     assert "PSEUDO LABELS" in seg.to_markdown()
-    mspfn = _row(seg, "MSPFN — mspfn")
-    assert mspfn["paper.miou"] == 35.90 and mspfn["delta.miou"] == pytest.approx(40.0 - 35.90)
-    assert mspfn["delta.psnr_t6"] == pytest.approx(22.0 - 22.48)
-    assert _row(seg, RAIN_INPUT)["paper.mpa"] == 33.29
+    # a folder named BDD150 without the card's manifest is not the paper's set: no paper cells, and why
+    assert seg.title.endswith("(measured only)") and "paper.miou" not in _row(seg, "MSPFN")
+    assert "no manifest.json in /nonexistent/BDD150" in seg.to_markdown()
     # the paper's detection block (COCO350/BDD350) is printed as published, with its evaluator
     published = next(t for t in tables if t.title.startswith("Table 6 (detection) as published"))
     assert "YOLOv3" in published.title and "32.56" in published.to_markdown()
+
+
+def _bdd150_manifest(root: Path, n_items: int = 150) -> str:
+    """A manifest as `bench synth --dataset bdd150` writes it (the fields the card is checked against)."""
+    from bench.data.builders import RainMix, load_card
+    from bench.results.record import stable_hash
+
+    card = load_card("bdd150")
+    manifest = {
+        "dataset": "bdd150",
+        "seed": card["rain"]["seed"],
+        "config": {
+            "size": card["size"],
+            "selection": {"rule": "all"},
+            "mix": RainMix.from_card(card["rain"]).to_dict(),
+        },
+        "items": [{"name": f"{i}.png"} for i in range(n_items)],
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(manifest)
+    (root / "manifest.json").write_text(text)
+    return stable_hash(text, 64)
+
+
+def test_table6_paper_cells_only_for_the_cards_set(tmp_path: Path) -> None:
+    """#22 item 8: the paper's columns and Δ attach only when the manifest matches the card."""
+    records = [r for r in _records() if r["task"] == "semantic"]
+    for rec in records:
+        rec["dataset"]["path"] = str(tmp_path / "bdd150")
+        rec["dataset"]["manifest_sha256"] = _bdd150_manifest(tmp_path / "bdd150")
+        rec["dataset"]["n_scored"] = 150
+    seg = next(t for t in table6(records) if t.title.startswith("Table 6 — semantic on BDD150"))
+    assert "150 images" in seg.title and "ours vs" in seg.title
+    mspfn = _row(seg, "MSPFN")
+    assert mspfn["paper.miou"] == 35.90 and mspfn["delta.miou"] == pytest.approx(40.0 - 35.90)
+    assert mspfn["delta.psnr_t6"] == pytest.approx(22.0 - 22.48)
+    assert _row(seg, RAIN_INPUT)["paper.mpa"] == 33.29
+    # a subset of the set (6 of 150 scored), or a set built with another count: measured only, with the reason
+    for rec in records:
+        rec["dataset"]["n_scored"] = 6
+    seg = next(t for t in table6(records) if t.title.startswith("Table 6 — semantic on BDD150"))
+    assert seg.title.endswith("(measured only)") and "6 of its 150 images scored" in seg.to_markdown()
+    for rec in records:
+        rec["dataset"]["manifest_sha256"] = _bdd150_manifest(tmp_path / "bdd150", n_items=6)
+        rec["dataset"]["n_scored"] = 6
+    seg = next(t for t in table6(records) if t.title.startswith("Table 6 — semantic on BDD150"))
+    assert "6 images, the card selects 150" in seg.to_markdown() and "paper.miou" not in _row(seg, "MSPFN")
 
 
 def test_clean_row_is_never_bold() -> None:
@@ -210,6 +269,7 @@ def test_cli_latex_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
             str(RECORDS),
             "--table",
             "4",
+            "--wide",
             "--format",
             "latex",
             "--output",
@@ -221,7 +281,7 @@ def test_cli_latex_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert code == 0
     tex = (tmp_path / "t4.tex").read_text()
     assert "\\toprule" in tex and "\\textbf{37.40}" in tex and "$\\uparrow$" in tex
-    assert (tmp_path / "t4.csv").read_text() == (GOLDEN / "table4.csv").read_text()
+    assert (tmp_path / "t4.csv").read_text() == (GOLDEN / "table4_wide.csv").read_text()
 
 
 # ---------------------------------------------------------------------------------------------- HTML + browser
@@ -264,7 +324,7 @@ def test_html_page_is_self_contained(tmp_path: Path) -> None:
     records = [r for _, r in find_records(runs)]
     page = render_page(records, requested_tables(records, table="all"))
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    assert "Table 4 — Rain100L" in page and "Table 6 — detection" in page
+    assert "Table 4 (PSNR/SSIM/FSIM)" in page and "Table 6 — detection" in page
     # 2 examples x (rainy, identity, prenet, clean) = 3 x 4 crops, plus plots; all embedded, nothing linked
     assert page.count("<img") >= 12 + 2
     assert "src='http" not in page and 'src="http' not in page
@@ -316,8 +376,55 @@ def test_html_page_in_headless_chromium(tmp_path: Path) -> None:
     dom = subprocess.run(
         [browser, *flags, "--dump-dom", page.as_uri()], check=True, capture_output=True, text=True, timeout=120
     ).stdout
-    assert dom.count('<table class="bench"') >= 4 and "Table 6 — detection" in dom
+    assert dom.count('class="bench"') >= 4 and "Table 6 — detection" in dom
     assert dom.count("<img") >= 14 and "data:image/png;base64," in dom
+
+    # Tables 4-6 fit a 1400x900 window: no table box and not the page scrolls sideways
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE_JS + "</body>"), encoding="utf-8")
+    shot = tmp_path / "shot1400.png"
+    subprocess.run(
+        [browser, *flags, f"--screenshot={shot}", "--window-size=1400,900", probe.as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    with Image.open(shot) as im:
+        assert im.size == (1400, 900)
+    dom = subprocess.run(
+        [browser, *flags, "--window-size=1400,900", "--dump-dom", probe.as_uri()],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    found = re.search(r"<pre id=\"probe\">(.*?)</pre>", dom, re.S)
+    assert found, "the probe script did not run"
+    measured = json.loads(html.unescape(found.group(1)))
+    assert {m["title"][:7] for m in measured} >= {"Table 4", "Table 5", "Table 6"}, measured
+    for m in measured:
+        assert m["scroll"] <= m["client"], m  # the table's box does not scroll
+        assert m["page"] <= m["window"], m  # nor does the page
+
+
+#: Measures, after load, whether the box of every Table 4-6 scrolls horizontally (written into the DOM).
+PROBE_JS = """<script>
+window.addEventListener('load', () => {
+  const out = [];
+  document.querySelectorAll('table.bench').forEach(t => {
+    const cap = t.querySelector('caption');
+    const title = cap ? cap.textContent : '';
+    if (!/^Table [456]/.test(title)) return;
+    const box = t.closest('.scroll') || t.parentElement;
+    out.push({title: title.slice(0, 80), scroll: box.scrollWidth, client: box.clientWidth,
+              page: document.documentElement.scrollWidth, window: window.innerWidth});
+  });
+  const pre = document.createElement('pre');
+  pre.id = 'probe';
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
 
 
 def test_grid_draws_boxes_and_crops(tmp_path: Path) -> None:
@@ -327,7 +434,7 @@ def test_grid_draws_boxes_and_crops(tmp_path: Path) -> None:
     recs = [r for _, r in find_records(runs) if r["task"] == "detection"]
     grid = comparison_grid(recs, n_examples=2, width=64)
     assert grid is not None and [r.item_id for r in grid.rows] == ["1", "2"]
-    assert [c[0] for c in grid.rows[0].cells] == ["rainy", "identity@Rain100L", "prenet@Rain100L", "clean"]
+    assert [c[0] for c in grid.rows[0].cells] == ["rainy", "identity (Rain100L)", "PReNet (Rain100L)", "clean"]
     import io
 
     from PIL import Image
@@ -340,7 +447,7 @@ def test_grid_draws_boxes_and_crops(tmp_path: Path) -> None:
 
 def test_no_records_no_crash() -> None:
     text, _ = render_requested([], table="all")
-    assert "Table 4 as published" in text and "Table 6 (semantic) as published" in text
+    assert "Table 4 (PSNR/SSIM/FSIM) as published" in text and "Table 6 (semantic) as published" in text
 
 
 def test_cells_never_show_negative_zero() -> None:

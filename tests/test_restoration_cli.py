@@ -240,5 +240,6 @@ def test_random_init_is_recorded_and_labelled(
     assert read_record(irec)["derainer"]["random_init"] is False
     # Rendered beside the paper's Table 4 rows: labelled, and not attached to a paper method.
     rec["derainer"]["name"] = "mspfn"
-    text, _ = render_requested([rec], table="4", fmt="markdown")
-    assert "mspfn (random init)" in text and "MSPFN — mspfn" not in text
+    for wide in (False, True):
+        text, _ = render_requested([rec], table="4", fmt="markdown", wide=wide)
+        assert "MSPFN (random init)" in text and "paper's MSPFN" not in text

@@ -257,7 +257,8 @@ def test_run_summary_and_report_ci(tmp_path: Path, capsys: pytest.CaptureFixture
     runs = ["--output-dir", str(tmp_path / "runs")]
     assert main(["run", "--derainer", "identity", "mspfn_tiny", "--weights", "none", *common, *runs]) == 0
     out = capsys.readouterr().out
-    assert "±" in out and "95 % paired-bootstrap interval" in out
+    assert "gain pp [95% CI]" in out and "95 % paired-bootstrap interval" in out
+    assert max(len(line) for line in out.splitlines()) <= 120  # the end-of-run summary fits a terminal
     assert "identity: +0.00 pp [+0.00, +0.00], p = 1.000 — not distinguishable from zero on 6 images." in out
 
     assert (
@@ -312,6 +313,9 @@ def test_readme_main_job_prints_its_gain_with_an_interval(
     assert main(["run", "--derainer", "identity", "prenet", "--task", "detection", "--output-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Gain in mAP50-95 (derained − rainy) with its 95 % paired-bootstrap interval" in out
-    line = next(line for line in out.splitlines() if line.strip().startswith("prenet@"))
-    assert re.match(r"\s+prenet@\S+: [+-]\d+\.\d\d pp \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\], p [=<] [\d.]+ — ", line), line
+    assert max(len(line) for line in out.splitlines()) <= 120  # no line of the README main job's summary wraps
+    line = next(line for line in out.splitlines() if line.strip().startswith("PReNet ("))
+    assert re.match(r"\s+PReNet \(\S+\): [+-]\d+\.\d\d pp \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\], p [=<] [\d.]+ — ", line), (
+        line
+    )
     assert line.endswith(("on 5 images.", "(5 images)."))

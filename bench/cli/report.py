@@ -38,6 +38,17 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
         "(= 4,5,6; the default with --format html)",
     )
     p.add_argument("--pivot", default=None, help="free-form pivot: ROWS:COLUMNS:VALUE, e.g. derainer:dataset:psnr_y")
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="Tables 4 and 5 as one block per dataset with ours, paper and Δ columns (default: the paper's compact layout)",
+    )
+    p.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="put records of one dataset in one table even when their protocol or scored images differ "
+        "(a column says which; nothing is ranked). Default: one table per protocol and image subset",
+    )
     stats = p.add_argument_group("statistics (docs/statistics.md)")
     stats.add_argument(
         "--ci",
@@ -59,8 +70,6 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bench.paths import runs_root
-    from bench.report.downstream import downstream_table
-    from bench.report.tables import records_table
     from bench.results.record import find_records
 
     root = Path(args.runs) if args.runs else runs_root()
@@ -74,26 +83,26 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no run records found under {root}")
     # the report layer reads records as plain dicts (which RunRecords are at run time)
     records = cast(list[dict[str, Any]], found)
-    extra = _statistics_tables(records, args)
-    if args.table or args.pivot or args.format == "html":
-        from bench.report.paper import render_requested
-
-        table = args.table or ("all" if args.format == "html" and not args.pivot else None)
-        text, csv_text = render_requested(
-            records, table=table, pivot=args.pivot, fmt=args.format, ci=args.ci, use_holm=args.holm, extra=extra
+    if args.format == "html" and not args.output and sys.stdout.isatty():
+        raise ValueError(
+            "--format html writes a whole page (hundreds of kB): give --output FILE, e.g. "
+            "`bench report --format html --output report.html`, or redirect stdout"
         )
-    else:
-        groups: dict[tuple[str, str], list] = {}
-        for record in records:
-            groups.setdefault((record["task"], record["dataset"].get("name", "?")), []).append(record)
-        tables = [
-            records_table(recs, ci=args.ci)
-            if task == "restoration"
-            else downstream_table(recs, ci=args.ci, use_holm=args.holm)
-            for (task, _), recs in sorted(groups.items())
-        ] + extra
-        text = "\n\n".join(t.render(args.format) for t in tables)
-        csv_text = "\n".join(t.to_csv() for t in tables)
+    extra = _statistics_tables(records, args)
+    from bench.report.paper import render_requested
+
+    table = args.table or ("all" if args.format == "html" and not args.pivot else None)
+    text, csv_text = render_requested(
+        records,
+        table=table,
+        pivot=args.pivot,
+        fmt=args.format,
+        ci=args.ci,
+        use_holm=args.holm,
+        extra=extra,
+        wide=args.wide,
+        allow_mixed=args.allow_mixed,
+    )
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text + "\n", encoding="utf-8")

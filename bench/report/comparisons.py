@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.report.common import derainer_label, digits_for
 from bench.report.downstream import FIDELITY, PERCENT, TITLES, task_metrics
 from bench.report.intervals import load_members, record_interval
 from bench.report.table import CellInterval, Column, Table
-from bench.report.tables import derainer_label, digits_for
 from bench.stats.bootstrap import BootstrapSettings, Interval, holm
 
 Record = dict[str, Any]

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.evaluators.base import RATIO_METRICS
+from bench.report.common import ReportTable, derainer_label, digits_for, direction, is_random_init, issues_note
 from bench.report.table import Column, Table
-from bench.report.tables import ReportTable, derainer_label, digits_for, direction, is_random_init, issues_note
 from bench.results.record import to_float
 
 CONDITIONS: tuple[str, ...] = ("clean", "rainy", "derained")

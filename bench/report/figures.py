@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.report.tables import derainer_label
+from bench.report.common import derainer_label
 
 logger = logging.getLogger(__name__)
 

@@ -25,12 +25,12 @@ CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1800px}
 h1{font-size:1.6em}h2{font-size:1.3em;border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:2em}
 h3{font-size:1.05em}
-table.bench{border-collapse:collapse;margin:12px 0;font-size:13px}
+table.bench{border-collapse:collapse;margin:12px 0;font-size:12px}
 table.bench caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0}
-table.bench th,table.bench td{border:1px solid #ddd;padding:3px 7px}
-table.bench thead th{background:#f3f3f3;vertical-align:bottom;max-width:170px}
+table.bench th,table.bench td{border:1px solid #ddd;padding:3px 5px}
+table.bench thead th{background:#f3f3f3;vertical-align:bottom;max-width:96px;overflow-wrap:anywhere;font-weight:600}
 table.bench td{text-align:right;font-variant-numeric:tabular-nums}
-table.bench tbody th{text-align:left;font-weight:500;white-space:nowrap}
+table.bench tbody th,table.bench td.col0{text-align:left;font-weight:500;white-space:nowrap}
 table.bench b{color:#0b5394}
 p.note{font-size:12px;color:#555;margin:2px 0}
 .scroll{overflow-x:auto}

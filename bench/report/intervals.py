@@ -164,8 +164,8 @@ def summary_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:
         Gain in mAP50-95 (derained − rainy) with its 95 % paired-bootstrap interval over images (1000 resamples, seed 0):
           x: +2.00 pp [+0.00, +5.00], p = 0.440 — not distinguishable from zero on 5 images.
     """
+    from bench.report.common import derainer_label, digits_for, direction
     from bench.report.downstream import PERCENT, TITLES, task_metrics
-    from bench.report.tables import derainer_label, digits_for, direction
 
     dicts = [dict(r) for r in records]
     metrics = task_metrics(dicts)
@@ -197,9 +197,9 @@ def summary_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:
         if not found.excludes_zero():
             text += f" — not distinguishable from zero on {n} images."
         elif found.p_value is not None and found.p_value >= 0.05:  # few images: the percentile interval is too narrow
-            text += f" — the interval excludes zero but the paired test does not: too few images to tell ({n})."
+            text += f" — interval excludes 0, paired test does not: too few images ({n})."
         else:
             better = (found.estimate > 0) == bool(direction(f"derained.{metric}", rec.get("metric_info")))
-            text += f" — {'an improvement' if better else 'a loss'}: the interval excludes zero ({n} images)."
+            text += f" — {'an improvement' if better else 'a loss'}: interval excludes 0 ({n} images)."
         lines.append(text)
     return lines

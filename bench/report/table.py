@@ -1,4 +1,4 @@
-"""A small table model rendered as Markdown, CSV, LaTeX (booktabs) or HTML.
+"""A small table model rendered by pandas as Markdown (``to_markdown``), CSV (``to_csv``), LaTeX and HTML (``Styler``).
 
 Cells hold numbers (or ``None`` for a missing cell, shown as "—", never dropped). Columns know their
 direction (↑ higher is better / ↓ lower is better); the best value of each column is bold. A row may carry
@@ -8,12 +8,15 @@ confidence intervals (``row["_ci"] = {column key: CellInterval}``): Markdown, La
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import html
-import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MISSING = "—"
 
@@ -113,109 +116,91 @@ class Table:
         value = row.get(col.key)
         return col.key in best and isinstance(value, int | float) and value == best[col.key]
 
-    # ------------------------------------------------------------------ formats
-    def to_markdown(self) -> str:
-        best = self.best()
-        head = [self.row_title] + [c.header for c in self.columns]
-        lines = [
-            f"**{self.title}**",
-            "",
-            "| " + " | ".join(head) + " |",
-            "|" + "|".join(["---"] + ["---:"] * len(self.columns)) + "|",
-        ]
-        for row in self.rows:
-            cells = [str(row.get(self.row_key, ""))]
-            for col in self.columns:
-                text = self.cell(row, col)
-                cells.append(f"**{text}**" if self._is_best(row, col, best) else text)
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.extend(f"\n{n}" for n in self.notes)
-        return "\n".join(lines)
+    # ------------------------------------------------------------------ formats (rendered by pandas)
+    def _headers(self) -> list[str]:
+        """Column headers, made unique (pandas and the Styler need unique labels)."""
+        out: list[str] = [self.row_title]
+        for col in self.columns:
+            header, k = col.header, 2
+            while header in out:
+                header, k = f"{col.header} [{k}]", k + 1
+            out.append(header)
+        return out
 
-    def to_csv(self) -> str:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        with_ci = self._interval_columns()
-        writer.writerow(
-            [self.row_title]
-            + [c.header for c in self.columns]
-            + [f"{c.header} {part}" for c in with_ci for part in ("95% lo", "95% hi")]
-        )
+    def display_frame(
+        self, mark: Callable[[str], str] | None = None, escape: Callable[[str], str] = str
+    ) -> pd.DataFrame:
+        """The table as a DataFrame of cell texts (``escape`` applied, best cells wrapped by ``mark``)."""
+        import pandas as pd
+
+        best = self.best()
+        body = []
         for row in self.rows:
-            bounds: list[object] = []
+            cells = [escape(str(row.get(self.row_key, "")))]
+            for col in self.columns:
+                text = escape(self.cell(row, col))
+                cells.append(mark(text) if mark is not None and self._is_best(row, col, best) else text)
+            body.append(cells)
+        return pd.DataFrame(body, columns=[escape(h) for h in self._headers()])
+
+    def value_frame(self) -> pd.DataFrame:
+        """The table's numbers as a DataFrame (NaN for a missing cell), plus ``[lo, hi]`` interval columns."""
+        import pandas as pd
+
+        return pd.DataFrame(self._values())
+
+    def _values(self) -> dict[str, list[object]]:
+        with_ci = self._interval_columns()
+        headers = self._headers()
+        data: dict[str, list[object]] = {h: [] for h in headers}
+        for c in with_ci:
+            for part in ("95% lo", "95% hi"):
+                data[f"{c.header} {part}"] = []
+        for row in self.rows:
+            data[headers[0]].append(row.get(self.row_key, ""))
+            for header, c in zip(headers[1:], self.columns):
+                v = row.get(c.key)
+                data[header].append(math.nan if v is None else v)
             for c in with_ci:
                 ci = self.interval(row, c)
-                bounds += ["", ""] if ci is None else [repr(ci.lo), repr(ci.hi)]
-            writer.writerow(
-                [row.get(self.row_key, "")]
-                + [
-                    ""
-                    if (v := row.get(c.key)) is None or (isinstance(v, float) and math.isnan(v))
-                    else (repr(v) if isinstance(v, float) else v)
-                    for c in self.columns
-                ]
-                + bounds
-            )
-        return buf.getvalue()
+                data[f"{c.header} 95% lo"].append(math.nan if ci is None else ci.lo)
+                data[f"{c.header} 95% hi"].append(math.nan if ci is None else ci.hi)
+        return data
+
+    def to_markdown(self) -> str:
+        frame = self.display_frame(mark=lambda t: f"**{t}**")
+        align = ["left"] + ["right"] * len(self.columns)
+        body = frame.to_markdown(index=False, colalign=align, disable_numparse=True) if self.columns else ""
+        lines = [f"**{self.title}**", "", body] if body else [f"**{self.title}**"]
+        return "\n".join(lines + [f"\n{n}" for n in self.notes])
+
+    def to_csv(self) -> str:
+        """CSV of the numbers (``repr`` precision; empty for a missing cell), the notes as ``# `` lines below."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self._values(), dtype=object).map(_csv_cell)
+        text = frame.to_csv(index=False, lineterminator="\n") if self.columns else ""
+        return text + "".join(f"# {n}\n" for n in self.notes)
 
     def to_latex(self) -> str:
-        best = self.best()
-
-        def esc(text: str) -> str:
-            return (
-                text.replace("\\", "\\textbackslash{}")
-                .replace("_", "\\_")
-                .replace("%", "\\%")
-                .replace("&", "\\&")
-                .replace("#", "\\#")
-                .replace("↑", "$\\uparrow$")
-                .replace("↓", "$\\downarrow$")
-                .replace("—", "--")
-                .replace("∞", "$\\infty$")
-                .replace("±", "$\\pm$")
-            )
-
-        lines = [
-            "\\begin{table}[t]",
-            "\\centering",
-            f"\\caption{{{esc(self.title)}}}",
-            "\\begin{tabular}{l" + "r" * len(self.columns) + "}",
-            "\\toprule",
-            " & ".join([esc(self.row_title)] + [esc(c.header) for c in self.columns]) + " \\\\",
-            "\\midrule",
-        ]
-        for row in self.rows:
-            cells = [esc(str(row.get(self.row_key, "")))]
-            for col in self.columns:
-                text = esc(self.cell(row, col))
-                cells.append(f"\\textbf{{{text}}}" if self._is_best(row, col, best) else text)
-            lines.append(" & ".join(cells) + " \\\\")
-        lines += ["\\bottomrule", "\\end{tabular}"]
-        lines += [f"\\\\\\footnotesize{{{esc(n)}}}" for n in self.notes]
-        lines.append("\\end{table}")
-        return "\n".join(lines)
+        frame = self.display_frame(mark=lambda t: f"\\textbf{{{t}}}", escape=latex_escape)
+        styler = frame.style.hide(axis="index")
+        text = styler.to_latex(
+            caption=latex_escape(self.title),
+            hrules=True,
+            position="t",
+            position_float="centering",
+            column_format="l" + "r" * len(self.columns),
+        )
+        notes = "".join(f"\\\\\\footnotesize{{{latex_escape(n)}}}\n" for n in self.notes)
+        return text.replace("\\end{table}", notes + "\\end{table}").rstrip("\n")
 
     def to_html(self) -> str:
-        best = self.best()
-        parts = [
-            f"<table class='bench'><caption>{html.escape(self.title)}</caption><thead><tr>",
-            f"<th>{html.escape(self.row_title)}</th>",
-        ]
-        parts += [f"<th>{html.escape(c.header)}</th>" for c in self.columns]
-        parts.append("</tr></thead><tbody>")
-        for row in self.rows:
-            parts.append(f"<tr><th>{html.escape(str(row.get(self.row_key, '')))}</th>")
-            for col in self.columns:
-                text = html.escape(self.cell(row, col))
-                ci = self.interval(row, col)
-                title = "" if ci is None else f" title='95% interval [{ci.lo:.{col.digits}f}, {ci.hi:.{col.digits}f}]'"
-                parts.append(
-                    f"<td{title}><b>{text}</b></td>" if self._is_best(row, col, best) else f"<td{title}>{text}</td>"
-                )
-            parts.append("</tr>")
-        parts.append("</tbody></table>")
-        parts += [f"<p class='note'>{html.escape(n)}</p>" for n in self.notes]
-        return "".join(parts)
+        frame = self.display_frame(mark=lambda t: f"<b>{t}</b>", escape=html.escape)
+        styler = frame.style.hide(axis="index")
+        styler.set_uuid("t" + hashlib.sha1(self.title.encode()).hexdigest()[:8])  # stable ids, one per table
+        text = styler.to_html(caption=html.escape(self.title), table_attributes="class='bench'")
+        return text + "".join(f"<p class='note'>{html.escape(n)}</p>" for n in self.notes)
 
     def render(self, fmt: str) -> str:
         renderers = {
@@ -239,3 +224,33 @@ def columns_for(metric_names: Sequence[str], info: dict[str, dict[str, object]])
         digits = 2 if str(meta.get("unit", "")) == "dB" or name.startswith("psnr") else 4
         cols.append(Column(name, name, bool(hib) if hib is not None else None, digits))
     return cols
+
+
+def latex_escape(text: str) -> str:
+    """LaTeX-safe text (arrows, dashes, infinity and ± as math).
+
+    Example:
+        >>> print(latex_escape("psnr_y ↑ 5%"))
+        psnr\\_y $\\uparrow$ 5\\%
+    """
+    return (
+        text.replace("\\", "\\textbackslash{}")
+        .replace("_", "\\_")
+        .replace("%", "\\%")
+        .replace("&", "\\&")
+        .replace("#", "\\#")
+        .replace("↑", "$\\uparrow$")
+        .replace("↓", "$\\downarrow$")
+        .replace("—", "--")
+        .replace("∞", "$\\infty$")
+        .replace("±", "$\\pm$")
+    )
+
+
+def _csv_cell(value: object) -> object:
+    """A CSV cell: floats at full precision (``repr``), integers as integers, empty for a missing value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return repr(float(value))
+    return value

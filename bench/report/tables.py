@@ -1,146 +1,33 @@
-"""Views over run records: the run summary printed by ``bench run`` and the generic records table."""
+"""Views over run records: the generic records tables of ``bench report`` and the summary of ``bench run``.
+
+:func:`group_tables` is the dispatcher: records are selected (shards left out, duplicates collapsed) and
+grouped so that one table never mixes datasets, protocols or image subsets (:mod:`bench.report.grouping`);
+each group becomes a restoration table or a Table-6-style downstream table. :func:`render_run_summary`
+is the compact end-of-run table (fits 120 columns; the rest is in the record and ``bench report --wide``).
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from bench.report.table import Column, Table, columns_for
+from bench.report.common import ReportTable, derainer_label, digits_for, direction, issues_note
+from bench.report.downstream import CLEAN, PERCENT, RAIN_INPUT, TITLES, downstream_table, task_metrics
+from bench.report.grouping import Group, groups, select
+from bench.report.table import CellInterval, Column, Table, columns_for
+from bench.results.frames import n_images, protocol_text
 from bench.results.record import to_float
 
-#: Metrics where a smaller value is better (used when a record's ``metric_info`` does not say).
-LOWER_IS_BETTER: frozenset[str] = frozenset({"niqe", "sseq", "brisque", "seconds_per_image", "params_m", "sec"})
+DOWNSTREAM_TASKS: frozenset[str] = frozenset({"detection", "instance", "semantic", "noref"})
 
 
-@dataclass
-class ArrowColumn(Column):
-    """A column shown with a direction arrow but never ranked (no bold): differences to published values.
-
-    Example:
-        >>> ArrowColumn("d", "Δ PSNR (ours − paper)", arrow_up=True).header
-        'Δ PSNR (ours − paper) ↑'
-    """
-
-    arrow_up: bool = True
-
-    @property
-    def header(self) -> str:
-        return f"{self.title} {'↑' if self.arrow_up else '↓'}"
-
-
-@dataclass
-class ReportTable(Table):
-    """A :class:`Table` whose rows flagged ``"_unranked": True`` (e.g. the Clean upper bound) are never bold.
-
-    Example:
-        >>> t = ReportTable("t", [Column("v", "v", True)], rows=[{"name": "a", "v": 1.0},
-        ...                  {"name": "b", "v": 2.0}, {"name": "clean", "v": 9.0, "_unranked": True}])
-        >>> t.best()
-        {'v': 2.0}
-    """
-
-    def best(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        ranked = [r for r in self.rows if not r.get("_unranked")]
-        for col in self.columns:
-            if col.higher_is_better is None:
-                continue
-            values = [
-                v
-                for r in ranked
-                if isinstance(v := r.get(col.key), int | float) and not isinstance(v, bool) and math.isfinite(v)
-            ]
-            if len(values) >= 2:
-                out[col.key] = max(values) if col.higher_is_better else min(values)
-        return out
-
-
-def derainer_label(record: dict[str, Any]) -> str:
-    """``name`` or ``name@weights-tag`` of a record's derainer.
-
-    Example:
-        >>> derainer_label({"derainer": {"name": "prenet", "weights": {"tag": "Rain100L"}}})
-        'prenet@Rain100L'
-    """
-    d = record.get("derainer", {}) or {}
-    if is_random_init(record):
-        return f"{d.get('name', '?')} (random init)"
-    tag = (d.get("weights") or {}).get("tag")
-    return f"{d.get('name', '?')}" + (f"@{tag}" if tag else "")
-
-
-def issues_note(records: Sequence[dict[str, Any]], limit: int = 10) -> str | None:
-    """One note listing the files the records could not use (up to ``limit``, each with its reason).
-
-    Example:
-        >>> issues_note([{"issues": [{"path": "/d/rain/7.png", "reason": "/d/rain/7.png: empty file (0 bytes)"}]}])
-        '1 file(s) could not be used: 7.png (empty file (0 bytes)).'
-    """
-    seen: dict[str, str] = {}
-    for rec in records:
-        for issue in rec.get("issues") or []:
-            path = str(issue.get("path", "?"))
-            reason = str(issue.get("reason", "")).replace(f"{path}: ", "").replace(path, Path(path).name)
-            seen.setdefault(path, reason)
-    if not seen:
-        return None
-    shown = [f"{Path(path).name} ({reason})" for path, reason in list(seen.items())[:limit]]
-    more = f"; {len(seen) - limit} more in the records' 'issues'" if len(seen) > limit else ""
-    return f"{len(seen)} file(s) could not be used: {'; '.join(shown)}{more}."
-
-
-def is_random_init(record: dict[str, Any]) -> bool:
-    """Whether the record's derainer was a randomly initialised trainable network (never the model's numbers).
-
-    Example:
-        >>> is_random_init({"derainer": {"name": "mspfn", "random_init": True}})
-        True
-    """
-    return bool((record.get("derainer") or {}).get("random_init"))
-
-
-def digits_for(metric: str) -> int:
-    """Decimals shown for a metric (PSNR 2, SSIM/FSIM 4, NIQE 3, seconds 3, percentages 2)."""
-    base = metric.split(".")[-1]
-    if base.startswith("psnr") or base in ("sseq", "brisque", "params_m"):
-        return 2
-    if base in ("niqe", "seconds_per_image", "sec"):
-        return 3
-    if base.startswith(("ssim", "fsim")):
-        return 4
-    return 2
-
-
-def direction(metric: str, info: dict[str, dict[str, Any]] | None = None) -> bool | None:
-    """Whether higher is better for ``metric`` (``derained.niqe`` → False), from ``metric_info`` or defaults."""
-    info = info or {}
-    for key in (metric, metric.split(".", 1)[-1]):
-        meta = info.get(key)
-        if meta and meta.get("higher_is_better") is not None:
-            return bool(meta["higher_is_better"])
-    return metric.split(".")[-1] not in LOWER_IS_BETTER
-
-
-def newest(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The most recently created record (ISO timestamps compare as strings)."""
-    return max(records, key=lambda r: str(r.get("created", "")))
-
-
-def _label(record: dict[str, Any]) -> str:
-    d = record.get("derainer", {})
-    if is_random_init(record):
-        return f"{d.get('name', '?')} (random init)"
-    weights = (d.get("weights") or {}).get("tag")
-    return f"{d.get('name', '?')}" + (f" ({weights})" if weights else "")
-
-
-def records_table(records: Sequence[dict[str, Any]], title: str | None = None, ci: bool = False) -> Table:
+def records_table(
+    records: Sequence[dict[str, Any]], title: str | None = None, ci: bool = False, mixed: bool = False
+) -> Table:
     """One row per record, one column per metric found in any record (missing cells marked).
 
-    With ``ci`` the cells carry the records' stored 95 % intervals (``value ± half-width``).
+    With ``ci`` the cells carry the records' stored 95 % intervals (``value ± half-width``). ``mixed``
+    (``--allow-mixed``): the records may differ in protocol or images; a column says which, nothing is bold.
     """
     names: list[str] = []
     info: dict[str, dict[str, object]] = {}
@@ -151,13 +38,17 @@ def records_table(records: Sequence[dict[str, Any]], title: str | None = None, c
         info.update(rec.get("metric_info", {}))
     cols = columns_for(names, info)
     cols += [Column("n", "images", None, 0), Column("sec", "s/img", False, 3)]
+    if mixed:
+        cols = [Column("protocol", "protocol", None), *[Column(c.key, c.title, None, c.digits) for c in cols]]
     rows = []
     for rec in records:
-        row: dict[str, object] = {"name": _label(rec)}
+        row: dict[str, object] = {"name": derainer_label(rec), "_record": rec}
+        if mixed:
+            row["protocol"] = protocol_text(rec)
         for name in names:
             if name in rec.get("metrics", {}):
                 row[name] = to_float(rec["metrics"][name])
-        row["n"] = rec.get("dataset", {}).get("n_scored", len(rec.get("rows", [])))
+        row["n"] = n_images(rec)
         spi = rec.get("timings", {}).get("seconds_per_image")
         row["sec"] = to_float(spi) if spi is not None else None
         if ci:
@@ -167,11 +58,7 @@ def records_table(records: Sequence[dict[str, Any]], title: str | None = None, c
             row["_ci"] = {k: v for k, v in cells.items() if v is not None}
         rows.append(row)
     first = records[0] if records else {}
-    cfg = first.get("config", {})
-    title = title or (
-        f"{first.get('task', '?')} on {first.get('dataset', {}).get('name', '?')}"
-        f" (quantize={cfg.get('quantize')}, crop multiple={cfg.get('crop_multiple')})"
-    )
+    title = title or f"{first.get('task', '?')} on {first.get('dataset', {}).get('name', '?')} ({protocol_text(first)})"
     notes = []
     unused = issues_note(records)
     if unused:
@@ -180,25 +67,162 @@ def records_table(records: Sequence[dict[str, Any]], title: str | None = None, c
         from bench.report.intervals import interval_note, missing_note
 
         notes += [n for n in (interval_note(records, 0), missing_note(records)) if n]
-    return Table(title=title, columns=cols, rows=rows, notes=notes)
+    return ReportTable(title=title, columns=cols, rows=rows, notes=notes)
+
+
+def group_title(group: Group) -> str:
+    """``restoration on Rain100L, 100 images, quantize=round, crop 1``."""
+    return f"{group.task} on {group.describe()}"
+
+
+def group_tables(
+    records: Sequence[dict[str, Any]], ci: bool = False, use_holm: bool = False, allow_mixed: bool = False
+) -> list[Table]:
+    """``bench report`` without ``--table``: one homogeneous table per (task, dataset, protocol, images).
+
+    Shard records are left out and duplicates collapse to the newest; the notes say so in every format.
+    ``allow_mixed`` puts records of one dataset in one table whatever their protocol or images (a
+    protocol/images column says which; nothing is ranked).
+    """
+    selection = select(records)
+    tables: list[Table] = []
+    for group in groups(selection.records, allow_mixed=allow_mixed):
+        mixed = allow_mixed and group.mixed
+        if group.task == "restoration":
+            table = records_table(group.records, title=group_title(group), ci=ci, mixed=mixed)
+        else:
+            table = downstream_table(group.records, title=group_title(group), ci=ci, use_holm=use_holm)
+            if mixed:
+                table.notes.insert(0, "MIXED protocols or images (--allow-mixed): rows are not comparable.")
+        if mixed:
+            for col in table.columns:
+                col.higher_is_better = None  # never rank rows that were not measured alike
+        tables.append(table)
+    if tables:
+        tables[0].notes[:0] = selection.notes
+    elif selection.notes:
+        tables.append(ReportTable(title="(no table: every record was left out)", columns=[], notes=selection.notes))
+    return tables
+
+
+# ---------------------------------------------------------------------------------------------- run summary
+#: Most metric columns in the end-of-run summary of a restoration run (the rest: ``bench report --wide``).
+SUMMARY_METRICS = 4
+
+
+def _fmt(value: float | None, digits: int, ci: CellInterval | None = None, signed: bool = False) -> str:
+    if value is None or value != value:
+        return "—"
+    text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+    if ci is not None:
+        text += f" [{ci.lo:+.{digits}f}, {ci.hi:+.{digits}f}]" if signed else f" ± {ci.half_width:.{digits}f}"
+    return text
+
+
+def _summary_downstream(records: Sequence[dict[str, Any]]) -> Table:
+    from bench.report.intervals import record_cell_interval
+
+    metrics = task_metrics(records)
+    metric = metrics[0] if metrics else None
+    ref = records[0]
+    pct = metric in PERCENT
+    scale = 100.0 if pct else 1.0
+    name = TITLES.get(metric or "", metric or "?")
+    unit = " %" if pct else ""
+    digits = digits_for(metric or "")
+    cols = [
+        Column("n", "images", None),
+        Column("psnr", "PSNR_y dB", None),
+        Column("m", f"{name}{unit}", None),
+        Column("gain", f"gain{' pp' if pct else ''} [95% CI]", None),
+        Column("rec", "recovery %", None),
+        Column("sec", "s/img", None),
+    ]
+
+    def value(rec: dict[str, Any], key: str, factor: float = 1.0) -> float | None:
+        raw = (rec.get("metrics") or {}).get(key)
+        return None if raw is None else to_float(raw) * factor
+
+    rows: list[dict[str, object]] = [
+        {
+            "name": RAIN_INPUT,
+            "n": str(n_images(ref)),
+            "psnr": _fmt(value(ref, "rainy.psnr_y"), 2),
+            "m": _fmt(value(ref, f"rainy.{metric}", scale), digits),
+        }
+    ]
+    for rec in records:
+        spi = (rec.get("timings") or {}).get("seconds_per_image")
+        rows.append(
+            {
+                "name": derainer_label(rec),
+                "n": str(n_images(rec)),
+                "psnr": _fmt(value(rec, "derained.psnr_y"), 2),
+                "m": _fmt(value(rec, f"derained.{metric}", scale), digits),
+                "gain": _fmt(
+                    value(rec, f"gain.{metric}", scale),
+                    digits,
+                    record_cell_interval(rec, f"gain.{metric}", scale, difference=True),
+                    signed=True,
+                ),
+                "rec": _fmt(value(rec, f"recovery.{metric}", 100.0), 1),
+                "sec": _fmt(to_float(spi) if spi is not None else None, 3),
+            }
+        )
+    if value(ref, f"clean.{metric}") is not None:
+        rows.append({"name": CLEAN, "n": str(n_images(ref)), "m": _fmt(value(ref, f"clean.{metric}", scale), digits)})
+    title = f"{ref.get('task')} on {(ref.get('dataset') or {}).get('name', '?')}: does deraining help {name}?"
+    return ReportTable(title=title, columns=cols, rows=rows)
+
+
+def _summary_restoration(records: Sequence[dict[str, Any]]) -> Table:
+    from bench.report.intervals import record_cell_interval
+
+    names: list[str] = []
+    for rec in records:
+        names += [m for m in rec.get("metrics") or {} if m not in names]
+    shown = names[:SUMMARY_METRICS]
+    info: dict[str, Any] = {}
+    for rec in records:
+        info.update(rec.get("metric_info") or {})
+    arrows = {m: "" if direction(m, info) is None else (" ↑" if direction(m, info) else " ↓") for m in shown}
+    cols = [Column("n", "images", None), *[Column(m, f"{m}{arrows[m]}", None) for m in shown]]
+    cols.append(Column("sec", "s/img", None))
+    rows: list[dict[str, object]] = []
+    for rec in records:
+        row: dict[str, object] = {"name": derainer_label(rec), "n": str(n_images(rec))}
+        for m in shown:
+            raw = (rec.get("metrics") or {}).get(m)
+            row[m] = _fmt(None if raw is None else to_float(raw), digits_for(m), record_cell_interval(rec, m))
+        spi = (rec.get("timings") or {}).get("seconds_per_image")
+        row["sec"] = _fmt(to_float(spi) if spi is not None else None, 3)
+        rows.append(row)
+    first = records[0]
+    notes = []
+    if len(names) > len(shown):
+        notes.append(f"Also measured: {', '.join(names[len(shown) :])} (in the record; `bench report --wide`).")
+    title = f"restoration on {(first.get('dataset') or {}).get('name', '?')} ({protocol_text(first)})"
+    return ReportTable(title=title, columns=cols, rows=rows, notes=notes)
 
 
 def render_run_summary(records: Sequence[dict[str, Any]], fmt: str = "markdown") -> str:
-    """The table ``bench run`` prints: one row per derainer of this invocation, with 95 % intervals.
+    """The table ``bench run`` prints: one row per derainer of this invocation, at most 120 columns wide.
 
-    Below the table, each derainer's headline gain with its interval, and whether it is distinguishable
-    from zero on this many images.
+    Downstream runs show the five numbers that answer the question (PSNR of the derained images, the
+    headline task metric, its gain with the 95 % interval, the recovery, the time); restoration runs at
+    most four metrics with their intervals. Below the table, each derainer's headline gain in words.
+    Everything else is in the record (``bench report --wide``).
     """
     if not records:
         return "(no records)"
     from bench.report.intervals import summary_lines
 
     task = records[0].get("task")
-    if task in ("detection", "instance", "semantic", "noref"):
-        from bench.report.downstream import downstream_table
+    table = _summary_downstream(records) if task in DOWNSTREAM_TASKS else _summary_restoration(records)
+    from bench.report.intervals import missing_note
 
-        table = downstream_table(records, ci=True)
-    else:
-        table = records_table(records, ci=True)
+    missing = missing_note(records)
+    if missing:
+        table.notes.append(missing)
     lines = summary_lines(records)
     return table.render(fmt) + ("\n\n" + "\n".join(lines) if lines else "")

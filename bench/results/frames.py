@@ -32,7 +32,7 @@ CONDITIONS: tuple[str, ...] = ("clean", "rainy", "derained", "gain", "recovery")
 
 #: Display names of the derainers (``PReNet (Rain1400)`` is the one label of PReNet with Rain1400 weights).
 DISPLAY_NAMES: dict[str, str] = {
-    "identity": "Rain input (identity)",
+    "identity": "identity",
     "prenet": "PReNet",
     "prenet_real": "PReNet-real",
     "mspfn": "MSPFN",

@@ -1,0 +1,206 @@
+"""`bench report` never puts incompatible records in one table (issue 21, "Defects seen").
+
+Each test builds records the way the defects were seen: a trunc run under a quantize=round header, rows
+scored on 3, 30 and 200 images side by side, a shard record shown as a row, two folders named `mine`
+merged, duplicates repeated in Markdown while HTML kept the newest, the Clean row bold in Markdown.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.cli import main
+from bench.report.downstream import CLEAN, downstream_table
+from bench.report.grouping import groups, select
+from bench.report.tables import group_tables
+from bench.results.frames import dataset_identity, load, protocol_id, protocol_text, scored_ids_hash
+
+RECORDS = Path(__file__).resolve().parent / "data" / "records"
+
+
+def _restoration(
+    derainer: str, folder: Path, n: int, quantize: str = "round", created: str = "2026-01-01T00:00:00+00:00"
+) -> dict[str, Any]:
+    rec = json.loads((RECORDS / "restoration-Rain100L-prenet.json").read_text())
+    rec["derainer"] = {"name": derainer, "params": 1, "weights": None, "reported": {}}
+    rec["dataset"] = {"name": folder.name, "path": str(folder), "n_scored": n}
+    rec["config"] = {"task": "restoration", "quantize": quantize, "crop_multiple": 1, "options": {}}
+    rec["rows"] = [{"id": str(i), "psnr_y": 20.0 + i} for i in range(n)]
+    rec["metrics"] = {"psnr_y": 20.0 + n / 10 + (quantize == "trunc"), "ssim_y": 0.8}
+    rec["created"] = created
+    rec["run_id"] = f"{derainer}-{folder.parent.name}-{n}-{quantize}-{created}"
+    return rec
+
+
+def _write(root: Path, records: list[dict[str, Any]]) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    for i, rec in enumerate(records):
+        (root / f"r{i:02d}.json").write_text(json.dumps(rec))
+
+
+def _mixed_folder(tmp_path: Path) -> Path:
+    """Mixed protocols, subsets (3, 30, 200 images), a shard, two folders named `mine` and a duplicate."""
+    a, b = tmp_path / "a" / "mine", tmp_path / "b" / "mine"
+    shard = _restoration("prenet", a, 1)
+    shard["config"]["shard"] = "0/2"
+    records = [
+        _restoration("prenet", a, 3, "trunc"),
+        _restoration("identity", a, 3, "round"),
+        _restoration("prenet", a, 3, "round"),
+        _restoration("identity", a, 30),
+        _restoration("prenet", a, 200),
+        _restoration("identity", a, 200),
+        shard,
+        _restoration("identity", b, 3),
+        _restoration("prenet", b, 3, created="2026-01-01T00:00:00+00:00"),
+        _restoration("prenet", b, 3, created="2026-02-01T00:00:00+00:00"),  # the newer duplicate
+    ]
+    runs = tmp_path / "runs"
+    _write(runs, records)
+    return runs
+
+
+def _cells(markdown: str) -> str:
+    """The table lines of a Markdown rendering (not its bold title)."""
+    return "\n".join(line for line in markdown.splitlines() if line.startswith("|"))
+
+
+def _rows_records(table: Any) -> list[dict[str, Any]]:
+    return [r["_record"] for r in table.rows if isinstance(r.get("_record"), dict)]
+
+
+def test_report_over_a_mixed_folder_gives_only_homogeneous_tables(tmp_path: Path) -> None:
+    runs = _mixed_folder(tmp_path)
+    tables = group_tables([dict(rec) for rec in map(json.loads, (p.read_text() for p in sorted(runs.glob("*.json"))))])
+    assert len(tables) == 5  # (a: trunc/3, round/3, round/30, round/200), (b: round/3) and nothing else
+    seen = 0
+    for table in tables:
+        recs = _rows_records(table)
+        seen += len(recs)
+        assert len({(dataset_identity(r), protocol_id(r), scored_ids_hash(r)) for r in recs}) == 1, table.title
+        assert all(not r["config"].get("shard") for r in recs)
+        # the header's protocol and image count are those of every row
+        assert all(protocol_text(r) in table.title for r in recs), table.title
+        assert all(f"{r['dataset']['n_scored']} images" in table.title for r in recs), table.title
+    assert seen == 8  # 10 records − 1 shard − 1 superseded duplicate
+    titles = [t.title for t in tables]
+    assert sum("mine (" in t for t in titles) == len(titles)  # two folders named mine are told apart by path
+    notes = "\n".join(n for t in tables for n in t.notes)
+    assert "1 shard record(s) not shown" in notes and "merge first" in notes
+    assert "1 older duplicate record(s)" in notes
+
+
+def test_trunc_record_never_under_a_round_header(tmp_path: Path) -> None:
+    """Defect: `prenet (Rain100L)` run with --quantize trunc sat in a table titled quantize=round."""
+    a = tmp_path / "Rain100L"
+    tables = group_tables([_restoration("identity", a, 3, "round"), _restoration("prenet", a, 3, "trunc")])
+    assert len(tables) == 2
+    for table in tables:
+        (rec,) = _rows_records(table)
+        assert f"quantize={rec['config']['quantize']}" in table.title
+
+
+def test_subsets_are_not_ranked_side_by_side(tmp_path: Path) -> None:
+    """Defect: rows scored on 3, 30 and 200 images side by side, one bolded as best."""
+    a = tmp_path / "Rain100L"
+    tables = group_tables([_restoration("prenet", a, n) for n in (3, 30, 200)])
+    assert [len(t.rows) for t in tables] == [1, 1, 1]
+    assert all("**" not in _cells(t.to_markdown()) for t in tables)
+    mixed = group_tables([_restoration("prenet", a, n) for n in (3, 30, 200)], allow_mixed=True)
+    assert len(mixed) == 1 and len(mixed[0].rows) == 3
+    assert "MIXED subsets" in mixed[0].title and "**" not in _cells(mixed[0].to_markdown())
+
+
+def test_shard_record_is_not_a_row(tmp_path: Path) -> None:
+    shard = _restoration("prenet", tmp_path / "s", 1)
+    shard["config"]["shard"] = "1/4"
+    selection = select([shard, _restoration("identity", tmp_path / "s", 4)])
+    assert [r["derainer"]["name"] for r in selection.records] == ["identity"]
+    (table,) = group_tables([shard])
+    assert not table.rows and "merge first" in table.to_markdown()
+
+
+def test_two_folders_named_mine_are_two_tables(tmp_path: Path) -> None:
+    """Defect: two different folders both named `mine` merged into one table (`restoration on mine`)."""
+    recs = [_restoration("prenet", tmp_path / "x" / "mine", 3), _restoration("prenet", tmp_path / "y" / "mine", 3)]
+    found = groups(select(recs).records)
+    assert len(found) == 2
+    assert {g.title_dataset for g in found} == {
+        f"mine ({tmp_path / 'x' / 'mine'})",
+        f"mine ({tmp_path / 'y' / 'mine'})",
+    }
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "csv", "latex", "html"])
+def test_duplicates_collapse_with_a_note_in_every_format(tmp_path: Path, fmt: str) -> None:
+    """Defect: identical rows repeated in Markdown while HTML silently kept the newest."""
+    a = tmp_path / "Rain100L"
+    old = _restoration("prenet", a, 3, created="2026-01-01T00:00:00+00:00")
+    new = _restoration("prenet", a, 3, created="2026-03-01T00:00:00+00:00")
+    new["metrics"]["psnr_y"] = 33.33
+    runs = tmp_path / "runs"
+    _write(runs, [old, new])
+    out = tmp_path / f"report.{fmt}"
+    argv = ["report", "--runs", str(runs), "--format", fmt, "--output", str(out)]
+    assert main(argv) == 0
+    text = out.read_text()
+    assert "1 older duplicate record(s)" in text and "collapsed to the newest" in text
+    assert "33.33" in text
+    if fmt != "html":  # the page's plots name the model too
+        assert text.count("PReNet") == 1
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "html", "csv"])
+def test_clean_row_never_bold_in_any_format(fmt: str) -> None:
+    """Defect: the Clean row was bolded in Markdown although the HTML said the upper bound is never bold."""
+    rec = json.loads((RECORDS / "semantic-BDD150-mspfn.json").read_text())
+    worse = copy.deepcopy(rec)
+    worse["derainer"]["name"] = "identity"
+    worse["metrics"]["derained.miou"] = 0.1
+    table = downstream_table([rec, worse])
+    text = table.render(fmt)
+    chunks = text.split("<tr") if fmt == "html" else text.splitlines()
+    line = next(chunk for chunk in chunks if CLEAN in chunk)
+    assert "**" not in line and "textbf" not in line and "<b>" not in line and "font-weight" not in line
+    if fmt != "csv":
+        assert any(m in text for m in ("**", "textbf", "<b>"))  # the best derainer is still bold
+
+
+def test_html_to_a_terminal_is_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Defect: `report --format html` without --output dumped ~230 kB into the terminal."""
+    import sys
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["report", "--runs", str(RECORDS), "--format", "html"]) != 0
+    captured = capsys.readouterr()
+    assert "--output FILE" in captured.err and "<html" not in captured.out
+
+
+def test_frames_pivot_equals_the_rendered_numbers(tmp_path: Path) -> None:
+    """The pivot of bench.results.load(...) gives the numbers of the rendered tables (their CSV)."""
+    import io
+
+    import pandas as pd
+
+    runs = _mixed_folder(tmp_path)
+    df = load(runs)
+    df = df[df.shard.isna()].sort_values("created")
+    df = df.drop_duplicates(["label", "dataset_id", "protocol_id", "ids_hash", "metric"], keep="last")
+    pivot = df.pivot_table(index=["dataset_id", "protocol_id", "ids_hash", "label"], columns="metric", values="value")
+    records = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
+    compared = 0
+    for table in group_tables(records):
+        rendered = pd.read_csv(io.StringIO(table.to_csv()), comment="#")
+        headers = {c.key: c.header for c in table.columns}
+        for (_, cells), row in zip(rendered.iterrows(), table.rows):
+            rec = row["_record"]
+            key = (dataset_identity(rec), protocol_id(rec), scored_ids_hash(rec), cells["method"])
+            for metric in ("psnr_y", "ssim_y"):
+                assert cells[headers[metric]] == pytest.approx(pivot.loc[key, metric]), (table.title, key, metric)
+                compared += 1
+    assert compared == 2 * len(pivot) == 16  # every record of the pivot is in exactly one table
