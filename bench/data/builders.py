@@ -835,6 +835,7 @@ def build_set(
                 "source_sha256": sha256_file(item.image_path),
                 "label_sha256": sha256_file(item.mask_path) if item.mask_path else None,
                 "seed": seed_record(seq),
+                **({"attributes": dict(item.attributes)} if item.attributes else {}),
             }
         )
     config = {
@@ -922,6 +923,7 @@ def build_set(
                 "source_sha256": entry["source_sha256"],
                 "seed": entry["seed"],
                 "preset": preset,
+                **({"attributes": entry["attributes"]} if "attributes" in entry else {}),
                 "params": result.params,
                 "geometry": {"resized": list(geo.resized), "offset": list(geo.offset)},
                 "files": {rel: sha256_file(path) for rel, path in files.items()},

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -159,3 +160,28 @@ def is_up_to_date(root: str | Path, config_sha256: str) -> bool:
     except ManifestError:
         return False
     return manifest.get("config_sha256") == config_sha256 and not verify_manifest(root)
+
+
+def item_conditions(manifest: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
+    """The image condition of each item of a built set, keyed by file stem.
+
+    ``rain_preset`` is the preset the item was rendered with; ``time_of_day`` the source's own label
+    when it has one (BDD100K ``timeofday``; ``daytime`` reads ``day``), else ``night`` for items
+    rendered in night mode and ``day`` otherwise. Empty for a folder without a manifest.
+
+    Example:
+        >>> item_conditions({"items": [{"name": "a.png", "preset": "coco350-night", "params": {"night": True}}]})
+        {'a': {'rain_preset': 'coco350-night', 'time_of_day': 'night'}}
+    """
+    out: dict[str, dict[str, str]] = {}
+    for item in (manifest or {}).get("items") or []:
+        name = str(item.get("name", ""))
+        if not name or "preset" not in item:
+            continue
+        stated = (item.get("attributes") or {}).get("timeofday")
+        if stated:
+            time_of_day = "day" if str(stated) == "daytime" else str(stated)
+        else:
+            time_of_day = "night" if (item.get("params") or {}).get("night") else "day"
+        out[name.rsplit(".", 1)[0]] = {"rain_preset": str(item["preset"]), "time_of_day": time_of_day}
+    return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,6 +203,71 @@ class _Image:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+def _mean_valid(values: np.ndarray) -> float | None:
+    """Mean of COCOeval precision entries that are defined (> -1); None when none is."""
+    valid = values[values > -1]
+    return float(np.mean(valid)) if valid.size else None
+
+
+def ap_breakdown(evaluator: Any | None, annotations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per-class AP and AP by object size from an accumulated ``COCOeval`` (what ``summarize`` prints).
+
+    Args:
+        evaluator: A ``COCOeval`` after ``evaluate()`` and ``accumulate()``; category id = class index + 1.
+            ``None`` when there were no detections at all (AP 0 wherever there are objects).
+        annotations: Its ground-truth annotations (to count each class's non-crowd objects).
+
+    Returns:
+        ``{"per_class": {class index: {"ap", "ap50", "n_objects"}}, "by_size": {"small" | "medium" |
+        "large": {"ap", "ap50", "n_objects"}}, "area_ranges": ...}``; AP is None where undefined (no object
+        of that class or size). Classes without ground-truth objects are left out.
+    """
+    from pycocotools.cocoeval import Params
+
+    params = evaluator.params if evaluator is not None else Params(iouType="bbox")
+    if evaluator is None:
+        params.catIds = sorted({int(a["category_id"]) for a in annotations})
+        shape = (len(params.iouThrs), len(params.recThrs), len(params.catIds), len(params.areaRng), 1)
+        precision = np.zeros(shape)
+        for a, (lo, hi) in enumerate(params.areaRng):  # -1 (undefined) where no object of that size exists
+            if not any(lo <= float(x["area"]) < hi and not x.get("iscrowd") for x in annotations):
+                precision[:, :, :, a, :] = -1
+    else:
+        precision = evaluator.eval["precision"]  # (T, R, K, A, M)
+    at50 = np.isclose(params.iouThrs, 0.5)
+    objects: dict[int, int] = {}
+    sizes: dict[str, int] = {}
+    labels = list(params.areaRngLbl)
+    for ann in annotations:
+        if ann.get("iscrowd"):
+            continue
+        objects[int(ann["category_id"])] = objects.get(int(ann["category_id"]), 0) + 1
+        for label, (lo, hi) in zip(labels, params.areaRng):
+            if label != "all" and lo <= float(ann["area"]) < hi:
+                sizes[label] = sizes.get(label, 0) + 1
+    per_class: dict[str, dict[str, Any]] = {}
+    for k, cat_id in enumerate(params.catIds):
+        if objects.get(int(cat_id), 0) == 0:
+            continue
+        p = precision[:, :, k, 0, -1]
+        per_class[str(int(cat_id) - 1)] = {
+            "ap": _mean_valid(p),
+            "ap50": _mean_valid(p[at50]),
+            "n_objects": objects[int(cat_id)],
+        }
+    by_size = {
+        label: {
+            "ap": _mean_valid(precision[:, :, :, a, -1]),
+            "ap50": _mean_valid(precision[at50][:, :, :, a, -1]),
+            "n_objects": sizes.get(label, 0),
+        }
+        for a, label in enumerate(labels)
+        if label != "all"
+    }
+    ranges = {label: [float(lo), float(hi)] for label, (lo, hi) in zip(labels, params.areaRng) if label != "all"}
+    return {"per_class": per_class, "by_size": by_size, "area_ranges": ranges}
+
+
 def _xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
     out = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).copy()
     out[:, 2:] -= out[:, :2]
@@ -246,6 +311,7 @@ class CocoDetectionScorer:
         self.max_dets = int(max_dets)
         self.zero_division = float(zero_division)
         self._images: list[_Image] = []
+        self._breakdowns: dict[str, dict[str, Any]] = {}
 
     def config(self) -> dict[str, Any]:
         """Every threshold of this scorer, for the run record and the printed table."""
@@ -374,6 +440,7 @@ class CocoDetectionScorer:
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
 
+        self._breakdowns.pop(iou_type, None)  # none when mAP is undefined or trivially 0
         categories: set[int] = set()
         images: list[dict[str, Any]] = []
         annotations: list[dict[str, Any]] = []
@@ -415,7 +482,8 @@ class CocoDetectionScorer:
         if not annotations:
             logger.warning("no ground-truth objects: mAP is undefined (NaN)")
             return float("nan"), float("nan")
-        if not results:
+        if not results:  # nothing detected: every class and size with objects has AP 0
+            self._breakdowns[iou_type] = ap_breakdown(None, annotations)
             return 0.0, 0.0
         gt_api = COCO()
         gt_api.dataset = {
@@ -439,7 +507,12 @@ class CocoDetectionScorer:
             return float(np.mean(valid)) if valid.size else float("nan")
 
         iou_thrs = evaluator.params.iouThrs
+        self._breakdowns[iou_type] = ap_breakdown(evaluator, annotations)
         return mean_valid(precision), mean_valid(precision[np.isclose(iou_thrs, 0.5)])
+
+    def ap_breakdown(self) -> dict[str, Any]:
+        """Per-class AP and AP by object size of the last :meth:`compute` (per IoU type: ``bbox``, ``segm``)."""
+        return dict(self._breakdowns)
 
     def compute(self) -> dict[str, float]:
         """The scores over all images added so far (keys :data:`DETECTION_KEYS`)."""

@@ -44,6 +44,7 @@ class RunRecord(TypedDict, total=False):
     predictions_file: str  # downstream: per-image predictions JSON, with --save-images
     evaluator: dict[str, Any]  # downstream: evaluator name, weights, scoring configuration
     per_class_iou: dict[str, dict[str, float]]  # semantic segmentation: condition → class → IoU
+    ap_breakdown: dict[str, dict[str, Any]]  # detection/instance: condition → IoU type → per-class AP, AP by size
     intervals: dict[str, Any]  # paired-bootstrap intervals of the aggregates (bench.stats.intervals)
     _path: str  # in memory only: where the record was written or read from (never in the file)
 

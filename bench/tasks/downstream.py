@@ -272,6 +272,7 @@ class DownstreamTask(Task):
             "derained.ssim_y": ssim_y(derained, sample.clean),
             "rainy.psnr_y": psnr_y(sample.rainy, sample.clean),
             "rainy.ssim_y": ssim_y(sample.rainy, sample.clean),
+            **self.data.conditions.get(sample.id, {}),  # rain_preset, time_of_day of a built set's image
         }
 
     def save_extra(self, image_dir: Path, sample: Sample, derained: np.ndarray) -> None:
@@ -322,6 +323,8 @@ class DownstreamTask(Task):
         record.setdefault("evaluator", {})["scoring"] = self.scoring_config(scorers["derained"])
         if hasattr(scorers["clean"], "per_class_iou"):
             record["per_class_iou"] = {c: scorers[c].per_class_iou() for c in CONDITIONS}
+        if hasattr(scorers["clean"], "ap_breakdown"):  # COCOeval's per-class AP and AP by object size
+            record["ap_breakdown"] = {c: scorers[c].ap_breakdown() for c in CONDITIONS}
 
     def check_truth(self, truth: GroundTruth, height: int, width: int) -> None:
         """Reject ground truth that does not fit its image (raised per image, recorded as an issue).

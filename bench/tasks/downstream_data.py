@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bench.data.manifest import item_conditions
 from bench.data.paired import PairedDataset
 from bench.evaluators.base import GroundTruth
 from bench.paths import cache_root
@@ -44,6 +45,8 @@ class DownstreamSet:
     #: Detector class indices the set annotates (a built set's manifest); ``None``: every class counts.
     label_space: frozenset[int] | None = None
     label_names: tuple[str, ...] = ()
+    #: Image condition per pair id (``rain_preset``, ``time_of_day``) from a built set's manifest.
+    conditions: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @cached_property
     def _coco(self) -> dict[str, GroundTruth]:
@@ -186,6 +189,7 @@ def open_downstream_set(
         provenance=provenance,
         label_space=space,
         label_names=names,
+        conditions=item_conditions(paired.manifest),
     )
 
 
