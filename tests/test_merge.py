@@ -197,10 +197,10 @@ def test_merge_cli_runs_folder_and_clear_errors(tmp_path: Path, capsys: pytest.C
     assert "merged 3 shards" in captured.err and "missing shard(s) 1/2" in captured.err
     assert main([*common]) == 0
     unsharded = read_record(next(p for p in (tmp_path / "runs").glob("*.json") if "shard" not in p.name))
-    shards = sorted(p for p in (tmp_path / "runs").glob("*shard*of3*.json"))
+    shards = sorted(p for p in (tmp_path / "runs").glob("*shard-*-of-3-*.json"))
 
     # shards of different runs, twice the same shard, a non-shard record, a state file from elsewhere
-    other = next((tmp_path / "runs").glob("*shard0of2*.json"))
+    other = next((tmp_path / "runs").glob("*shard-1-of-2*.json"))
     assert main(["merge", str(shards[0]), str(other)]) == 2
     assert "protocol options differ: quantize='trunc' vs 'round'" in capsys.readouterr().err
     with pytest.raises(MergeError, match="given twice"):

@@ -16,7 +16,7 @@ state sidecar (:mod:`bench.results.state`). The merge
 The result equals the unsharded run's record except ``created``, ``env`` and ``timings``.
 
 Example:
-    >>> path, record = merge_shards(["runs/a-shard0of2-x.json", "runs/a-shard1of2-y.json"])  # doctest: +SKIP
+    >>> path, record = merge_shards(["runs/a-shard-1-of-2-x.json", "runs/a-shard-2-of-2-y.json"])  # doctest: +SKIP
     >>> record["config"]["shard"] is None  # doctest: +SKIP
     True
 """
@@ -257,7 +257,7 @@ def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) 
         MergeError: the records are not shards of one run, or some are missing.
 
     Example:
-        >>> merge_shards(sorted(Path("runs").glob("*-shard*of2-*.json")))  # doctest: +SKIP
+        >>> merge_shards(sorted(Path("runs").glob("*-shard-*-of-2-*.json")))  # doctest: +SKIP
     """
     from bench.registries import TASKS
     from bench.tasks.common import record_name, run_id

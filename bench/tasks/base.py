@@ -31,7 +31,16 @@ from bench.data.prefetch import prefetch
 from bench.results.record import RunRecord, stable_hash, write_record
 from bench.results.state import item_arrays, state_path, write_state
 from bench.stats.intervals import attach_intervals
-from bench.tasks.common import Stopwatch, base_record, build_engine, open_journal, output_dir, progress, record_name
+from bench.tasks.common import (
+    Stopwatch,
+    base_record,
+    build_engine,
+    open_journal,
+    output_dir,
+    progress,
+    record_name,
+    skip_reason,
+)
 from bench.tasks.config import RunConfig, select_shard
 
 logger = logging.getLogger(__name__)
@@ -250,7 +259,7 @@ class Task:
         return row
 
     def _skip(self, ref: ItemRef, reason: str) -> dict[str, Any]:
-        logger.warning("skipped %s: %s", ref.path, reason)
+        logger.warning("skipped %s: %s", ref.path, skip_reason(ref.path, reason))
         return {"id": ref.id, _ISSUE: reason, _PATH: str(ref.path)}
 
 

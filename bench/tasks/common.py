@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -80,7 +79,10 @@ def derainer_info(model: Any, requested: str) -> dict[str, Any]:
 def record_name(config: RunConfig, derainer_name: str, dataset_name: str) -> str:
     """File stem of a run record: readable, plus a hash of the protocol options."""
     weights = "" if config.weights in (None, "default") else f"-{Path(str(config.weights)).stem}"
-    shard = f"-shard{config.shard.replace('/', 'of')}" if config.shard else ""
+    shard = ""
+    if config.shard:  # 0-based --shard i/n; the file says "shard-(i+1)-of-n" (old records: -shard{i}of{n}-)
+        index, count = (int(v) for v in config.shard.split("/"))
+        shard = f"-shard-{index + 1}-of-{count}"
     return f"{config.task}-{dataset_name}-{derainer_name}{weights}{shard}-{stable_hash(config.protocol(), 8)}"
 
 
@@ -98,8 +100,8 @@ def open_journal(config: RunConfig, stem: str) -> Journal:
     if not config.resume:
         journal.remove()
         journal = Journal(journal.path, header=config.protocol())
-    elif len(journal):
-        logger.warning("resuming: %d finished items found in %s", len(journal), journal.path)
+    elif len(journal):  # the task says "resuming ..." once, with the counts
+        logger.debug("resuming: %d finished items found in %s", len(journal), journal.path)
     return journal
 
 
@@ -122,10 +124,21 @@ def base_record(config: RunConfig, derainer: dict[str, Any], dataset: dict[str, 
 
 
 def progress(iterable: Any, total: int, desc: str) -> Any:
-    """A tqdm progress bar on stderr (silent when stderr is not a terminal and ``BENCH_PROGRESS`` unset)."""
-    from tqdm.auto import tqdm
+    """Progress on stderr: a bar on a terminal, a line every ~10 s otherwise (:mod:`bench.progress`)."""
+    from bench.progress import progress as _progress
 
-    return tqdm(iterable, total=total, desc=desc, unit="img", file=sys.stderr, leave=False, disable=None)
+    return _progress(iterable, total, desc)
+
+
+def skip_reason(path: object, reason: str) -> str:
+    """``reason`` without a leading ``"<path>: "`` (the warning names the path once).
+
+    Example:
+        >>> skip_reason("a/1.png", "a/1.png: empty file")
+        'empty file'
+    """
+    prefix = f"{path}: "
+    return reason[len(prefix) :] if reason.startswith(prefix) else reason
 
 
 class Stopwatch:

@@ -152,7 +152,7 @@ def resolve_shard(shard: str | None, environ: Mapping[str, str] | None = None) -
     """Validate ``"i/n"``, or turn ``"auto"`` into the shard of this process.
 
     ``auto`` reads, in this order: torchrun's ``RANK``/``WORLD_SIZE``; a SLURM job array's
-    ``SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN`` / ``SLURM_ARRAY_TASK_COUNT``; ``srun``'s
+    ``(SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP`` / ``SLURM_ARRAY_TASK_COUNT``; ``srun``'s
     ``SLURM_PROCID``/``SLURM_NTASKS``. A single process (``n == 1``) is no shard (``None``).
 
     Example:
@@ -160,6 +160,9 @@ def resolve_shard(shard: str | None, environ: Mapping[str, str] | None = None) -
         '1/4'
         >>> resolve_shard("auto", {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "1",
         ...                        "SLURM_ARRAY_TASK_COUNT": "4"})
+        '2/4'
+        >>> resolve_shard("auto", {"SLURM_ARRAY_TASK_ID": "20", "SLURM_ARRAY_TASK_MIN": "0",
+        ...                        "SLURM_ARRAY_TASK_STEP": "10", "SLURM_ARRAY_TASK_COUNT": "4"})
         '2/4'
 
     Raises:
@@ -175,7 +178,8 @@ def resolve_shard(shard: str | None, environ: Mapping[str, str] | None = None) -
     if "RANK" in env and "WORLD_SIZE" in env:
         index, count = int(env["RANK"]), int(env["WORLD_SIZE"])
     elif "SLURM_ARRAY_TASK_ID" in env and "SLURM_ARRAY_TASK_COUNT" in env:
-        index = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
+        step = max(1, int(env.get("SLURM_ARRAY_TASK_STEP", "1")))  # --array=0-30:10 is tasks 0, 10, 20, 30
+        index = (int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", "0"))) // step
         count = int(env["SLURM_ARRAY_TASK_COUNT"])
     elif "SLURM_PROCID" in env and "SLURM_NTASKS" in env:
         index, count = int(env["SLURM_PROCID"]), int(env["SLURM_NTASKS"])

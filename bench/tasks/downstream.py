@@ -87,6 +87,16 @@ def _resolvable(weights: str | None) -> bool:
     return True
 
 
+@functools.cache
+def _warn_no_yolo(weights: str) -> None:
+    """Said once per process (not once per derainer of a ``bench run --derainer a b c``)."""
+    logger.warning(
+        "no YOLO weights found offline (%s): falling back to scikit-image's face "
+        "cascade (pseudo labels). Set BENCH_DATA/BENCH_WEIGHTS or -o weights=PATH for YOLO.",
+        weights,
+    )
+
+
 class DownstreamTask(Task):
     """Shared machinery of the three downstream tasks (see the module docstring)."""
 
@@ -108,11 +118,7 @@ class DownstreamTask(Task):
         if "weights" not in kwargs and name in ("yolo", "yolo_seg"):
             kwargs["weights"] = _default_weights(self.kind)
             if self.kind == "detection" and "evaluator" not in self.options and not _resolvable(kwargs["weights"]):
-                logger.warning(
-                    "no YOLO weights found offline (%s): falling back to scikit-image's face "
-                    "cascade (pseudo labels). Set BENCH_DATA/BENCH_WEIGHTS or -o weights=PATH for YOLO.",
-                    kwargs["weights"],
-                )
+                _warn_no_yolo(str(kwargs["weights"]))
                 name, kwargs = "face_cascade", {k: v for k, v in kwargs.items() if k != "weights"}
                 self.options["evaluator"] = "face_cascade"
         cls = EVALUATORS.get(name)
