@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
-from bench.cli.options import add_run_arguments, parse_options
+from bench.cli.options import add_run_arguments, command_parser, parse_options
+
+EXAMPLES = (
+    "bench run --derainer identity mspfn_light --dataset RainTrainL --limit 20",
+    "bench run --derainer prenet --dataset Rain100L --quantize trunc --crop-multiple 8 > table.md",
+    "bench run --derainer mspfn_light --task detection --dataset coco8 -o evaluator=yolo",
+    "bench run --derainer mspfn --dataset sets/coco350 --task detection --device cuda --shard auto",
+)
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser(
+    p = command_parser(
+        sub,
         "run",
-        help=help_text,
+        help_text,
         description=(
             "Derain a dataset with one or more derainers, evaluate (restoration metrics or a downstream task), "
-            "print a table and write one run record (JSON) per derainer."
+            "print a table on stdout and write one run record (JSON) per derainer. An identical run whose "
+            "record is complete is reused (--force recomputes it); an interrupted one resumes."
         ),
+        examples=EXAMPLES,
     )
     p.add_argument(
         "--task",
@@ -29,7 +41,6 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 
 def config_from_args(args: argparse.Namespace, derainer: str, task: str):  # -> RunConfig
-    """The :class:`bench.tasks.config.RunConfig` of one derainer's run from parsed arguments."""
     from bench.tasks.config import RunConfig, parse_ids
 
     return RunConfig(
@@ -60,24 +71,65 @@ def config_from_args(args: argparse.Namespace, derainer: str, task: str):  # -> 
     )
 
 
+def finished_record(config: Any) -> tuple[Path, dict[str, Any]] | None:
+    """The complete record of an identical earlier run in the output folder (same protocol, same data root).
+
+    A record is written only when its run has finished, together with its state file; both must be there.
+    """
+    from bench.paths import data_root, runs_root
+    from bench.results.record import RecordError, read_record
+    from bench.results.state import state_path
+    from bench.tasks.config import RunConfig
+
+    folder = runs_root(config.output_dir)
+    if not folder.is_dir():
+        return None
+    wanted = config.protocol()
+    root = data_root(config.data_root)
+    fields = set(RunConfig.__dataclass_fields__)
+    for path in sorted(folder.glob(f"{config.task}-*.json")):
+        try:
+            record = read_record(path)
+            stored = record.get("config", {})
+            old = RunConfig(**{k: v for k, v in stored.items() if k in fields})
+        except (RecordError, TypeError, ValueError, OSError):
+            continue
+        if old.protocol() == wanted and data_root(old.data_root) == root and state_path(path).is_file():
+            return path, dict(record)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    """Check the arguments, then run each derainer through :func:`bench.api.run_config` (as ``bench.evaluate``)."""
-    from bench.api import default_task_and_dataset, run_config
     from bench.cli.checks import check_dataset_path, check_output_dir
     from bench.factory import get_factory
     from bench.paths import runs_root
+    from bench.registries import TASKS
     from bench.report.tables import render_run_summary
 
-    task, args.dataset = default_task_and_dataset(args.task, args.dataset)
+    task = args.task or ("restoration" if args.dataset else "detection")
+    if args.dataset is None:
+        args.dataset = "RainTrainL" if task == "restoration" else "embedded"
+    task_cls = TASKS.get(task)
     check_dataset_path(args.dataset)
     check_output_dir(runs_root(args.output_dir))
+    if args.no_progress:
+        os.environ["BENCH_PROGRESS"] = "0"  # read by bench.progress in the task loops
 
     for name in args.derainer:  # fail fast on a misspelt name, before any work
         get_factory(name)
-    records: list[Any] = []  # RunRecord dicts
+    records = []
     for name in args.derainer:
-        record = run_config(config_from_args(args, name, task))
+        config = config_from_args(args, name, TASKS.canonical(task))
+        found = None if args.force else finished_record(config)
+        if found is not None:
+            path, record = found
+            record["_path"] = str(path)
+            sys.stderr.write(f"complete: {path} is this run's record; reusing it (--force recomputes)\n")
+        else:
+            if args.force:
+                config.resume = False
+            record = task_cls(config).run()
+            sys.stderr.write(f"record: {record.get('_path')}\n")
         records.append(record)
-        sys.stderr.write(f"record: {record.get('_path')}\n")
     sys.stdout.write(render_run_summary(records) + "\n")
     return 0
