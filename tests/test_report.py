@@ -428,7 +428,7 @@ window.addEventListener('load', () => {
 
 
 def test_grid_draws_boxes_and_crops(tmp_path: Path) -> None:
-    from bench.report.figures import comparison_grid
+    from bench.report.grids import comparison_grid
 
     runs = _records_with_images(tmp_path)
     recs = [r for _, r in find_records(runs) if r["task"] == "detection"]

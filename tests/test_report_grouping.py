@@ -204,3 +204,26 @@ def test_frames_pivot_equals_the_rendered_numbers(tmp_path: Path) -> None:
                 assert cells[headers[metric]] == pytest.approx(pivot.loc[key, metric]), (table.title, key, metric)
                 compared += 1
     assert compared == 2 * len(pivot) == 16  # every record of the pivot is in exactly one table
+
+
+def test_bars_start_at_the_rainy_input_with_values_printed(tmp_path: Path) -> None:
+    """Defect: the psnr_y bar chart's axis started near 25 dB and exaggerated differences; no values shown."""
+    from matplotlib.figure import Figure
+
+    from bench.report.figures import _baseline_bars, restoration_plots
+
+    ax = Figure().add_subplot()
+    _baseline_bars(ax, ["a", "b"], [30.0, 24.5], 25.0, 2)
+    assert [p.get_y() for p in ax.patches] == [25.0, 25.0]  # every bar starts at the stated baseline
+    assert [round(p.get_height(), 6) for p in ax.patches] == [5.0, -0.5]
+    assert {t.get_text() for t in ax.texts} == {"30.00", "24.50"}
+    lo, hi = ax.get_ylim()
+    assert lo < 24.5 and hi > 30.0
+    a = tmp_path / "Rain100L"
+    recs = [_restoration("identity", a, 3), _restoration("prenet", a, 3, created="2026-05-01T00:00:00+00:00")]
+    recs[1]["metrics"]["psnr_y"] = 31.0
+    plots = restoration_plots(recs)
+    assert len(plots) == 1 and plots[0][1].startswith(b"\x89PNG")
+    assert "Rain100L, 3 images" in plots[0][0]
+    # two subsets of one set: two charts, never one
+    assert len(restoration_plots([*recs, _restoration("prenet", a, 30)])) == 2

@@ -1,63 +1,23 @@
-"""Figures for the HTML report: plots (matplotlib, Agg) and visual comparison grids (PIL), as PNG bytes.
+"""Plots for the HTML report (matplotlib, Agg), as PNG bytes, from stored records only.
 
-Everything is drawn from stored records and the files they point at (derained images in
-``record["images_dir"]``, boxes in ``record["predictions_file"]``, the rainy and clean files under
-``record["dataset"]["path"]``). Nothing is re-derained or re-scored.
-
-Segmentation overlays are drawn when a record's image folder holds label maps at
-``<images_dir>/labels/<condition>/<id>.png`` (uint8 class indices; condition rainy, derained or clean).
+Bar charts start at a stated baseline, the rainy input (for restoration: the identity record of the same
+set and protocol; for downstream sets: the metric on the rainy images), so that the bars show what
+deraining adds and the axis does not exaggerate differences; the value is printed on every bar. The
+visual comparison grids are :mod:`bench.report.grids`.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.report.common import derainer_label
 
-logger = logging.getLogger(__name__)
-
 Record = dict[str, Any]
-
-#: Cityscapes trainId colours (19 classes); other indices are drawn grey.
-CITYSCAPES_PALETTE: tuple[tuple[int, int, int], ...] = (
-    (128, 64, 128),
-    (244, 35, 232),
-    (70, 70, 70),
-    (102, 102, 156),
-    (190, 153, 153),
-    (153, 153, 153),
-    (250, 170, 30),
-    (220, 220, 0),
-    (107, 142, 35),
-    (152, 251, 152),
-    (70, 130, 180),
-    (220, 20, 60),
-    (255, 0, 0),
-    (0, 0, 142),
-    (0, 0, 70),
-    (0, 60, 100),
-    (0, 80, 100),
-    (0, 0, 230),
-    (119, 11, 32),
-)
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """Encode an ``(H, W, 3)`` uint8 array as PNG."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
 
 
 def _figure_png(fig: Any) -> bytes:
@@ -146,271 +106,74 @@ def psnr_vs_gain_plot(records: Sequence[Record], metric: str | None = None) -> b
     return _figure_png(fig)
 
 
+def _baseline_bars(ax: Any, names: Sequence[str], values: Sequence[float | None], baseline: float, digits: int) -> None:
+    """Bars from ``baseline`` to each value, the value printed on each bar, the baseline drawn and named."""
+    xs = np.arange(len(names))
+    heights = [math.nan if v is None else v - baseline for v in values]
+    colors = ["#4c72b0" if (h != h or h >= 0) else "#c44e52" for h in heights]
+    bars = ax.bar(xs, heights, bottom=baseline, color=colors)
+    ax.bar_label(bars, labels=["—" if v is None else f"{v:.{digits}f}" for v in values], fontsize=8, padding=2)
+    ax.axhline(baseline, color="black", linewidth=0.8)
+    ax.set_xticks(xs, names, rotation=30, ha="right", fontsize=8)
+    finite = [v for v in values if v is not None] + [baseline]
+    span = max(finite) - min(finite) or abs(baseline) * 0.05 or 1.0
+    ax.set_ylim(min(finite) - 0.15 * span, max(finite) + 0.2 * span)
+
+
 def conditions_plot(records: Sequence[Record], metric: str | None = None) -> bytes | None:
-    """Grouped bars of a downstream metric on rainy / derained / clean images per derainer."""
+    """Bars of a downstream metric on each derainer's images, from the rainy input's value (the baseline),
+    with the clean upper bound as a line and the value on every bar."""
     metric = metric or headline_metric(records)
     if metric is None or not records:
         return None
     names = [derainer_label(r) for r in records]
     derained = [_metric(r, f"derained.{metric}") for r in records]
-    if all(v is None for v in derained):
-        return None
     rainy = _metric(records[0], f"rainy.{metric}")
+    if all(v is None for v in derained) or rainy is None:
+        return None
     clean = _metric(records[0], f"clean.{metric}")
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(max(4.5, 1.0 + 0.8 * len(names)), 3.6))
+    fig = Figure(figsize=(max(4.5, 1.0 + 0.9 * len(names)), 3.8))
     ax = fig.add_subplot()
-    xs = np.arange(len(names))
-    bars = _error_bars(records, f"derained.{metric}")
-    yerr = np.array([bars.get(n, [[0.0], [0.0]]) for n in names]).reshape(-1, 2).T if bars else None
-    ax.bar(xs, [np.nan if v is None else v for v in derained], color="#4c72b0", label="derained", yerr=yerr, capsize=3)
-    if rainy is not None:
-        ax.axhline(rainy, color="#c44e52", linestyle="--", label=f"rainy {rainy:.3f}")
+    _baseline_bars(ax, names, derained, rainy, 3)
     if clean is not None:
-        ax.axhline(clean, color="#55a868", linestyle="--", label=f"clean {clean:.3f}")
-    ax.set_xticks(xs, names, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel(metric)
+        ax.axhline(clean, color="#55a868", linestyle="--", label=f"clean (upper bound) {clean:.3f}")
+        ax.legend(fontsize=8)
+    ax.set_ylabel(f"{metric} (bars from the rainy input {rainy:.3f})", fontsize=8)
     ds = (records[0].get("dataset") or {}).get("name", "?")
-    ax.set_title(f"{records[0].get('task')} on {ds}: {metric}", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(f"{records[0].get('task')} on {ds}: {metric}, baseline = rainy input", fontsize=10)
     return _figure_png(fig)
 
 
-def restoration_plot(records: Sequence[Record], metric: str = "psnr_y") -> bytes | None:
-    """Bars of a restoration metric per derainer, grouped by dataset."""
-    recs = [r for r in records if r.get("task") == "restoration" and _metric(r, metric) is not None]
-    if not recs:
-        return None
-    datasets = sorted({str((r.get("dataset") or {}).get("name")) for r in recs})
-    labels = sorted({derainer_label(r) for r in recs})
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(max(5.0, 1.2 * len(datasets) * max(1, len(labels)) / 2), 3.8))
-    ax = fig.add_subplot()
-    width = 0.8 / max(1, len(labels))
-    for i, label in enumerate(labels):
-        values: list[float] = []
-        for ds in datasets:
-            match = [r for r in recs if derainer_label(r) == label and (r.get("dataset") or {}).get("name") == ds]
-            value = _metric(match[-1], metric) if match else None  # never None for a match: recs hold the metric
-            values.append(np.nan if value is None else value)
-        ax.bar(np.arange(len(datasets)) + i * width, values, width, label=label)
-    ax.set_xticks(np.arange(len(datasets)) + width * (len(labels) - 1) / 2, datasets)
-    ax.set_ylabel(metric)
-    ax.set_title(f"restoration: {metric} per derainer", fontsize=10)
-    ax.legend(fontsize=7, ncol=2)
-    finite = [v for r in recs if (v := _metric(r, metric)) is not None]
-    ax.set_ylim(min(finite) * 0.9, max(finite) * 1.03)
-    return _figure_png(fig)
-
-
-# ---------------------------------------------------------------------------------------------- grids
-@dataclass
-class GridRow:
-    """One example image: a crop per column (label, PNG bytes) or a reason the cell is empty."""
-
-    item_id: str
-    cells: list[tuple[str, bytes | None, str]] = field(default_factory=list)  # (label, png, caption/reason)
-
-
-@dataclass
-class Grid:
-    """A visual comparison for one (task, dataset): rainy / each derainer / clean."""
-
-    title: str
-    rows: list[GridRow]
-    notes: list[str] = field(default_factory=list)
-
-
-def source_files(record: Record) -> dict[str, tuple[Path, Path | None]]:
-    """``id → (rainy file, clean file or None)`` of a record's dataset (empty when the folder is gone)."""
-    from bench.data.paired import EmptyDatasetError, detect_pairs
-
-    root = Path(str((record.get("dataset") or {}).get("path", "")))
-    if not root.is_dir():
-        return {}
-    try:
-        return {p.id: (p.rainy, p.clean) for p in detect_pairs(root).pairs}
-    except (EmptyDatasetError, FileNotFoundError, OSError):
-        pass
-    out: dict[str, tuple[Path, Path | None]] = {}
-    for row in record.get("rows") or []:
-        if row.get("file") and (root / str(row["file"])).is_file():
-            out[str(row["id"])] = (root / str(row["file"]), None)
-    return out
-
-
-def _predictions(record: Record) -> dict[str, dict[str, list[list[float]]]]:
-    path = record.get("predictions_file")
-    if not path or not Path(str(path)).is_file():
-        return {}
-    try:
-        return json.loads(Path(str(path)).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        logger.warning("cannot read predictions %s: %s", path, err)
-        return {}
-
-
-def _color(label: int) -> tuple[int, int, int]:
-    rng = np.random.default_rng(int(label) + 7)
-    r, g, b = (int(c) for c in rng.integers(40, 256, 3))
-    return r, g, b
-
-
-def draw_boxes(
-    image: np.ndarray, boxes: Sequence[Sequence[float]], offset: tuple[int, int] = (0, 0), scale: float = 1.0
-) -> np.ndarray:
-    """Draw ``[x1, y1, x2, y2, score, label]`` boxes on a copy of ``image`` (after crop offset and scale).
+def restoration_plots(records: Sequence[Record], metric: str = "psnr_y") -> list[tuple[str, bytes]]:
+    """One bar chart of a restoration metric per homogeneous group (set, protocol, images), bars from the
+    rainy input (the group's identity record; when the group has none, from the lowest value, said so).
 
     Example:
-        >>> out = draw_boxes(np.zeros((20, 20, 3), np.uint8), [[2, 2, 10, 10, 0.9, 0]])
-        >>> bool(out.any())
-        True
+        >>> restoration_plots([])
+        []
     """
-    from PIL import Image, ImageDraw
+    from bench.report.grouping import groups, select
 
-    pil = Image.fromarray(image)
-    draw = ImageDraw.Draw(pil)
-    ox, oy = offset
-    for box in boxes:
-        x1, y1, x2, y2 = ((float(box[i]) - (ox if i % 2 == 0 else oy)) * scale for i in range(4))
-        label = int(box[5]) if len(box) > 5 else 0
-        score = float(box[4]) if len(box) > 4 else math.nan
-        color = _color(label)
-        draw.rectangle([x1, y1, x2, y2], outline=color, width=2)
-        draw.text((x1 + 2, y1 + 1), f"{label}:{score:.2f}", fill=color)
-    return np.asarray(pil)
-
-
-def overlay_labels(image: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """Blend a class-index map onto an image with the Cityscapes palette (other classes grey)."""
-    palette = np.full((256, 3), 128, dtype=np.float64)
-    palette[: len(CITYSCAPES_PALETTE)] = CITYSCAPES_PALETTE
-    colors = palette[np.asarray(labels, dtype=np.uint8)]
-    return np.clip(image * (1 - alpha) + colors * alpha, 0, 255).astype(np.uint8)
-
-
-def _window(h: int, w: int, crop: int) -> tuple[int, int, int, int]:
-    """Centre window of at most ``crop`` pixels per side: (top, left, height, width)."""
-    ch, cw = min(h, crop), min(w, crop)
-    return (h - ch) // 2, (w - cw) // 2, ch, cw
-
-
-def _thumb(
-    image: np.ndarray,
-    window: tuple[int, int, int, int],
-    width: int,
-    boxes: Sequence[Sequence[float]] | None,
-    labels: np.ndarray | None,
-) -> np.ndarray:
-    from PIL import Image
-
-    top, left, ch, cw = window
-    if labels is not None and labels.shape[:2] == image.shape[:2]:
-        image = overlay_labels(image, labels)
-    patch = np.ascontiguousarray(image[top : top + ch, left : left + cw])
-    scale = width / cw
-    thumb = np.asarray(Image.fromarray(patch).resize((width, max(1, round(ch * scale))), Image.Resampling.BICUBIC))
-    if boxes:
-        thumb = draw_boxes(thumb, boxes, offset=(left, top), scale=scale)
-    return thumb
-
-
-def _label_map(record: Record, condition: str, item_id: str) -> np.ndarray | None:
-    images_dir = record.get("images_dir")
-    if not images_dir:
-        return None
-    path = Path(str(images_dir)) / "labels" / condition / f"{item_id}.png"
-    if not path.is_file():
-        return None
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im)
-
-
-def comparison_grid(records: Sequence[Record], n_examples: int = 3, crop: int = 512, width: int = 224) -> Grid | None:
-    """Rainy / each derainer / clean crops of the first ``n_examples`` ids every record saved images for.
-
-    Args:
-        records: Records of one task and dataset; only those with ``images_dir`` contribute columns.
-        n_examples: Number of example images (rows).
-        crop: Side of the centre crop taken from each image (the whole image when smaller).
-        width: Width of each thumbnail in pixels.
-
-    Returns:
-        The grid, or None when no record saved images.
-    """
-    from bench.data.images import ImageReadError, read_image
-
-    with_images = [r for r in records if r.get("images_dir") and Path(str(r["images_dir"])).is_dir()]
-    if not with_images:
-        return None
-    first = with_images[0]
-    task = str(first.get("task"))
-    title = (
-        f"{task} on {(first.get('dataset') or {}).get('name', '?')}: rainy / derained"
-        + (" / clean" if task != "noref" else "")
-        + f" (centre crops of at most {crop} px)"
-    )
-    notes: list[str] = []
-    sources = source_files(first)
-    if not sources:
-        notes.append(f"dataset folder {(first.get('dataset') or {}).get('path')} not found: rainy/clean crops missing.")
-    ids = [
-        str(r["id"])
-        for r in first.get("rows") or []
-        if all((Path(str(rec["images_dir"])) / f"{r['id']}.png").is_file() for rec in with_images)
-    ]
-    if not ids:
-        notes.append("no image id was saved by every record.")
-    preds = {derainer_label(r): _predictions(r) for r in with_images}
-    shared_preds = next((p for p in preds.values() if p), {})
-    if task in ("detection", "instance") and not shared_preds:
-        notes.append("no predictions_file in these records: boxes not drawn.")
-    if task == "semantic" and not any(_label_map(r, "derained", i) is not None for r in with_images for i in ids[:1]):
-        notes.append(
-            "semantic records hold no label maps (<images_dir>/labels/<condition>/<id>.png): "
-            "segmentation overlays not drawn."
-        )
-    rows: list[GridRow] = []
-    for item_id in ids[:n_examples]:
-        row = GridRow(item_id)
-        try:
-            derained0 = read_image(Path(str(first["images_dir"])) / f"{item_id}.png")
-        except ImageReadError as err:
-            notes.append(f"{item_id}: {err}")
+    recs = [r for r in records if r.get("task") == "restoration" and _metric(r, metric) is not None]
+    out: list[tuple[str, bytes]] = []
+    for group in groups(select(recs).records):
+        identity = next((r for r in group.records if (r.get("derainer") or {}).get("name") == "identity"), None)
+        others = sorted((r for r in group.records if r is not identity), key=derainer_label)
+        if not others:
             continue
-        h, w = derained0.shape[:2]
-        window = _window(h, w, crop)
-        rainy_path, clean_path = sources.get(item_id, (None, None))
-        cells: list[tuple[str, Path | None, str, Record]] = [("rainy", rainy_path, "rainy", first)]
-        cells += [
-            (derainer_label(r), Path(str(r["images_dir"])) / f"{item_id}.png", "derained", r) for r in with_images
-        ]
-        if task != "noref":
-            cells.append(("clean", clean_path, "clean", first))
-        for label, path, condition, rec in cells:
-            if path is None:
-                row.cells.append((label, None, "file not found"))
-                continue
-            try:
-                image = read_image(path)[:h, :w]  # the records' top-left crop
-            except ImageReadError as err:
-                row.cells.append((label, None, str(err)))
-                continue
-            boxes = (
-                (preds.get(derainer_label(rec), {}) if condition == "derained" else shared_preds)
-                .get(item_id, {})
-                .get(condition)
-            )
-            thumb = _thumb(image, window, width, boxes, _label_map(rec, condition, item_id))
-            caption = (
-                f"{len(boxes)} boxes (score ≥ threshold)"
-                if boxes is not None and task in ("detection", "instance")
-                else ""
-            )
-            row.cells.append((label, png_bytes(thumb), caption))
-        rows.append(row)
-    return Grid(title=title, rows=rows, notes=notes)
+        values = [_metric(r, metric) for r in others]
+        baseline = _metric(identity, metric) if identity is not None else None
+        stated = "rainy input (identity)" if baseline is not None else "lowest value (no identity record)"
+        base = baseline if baseline is not None else min(v for v in values if v is not None)
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(max(4.5, 1.0 + 0.9 * len(others)), 3.8))
+        ax = fig.add_subplot()
+        _baseline_bars(ax, [derainer_label(r) for r in others], values, base, 2)
+        ax.set_ylabel(f"{metric} (bars from the {stated} {base:.2f})", fontsize=8)
+        title = f"restoration on {group.describe()}"
+        ax.set_title(f"{metric}: {title}"[:110], fontsize=9)
+        out.append((f"{metric} — {title}", _figure_png(fig)))
+    return out

@@ -51,15 +51,15 @@ def _img(png: bytes, alt: str, cls: str = "") -> str:
 
 
 def _groups(records: Sequence[Record]) -> dict[tuple[str, str], list[Record]]:
-    groups: dict[tuple[str, str], list[Record]] = {}
-    for rec in records:
-        groups.setdefault((str(rec.get("task")), str((rec.get("dataset") or {}).get("name"))), []).append(rec)
-    return dict(sorted(groups.items()))
+    """Homogeneous groups (set identity, protocol, images; shards left out, duplicates collapsed), by title."""
+    from bench.report.grouping import groups, select
+
+    return {(g.task, g.describe()): g.records for g in groups(select(records).records)}
 
 
 def grids_html(records: Sequence[Record], n_examples: int = 3) -> str:
     """The visual comparison section (empty string when no record saved images)."""
-    from bench.report.figures import comparison_grid
+    from bench.report.grids import comparison_grid
 
     parts: list[str] = []
     for (task, dataset), recs in _groups(records).items():
@@ -88,12 +88,11 @@ def grids_html(records: Sequence[Record], n_examples: int = 3) -> str:
 
 def plots_html(records: Sequence[Record]) -> str:
     """The plots section: restoration bars, and per downstream set PSNR-vs-gain and per-condition bars."""
-    from bench.report.figures import conditions_plot, psnr_vs_gain_plot, restoration_plot
+    from bench.report.figures import conditions_plot, psnr_vs_gain_plot, restoration_plots
 
     parts: list[str] = []
-    png = restoration_plot(records)
-    if png:
-        parts.append(_img(png, "restoration psnr_y per derainer", "plot"))
+    for alt, image in restoration_plots(records):
+        parts.append(_img(image, alt, "plot"))
     for (task, dataset), recs in _groups(records).items():
         if task not in ("detection", "instance", "semantic", "noref"):
             continue
