@@ -626,3 +626,23 @@ def test_detections_on_crowd_regions_are_ignored_end_to_end(
     assert record["dataset"]["labels"] == "coco"
     assert record["metrics"]["clean.precision"] == pytest.approx(1.0)  # the crowd detection is not a FP
     assert record["metrics"]["clean.recall"] == pytest.approx(1.0)  # and the crowd is not a miss
+
+
+def test_readers_use_the_label_parsers_and_one_error_type(tmp_path: Path) -> None:
+    """Builders parse YOLO and COCO files with bench.data.labels and raise its LabelFormatError."""
+    from bench.data.builders import read_coco, read_yolo
+    from bench.data.labels import LabelFormatError
+
+    _jpeg(tmp_path / "y" / "images" / "val" / "a.jpg", 40, 20, 0)
+    (tmp_path / "y" / "labels" / "val").mkdir(parents=True)
+    (tmp_path / "y" / "labels" / "val" / "a.txt").write_text("0 0.5 0.5 0.5 0.5\n1 0.1 0.1 0.9 0.1 0.9 0.9\n")
+    source = read_yolo(tmp_path / "y")
+    boxes = [a.bbox for a in source.items[0].annotations]
+    assert boxes[0] == pytest.approx((10.0, 5.0, 30.0, 15.0)) and boxes[1] == pytest.approx((4.0, 2.0, 36.0, 18.0))
+    assert source.kind == "instance"
+    (tmp_path / "y" / "labels" / "val" / "a.txt").write_text("0 0.5 x 0.5 0.5\n")
+    with pytest.raises(LabelFormatError, match=r"a\.txt:1: non-numeric"):
+        read_yolo(tmp_path / "y")
+    (tmp_path / "bad.json").write_text('{"annotations": []}')
+    with pytest.raises(LabelFormatError, match="no 'images' list"):
+        read_coco(tmp_path, tmp_path / "bad.json")

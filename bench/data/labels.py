@@ -14,6 +14,7 @@ import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,69 @@ def _decode_segmentation(segm: object, height: int, width: int) -> np.ndarray:
     raise LabelFormatError(f"unsupported segmentation type {type(segm).__name__}")
 
 
+@dataclass(frozen=True)
+class YoloObject:
+    """One line of a YOLO label file, in normalised coordinates.
+
+    Attributes:
+        cls: Class index.
+        box: ``(cx, cy, w, h)`` of a box line, or the polygon's extent as ``(cx, cy, w, h)``.
+        polygon: ``(N, 2)`` normalised ``x, y`` points of a polygon line; ``None`` for a box line.
+    """
+
+    cls: int
+    box: tuple[float, float, float, float]
+    polygon: np.ndarray | None = None
+
+
+def parse_yolo_file(path: str | Path) -> list[YoloObject]:
+    """Parse a YOLO label file (a missing or empty file has no objects); the one parser of the package.
+
+    A line with 5 numbers is a box ``cls cx cy w h``; a line with an odd count >= 7 is a polygon
+    ``cls x1 y1 ...``. Coordinates stay normalised.
+
+    Raises:
+        LabelFormatError: a malformed line (the message names file and line).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+        >>> _ = f.write_text("0 0.5 0.5 0.2 0.4")
+        >>> parse_yolo_file(f)[0].box
+        (0.5, 0.5, 0.2, 0.4)
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    out: list[YoloObject] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            values = [float(v) for v in parts]
+        except ValueError as exc:
+            raise LabelFormatError(f"{path}:{lineno}: non-numeric value in {line!r}") from exc
+        if not all(math.isfinite(v) for v in values):
+            raise LabelFormatError(f"{path}:{lineno}: non-finite value in {line!r}")
+        cls = int(values[0])
+        if values[0] != cls or cls < 0:
+            raise LabelFormatError(f"{path}:{lineno}: class {parts[0]!r} is not a non-negative integer")
+        coords = values[1:]
+        if len(coords) == 4:
+            cx, cy, w, h = coords
+            out.append(YoloObject(cls, (cx, cy, w, h)))
+        elif len(coords) >= 6 and len(coords) % 2 == 0:
+            poly = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
+            (x1, y1), (x2, y2) = poly.min(axis=0), poly.max(axis=0)
+            box = (float(x1 + x2) / 2, float(y1 + y2) / 2, float(x2 - x1), float(y2 - y1))
+            out.append(YoloObject(cls, box, poly))
+        else:
+            raise LabelFormatError(
+                f"{path}:{lineno}: expected 'cls cx cy w h' or 'cls x1 y1 x2 y2 x3 y3 ...', got {len(parts)} values"
+            )
+    return out
+
+
 def read_yolo_labels(path: str | Path, height: int, width: int, *, with_masks: bool = False) -> GroundTruth:
     """Read one YOLO label file into pixel-space ground truth.
 
@@ -127,36 +191,18 @@ def read_yolo_labels(path: str | Path, height: int, width: int, *, with_masks: b
     boxes: list[list[float]] = []
     labels: list[int] = []
     polygons: list[list[float] | None] = []
-    text = path.read_text() if path.is_file() else ""
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        parts = line.split()
-        if not parts:
-            continue
-        try:
-            values = [float(v) for v in parts]
-        except ValueError as exc:
-            raise LabelFormatError(f"{path}:{lineno}: non-numeric value in {line!r}") from exc
-        if not all(math.isfinite(v) for v in values):
-            raise LabelFormatError(f"{path}:{lineno}: non-finite value in {line!r}")
-        cls = int(values[0])
-        if values[0] != cls or cls < 0:
-            raise LabelFormatError(f"{path}:{lineno}: class {parts[0]!r} is not a non-negative integer")
-        coords = values[1:]
-        if len(coords) == 4:
-            cx, cy, w, h = coords
+    for obj in parse_yolo_file(path):
+        if obj.polygon is None:
+            cx, cy, w, h = obj.box
             box = [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height]
             poly = None
-        elif len(coords) >= 6 and len(coords) % 2 == 0:
-            xs = np.asarray(coords[0::2]) * width
-            ys = np.asarray(coords[1::2]) * height
+        else:
+            xs = obj.polygon[:, 0] * width
+            ys = obj.polygon[:, 1] * height
             box = [float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())]
             poly = np.stack([xs, ys], axis=1).ravel().tolist()
-        else:
-            raise LabelFormatError(
-                f"{path}:{lineno}: expected 'cls cx cy w h' or 'cls x1 y1 x2 y2 x3 y3 ...', got {len(parts)} values"
-            )
         boxes.append(box)
-        labels.append(cls)
+        labels.append(obj.cls)
         polygons.append(poly)
     box_arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     box_arr[:, 0::2] = box_arr[:, 0::2].clip(0, width)
@@ -200,6 +246,25 @@ def _category_index(categories: Sequence[Mapping[str, Any]]) -> dict[int, int]:
     return {cid: i for i, cid in enumerate(ids)}
 
 
+def load_coco_json(path: str | Path) -> dict[str, Any]:
+    """Read a COCO instances JSON file into its dict; the one COCO reader of the package.
+
+    Raises:
+        LabelFormatError: unreadable, not JSON, not an object, or without ``images`` / ``categories``.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LabelFormatError(f"{path}: cannot read COCO JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LabelFormatError(f"{path}: cannot read COCO JSON: the top level is {type(data).__name__}, not an object")
+    for key in ("images", "categories"):
+        if not isinstance(data.get(key), list):
+            raise LabelFormatError(f"{path}: not a COCO instances file: no {key!r} list")
+    return data
+
+
 def read_coco_json(path: str | Path, *, with_masks: bool = False) -> dict[str, GroundTruth]:
     """Read a COCO instances JSON into per-image ground truth keyed by ``file_name``.
 
@@ -217,12 +282,7 @@ def read_coco_json(path: str | Path, *, with_masks: bool = False) -> dict[str, G
         [58, 56, 56]
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LabelFormatError(f"{path}: cannot read COCO JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise LabelFormatError(f"{path}: cannot read COCO JSON: the top level is {type(data).__name__}, not an object")
+    data = load_coco_json(path)
     try:
         return _coco_ground_truth(data, path, with_masks=with_masks)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
