@@ -227,3 +227,11 @@ def test_bars_start_at_the_rainy_input_with_values_printed(tmp_path: Path) -> No
     assert "Rain100L, 3 images" in plots[0][0]
     # two subsets of one set: two charts, never one
     assert len(restoration_plots([*recs, _restoration("prenet", a, 30)])) == 2
+
+
+def test_signed_numbers_never_read_minus_zero() -> None:
+    """The README job printed `[-0.00, +5.00]` for an interval whose lower end is -1e-16."""
+    from bench.report.table import CellInterval
+    from bench.report.tables import _fmt
+
+    assert _fmt(2.0, 2, CellInterval(-1e-16, 5.0), signed=True) == "+2.00 [+0.00, +5.00]"

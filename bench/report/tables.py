@@ -15,7 +15,7 @@ from bench.report.common import ReportTable, derainer_label, digits_for, directi
 from bench.report.downstream import CLEAN, PERCENT, RAIN_INPUT, TITLES, downstream_table, task_metrics
 from bench.report.grouping import Group, groups, select
 from bench.report.table import CellInterval, Column, Table, columns_for
-from bench.results.frames import n_images, protocol_text
+from bench.results.frames import RECORD_COLUMNS, n_images, protocol_text, record_metric_rows
 from bench.results.record import to_float
 
 DOWNSTREAM_TASKS: frozenset[str] = frozenset({"detection", "instance", "semantic", "noref"})
@@ -24,30 +24,36 @@ DOWNSTREAM_TASKS: frozenset[str] = frozenset({"detection", "instance", "semantic
 def records_table(
     records: Sequence[dict[str, Any]], title: str | None = None, ci: bool = False, mixed: bool = False
 ) -> Table:
-    """One row per record, one column per metric found in any record (missing cells marked).
+    """One row per record, one column per metric found in any record (missing cells marked): the pivot
+    ``record × metric → value`` of the records' tidy frame (:func:`bench.results.frames.record_metric_rows`).
 
     With ``ci`` the cells carry the records' stored 95 % intervals (``value ± half-width``). ``mixed``
     (``--allow-mixed``): the records may differ in protocol or images; a column says which, nothing is bold.
     """
-    names: list[str] = []
+    import pandas as pd
+
+    tidy = pd.DataFrame(
+        [{**m, "row": i} for i, rec in enumerate(records) for m in record_metric_rows(rec)],
+        columns=[*RECORD_COLUMNS, "row"],
+    )
+    names = list(dict.fromkeys(str(k) for rec in records for k in rec.get("metrics", {})))  # first-seen order
+    tidy["key"] = [k for rec in records for k in rec.get("metrics", {})]
+    wide = tidy.pivot(index="row", columns="key", values="value").reindex(index=range(len(records)), columns=names)
     info: dict[str, dict[str, object]] = {}
     for rec in records:
-        for name in rec.get("metrics", {}):
-            if name not in names:
-                names.append(name)
         info.update(rec.get("metric_info", {}))
     cols = columns_for(names, info)
     cols += [Column("n", "images", None, 0), Column("sec", "s/img", False, 3)]
     if mixed:
         cols = [Column("protocol", "protocol", None), *[Column(c.key, c.title, None, c.digits) for c in cols]]
     rows = []
-    for rec in records:
+    for i, rec in enumerate(records):
         row: dict[str, object] = {"name": derainer_label(rec), "_record": rec}
         if mixed:
             row["protocol"] = protocol_text(rec)
         for name in names:
             if name in rec.get("metrics", {}):
-                row[name] = to_float(rec["metrics"][name])
+                row[name] = to_float(wide.at[i, name])
         row["n"] = n_images(rec)
         spi = rec.get("timings", {}).get("seconds_per_image")
         row["sec"] = to_float(spi) if spi is not None else None
@@ -113,10 +119,16 @@ SUMMARY_METRICS = 4
 def _fmt(value: float | None, digits: int, ci: CellInterval | None = None, signed: bool = False) -> str:
     if value is None or value != value:
         return "—"
-    text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+    text = _signed(value, digits) if signed else f"{value:.{digits}f}"
     if ci is not None:
-        text += f" [{ci.lo:+.{digits}f}, {ci.hi:+.{digits}f}]" if signed else f" ± {ci.half_width:.{digits}f}"
+        text += f" [{_signed(ci.lo, digits)}, {_signed(ci.hi, digits)}]" if signed else f" ± {ci.half_width:.{digits}f}"
     return text
+
+
+def _signed(value: float, digits: int) -> str:
+    """``+1.23`` / ``-1.23``, and ``+0.00`` for a value that rounds to zero (never ``-0.00``)."""
+    text = f"{value:+.{digits}f}"
+    return "+" + text[1:] if float(text) == 0 else text
 
 
 def _summary_downstream(records: Sequence[dict[str, Any]]) -> Table:
