@@ -198,8 +198,7 @@ def downstream_table(
         columns.append(
             Column(
                 m,
-                f"{'PSNR' if m.startswith('psnr') else 'SSIM'} "
-                f"({variant_name(m, cfg.get('quantize'), cfg.get('crop_multiple'))}, vs clean)",
+                f"{'PSNR' if m.startswith('psnr') else 'SSIM'} ({m})",
                 True,
                 digits_for(m),
             )
@@ -253,6 +252,9 @@ def downstream_table(
 
     datasets = sorted({str((r.get("dataset") or {}).get("name", "?")) for r in records})
     notes = _notes(records, task, metrics, has_clean)
+    if fidelity:
+        spelled = "; ".join(variant_name(m, cfg.get("quantize"), cfg.get("crop_multiple")) for m in fidelity)
+        notes.insert(0, f"PSNR/SSIM: {spelled} of the images fed to the model, against the clean images.")
     if ci:
         notes += _attach_intervals(rows, ref, metrics, fidelity, info, use_holm)
     title = title or (
