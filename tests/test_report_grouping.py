@@ -235,3 +235,21 @@ def test_signed_numbers_never_read_minus_zero() -> None:
     from bench.report.tables import _fmt
 
     assert _fmt(2.0, 2, CellInterval(-1e-16, 5.0), signed=True) == "+2.00 [+0.00, +5.00]"
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_notes_said_once_and_no_paper_boilerplate_for_ad_hoc_folders(tmp_path: Path, wide: bool) -> None:
+    """Defect: every ad-hoc folder got a 'Table 4 metrics — <folder>' block with six lines of paper
+    boilerplate, and the same notes repeated under every block."""
+    from bench.report.paper import render_requested
+
+    recs = [_restoration("prenet", tmp_path / name, 3) for name in ("mine1", "mine2", "mine3")]
+    recs += [json.loads((RECORDS / "restoration-Rain100L-prenet.json").read_text())]
+    recs += [json.loads((RECORDS / name).read_text()) for name in ("detection-coco8-rain-identity.json",)]
+    recs += [json.loads((RECORDS / name).read_text()) for name in ("detection-coco8-rain-prenet.json",)]
+    recs[-1]["dataset"]["path"] = "/elsewhere/coco8-rain"  # a second detection block with the same notes
+    text, csv_text = render_requested(recs, table="4,6", wide=wide)
+    caption = "Table 4. Average PSNR/SSIM/FSIM on the synthetic test sets"
+    assert text.count(caption) == 1 and csv_text.count(caption) == 1
+    assert text.count("s/img: measured forward time") == 1
+    assert text.count("All baselines in Table 4 were retrained") == 1

@@ -72,6 +72,24 @@ def requested_tables(
     return tables
 
 
+def say_once(tables: Sequence[Table]) -> None:
+    """Drop every note a table above already said (word for word): notes are said once per report.
+
+    Example:
+        >>> a, b = Table("a", [], notes=["x", "y"]), Table("b", [], notes=["x", "z"])
+        >>> say_once([a, b]); b.notes
+        ['z']
+    """
+    said: set[str] = set()
+    for table in tables:
+        kept = []
+        for note in table.notes:
+            if note not in said:
+                kept.append(note)
+                said.add(note)
+        table.notes = kept
+
+
 def render_requested(
     records: Sequence[Record],
     table: str | None = None,
@@ -98,6 +116,7 @@ def render_requested(
     if not tables:
         tables = group_tables(list(records), ci=ci, use_holm=use_holm, allow_mixed=allow_mixed)
     tables += list(extra)
+    say_once(tables)
     csv_text = "\n".join(t.to_csv() for t in tables)
     if fmt == "html":
         from bench.report.html import render_page
