@@ -253,3 +253,31 @@ def test_notes_said_once_and_no_paper_boilerplate_for_ad_hoc_folders(tmp_path: P
     assert text.count(caption) == 1 and csv_text.count(caption) == 1
     assert text.count("s/img: measured forward time") == 1
     assert text.count("All baselines in Table 4 were retrained") == 1
+
+
+def test_html_shows_per_class_ap_and_ap_by_size_when_records_have_them() -> None:
+    """#22 item 9 (display): the records' stored ap_breakdown is shown in the HTML report, nothing rescored."""
+    from bench.report.html import render_page
+
+    recs = [json.loads((RECORDS / n).read_text()) for n in ("detection-coco8-rain-identity.json",)]
+    recs += [json.loads((RECORDS / "detection-coco8-rain-prenet.json").read_text())]
+    assert "Per-class AP" not in render_page(recs, [])  # no breakdown stored: no section
+
+    def block(ap: float) -> dict[str, Any]:
+        return {
+            "bbox": {
+                "per_class": {
+                    "0": {"ap": ap, "ap50": ap, "n_objects": 7},
+                    "2": {"ap": None, "ap50": None, "n_objects": 1},
+                },
+                "by_size": {"small": {"ap": ap / 2, "ap50": ap, "n_objects": 3}, "large": {"ap": ap, "n_objects": 4}},
+            }
+        }
+
+    for rec, derained in zip(recs, (0.25, 0.375)):
+        rec["ap_breakdown"] = {"clean": block(0.5), "rainy": block(0.25), "derained": block(derained)}
+    page = render_page(recs, [])
+    section = page.split("Per-class AP and AP by object size", 1)[1]
+    assert "person (0)" in section and "car (2)" in section and "small" in section and "large" in section
+    assert "37.50" in section and "50.00" in section and "18.75" in section  # derained, clean, small AP in %
+    assert "PReNet (Rain100L)" in section

@@ -140,6 +140,12 @@ def render_page(
     ]
     for table in tables:
         parts.append(f"<div class='scroll'>{table.to_html()}</div>")
+    from bench.report.breakdown import ap_tables
+
+    breakdown = ap_tables(records)
+    if breakdown:
+        parts.append("<h2 id='ap-breakdown'>Per-class AP and AP by object size</h2>")
+        parts += [f"<div class='scroll'>{t.to_html()}</div>" for t in breakdown]
     grids = grids_html(records, n_examples=n_examples)
     parts.append("<h2 id='examples'>Visual comparison</h2>")
     parts.append(grids or "<p class='note'>No record saved derained images (run with --save-images).</p>")
