@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from bench import results as results
     from bench.api import evaluate as evaluate
 
-__version__ = "0.1.0"
+from bench._version import __version__
+
 __all__ = ["__version__", "create_derainer", "evaluate", "list_derainers", "list_metrics", "results"]
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write", "file_sha256", "write_json_atomic"]
+__all__ = ["atomic_path", "atomic_write", "file_sha256", "stable_hash", "write_json_atomic"]
 
 
 def _create_temp(folder: Path, name: str) -> Path:
@@ -107,3 +107,14 @@ def file_sha256(path: str | Path) -> str:
     """
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def stable_hash(obj: Any, length: int = 16) -> str:
+    """SHA-256 of the canonical JSON of ``obj`` (sorted keys), truncated: run ids, cache keys.
+
+    Example:
+        >>> stable_hash({"b": 1, "a": 2}) == stable_hash({"a": 2, "b": 1})
+        True
+    """
+    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]

@@ -11,6 +11,7 @@ from bench.data.catalog import resolve_dataset
 from bench.data.images import write_image
 from bench.data.paired import DataIssue, EmptyDatasetError, PairedDataset, detect_pairs, natural_key, pair_id
 from bench.paths import MissingDataError
+from bench.registries import DATASETS
 from bench.registry import UnknownNameError
 from tests.conftest import random_image
 
@@ -119,9 +120,9 @@ def test_limit_takes_first_in_natural_order(tmp_path: Path, rng: np.random.Gener
 
 
 def test_dataset_names_resolve(data_root: Path) -> None:
-    name, folder, kind = resolve_dataset("raintrainl", data_root)
+    name, folder, kind = resolve_dataset("raintrainl", data_root, registry=DATASETS)
     assert name == "RainTrainL" and folder == data_root / "rain" / "RainTrainL" and kind == "paired"
-    name, folder, _ = resolve_dataset("RainCityscapes", data_root)
+    name, folder, _ = resolve_dataset("RainCityscapes", data_root, registry=DATASETS)
     assert folder.name == "RainCityscapes-test"
     layout = detect_pairs(folder)
     assert len(layout.pairs) == 100 and not layout.issues
@@ -130,9 +131,9 @@ def test_dataset_names_resolve(data_root: Path) -> None:
 
 def test_missing_dataset_and_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(MissingDataError, match="Rain100H"):
-        resolve_dataset("Rain100H", tmp_path)
+        resolve_dataset("Rain100H", tmp_path, registry=DATASETS)
     monkeypatch.delenv("BENCH_DATA", raising=False)
     with pytest.raises(MissingDataError, match="data root"):
-        resolve_dataset("Rain100H", None)
+        resolve_dataset("Rain100H", None, registry=DATASETS)
     with pytest.raises(UnknownNameError, match="Did you mean"):
-        resolve_dataset("RainTrainLL", tmp_path)
+        resolve_dataset("RainTrainLL", tmp_path, registry=DATASETS)

@@ -268,10 +268,10 @@ def _match(variables: Mapping[str, Any], maps: Sequence[Any], reference: Mapping
 
 
 def _build_model(derainer: str, model_kwargs: Mapping[str, Any]) -> Any:
-    from bench.factory import get_factory
+    from bench.registries import DERAINERS
     from derainers.mspfn import MSPFN
 
-    model = get_factory(derainer)(**model_kwargs)
+    model = DERAINERS.get(derainer)(**model_kwargs)
     if not isinstance(model, MSPFN):
         raise ValueError(
             f"no TF checkpoint mapping for derainer {derainer!r}: convertible are mspfn_official "
@@ -307,7 +307,7 @@ def convert_tf_checkpoint(
 
         convert_tf_checkpoint("MSPFN/epoch50", "mspfn_official", "mspfn_official.pt")
     """
-    from bench import __version__
+    from bench._version import __version__
     from bench.convert.mspfn_tf import MAPPING_VERSION, detect_ffm_scope, mspfn_tf_mapping
     from bench.engine.checkpoint import save_atomic
 

@@ -153,26 +153,25 @@ def register_builtin_datasets(registry: Registry[Any]) -> None:
 
 
 def resolve_dataset(
-    name_or_path: str, root: str | os.PathLike[str] | None = None
+    name_or_path: str, root: str | os.PathLike[str] | None = None, *, registry: Registry[Any]
 ) -> tuple[str, Path, DatasetKind | None]:
     """Resolve a registered name or a folder path to ``(name, folder, kind)``.
 
     A path that exists wins over a name; the kind of a plain folder is ``None`` (detected by the reader).
+    ``registry`` is :data:`bench.registries.DATASETS` (passed in: the catalogue sits below the registries).
 
     Raises:
         MissingDataError: the dataset is registered but absent, or the path does not exist.
         bench.registry.UnknownNameError: neither a folder nor a registered name.
     """
-    from bench.registries import DATASETS
-
     candidate = Path(name_or_path).expanduser()
     if candidate.is_dir():
         return candidate.name, candidate, None
     looks_like_path = os.sep in name_or_path or name_or_path.startswith(".")
-    if name_or_path in DATASETS:
-        spec: DatasetSpec = DATASETS.get(name_or_path)
+    if name_or_path in registry:
+        spec: DatasetSpec = registry.get(name_or_path)
         return spec.name, spec.resolve(root), spec.kind
     if looks_like_path:
         raise MissingDataError(f"dataset folder {candidate} does not exist")
-    DATASETS.get(name_or_path)  # raises UnknownNameError with suggestions
+    registry.get(name_or_path)  # raises UnknownNameError with suggestions
     raise AssertionError("unreachable")

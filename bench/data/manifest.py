@@ -74,7 +74,7 @@ def library_versions() -> dict[str, str]:
     import PIL
     import scipy
 
-    from bench import __version__
+    from bench._version import __version__
 
     return {"bench": __version__, "numpy": np.__version__, "scipy": scipy.__version__, "pillow": PIL.__version__}
 

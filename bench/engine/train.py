@@ -439,9 +439,10 @@ class Trainer:
     def _data(self, patch_size: int) -> tuple[list[Pair], list[Pair], dict[str, Any]]:
         from bench.data.catalog import resolve_dataset
         from bench.data.paired import detect_pairs
+        from bench.registries import DATASETS
 
         cfg = self.config
-        name, folder, kind = resolve_dataset(cfg.train, cfg.data_root)
+        name, folder, kind = resolve_dataset(cfg.train, cfg.data_root, registry=DATASETS)
         if kind not in (None, "paired"):
             raise ValueError(f"{name} is a {kind} dataset; training needs rainy/clean pairs")
         layout = detect_pairs(folder)

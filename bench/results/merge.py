@@ -28,10 +28,10 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -51,6 +51,19 @@ logger = logging.getLogger(__name__)
 
 #: Dataset keys that describe the shard rather than the set.
 SHARD_DATASET_KEYS: frozenset[str] = frozenset({"n_items", "ids_hash", "n_scored", "n_skipped"})
+
+
+@runtime_checkable
+class MergeableTask(Protocol):
+    """What a merge needs of a task (:class:`bench.tasks.base.Task` has it; found through ``TASKS``)."""
+
+    def finish_merge(
+        self, record: RunRecord, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]
+    ) -> None: ...
+
+    def merged_state(
+        self, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]
+    ) -> dict[str, np.ndarray] | None: ...
 
 
 class MergeError(ValueError):
@@ -77,8 +90,8 @@ class Shard:
 
 
 def unsharded_config(config: dict[str, Any]) -> Any:
-    """The :class:`~bench.tasks.config.RunConfig` of a record's config with ``shard`` removed."""
-    from bench.tasks.config import RunConfig
+    """The :class:`~bench.config.RunConfig` of a record's config with ``shard`` removed."""
+    from bench.config import RunConfig
 
     known = {f.name for f in fields(RunConfig)}
     return RunConfig(**{k: copy.deepcopy(v) for k, v in config.items() if k in known and k != "shard"})
@@ -96,7 +109,7 @@ def load_shard(path: str | Path) -> Shard:
         MergeError: the record is not a shard record.
         bench.results.state.StateError: its state file is missing or unreadable.
     """
-    from bench.tasks.config import parse_shard
+    from bench.config import parse_shard
 
     path = Path(path)
     record = read_record(path)
@@ -259,8 +272,8 @@ def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) 
     Example:
         >>> merge_shards(sorted(Path("runs").glob("*-shard-*-of-2-*.json")))  # doctest: +SKIP
     """
+    from bench.config import record_name, run_id
     from bench.registries import TASKS
-    from bench.tasks.common import record_name, run_id
 
     if not paths:
         raise MergeError("no shard records given")
@@ -278,9 +291,8 @@ def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) 
     path_to_id = dict(zip(full_paths, full_ids))
 
     config = unsharded_config(first.record["config"])
-    task_cls = TASKS.get(first.record["task"])
-    task = task_cls(config)
-    if not hasattr(task, "finish_merge"):
+    task = TASKS.get(first.record["task"])(config)
+    if not isinstance(task, MergeableTask):
         raise MergeError(f"task {first.record['task']!r} does not support merging shard records")
 
     rows = [row for shard in shards for row in shard.record["rows"]]
@@ -329,9 +341,7 @@ def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) 
     out = Path(output) if output is not None else first.path.parent / f"{stem}.json"
     _merge_images(shards, out.parent / "images" / stem, record)
     state = item_arrays(full_ids, full_paths)
-    merged_state = getattr(task, "merged_state", None)  # per-image logs, for intervals and comparisons
-    if merged_state is not None:
-        state.update(merged_state([s.state for s in shards], order) or {})
+    state.update(task.merged_state([s.state for s in shards], order) or {})  # per-image logs (intervals)
     write_state(state_path(out), state)
     write_record(record, out)
     logger.info("merged %d shards into %s", len(shards), out)

@@ -11,7 +11,6 @@ gains with a paired test, the resamples and seed; see docs/statistics.md).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import platform
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypedDict, cast
 
 from bench import fileio
+from bench.fileio import stable_hash as stable_hash  # re-exported: records, caches and tasks hash with it
 
 SCHEMA_VERSION = 1
 
@@ -51,12 +51,6 @@ class RunRecord(TypedDict, total=False):
 
 class RecordError(ValueError):
     """A file is not a valid bench run record."""
-
-
-def stable_hash(obj: Any, length: int = 16) -> str:
-    """SHA-256 of the canonical JSON of ``obj`` (sorted keys), truncated."""
-    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 def _json_default(value: Any) -> Any:
@@ -155,10 +149,10 @@ def env_info(device: str = "cpu") -> dict[str, Any]:
     import numpy
     import torch
 
-    import bench
+    from bench._version import __version__
 
     info: dict[str, Any] = {
-        "bench": bench.__version__,
+        "bench": __version__,
         "git": git_hash(),
         "python": platform.python_version(),
         "platform": platform.platform(),

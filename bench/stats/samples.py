@@ -378,6 +378,29 @@ def derived_keys(metrics: Mapping[str, Any]) -> list[str]:
     return [k for k in metrics if k.split(".", 1)[0] in ("gain", "recovery")]
 
 
+def gain_and_recovery(scores: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Flatten per-condition scores into ``<condition>.<metric>`` keys plus gain and recovery.
+
+    The dataset-level form of :func:`derive` (the same definitions); downstream tasks write it.
+
+    Example:
+        >>> flat = gain_and_recovery({"clean": {"m": 0.8}, "rainy": {"m": 0.4}, "derained": {"m": 0.5}})
+        >>> round(flat["gain.m"], 6), round(flat["recovery.m"], 6)
+        (0.1, 0.25)
+    """
+    flat: dict[str, float] = {}
+    for cond in CONDITIONS:
+        for key, value in scores[cond].items():
+            flat[f"{cond}.{key}"] = float(value)
+    for key in scores["derained"]:
+        clean, rainy, derained = (float(scores[c].get(key, math.nan)) for c in CONDITIONS)
+        flat[f"gain.{key}"] = derained - rainy
+        span = clean - rainy
+        # recovery is defined only when rain hurts (clean > rainy); otherwise it is not meaningful
+        flat[f"recovery.{key}"] = (derained - rainy) / span if span > 0 and math.isfinite(span) else math.nan
+    return flat
+
+
 def derive(key: str, values: Mapping[str, np.ndarray]) -> np.ndarray | None:
     """``gain.m`` = derained − rainy, ``recovery.m`` = (derained − rainy) / (clean − rainy) (NaN where clean ≤ rainy).
 

@@ -25,23 +25,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from bench.config import RunConfig, record_name, select_shard
 from bench.data.images import quantize, write_image
 from bench.data.paired import DataIssue, Sample
 from bench.data.prefetch import prefetch
 from bench.results.record import RunRecord, stable_hash, write_record
 from bench.results.state import item_arrays, state_path, write_state
 from bench.stats.intervals import attach_intervals
-from bench.tasks.common import (
-    Stopwatch,
-    base_record,
-    build_engine,
-    open_journal,
-    output_dir,
-    progress,
-    record_name,
-    skip_reason,
-)
-from bench.tasks.config import RunConfig, select_shard
+from bench.tasks.common import Stopwatch, base_record, build_engine, open_journal, output_dir, progress, skip_reason
 
 logger = logging.getLogger(__name__)
 

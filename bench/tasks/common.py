@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.config import RunConfig, run_id
 from bench.engine.inference import InferenceConfig, InferenceEngine
 from bench.paths import runs_root
 from bench.results.journal import Journal
-from bench.results.record import RunRecord, env_info, now_iso, stable_hash
-from bench.tasks.config import RunConfig
+from bench.results.record import RunRecord, env_info, now_iso
 
 logger = logging.getLogger(__name__)
 
@@ -74,21 +74,6 @@ def derainer_info(model: Any, requested: str) -> dict[str, Any]:
         # A trainable network run without weights: its numbers are never the model's (tables say so).
         "random_init": bool(card.trainable and any(True for _ in model.parameters()) and not weights),
     }
-
-
-def record_name(config: RunConfig, derainer_name: str, dataset_name: str) -> str:
-    """File stem of a run record: readable, plus a hash of the protocol options."""
-    weights = "" if config.weights in (None, "default") else f"-{Path(str(config.weights)).stem}"
-    shard = ""
-    if config.shard:  # 0-based --shard i/n; the file says "shard-(i+1)-of-n" (old records: -shard{i}of{n}-)
-        index, count = (int(v) for v in config.shard.split("/"))
-        shard = f"-shard-{index + 1}-of-{count}"
-    return f"{config.task}-{dataset_name}-{derainer_name}{weights}{shard}-{stable_hash(config.protocol(), 8)}"
-
-
-def run_id(config: RunConfig, derainer_name: str, dataset_name: str) -> str:
-    """The id of a run: task, dataset, derainer and a hash of the protocol options."""
-    return f"{config.task}-{dataset_name}-{derainer_name}-{stable_hash(config.protocol(), 8)}"
 
 
 def output_dir(config: RunConfig) -> Path:

@@ -35,32 +35,17 @@ from bench.results.state import (
     merged_detection_log,
 )
 from bench.stats.intervals import attach_intervals
+from bench.stats.samples import CONDITIONS, gain_and_recovery
 from bench.tasks.base import ItemRef, Task, TaskData
 from bench.tasks.common import Stopwatch
 from bench.tasks.downstream_data import TaskKind, open_downstream_set
 
 logger = logging.getLogger(__name__)
 
-CONDITIONS: tuple[str, ...] = ("clean", "rainy", "derained")
 #: What a malformed or unreadable label file (YOLO text, COCO JSON, mask PNG) raises; it costs that image only.
 #: Only the project's own input errors and OSError: anything else is a bug and must stop the run.
 LABEL_ERRORS: tuple[type[Exception], ...] = (LabelFormatError, ImageReadError, OSError)
 TASK_OPTIONS = frozenset({"evaluator", "score_threshold", "match_iou", "iou_variant", "pseudo_score", "preset"})
-
-
-def gain_and_recovery(scores: dict[str, dict[str, float]]) -> dict[str, float]:
-    """Flatten per-condition scores into ``<condition>.<metric>`` keys plus gain and recovery."""
-    flat: dict[str, float] = {}
-    for cond in CONDITIONS:
-        for key, value in scores[cond].items():
-            flat[f"{cond}.{key}"] = float(value)
-    for key in scores["derained"]:
-        clean, rainy, derained = (float(scores[c].get(key, math.nan)) for c in CONDITIONS)
-        flat[f"gain.{key}"] = derained - rainy
-        span = clean - rainy
-        # recovery is defined only when rain hurts (clean > rainy); otherwise it is not meaningful
-        flat[f"recovery.{key}"] = (derained - rainy) / span if span > 0 and math.isfinite(span) else math.nan
-    return flat
 
 
 def _default_weights(kind: TaskKind) -> str | None:

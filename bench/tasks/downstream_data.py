@@ -147,6 +147,7 @@ def open_downstream_set(
 ) -> DownstreamSet:
     """Resolve ``dataset`` (a name, a folder, or ``embedded``) into a :class:`DownstreamSet`."""
     from bench.data.catalog import resolve_dataset
+    from bench.registries import DATASETS
 
     provenance: dict[str, object] = {}
     if dataset.lower() == "embedded":
@@ -157,7 +158,7 @@ def open_downstream_set(
             "rain": {"preset": preset, "seed": seed},
         }
     else:
-        name, root, ds_kind = resolve_dataset(dataset, data_root)
+        name, root, ds_kind = resolve_dataset(dataset, data_root, registry=DATASETS)
         is_paired = ds_kind == "paired" or (
             ds_kind is None
             and any((root / d).is_dir() for d in ("rain", "rainy", "rain100mm", "inputcrop", "rainy_image"))

@@ -11,6 +11,7 @@ import numpy as np
 from bench.data.catalog import resolve_dataset
 from bench.data.images import crop_to_multiple, read_image
 from bench.data.paired import ImageFolder, PairedDataset, Sample
+from bench.registries import DATASETS
 from bench.results.cache import ArrayCache, array_sha256
 from bench.tasks.base import ROW_ISSUES, ItemRef, Task, TaskData, mean_over, row_issue
 
@@ -67,7 +68,7 @@ class NoRefTask(Task):
         for n, spec in self._specs().items():
             if spec.mode != "NR":
                 raise ValueError(f"metric {n!r} needs a reference; the noref task takes no-reference metrics")
-        ds_name, root, kind = resolve_dataset(cfg.dataset, cfg.data_root)
+        ds_name, root, kind = resolve_dataset(cfg.dataset, cfg.data_root, registry=DATASETS)
         if kind == "paired" or (kind is None and not any(p.is_file() for p in root.iterdir())):
             paired = PairedDataset(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple, ids=cfg.id_set())
             items = [ItemRef(p.id, p.rainy) for p in paired.pairs]

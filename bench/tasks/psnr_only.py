@@ -14,6 +14,7 @@ import numpy as np
 from bench.data.catalog import resolve_dataset
 from bench.data.paired import PairedDataset, Sample
 from bench.metrics.fidelity import psnr_y
+from bench.registries import DATASETS
 from bench.tasks.base import ItemRef, Task, TaskData, mean_over
 
 
@@ -25,7 +26,7 @@ class PsnrOnlyTask(Task):
     def open(self) -> TaskData:
         """The pairs of the set, in natural order."""
         cfg = self.config
-        ds_name, root, _kind = resolve_dataset(cfg.dataset, cfg.data_root)
+        ds_name, root, _kind = resolve_dataset(cfg.dataset, cfg.data_root, registry=DATASETS)
         dataset = PairedDataset(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple, ids=cfg.id_set())
         return TaskData(
             name=ds_name,

@@ -9,6 +9,7 @@ import numpy as np
 from bench.data.catalog import resolve_dataset
 from bench.data.paired import PairedDataset, Sample
 from bench.metrics.base import MetricSpec, StreamingMetric
+from bench.registries import DATASETS
 from bench.tasks.base import ItemRef, Task, TaskData, mean_over
 
 DEFAULT_METRICS: tuple[str, ...] = ("psnr_y", "ssim_y", "psnr_rgb", "psnr_y_float", "ssim_y_float")
@@ -23,7 +24,7 @@ class RestorationTask(Task):
     """Derain every pair, quantise (round or trunc), score each metric per image, average.
 
     Example:
-        >>> from bench.tasks.config import RunConfig
+        >>> from bench.config import RunConfig
         >>> task = RestorationTask(RunConfig(derainer="identity", dataset="RainTrainL", limit=2))
         >>> record = task.run()  # doctest: +SKIP
         >>> record["metrics"]["psnr_y"]  # doctest: +SKIP
@@ -47,7 +48,7 @@ class RestorationTask(Task):
                     f"metric {name!r} is no-reference; the restoration task scores pairs "
                     "(use --task noref for no-reference metrics)"
                 )
-        ds_name, root, kind = resolve_dataset(cfg.dataset, cfg.data_root)
+        ds_name, root, kind = resolve_dataset(cfg.dataset, cfg.data_root, registry=DATASETS)
         if kind not in (None, "paired"):
             raise ValueError(f"dataset {ds_name!r} is a {kind} set; the restoration task needs rainy/clean pairs")
         dataset = PairedDataset(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple, ids=cfg.id_set())
