@@ -45,7 +45,6 @@ LAYERS: dict[str, int] = {
 
 #: Known upward edges (unit -> unit: the modules that make them), each with its issue.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("bench.data", "bench.evaluators"): "#19: label types (Detections, GroundTruth) to move down into bench/data",
     ("bench.engine", "bench.factory"): "#19: engine/train.py builds its model through the factory (split train)",
     ("bench.paths", "derainers"): "#19: packaged_weights_dir belongs beside derainers/shipped.py",
 }

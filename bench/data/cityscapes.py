@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from bench.evaluators.base import GroundTruth
+from bench.data.annotations import GroundTruth
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
   boxes ``cls cx cy w h`` or polygons ``cls x1 y1 x2 y2 ...`` (as in ultralytics' ``coco8`` / ``coco8-seg``).
 * COCO ``instances_*.json`` files, category ids mapped to the 80 contiguous COCO classes.
 
-Both give :class:`~bench.evaluators.base.GroundTruth` with ``x1, y1, x2, y2`` pixel boxes and, on request,
+Both give :class:`~bench.data.annotations.GroundTruth` with ``x1, y1, x2, y2`` pixel boxes and, on request,
 ``(K, H, W)`` bool masks rasterised with pycocotools exactly as COCO evaluation does (``frPyObjects``).
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.evaluators.base import GroundTruth
+from bench.data.annotations import GroundTruth
 
 logger = logging.getLogger(__name__)
 
