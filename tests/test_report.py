@@ -155,21 +155,21 @@ def test_table6_downstream_blocks() -> None:
     assert "YOLOv3" in published.title and "32.56" in published.to_markdown()
 
 
-def _bdd150_manifest(root: Path, n_items: int = 150) -> str:
-    """A manifest as `bench synth --dataset bdd150` writes it (the fields the card is checked against)."""
+def _card_manifest(root: Path, card_name: str = "bdd150", n_items: int | None = None) -> str:
+    """A manifest as `bench synth --dataset <card>` writes it (the fields the card is checked against)."""
     from bench.data.builders import RainMix, load_card
     from bench.results.record import stable_hash
 
-    card = load_card("bdd150")
+    card = load_card(card_name)
     manifest = {
-        "dataset": "bdd150",
+        "dataset": card_name,
         "seed": card["rain"]["seed"],
         "config": {
             "size": card["size"],
-            "selection": {"rule": "all"},
+            "selection": {"rule": card["selection"]["rule"]},
             "mix": RainMix.from_card(card["rain"]).to_dict(),
         },
-        "items": [{"name": f"{i}.png"} for i in range(n_items)],
+        "items": [{"name": f"{i}.png"} for i in range(card["selection"]["size"] if n_items is None else n_items)],
     }
     root.mkdir(parents=True, exist_ok=True)
     text = json.dumps(manifest)
@@ -182,7 +182,7 @@ def test_table6_paper_cells_only_for_the_cards_set(tmp_path: Path) -> None:
     records = [r for r in _records() if r["task"] == "semantic"]
     for rec in records:
         rec["dataset"]["path"] = str(tmp_path / "bdd150")
-        rec["dataset"]["manifest_sha256"] = _bdd150_manifest(tmp_path / "bdd150")
+        rec["dataset"]["manifest_sha256"] = _card_manifest(tmp_path / "bdd150")
         rec["dataset"]["n_scored"] = 150
     seg = next(t for t in table6(records) if t.title.startswith("Table 6 — semantic on BDD150"))
     assert "150 images" in seg.title and "ours vs" in seg.title
@@ -196,7 +196,7 @@ def test_table6_paper_cells_only_for_the_cards_set(tmp_path: Path) -> None:
     seg = next(t for t in table6(records) if t.title.startswith("Table 6 — semantic on BDD150"))
     assert seg.title.endswith("(measured only)") and "6 of its 150 images scored" in seg.to_markdown()
     for rec in records:
-        rec["dataset"]["manifest_sha256"] = _bdd150_manifest(tmp_path / "bdd150", n_items=6)
+        rec["dataset"]["manifest_sha256"] = _card_manifest(tmp_path / "bdd150", n_items=6)
         rec["dataset"]["n_scored"] = 6
     seg = next(t for t in table6(records) if t.title.startswith("Table 6 — semantic on BDD150"))
     assert "6 images, the card selects 150" in seg.to_markdown() and "paper.miou" not in _row(seg, "MSPFN")
@@ -347,8 +347,16 @@ def test_html_page_in_headless_chromium(tmp_path: Path) -> None:
     from PIL import Image
 
     runs = _records_with_images(tmp_path)
+    # and a Table 6 block on the paper's own COCO350 set (manifest matches the card): paper and Δ columns
+    sha = _card_manifest(tmp_path / "coco350", "coco350")
+    for path in list(runs.glob("detection-*.json")):
+        rec = json.loads(path.read_text())
+        rec["dataset"].update(name="COCO350", path=str(tmp_path / "coco350"), manifest_sha256=sha, n_scored=350)
+        rec.pop("images_dir")
+        (runs / f"coco350-{path.name}").write_text(json.dumps(rec))
     page = tmp_path / "report.html"
     assert main(["report", "--runs", str(runs), "--format", "html", "--output", str(page)]) == 0
+    assert "Table 6 — detection on COCO350, 350 images" in page.read_text() and "Δ Precision" in page.read_text()
     flags = [
         "--headless",
         "--no-sandbox",

@@ -8,6 +8,7 @@ confidence intervals (``row["_ci"] = {column key: CellInterval}``): Markdown, La
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import html
 import math
@@ -201,6 +202,28 @@ class Table:
         styler.set_uuid("t" + hashlib.sha1(self.title.encode()).hexdigest()[:8])  # stable ids, one per table
         text = styler.to_html(caption=html.escape(self.title), table_attributes="class='bench'")
         return text + "".join(f"<p class='note'>{html.escape(n)}</p>" for n in self.notes)
+
+    def column_parts(self, max_columns: int) -> list[Table]:
+        """The table cut into parts of at most ``max_columns`` columns, each with the row names (for pages
+        that must not scroll sideways); the title says which columns a part has, the notes follow the last.
+
+        Example:
+            >>> t = Table("t", [Column(str(i), str(i)) for i in range(5)], rows=[{"name": "a"}], notes=["n"])
+            >>> [(p.title, len(p.columns), p.notes) for p in t.column_parts(3)]
+            [('t (columns 1–3 of 5)', 3, []), ('t (columns 4–5 of 5)', 2, ['n'])]
+        """
+        n = len(self.columns)
+        if n <= max_columns:
+            return [self]
+        parts: list[Table] = []
+        for start in range(0, n, max_columns):
+            stop = min(n, start + max_columns)
+            part = copy.copy(self)
+            part.columns = self.columns[start:stop]
+            part.title = f"{self.title} (columns {start + 1}–{stop} of {n})"
+            part.notes = list(self.notes) if stop == n else []
+            parts.append(part)
+        return parts
 
     def render(self, fmt: str) -> str:
         renderers = {
