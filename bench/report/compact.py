@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bench.report.common import ReportTable, digits_for, issues_note
-from bench.report.downstream import RAIN_INPUT
 from bench.report.grouping import Group
 from bench.report.paper_common import Record, finite, measured, paper_digits
 from bench.report.paper_tables import paper_groups
@@ -115,7 +114,7 @@ def _one_table(pub: Published, paper: PaperTable, members: Sequence[tuple[str, G
             if derainer_label(rec) not in labels:
                 labels.append(derainer_label(rec))
     if key_has_rainy(paper):
-        rainy: dict[str, object] = {"name": f"{RAIN_INPUT} (ours)"}
+        rainy: dict[str, object] = {"name": "Rain input (ours)"}
         for (_ds, slot), col in zip(keys, columns):
             if slot is not None:
                 ref = slot.records[0]
@@ -134,6 +133,14 @@ def _one_table(pub: Published, paper: PaperTable, members: Sequence[tuple[str, G
                 row[col.key] = cell_text([measured(rec, v.metric) for v in paper.columns], ours_digits)
         rows.append(row)
     notes = []
+    for row in rows:
+        rec_of = [r for r in records if derainer_label(r) == row["name"]]
+        if rec_of and all(v is None for k, v in row.items() if k != "name"):  # none of the table's metrics
+            other = sorted({str(k) for r in rec_of for k in r.get("metrics") or {}})
+            notes.append(
+                f"{row['name']}: its record has none of {_metric_titles(paper)} in this table's variants "
+                f"(it measured {', '.join(other)}); see `bench report`."
+            )
     if members:
         notes.append(
             "Rows marked (paper) are the paper's numbers; the other rows are our records ("
