@@ -646,3 +646,25 @@ def test_readers_use_the_label_parsers_and_one_error_type(tmp_path: Path) -> Non
     (tmp_path / "bad.json").write_text('{"annotations": []}')
     with pytest.raises(LabelFormatError, match="no 'images' list"):
         read_coco(tmp_path, tmp_path / "bad.json")
+
+
+def test_a_recalibrated_preset_is_another_recipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recorded mix pins its presets' fields: same names with other values compare unequal (a set
+    built before a recalibration is not the card's set)."""
+    import dataclasses
+
+    import bench.data.rain as rain
+    from bench.data.builders import RainMix
+
+    mix = RainMix.from_card(load_card("bdd350")["rain"])
+    before = mix.to_dict()
+    assert before == RainMix.from_card(load_card("bdd350")["rain"]).to_dict()
+    original = rain.resolve_params
+
+    def heavier(name: object) -> rain.RainParams:
+        params = original(name)  # type: ignore[arg-type]
+        return dataclasses.replace(params, density=params.density + 1) if name == "bdd350-day" else params
+
+    monkeypatch.setattr(rain, "resolve_params", heavier)
+    after = mix.to_dict()
+    assert after["presets"] == before["presets"] and after["presets_sha256"] != before["presets_sha256"]

@@ -84,12 +84,17 @@ class RainMix:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The mix as recorded in a manifest; ``presets_sha256`` pins the presets' fields, so two mixes
+        compare equal only when their presets are also the same (a recalibrated preset is another recipe)."""
+        from bench.fileio import stable_hash
+
         return {
             "presets": dict(self.presets),
             "angle_range": list(self.angle_range) if self.angle_range else None,
             "night_from_attributes": self.night_attribute,
             "overrides": dict(self.overrides),
             **({"night_preset": self.night_preset} if self.night_preset != "night" else {}),
+            "presets_sha256": stable_hash(self.preset_params(), 64),
         }
 
     def preset_params(self) -> dict[str, dict[str, Any]]:
