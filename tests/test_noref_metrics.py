@@ -343,9 +343,9 @@ def test_cli_score_folder_with_unreadable_file(
     code = main(
         [
             "score",
-            "--metric",
+            "--metrics",
             "niqe",
-            "--metric",
+            "--metrics",
             "sseq",
             str(folder),
             "--no-progress",

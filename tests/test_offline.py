@@ -137,9 +137,9 @@ def test_main_commands_make_no_network_connection(tmp_path: Path) -> None:
         ["report", "--runs", str(runs)],
         [
             "score",
-            "--metric",
+            "--metrics",
             "psnr_y",
-            "--metric",
+            "--metrics",
             "niqe",
             str(tmp_path / "photo" / "rainy.png"),
             "--ref",

@@ -220,7 +220,7 @@ def test_compare_quick_adds_the_plugin_row(plugin_python: Path, data_root: Path,
         str(data_root),
         "--output-dir",
         str(runs),
-        "--tasks",
+        "--task",
         "restoration",
         "detection",
     ]

@@ -182,7 +182,7 @@ def test_bench_score_with_pyiqa(
     code = main(
         [
             *("score", str(tmp_path / "rain"), "--ref", str(tmp_path / "clean")),
-            *("--metric", "pyiqa:psnr", "--metric", "pyiqa:fsim", "--no-progress"),
+            *("--metrics", "pyiqa:psnr", "pyiqa:fsim", "--no-progress"),
         ]
     )
     out = capsys.readouterr().out
@@ -203,7 +203,7 @@ def test_without_pyiqa_bench_score_fails_in_one_line(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['pyiqa'] = None; from bench.cli import main; "  # as if pyiqa were not installed
         f"sys.exit(main(['score', {str(tmp_path / 'a.png')!r}, '--ref', {str(tmp_path / 'a.png')!r}, "
-        "'--metric', 'pyiqa:psnr', '--metric', 'pyiqa:fsim']))"
+        "'--metrics', 'pyiqa:psnr', 'pyiqa:fsim']))"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=300)

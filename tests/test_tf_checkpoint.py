@@ -125,7 +125,7 @@ def test_official_test_graph_full_width_matches_tensorflow(
     rgb = astronaut_crop(96, 96)
     ref = graph_to_rgb(tf_graph(tmp_path, mspfn_official().config, "BCM", to_graph_input(rgb), prefix, seed=1))
     converted = tmp_path / "official.pt"
-    args = ["convert", "--from", "tf-checkpoint", f"{prefix}.index", "--derainer", "mspfn_official", "-O"]
+    args = ["convert", "--from", "tf-checkpoint", f"{prefix}.index", "--derainer", "mspfn_official", "--output"]
     assert main([*args, str(converted)]) == 0
     assert str(converted) in capsys.readouterr().out
     model = create_derainer("mspfn_official", weights=str(converted))

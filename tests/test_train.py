@@ -320,7 +320,7 @@ def test_cli_parses_model_args() -> None:
         "name": "avg",
         "eps": 1e-3,
     }
-    with pytest.raises(ValueError, match="key=value"):
+    with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_model_args(["M5"])
 
 

@@ -29,9 +29,15 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bench.cli.options import DOCS_HINT
+
     parser = argparse.ArgumentParser(
         prog="bench",
         description="Does removing rain help the vision system downstream? Deraining benchmark harness.",
+        epilog="examples:\n  bench ls datasets\n  bench run --derainer identity mspfn_light --dataset RainTrainL "
+        "--limit 20 > table.md\n  bench report --runs runs\n  bench COMMAND --help\n\n"
+        "stdout carries only results (tables, CSV); progress, warnings and notes go to stderr.\n" + DOCS_HINT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -53,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    quiet_third_party(args.verbose)
     if args.version:
         from bench import __version__
 
@@ -63,4 +70,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from bench.cli.errors import run_guarded
 
-    return run_guarded(args.func, args)
+    try:
+        return run_guarded(args.func, args)
+    except BrokenPipeError:  # `bench ... | head`: the reader has gone, nothing is wrong
+        sys.stderr.close()
+        return 0
+
+
+#: Loggers of libraries bench uses; they say only warnings and errors unless -v is given.
+THIRD_PARTY_LOGGERS: tuple[str, ...] = (
+    "ultralytics",
+    "PIL",
+    "matplotlib",
+    "urllib3",
+    "h5py",
+    "numba",
+    "tensorflow",
+    "absl",
+    "pyiqa",
+    "timm",
+    "torch",
+    "fsspec",
+    "filelock",
+)
+
+
+def quiet_third_party(verbose: int) -> None:
+    """Third-party loggers at WARNING unless ``-v`` (ultralytics: see bench.evaluators.ultralytics_env)."""
+    import os
+
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow / TFLite C++ INFO lines
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

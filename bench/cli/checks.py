@@ -61,3 +61,27 @@ def check_dataset_path(dataset: str | None) -> None:
     """
     if dataset and Path(dataset).expanduser().is_file():
         raise UsageError(f"--dataset {dataset} is a file: pass the folder that holds the images (or a set's name)")
+
+
+def check_output_file(path: str | os.PathLike[str], flag: str = "--output") -> None:
+    """Prove that the file ``path`` can be written (its folder created if needed), before any work.
+
+    Raises:
+        UsageError: ``path`` is a folder, a parent of it is a file, or its folder is not writable.
+    """
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise UsageError(f"{flag} {target} is a folder: pass a file name")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"{flag} {target}: {parent} is a file, not a folder: choose another path")
+            break
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".bench-write-test-"):
+            pass
+    except OSError as err:
+        raise UsageError(
+            f"{flag} {target}: folder {target.parent} is not writable ({err.strerror or err}): choose another path"
+        ) from err

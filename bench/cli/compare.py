@@ -1,22 +1,18 @@
-"""``bench compare --derainer NAME``: run the standard suite for one derainer and place it in Tables 4–6.
+"""``bench compare --derainer NAME [NAME...]``: run the standard suite for derainers, place them in Tables 4-6.
 
 The suite adapts to the data that is configured and says what it skipped and why:
 
 * ``restoration`` on every paired set of the catalogue found under the data root (RainTrainL,
-  RainCityscapes, Rain100L/H, Test100, ...), with the paper's Table 4 protocol (``psnr_y``, ``ssim_y``,
-  ``fsim``; outputs truncated to 8 bits; top-left crop to a multiple of 8);
+  RainCityscapes, Rain100L/H, Test100, ...) with ``psnr_y``, ``ssim_y``, ``fsim`` and the paper's top-left
+  crop to a multiple of 8 (``--quantize round`` like every command; pass ``--quantize trunc`` for the
+  PReNet/MSPFN test scripts' ``uint8(255*x)``);
 * ``noref`` (NIQE, SSEQ) on the real rainy photos (Real147) when present (Table 5);
 * ``detection`` on rainy coco8 (rain rendered once, cached) when present, else on the embedded
   scikit-image photos, with the task's default detector unless ``--detector`` is given (Table 6);
 * ``semantic`` on RainCityscapes when the ESPNetv2 Cityscapes weights exist (or ``--segmenter`` is given).
 
 Then every run record under ``--runs`` (default: the output folder), i.e. the stored records of the
-built-in derainers, is rendered with the new ones into the paper's Tables 4–6.
-
-Example::
-
-    python -m bench compare --derainer guided_residual --data-root ../shared/data --limit 20
-    python -m bench compare --derainer my_model.py:MyDerainer --quick --output-dir runs/try
+built-in derainers, is rendered with the new ones into the paper's Tables 4-6.
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-SUITE_TASKS: tuple[str, ...] = ("restoration", "noref", "detection", "semantic")
+SUITE_TASKS: tuple[str, ...] = ("restoration", "noref", "detection", "semantic", "instance")
 RESTORATION_METRICS: tuple[str, ...] = ("psnr_y", "ssim_y", "fsim")
 NOREF_METRICS: tuple[str, ...] = ("niqe", "sseq")
 QUICK_LIMIT = 2
@@ -62,75 +58,76 @@ class SuiteRun:
     fallback: str | None = None
 
 
+EXAMPLES = (
+    "bench compare --derainer guided_residual --limit 20",
+    "bench compare --derainer my_model.py:MyDerainer --quick --output-dir runs/try",
+    "bench compare --derainer prenet mspfn_light --task restoration --quantize trunc",
+    "bench compare --derainer mspfn_light --sets sets/coco350 --detector yolo",
+)
+
+
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser(
+    from bench.cli.options import add, add_deprecated, command_parser
+
+    p = command_parser(
+        sub,
         "compare",
-        help=help_text,
+        help_text,
         description=(
-            "Run the standard suite for one derainer on whatever data is configured (paired sets: restoration; "
+            "Run the standard suite for derainers on whatever data is configured (paired sets: restoration; "
             "real photos: no-reference quality; downstream sets: detection and semantic segmentation), skipping "
-            "missing data with a note, then render its rows into the paper's Tables 4-6 next to the stored "
-            "records of the other derainers."
+            "missing data with a note, then render their rows into the paper's Tables 4-6 next to the stored "
+            "records of the other derainers. A part of the suite whose record is complete is recomputed only "
+            "with --force."
         ),
+        examples=EXAMPLES,
     )
-    p.add_argument(
-        "--derainer", required=True, help="registered name, entry-point plugin name, or path/to/file.py:ClassName"
-    )
-    p.add_argument("--weights", default="default", help="'default', a tag from the card, a file, or 'none'")
-    p.add_argument("--data-root", default=os.environ.get("BENCH_DATA"), help="data root (default $BENCH_DATA)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N items of every set")
+    add(p, "derainer", nargs="+", required=True, help="derainer name(s) or path/to/file.py:Class (one suite each)")
+    add(p, "weights")
+    add(p, "data_root")
+    add(p, "limit", help="only the first N items of every set")
     p.add_argument("--quick", action="store_true", help=f"--limit {QUICK_LIMIT} everywhere (smoke test)")
-    p.add_argument("--output-dir", default=None, help="where run records go (default $BENCH_RUNS or ./runs)")
+    add(p, "output_dir", help="where run records and the tables go (default $BENCH_RUNS or ./runs)")
+    add(p, "runs", help="stored records to compare with (searched recursively; default: the output dir)")
     p.add_argument(
-        "--runs", default=None, help="stored records to compare with (searched recursively; default: the output dir)"
-    )
-    p.add_argument(
-        "--tasks",
+        "--task",
         nargs="+",
+        dest="tasks",
         choices=SUITE_TASKS,
         default=list(SUITE_TASKS),
-        help="the parts of the suite to run (default: all)",
+        help="the parts of the suite to run (instance: only from --sets)",
     )
+    add_deprecated(p, "--tasks", dest="tasks", new="--task", nargs="+", choices=SUITE_TASKS)
     p.add_argument(
         "--sets",
         nargs="+",
         default=[],
         metavar="DIR",
-        help="built downstream sets to add (e.g. the output of `bench synth --dataset coco350`); the task "
+        help="built downstream sets to add (e.g. the output of bench synth --dataset coco350); the task "
         "comes from the set's manifest.json 'kind', else masks/ = semantic, labels = detection",
     )
     p.add_argument(
-        "--detector", default=None, help="detection evaluator (default: the task's, YOLO; e.g. hog, dummy_detector)"
+        "--detector",
+        default=None,
+        help="detection evaluator (default: the task's, yolo; e.g. face_cascade, dummy_detector; see bench ls "
+        "evaluators)",
     )
     p.add_argument(
         "--segmenter",
         default=None,
         help="semantic evaluator (default: espnetv2, only when its weights exist; e.g. dummy_segmenter)",
     )
-    p.add_argument(
-        "--quantize",
-        choices=("round", "trunc"),
-        default="trunc",
-        help="how derained outputs become 8-bit (default trunc, the paper's uint8(255*x))",
-    )
-    p.add_argument(
-        "--crop-multiple",
-        type=int,
-        default=8,
-        help="restoration: crop pairs top-left to a multiple of this (paper protocol: 8)",
-    )
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
-    p.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
-    p.add_argument("--seed", type=int, default=0, help="seed of synthetic rain and random initialisation")
-    p.add_argument(
-        "--format", "-f", default="markdown", choices=("markdown", "csv", "latex", "html"), help="format of the tables"
-    )
-    p.add_argument(
-        "--output",
-        "-O",
-        default=None,
-        help="write the tables to this file (default: <output-dir>/compare-<derainer>.<ext>)",
-    )
+    add(p, "quantize")
+    add(p, "crop_multiple", default=8, help="restoration: crop pairs top-left to a multiple of K (paper protocol)")
+    add(p, "device")
+    add(p, "batch_size")
+    add(p, "workers")
+    add(p, "seed")
+    add(p, "format")
+    add(p, "output", help="write the tables to this file (default: <output-dir>/compare-<derainer>.<ext>)")
+    add_deprecated(p, "-O", dest="output", new="--output")
+    add(p, "force", help="recompute parts of the suite whose record is complete (default: reuse them)")
+    add(p, "no_progress")
     p.set_defaults(func=run)
 
 
@@ -151,7 +148,7 @@ def plan_suite(args: argparse.Namespace) -> tuple[list[SuiteRun], list[str]]:
     """The runs of the standard suite for the configured data, and notes on what was skipped.
 
     Example:
-        >>> ns = argparse.Namespace(data_root=None, tasks=["restoration", "detection"], detector="hog",
+        >>> ns = argparse.Namespace(data_root=None, tasks=["restoration", "detection"], detector="face_cascade",
         ...                         segmenter=None, crop_multiple=8)
         >>> runs, notes = plan_suite(ns)
         >>> [(r.task, r.dataset) for r in runs]
@@ -296,12 +293,12 @@ def _set_run(folder: Path, args: argparse.Namespace, *, has_segmenter: bool) -> 
 
 
 # ---------------------------------------------------------------------------------------------- run
-def _config(args: argparse.Namespace, item: SuiteRun, dataset: str, limit: int | None) -> Any:
+def _config(args: argparse.Namespace, item: SuiteRun, dataset: str, limit: int | None, derainer: str) -> Any:
     from bench.tasks.config import RunConfig
 
     return RunConfig(
         task=item.task,
-        derainer=args.derainer,
+        derainer=derainer,
         dataset=dataset,
         data_root=args.data_root,
         weights=args.weights,
@@ -313,17 +310,19 @@ def _config(args: argparse.Namespace, item: SuiteRun, dataset: str, limit: int |
         crop_multiple=item.crop_multiple,
         metrics=list(item.metrics),
         batch_size=args.batch_size,
+        workers=getattr(args, "workers", 2),
         options=dict(item.options),
     )
 
 
-def run_suite(args: argparse.Namespace, plan: list[SuiteRun]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Run the planned runs in order; a failing run becomes a note and the rest go on.
+def run_suite(args: argparse.Namespace, plan: list[SuiteRun], derainer: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Run the planned runs of one derainer in order; a failing run becomes a note and the rest go on.
 
     Returns:
         The new records and the notes on failures.
     """
     from bench.api import run_config
+    from bench.cli.run import finished_record
 
     limit = QUICK_LIMIT if args.quick else args.limit
     records: list[dict[str, Any]] = []
@@ -331,12 +330,20 @@ def run_suite(args: argparse.Namespace, plan: list[SuiteRun]) -> tuple[list[dict
     for item in plan:
         datasets = [item.dataset] + ([item.fallback] if item.fallback else [])
         for i, dataset in enumerate(datasets):
-            sys.stderr.write(f"compare: {item.task} on {dataset} ({item.why})\n")
+            sys.stderr.write(f"compare: {derainer}: {item.task} on {dataset} ({item.why})\n")
+            config = _config(args, item, dataset, limit, derainer)
+            found = None if getattr(args, "force", False) else finished_record(config)
+            if found is not None:
+                sys.stderr.write(f"compare: complete: reusing {found[0]} (--force recomputes)\n")
+                records.append({**found[1], "_path": str(found[0])})
+                break
+            if getattr(args, "force", False):
+                config.resume = False
             try:
-                record = run_config(_config(args, item, dataset, limit))
+                record = run_config(config)
             except Exception as err:
                 logger.debug("run failed", exc_info=True)
-                message = f"{item.task} on {dataset} failed: {type(err).__name__}: {err}"
+                message = f"{derainer}: {item.task} on {dataset} failed: {type(err).__name__}: {err}"
                 if i + 1 < len(datasets):
                     sys.stderr.write(f"compare: {message}; trying {datasets[i + 1]}\n")
                     continue
@@ -375,31 +382,43 @@ def render_tables(records: list[dict[str, Any]], fmt: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+
+    from bench.cli.checks import check_output_dir, check_output_file
     from bench.factory import get_factory
     from bench.paths import runs_root
 
-    get_factory(args.derainer)  # fail fast on a misspelt name
+    for name in args.derainer:
+        get_factory(name)  # fail fast on a misspelt name
+    out_dir = runs_root(args.output_dir)
+    check_output_dir(out_dir)
+    ext = {"markdown": "md", "csv": "csv", "latex": "tex", "html": "html"}[args.format]
+    stem = "+".join(_safe(name) for name in args.derainer)
+    target = Path(args.output) if args.output else out_dir / f"compare-{stem}.{ext}"
+    check_output_file(target)
+    if args.no_progress:
+        os.environ["BENCH_PROGRESS"] = "0"  # read by bench.progress in the task loops
     plan, notes = plan_suite(args)
     for note in notes:
         sys.stderr.write(f"compare: skipped: {note}\n")
-    records, failures = run_suite(args, plan)
-    out_dir = runs_root(args.output_dir)
+    records: list[dict[str, Any]] = []
+    failures: list[str] = []
+    for name in args.derainer:
+        new, failed = run_suite(args, plan, name)
+        records += new
+        failures += failed
     folders = [out_dir] + ([Path(args.runs)] if args.runs else [])
     all_records = collect_records(folders)
     if not all_records:
         all_records = records
     names = sorted({str((r.get("derainer") or {}).get("name")) for r in all_records})
     done = ", ".join(f"{r.get('task')} on {(r.get('dataset') or {}).get('name')}" for r in records) or "none"
-    lines = [f"Standard suite for {args.derainer}: {len(records)} run(s) ({done})."]
+    lines = [f"Standard suite for {', '.join(args.derainer)}: {len(records)} run(s) ({done})."]
     lines += [f"Skipped: {n}." for n in notes]
     lines += [f"Failed: {f}." for f in failures]
     lines.append(f"Derainers in these tables: {', '.join(names)} (records under {', '.join(map(str, folders))}).")
     text = render_tables(all_records, args.format)
     if args.format == "markdown":
         text = "\n".join(f"> {line}" for line in lines) + "\n\n" + text
-    ext = {"markdown": "md", "csv": "csv", "latex": "tex", "html": "html"}[args.format]
-    target = Path(args.output) if args.output else out_dir / f"compare-{_safe(args.derainer)}.{ext}"
-    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text + "\n", encoding="utf-8")
     sys.stdout.write(text + "\n")
     sys.stderr.write(f"tables: {target}\n")

@@ -9,10 +9,22 @@ KINDS = ("derainers", "datasets", "tasks", "metrics", "evaluators")
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser("ls", help=help_text, description="List what is registered, with one-line descriptions.")
+    from bench.cli.options import add, command_parser
+
+    p = command_parser(
+        sub,
+        "ls",
+        help_text,
+        description=(
+            "List what is registered, with one-line descriptions; datasets are marked [present] or [absent] "
+            "under the data root (--data-root or $BENCH_DATA)."
+        ),
+        examples=("bench ls", "bench ls datasets --data-root ../shared/data", "bench ls derainers --params --cards"),
+    )
     p.add_argument("kind", nargs="?", choices=KINDS, help="what to list (default: everything)")
     p.add_argument("--params", action="store_true", help="derainers: build each one and show its parameter count")
     p.add_argument("--cards", action="store_true", help="derainers: show paper, weights and reported scores")
+    add(p, "data_root")
     p.set_defaults(func=run)
 
 
@@ -55,6 +67,20 @@ def _derainer_extra(name: str, params: bool, cards: bool) -> tuple[str, list[str
     return count, lines
 
 
+def _presence(spec: object, root: str | None) -> str:
+    """``[present]`` / ``[absent]`` for a catalogue set under the data root; ``[built-in]`` for the others."""
+    from bench.data.catalog import DatasetSpec
+    from bench.paths import MissingDataError
+
+    if not isinstance(spec, DatasetSpec):
+        return "[built-in]"
+    try:
+        spec.resolve(root)
+    except (MissingDataError, OSError):
+        return "[absent] "
+    return "[present]"
+
+
 def run(args: argparse.Namespace) -> int:
     kinds = [args.kind] if args.kind else list(KINDS)
     out = sys.stdout
@@ -67,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
             lines: list[str] = []
             if kind == "derainers" and (args.params or args.cards):
                 extra, lines = _derainer_extra(entry.name, args.params, args.cards)
+            elif kind == "datasets":
+                extra = _presence(registry.get(entry.name), args.data_root)
             origin = "" if entry.origin == "builtin" else f" [{entry.origin}]"
             out.write(f"  {entry.name:<18} {extra + '  ' if extra else ''}{entry.summary}{aliases}{origin}\n")
             for line in lines:

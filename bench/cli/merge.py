@@ -11,21 +11,31 @@ import argparse
 import sys
 from typing import Any, cast
 
+EXAMPLES = (
+    "bench merge runs/restoration-Rain100L-mspfn-shard-1-of-2-*.json runs/restoration-Rain100L-mspfn-shard-2-of-2-*.json",
+    "bench merge --runs runs            # every complete set of shards under runs/",
+    "bench merge runs/*-shard-*-of-4-*.json --output merged/run.json",
+)
+
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser("merge", help=help_text, description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
+    from bench.cli.options import add, add_deprecated, command_parser
+
+    p = command_parser(
+        sub,
+        "merge",
+        help_text,
+        description=(
+            "Each bench run --shard i/n writes a record and a .state.npz beside it. Merging the n records gives "
+            "the record of the unsharded run (same metrics to the last digit, rows in natural order); see "
+            "docs/scaling.md for torchrun and SLURM recipes."
+        ),
+        examples=EXAMPLES,
+    )
     p.add_argument("records", nargs="*", metavar="SHARD_RECORD", help="the shard records (.json) of one run")
-    p.add_argument(
-        "--output",
-        "-O",
-        default=None,
-        help="merged record file (default: beside the shards, named like the unsharded run)",
-    )
-    p.add_argument(
-        "--runs",
-        default=None,
-        help="instead of listing records: merge every complete set of shard records under this folder",
-    )
+    add(p, "output", help="merged record file (default: beside the shards, named like the unsharded run)")
+    add_deprecated(p, "-O", dest="output", new="--output")
+    add(p, "runs", help="instead of listing records: merge every complete set of shard records under this folder")
     p.set_defaults(func=run)
 
 
@@ -43,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"no shard records (config.shard set) under {args.runs}")
     else:
         groups = [list(args.records)]
+        if args.output:
+            from bench.cli.checks import check_output_file
+
+            check_output_file(args.output)
     merged, failed = [], 0
     for paths in groups:
         try:

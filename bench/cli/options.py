@@ -151,7 +151,9 @@ SHARED: dict[str, OptionSpec] = {
     "output": OptionSpec(("--output",), {"default": None, "metavar": "FILE"}, frozenset({"help"})),
     "device": OptionSpec(("--device",), {"default": DEFAULT_DEVICE, "help": "cpu, cuda, cuda:1 ..."}),
     "seed": OptionSpec(
-        ("--seed",), {"type": int, "default": 0, "help": "seed of everything random (synthetic rain, random init)"}
+        ("--seed",),
+        {"type": int, "default": 0, "help": "seed of everything random (synthetic rain, random init)"},
+        frozenset({"default", "help"}),
     ),
     "metrics": OptionSpec(
         ("--metrics",),
@@ -408,11 +410,15 @@ def command_parser(
 
     Every ``store``/``store_true``/``append`` option of it records whether it was given (:func:`explicit`).
     """
+    import textwrap
+
     epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples) + f"\n\n{DOCS_HINT}"
+    purpose = f"{help_text[0].upper()}{help_text[1:]}."
+    body = "\n\n".join(textwrap.fill(part, 100) for part in description.split("\n\n"))
     p = sub.add_parser(
         name,
         help=help_text,
-        description=f"{help_text[0].upper()}{help_text[1:]}.\n\n{description}",
+        description=f"{purpose}\n\n{body}",
         epilog=epilog,
         formatter_class=HelpFormatter,
     )

@@ -1,4 +1,4 @@
-"""``bench perf --derainer NAME [--size 1280x720] [--batch N] [--device cuda|cpu]``."""
+"""``bench perf --derainer NAME [--size 1280x720] [--batch-size N] [--device cuda|cpu]``."""
 
 from __future__ import annotations
 
@@ -11,39 +11,45 @@ if TYPE_CHECKING:
     import torch
 
 
+EXAMPLES = (
+    "bench perf --derainer mspfn prenet --size 640x480 1280x720",
+    "bench perf --derainer mspfn_light --precision bf16 --batch-size 4 --output-dir runs/perf",
+    "bench perf --derainer mspfn_light --optimize jit --compare --pairs $BENCH_DATA/rain/RainTrainL",
+)
+
+
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser(
+    from bench.cli.options import add, add_deprecated, command_parser
+
+    p = command_parser(
+        sub,
         "perf",
-        help=help_text,
+        help_text,
         description=(
-            "Measure latency, throughput (images/s), peak memory and FLOPs of derainers, with the paper's "
-            "timings beside ours. Writes a JSON record when --output-dir is given."
+            "Measure latency, throughput (images/s), peak memory and FLOPs of derainers on random inputs, with "
+            "the paper's timings beside ours; --compare A/Bs an optimised path against eager. Writes a JSON "
+            "record when --output-dir is given."
         ),
+        examples=EXAMPLES,
     )
-    p.add_argument("--derainer", nargs="+", default=["mspfn"], help="derainer name(s)")
-    p.add_argument("--size", nargs="+", default=["640x480"], help="WIDTHxHEIGHT (several allowed)")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--device", default="cpu")
-    p.add_argument(
-        "--precision",
-        choices=("fp32", "bf16", "fp16"),
-        default="fp32",
-        help="bf16/fp16 autocast on GPU; bf16 on a CPU with native bf16 (AVX-512 BF16/AMX), fp32 elsewhere",
-    )
-    p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument(
-        "--optimize",
-        choices=("none", "jit", "jit_onednn", "compile"),
-        default="none",
-        help="optimised inference path (bench.engine.fast); traced/compiled during warm-up",
-    )
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=1)
+    add(p, "derainer", nargs="+", default=["mspfn"], help="derainer name(s)")
+    p.add_argument("--size", nargs="+", default=["640x480"], metavar="WxH", help="input sizes (several allowed)")
+    add(p, "batch_size")
+    add_deprecated(p, "--batch", dest="batch_size", new="--batch-size", type=int)
+    add(p, "device")
+    add(p, "precision", choices=("fp32", "bf16", "fp16"))
+    add(p, "channels_last")
+    add(p, "optimize")
+    add_deprecated(p, "--compile", dest="optimize", new="--optimize compile", nargs=0, convert=lambda _v: "compile")
+    p.add_argument("--repeats", type=int, default=3, help="timed rounds (the best is reported)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed rounds first (tracing, caches)")
     p.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
-    p.add_argument("--output-dir", default=None, help="write a perf record (JSON) here")
-    p.add_argument(
-        "--weights", default=None, help="weights to load (default: random init; timings do not depend on weights)"
+    add(p, "output_dir", help="write a perf record (JSON) here")
+    add(
+        p,
+        "weights",
+        default=None,
+        help="weights to load (default: random init; timings do not depend on weights)",
     )
     ab = p.add_argument_group("optimised vs eager (--compare)")
     ab.add_argument(
@@ -87,11 +93,11 @@ def run(args: argparse.Namespace) -> int:
                     model.card.name,
                     width=w,
                     height=h,
-                    batch=args.batch,
+                    batch=args.batch_size,
                     device=args.device,
                     precision=args.precision,
                     channels_last=args.channels_last,
-                    compile_model=args.compile,
+                    compile_model=False,
                     warmup=args.warmup,
                     repeats=args.repeats,
                     flops=not args.no_flops,
@@ -123,8 +129,8 @@ def run(args: argparse.Namespace) -> int:
         for r in results
     ]
     table = Table(
-        title=f"perf on {args.device} (batch {args.batch}, {args.precision}"
-        f"{', channels-last' if args.channels_last else ''}{', compiled' if args.compile else ''}"
+        title=f"perf on {args.device} (batch {args.batch_size}, {args.precision}"
+        f"{', channels-last' if args.channels_last else ''}"
         f"{'' if args.optimize == 'none' else ', optimize=' + args.optimize})",
         columns=cols,
         rows=rows,
@@ -180,7 +186,7 @@ def run_compare(args: argparse.Namespace) -> int:
                     clean=clean,
                     baseline=args.baseline,
                     repeats=args.repeats,
-                    batch_size=args.batch,
+                    batch_size=args.batch_size,
                     channels_last=args.channels_last,
                     device=args.device,
                     precision=args.precision,
@@ -217,7 +223,7 @@ def run_compare(args: argparse.Namespace) -> int:
         title=f"optimize={args.optimize} ({args.precision} asked, {'/'.join(used)} ran, {args.device}) vs "
         f"{args.baseline} eager fp32 loop "
         f"({args.images} images, "
-        f"batch {args.batch}{', channels-last' if args.channels_last else ''})",
+        f"batch {args.batch_size}{', channels-last' if args.channels_last else ''})",
         columns=cols,
         rows=rows,
         row_title="derainer",

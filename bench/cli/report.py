@@ -12,25 +12,29 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 
+EXAMPLES = (
+    "bench report --runs runs > tables.md",
+    "bench report --runs runs --table 4,5,6 --format latex --output tables.tex",
+    "bench report --runs runs --ci --holm",
+    "bench report --runs runs --format html --output report.html",
+)
+
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser(
+    from bench.cli.options import add, add_deprecated, command_parser
+
+    p = command_parser(
+        sub,
         "report",
-        help=help_text,
-        description=("Render stored run records as tables (Markdown, CSV, LaTeX, HTML). Nothing is recomputed."),
+        help_text,
+        description="Render stored run records as tables (Markdown, CSV, LaTeX, HTML). Nothing is recomputed.",
+        examples=EXAMPLES,
     )
-    p.add_argument(
-        "--runs", default=None, help="folder (searched recursively) or record file (default $BENCH_RUNS or ./runs)"
-    )
-    p.add_argument(
-        "--format",
-        "-f",
-        default="markdown",
-        choices=("markdown", "csv", "latex", "html"),
-        help="html: one self-contained page with the tables, comparison grids and plots",
-    )
-    p.add_argument("--output", "-O", default=None, help="write to this file instead of stdout")
-    p.add_argument("--csv", default=None, help="also write the table(s) as CSV to this file")
+    add(p, "runs", help="folder (searched recursively) or record file (default $BENCH_RUNS or ./runs)")
+    add(p, "format", help="html: one self-contained page with the tables, comparison grids and plots")
+    add(p, "output", help="write to this file instead of stdout")
+    add_deprecated(p, "-O", dest="output", new="--output")
+    p.add_argument("--csv", default=None, metavar="FILE", help="also write the table(s) as CSV to this file")
     p.add_argument(
         "--table",
         default=None,
@@ -69,9 +73,13 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.cli.checks import check_output_file
     from bench.paths import runs_root
     from bench.results.record import find_records
 
+    for flag, target in (("--output", args.output), ("--csv", args.csv)):
+        if target:
+            check_output_file(target, flag)
     root = Path(args.runs) if args.runs else runs_root()
     if not root.exists():
         raise FileNotFoundError(f"no run records: {root} does not exist (run `bench run ...` first)")

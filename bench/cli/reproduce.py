@@ -9,13 +9,21 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from bench.cli.checks import positive_int
+EXAMPLES = (
+    "bench reproduce --list",
+    "bench reproduce --only weights --limit 5",
+    "bench reproduce --only prenet-* --output reproduce.md",
+)
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser(
+    from bench.cli.options import add, command_parser
+
+    p = command_parser(
+        sub,
         "reproduce",
-        help=help_text,
+        help_text,
+        examples=EXAMPLES,
         description=(
             "Run every check of a published number that the data and weights at hand allow (weights' authors' "
             "scores, the MATLAB reference values of the metrics, the paper's parameter counts, the downstream "
@@ -31,8 +39,8 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
         help="only these checks: names, shell patterns (prenet-*) or groups (weights, metric, params, downstream)",
     )
     p.add_argument("--list", action="store_true", help="list the checks and exit")
-    p.add_argument("--limit", type=positive_int, default=None, help="only the first N images of each check (quick)")
-    p.add_argument("--output", default=None, metavar="FILE", help="also write the Markdown report to FILE")
+    add(p, "limit", help="only the first N images of each check (quick)")
+    add(p, "output", help="also write the Markdown report to FILE")
     p.add_argument(
         "--write-docs",
         nargs="?",
@@ -41,16 +49,17 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
         metavar="FILE",
         help="regenerate the generated block of FILE (default docs/reproduction.md), keeping the rest",
     )
-    p.add_argument("--data-root", default=os.environ.get("BENCH_DATA"), help="data root (default $BENCH_DATA)")
+    add(p, "data_root")
     p.add_argument(
         "--calibration",
         default=None,
         metavar="DIR",
         help="MATLAB reference values (default $BENCH_CALIBRATION or calibration/ beside the data root)",
     )
-    p.add_argument("--output-dir", default=None, help="where the checks' run records go (default <runs>/reproduce)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
-    p.add_argument("--workers", type=int, default=2, help="threads decoding images ahead (0: in line)")
+    add(p, "output_dir", help="where the checks' run records go (default <runs>/reproduce)")
+    add(p, "device")
+    add(p, "workers")
+    add(p, "no_progress")
     p.set_defaults(func=run)
 
 
@@ -114,6 +123,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     output_dir = args.output_dir or str(runs_root(None) / "reproduce")
     check_output_dir(output_dir)
+    if args.output:
+        from bench.cli.checks import check_output_file
+
+        check_output_file(args.output)
+    if args.no_progress:
+        os.environ["BENCH_PROGRESS"] = "0"  # read by bench.progress in the task loops
     ctx = Context(
         limit=args.limit,
         output_dir=output_dir,

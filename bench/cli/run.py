@@ -100,6 +100,7 @@ def finished_record(config: Any) -> tuple[Path, dict[str, Any]] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.api import run_config
     from bench.cli.checks import check_dataset_path, check_output_dir
     from bench.factory import get_factory
     from bench.paths import runs_root
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     task = args.task or ("restoration" if args.dataset else "detection")
     if args.dataset is None:
         args.dataset = "RainTrainL" if task == "restoration" else "embedded"
-    task_cls = TASKS.get(task)
+    TASKS.get(task)  # an unknown task name fails here, before any work
     check_dataset_path(args.dataset)
     check_output_dir(runs_root(args.output_dir))
     if args.no_progress:
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     for name in args.derainer:  # fail fast on a misspelt name, before any work
         get_factory(name)
-    records = []
+    records: list[dict[str, Any]] = []
     for name in args.derainer:
         config = config_from_args(args, name, TASKS.canonical(task))
         found = None if args.force else finished_record(config)
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             if args.force:
                 config.resume = False
-            record = task_cls(config).run()
+            record = dict(run_config(config))
             sys.stderr.write(f"record: {record.get('_path')}\n")
         records.append(record)
     sys.stdout.write(render_run_summary(records) + "\n")

@@ -1,4 +1,4 @@
-"""``bench score --metric niqe [--metric sseq ...] PATH [PATH ...] [--ref REF] [--output CSV]``.
+"""``bench score --metrics niqe sseq PATH [PATH ...] [--ref REF] [--output CSV]``.
 
 Scores image files, or every image under folders (recursive, natural order), with any registered
 metric and writes one CSV row per file (``file,<metric>...,error``) to stdout (and to ``--output``).
@@ -22,28 +22,37 @@ from typing import Any
 _BATCH = 16
 
 
+EXAMPLES = (
+    "bench score --metrics niqe sseq photos/",
+    "bench score --metrics psnr_y,ssim_y derained/ --ref norain/ --output scores.csv",
+    "bench score --metrics pyiqa:musiq one.png",
+)
+
+
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser("score", help=help_text, description=__doc__.split("\n\n", 1)[1] if __doc__ else None)
+    from bench.cli.options import add, add_deprecated, add_moved, command_parser
+
+    p = command_parser(
+        sub,
+        "score",
+        help_text,
+        description=(
+            "Score image files, or every image under folders (recursive, natural order), with registered "
+            "metrics; one CSV row per file (file,<metric>...,error) on stdout (and in --output). "
+            "Full-reference metrics need --ref: a file when one image is scored, else a folder holding files "
+            "of the same relative names. A file that cannot be read or scored gets a row with the reason in "
+            "the error column, and the exit code is 1."
+        ),
+        examples=EXAMPLES,
+    )
     p.add_argument("paths", nargs="*", metavar="PATH", help="image files and/or folders (searched recursively)")
-    p.add_argument(
-        "--metrics",
-        nargs="+",
-        action="extend",
-        dest="metric",
-        metavar="NAME",
-        help="metric names, space or comma separated, e.g. --metrics niqe sseq DIR or --metrics psnr_y,pyiqa:fsim",
-    )
-    p.add_argument(
-        "--metric",
-        "-m",
-        action="append",
-        dest="metric",
-        help="one metric name (repeatable; the older spelling of --metrics)",
-    )
+    add(p, "metrics")
+    add_deprecated(p, "--metric", "-m", dest="metrics", new="--metrics", convert=lambda v: [v], extend=True)
     p.add_argument("--ref", default=None, help="reference image (one input) or folder with equal file names")
-    p.add_argument("--output", "-o", default=None, help="also write the CSV to this file")
-    p.add_argument("--batch-size", type=int, default=_BATCH, help="images scored together (batched metrics)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add(p, "output", help="also write the CSV to this file")
+    add_moved(p, "-o", "-o is KEY=VALUE in every command now; write the CSV with --output FILE")
+    add(p, "batch_size", default=_BATCH, help="images scored together (batched metrics)")
+    add(p, "no_progress")
     p.set_defaults(func=run)
 
 
@@ -130,15 +139,18 @@ def split_metrics_and_paths(values: list[str], paths: list[str]) -> tuple[list[s
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.cli.checks import check_output_file
     from bench.registries import METRICS
 
-    names, paths = split_metrics_and_paths(args.metric or [], args.paths)
+    names, paths = split_metrics_and_paths(args.metrics or [], args.paths)
     if not names:
         raise ValueError("name the metrics to compute: --metrics niqe sseq PATH ...")
     if not paths:
         raise ValueError("give the image files or folders to score after the metric names")
     args.paths = paths
     specs = [METRICS.get(name) for name in names]
+    if args.output:
+        check_output_file(args.output)
     items = collect(args.paths)
     if not items:
         raise ValueError(f"no image files found in {', '.join(args.paths)}")

@@ -1,12 +1,4 @@
-"""``bench synth``: render synthetic rain onto a folder, or build a rainy downstream set.
-
-Examples::
-
-    python -m bench synth --input photos/ --output-dir out/ --preset heavy --seed 0
-    python -m bench synth --dataset labelled --source ../shared/data/images/coco8 --output-dir out/coco8-rain --seed 0
-    python -m bench synth --dataset coco350 --source /data/coco --output-dir sets/coco350
-    python -m bench synth --verify sets/coco350
-"""
+"""``bench synth``: render synthetic rain onto a folder, or build a rainy downstream set."""
 
 from __future__ import annotations
 
@@ -24,8 +16,23 @@ _LOSSY = {".jpg", ".jpeg", ".webp"}
 
 def add_parser(sub: Any, help_text: str) -> argparse.ArgumentParser:
     """Register ``synth`` on the ``bench`` sub-command parser."""
-    parser = sub.add_parser(
-        "synth", help=help_text, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    from bench.cli.options import add, command_parser
+
+    parser = command_parser(
+        sub,
+        "synth",
+        help_text,
+        description=(
+            "--input: render seeded rain onto every image of a folder (rain/ + norain/ + manifest.json). "
+            "--dataset: build a labelled rainy downstream set (COCO350, BDD350, BDD150 or any labelled folder) "
+            "from --source. --verify: re-hash a built set against its manifest."
+        ),
+        examples=(
+            "bench synth --input photos/ --output-dir out/ --preset heavy --seed 0",
+            "bench synth --dataset labelled --source $BENCH_DATA/images/coco8 --output-dir out/coco8-rain",
+            "bench synth --dataset coco350 --source /data/coco --output-dir sets/coco350",
+            "bench synth --verify sets/coco350",
+        ),
     )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--input", type=Path, help="folder of clean images to render rain onto")
@@ -39,15 +46,15 @@ def add_parser(sub: Any, help_text: str) -> argparse.ArgumentParser:
         "--source", type=Path, help="labelled source folder (COCO / BDD100K root or any labelled folder)"
     )
     parser.add_argument("--annotations", type=Path, help="explicit label file (COCO JSON, BDD JSON)")
-    parser.add_argument("--output-dir", type=Path, help="where the set is written")
+    add(parser, "output_dir", help="where the set is written")
     parser.add_argument(
         "--preset",
         default=None,
         help="rain preset (light, medium, heavy, night, drops); default medium for --input, "
         "the card's mix for --dataset",
     )
-    parser.add_argument("--seed", type=int, default=None, help="rain seed (default 0; the card's for named sets)")
-    parser.add_argument("--limit", type=int, default=None, help="--input: only the first N images (natural order)")
+    add(parser, "seed", default=None, help="rain seed (default 0; the card's for named sets)")
+    add(parser, "limit", help="--input: only the first N images (natural order)")
     parser.add_argument(
         "--select",
         type=int,
@@ -55,8 +62,8 @@ def add_parser(sub: Any, help_text: str) -> argparse.ArgumentParser:
         help="--dataset: select N images (default: the card's size, or all for 'labelled')",
     )
     parser.add_argument("--size", default=None, metavar="WxH", help="--dataset labelled: resize+centre-crop to WxH")
-    parser.add_argument("--force", action="store_true", help="rebuild over a different existing build")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add(parser, "force", help="rebuild over a different existing build")
+    add(parser, "no_progress")
     parser.set_defaults(func=run)
     return parser
 
@@ -197,6 +204,9 @@ def run(args: argparse.Namespace) -> int:
         return 0 if not problems else 1
     if args.output_dir is None:
         raise ValueError("--output-dir is required")
+    from bench.cli.checks import check_output_dir
+
+    check_output_dir(args.output_dir)
     if args.input is not None:
         manifest = synth_folder(
             args.input,

@@ -1,17 +1,8 @@
-"""``python -m bench train``: train a derainer on a paired set (single process or under ``torchrun``).
-
-Example::
-
-    python -m bench train --derainer mspfn --train RainTrainL --data-root ../shared/data \\
-        --val-split 20 --steps 300000 --output-dir runs/mspfn
-    python -m bench train --output-dir runs/mspfn --resume            # continue from runs/mspfn/last.pt
-    torchrun --nproc_per_node 4 -m bench train --derainer mspfn ...   # DDP, no code change
-"""
+"""``python -m bench train``: train a derainer on a paired set (single process or under ``torchrun``)."""
 
 from __future__ import annotations
 
 import argparse
-import ast
 import logging
 import os
 import sys
@@ -52,75 +43,63 @@ _CONFIG_ARGS: tuple[str, ...] = (
 )
 
 
-def parse_value(text: str) -> Any:
-    """Parse a ``--model-arg`` value: bool, None, int, float, tuple (``1,2,3`` or ``(1, 2)``) or string.
-
-    Example:
-        >>> parse_value("17"), parse_value("0.5"), parse_value("true"), parse_value("32,64,128")
-        (17, 0.5, True, (32, 64, 128))
-        >>> parse_value("gaussian")
-        'gaussian'
-    """
-    value = text.strip()
-    lowered = value.lower()
-    if lowered in ("true", "yes", "on"):
-        return True
-    if lowered in ("false", "no", "off"):
-        return False
-    if lowered in ("none", "null"):
-        return None
-    if "," in value and not value.startswith(("(", "[")):
-        return tuple(parse_value(part) for part in value.split(",") if part.strip())
-    try:
-        parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return value
-    if isinstance(parsed, list):
-        return tuple(parsed)
-    return parsed
-
-
 def parse_model_args(items: list[str] | None) -> dict[str, Any]:
-    """``["M=5", "hidden=32,64,128"]`` → ``{"M": 5, "hidden": (32, 64, 128)}``.
+    """``["M=5", "hidden=32,64,128"]`` → ``{"M": 5, "hidden": (32, 64, 128)}`` (lists become tuples).
+
+    Values parse like ``-o`` (:func:`bench.cli.options.parse_value`).
 
     Raises:
         ValueError: an item has no ``=``.
     """
-    result: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--model-arg expects key=value, got {item!r}")
-        result[key.strip().replace("-", "_")] = parse_value(value)
-    return result
+    from bench.cli.options import parse_pairs
+
+    return parse_pairs(items, "--model-arg", tuples=True)
+
+
+#: Shared options whose command-line default yields to a resumed checkpoint's value (unless given).
+_SHARED_DEFAULTS: tuple[str, ...] = ("device", "precision", "optimize", "workers", "seed", "channels_last", "data_root")
+
+EXAMPLES = (
+    "bench train --derainer mspfn --train RainTrainL --val-split 20 --steps 300000 --output-dir runs/mspfn",
+    "bench train --output-dir runs/mspfn --resume            # continue from runs/mspfn/last.pt",
+    "bench train --derainer mspfn_light --train RainTrainL --precision bf16 --device cuda --output-dir runs/l",
+    "torchrun --nproc_per_node 4 -m bench train --derainer mspfn --device cuda ...   # DDP, no code change",
+)
 
 
 def add_parser(sub: Any, help_text: str) -> None:
-    p = sub.add_parser(
+    from bench.cli.options import add, add_deprecated, command_parser
+
+    p = command_parser(
+        sub,
         "train",
-        help=help_text,
-        description="Train a derainer on a paired rainy/clean set (single process or under torchrun).",
+        help_text,
+        description=(
+            "Train a derainer on a paired rainy/clean set, single process or under torchrun (DDP). "
+            "--resume continues a run with its stored configuration; options given again override it."
+        ),
+        examples=EXAMPLES,
     )
     g = p.add_argument_group("what to train")
-    g.add_argument("--derainer", help="registered derainer name or path/to/file.py:Class (required unless --resume)")
+    add(g, "derainer", help="registered derainer name or path/to/file.py:Class (required unless --resume)")
     g.add_argument(
         "--model-arg",
         action="append",
         metavar="KEY=VALUE",
-        help="architecture override passed to the derainer factory (repeatable; values parse as int/float/bool/tuple)",
+        help="architecture override passed to the derainer factory (repeatable; values parse like -o; a,b is a tuple)",
     )
     g.add_argument("--init-weights", help="start from these weights (path or tag) instead of random init")
     g.add_argument("--train", help="paired training set: registered name (RainTrainL) or folder")
-    g.add_argument("--data-root", help="root folder of named datasets (default: $BENCH_DATA)")
+    add(g, "data_root")
     g.add_argument("--val-split", type=int, help="hold back the last N pairs in natural order (default 20)")
-    g.add_argument("--output-dir", required=True, help="folder for last.pt, best.pt, metrics.csv, config.json")
+    add(g, "output_dir", required=True, help="folder for last.pt, best.pt, metrics.csv, config.json")
     g.add_argument(
         "--resume", nargs="?", const="", metavar="PATH", help="resume from PATH (no value: OUTPUT_DIR/last.pt)"
     )
 
     g = p.add_argument_group("optimisation")
     g.add_argument("--steps", type=int, help="total optimiser steps (default 1000)")
-    g.add_argument("--batch-size", type=int, help="patches per step per process (paper 8)")
+    add(g, "batch_size", default=None, help="patches per step per process (default 8, as in the paper)")
     g.add_argument("--patch-size", type=int, help="patch side (default: the card's, 96 for MSPFN)")
     g.add_argument(
         "--schedule",
@@ -138,13 +117,13 @@ def add_parser(sub: Any, help_text: str) -> None:
         choices=("sample", "batch", "none"),
         help="dihedral augmentation per sample (default) or per batch (the release)",
     )
-    g.add_argument("--seed", type=int, help="seed of initialisation and data stream (0)")
+    add(g, "seed")
 
     g = p.add_argument_group("logging and checkpoints")
     g.add_argument("--val-every", type=int, help="validate and save last.pt every K steps (1000)")
     g.add_argument("--save-every", type=int, help="save last.pt every K steps (default: with validation)")
     g.add_argument("--log-every", type=int, help="metrics.csv row every K steps (10)")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add(g, "no_progress")
     g.add_argument(
         "--export-weights",
         metavar="PATH",
@@ -155,15 +134,20 @@ def add_parser(sub: Any, help_text: str) -> None:
     )
 
     g = p.add_argument_group("speed")
-    g.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
-    g.add_argument(
+    add(g, "device")
+    add(g, "precision", choices=("fp32", "bf16", "fp16"))
+    add_deprecated(
+        g,
         "--amp",
+        dest="precision",
+        new="--precision",
         choices=("none", "bf16", "fp16"),
-        help="autocast: bf16/fp16 on GPU, bf16 on a CPU with native bf16 (fp32 elsewhere)",
+        convert=lambda v: "fp32" if v == "none" else v,
     )
-    g.add_argument("--workers", type=int, help="data-loader worker processes (0)")
-    g.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")
-    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    add(g, "workers")
+    add(g, "channels_last")
+    add(g, "optimize", choices=("none", "compile"), help="compile: torch.compile the model")
+    add_deprecated(g, "--compile", dest="optimize", new="--optimize compile", nargs=0, convert=lambda _v: "compile")
     g.add_argument("--deterministic", action="store_true", default=None, help="deterministic cuDNN on GPU")
     p.set_defaults(func=run)
 
@@ -175,9 +159,12 @@ def build_config(args: argparse.Namespace):  # -> bench.engine.train.TrainConfig
         ValueError: ``--derainer``/``--train`` missing for a fresh run.
         FileNotFoundError: the checkpoint to resume from does not exist.
     """
+    from bench.cli.options import explicit
     from bench.engine.train import TrainConfig
 
-    values: dict[str, Any] = {}
+    given = explicit(args)
+    cli = _cli_values(args)
+    values: dict[str, Any] = {k: v for k, v in cli.items() if _dest(k) in _SHARED_DEFAULTS}
     if args.resume is not None:
         resume = Path(args.resume) if args.resume else Path(args.output_dir) / "last.pt"
         if not resume.is_file():
@@ -188,9 +175,8 @@ def build_config(args: argparse.Namespace):  # -> bench.engine.train.TrainConfig
         old = payload.get("training", {}).get("config", {}) if isinstance(payload, dict) else {}
         values.update({k: v for k, v in old.items() if k not in ("resume", "output_dir", "progress")})
         values["resume"] = str(resume)
-    for name in _CONFIG_ARGS:
-        value = getattr(args, name, None)
-        if value is not None:
+    for name, value in cli.items():
+        if _dest(name) not in _SHARED_DEFAULTS or _dest(name) in given:
             values[name] = value
     if args.model_arg:
         values["model_kwargs"] = {**values.get("model_kwargs", {}), **parse_model_args(args.model_arg)}
@@ -200,6 +186,28 @@ def build_config(args: argparse.Namespace):  # -> bench.engine.train.TrainConfig
         if not values.get(required):
             raise ValueError(f"--{required} is required (unless --resume finds it in the checkpoint)")
     return TrainConfig.from_dict(values)
+
+
+def _dest(field: str) -> str:
+    """The command-line destination of a TrainConfig field."""
+    return {"amp": "precision", "compile": "optimize"}.get(field, field)
+
+
+def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
+    """TrainConfig fields from the command line (``None``: not given and no command-line default)."""
+    values: dict[str, Any] = {}
+    for name in _CONFIG_ARGS:
+        if name == "amp":
+            value: Any = None if args.precision is None else ("none" if args.precision == "fp32" else args.precision)
+        elif name == "compile":
+            value = None if args.optimize is None else args.optimize == "compile"
+        elif name == "channels_last":
+            value = args.channels_last
+        else:
+            value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    return values
 
 
 def run(args: argparse.Namespace) -> int:
