@@ -108,8 +108,13 @@ def create_derainer(
                 raise MissingDataError(
                     f"{card.name}: weights {tag!r} are neither a file nor a known tag (known tags: {tags})"
                 )
+            from derainers.shipped import WEIGHTS_DIR
+
             weights_path = resolve_weights_file(
-                source.path, packaged=source.packaged, sha256=source.sha256, what=f"{card.name} weights {source.tag!r}"
+                source.path,
+                packaged=WEIGHTS_DIR if source.packaged else None,
+                sha256=source.sha256,
+                what=f"{card.name} weights {source.tag!r}",
             )
             expected_sha = source.sha256
             weights_tag = source.tag

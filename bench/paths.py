@@ -45,26 +45,20 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "bench"
 
 
-def packaged_weights_dir() -> Path:
-    """The folder of weights shipped inside the ``derainers`` package."""
-    import derainers
-
-    return Path(derainers.__file__).parent / "weights"
-
-
 def resolve_weights_file(
-    relative: str, *, packaged: bool = False, sha256: str | None = None, what: str = "weights"
+    relative: str, *, packaged: Path | None = None, sha256: str | None = None, what: str = "weights"
 ) -> Path:
     """Find a weights file given its path relative to the weights root.
 
-    Looks in the package (``packaged=True``), then ``$BENCH_WEIGHTS`` / ``$BENCH_DATA/weights``.
+    Looks in the folder ``packaged`` (the weights shipped in a package, e.g.
+    :data:`derainers.shipped.WEIGHTS_DIR`), then ``$BENCH_WEIGHTS`` / ``$BENCH_DATA/weights``.
 
     Raises:
         MissingDataError: with the file name, the folders searched and the expected hash.
     """
     candidates: list[Path] = []
-    if packaged:
-        candidates.append(packaged_weights_dir() / relative)
+    if packaged is not None:
+        candidates.append(packaged / relative)
     root = weights_root()
     if root is not None:
         candidates.append(root / relative)

@@ -46,7 +46,6 @@ LAYERS: dict[str, int] = {
 #: Known upward edges (unit -> unit: the modules that make them), each with its issue.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
     ("bench.engine", "bench.factory"): "#19: engine/train.py builds its model through the factory (split train)",
-    ("bench.paths", "derainers"): "#19: packaged_weights_dir belongs beside derainers/shipped.py",
 }
 #: Known module cycles, each with its issue.
 KNOWN_CYCLES: dict[frozenset[str], str] = {

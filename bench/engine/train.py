@@ -19,24 +19,43 @@ Checkpoints are plain containers of tensors, numbers and strings, loadable with 
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
-import os
-import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import torch
 
-from bench.engine.patches import AugmentMode, PatchDataset, PatchSampler, pairs_digest, split_pairs
+from bench.engine.distributed import DistContext, resolve_device, setup_distributed
+from bench.engine.patches import PatchDataset, PatchSampler, pairs_digest, split_pairs
+from bench.engine.plain import json_safe, plain
 from bench.engine.precision import autocast, autocast_dtype, cpu_description
-from bench.engine.schedule import LRSchedule, ScheduledLR, ScheduleKind
+from bench.engine.rng import capture_rng, restore_rng
+from bench.engine.schedule import ScheduledLR
+from bench.engine.train_config import AmpMode, TrainConfig, TrainResult
+from bench.engine.train_log import METRICS_COLUMNS, MetricsLog
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "METRICS_COLUMNS",
+    "AmpMode",
+    "DistContext",
+    "ExportDtype",
+    "MetricsLog",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "capture_rng",
+    "export_weights",
+    "resolve_device",
+    "restore_rng",
+    "setup_distributed",
+    "validate",
+]
 
 if TYPE_CHECKING:
     from bench.data.paired import Pair
@@ -44,270 +63,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-AmpMode = Literal["none", "bf16", "fp16"]
 ExportDtype = Literal["fp32", "fp16", "bf16"]
 CHECKPOINT_FORMAT = 1
-METRICS_COLUMNS: tuple[str, ...] = ("step", "loss", "lr", "val_psnr_y", "val_ssim_y", "seconds")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (written to ``config.json`` and into every checkpoint).
-
-    Attributes:
-        derainer: Registered derainer name (or ``file.py:Class``).
-        train: Paired training set: a registered name (``RainTrainL``) or a folder.
-        output_dir: Where ``last.pt``, ``best.pt``, ``metrics.csv`` and ``config.json`` go.
-        steps: Total optimiser steps (a resumed run continues up to this number).
-        data_root: Root of the named datasets (default ``$BENCH_DATA``).
-        val_split: Hold back the last N pairs (natural order) for validation; 0 disables validation.
-        model_kwargs: Architecture overrides passed to the derainer factory.
-        init_weights: Start from these weights (path or tag) instead of a random initialisation.
-        batch_size: Patches per step and per process (paper: 8).
-        patch_size: Patch side; ``None``: the card's ``patch_size`` (96 for MSPFN).
-        schedule: ``step`` (paper: 2e-4 halved every 20k steps, floor 1e-6) or ``exp`` (release:
-            ``5e-4·0.8^(step/20k) + 1e-6``).
-        lr: Initial rate; ``None``: the schedule's default (2e-4 / 5e-4).
-        lr_step: Steps per decay period.
-        lr_gamma: Decay factor; ``None``: the schedule's default (0.5 / 0.8).
-        lr_floor: Floor (``step``) or additive constant (``exp``).
-        betas: Adam betas.
-        adam_eps: Adam epsilon.
-        weight_decay: Adam weight decay (none in the paper).
-        augment: Dihedral augmentation per ``sample`` (default), per ``batch`` (the release) or ``none``.
-        amp: ``bf16``/``fp16`` autocast on GPU, ``bf16`` on a CPU with native bf16 (fp32 elsewhere, with a
-            note); fp32 master weights and loss; ``fp16`` uses a gradient scaler.
-        grad_clip: Clip the global gradient norm to this value; ``None``: no clipping.
-        val_every: Validate (and save ``last.pt``) every this many steps, and at the end.
-        save_every: Save ``last.pt`` every this many steps; ``None``: with validation.
-        log_every: Write a metrics row (mean loss since the last row) every this many steps.
-        seed: Seed of the model initialisation and of the data stream.
-        device: ``cpu``, ``cuda`` or ``cuda:N``; ``None``: CUDA when available.
-        workers: Data-loader worker processes (0: load in the training process).
-        channels_last: Use the channels-last memory format.
-        compile: Wrap the model with ``torch.compile``.
-        deterministic: On CUDA, use deterministic cuDNN kernels instead of benchmarking.
-        progress: Show a tqdm progress bar.
-        tensorboard: Also log to ``output_dir/tensorboard`` when TensorBoard is installed.
-        resume: Resume from this checkpoint.
-    """
-
-    derainer: str = "mspfn"
-    train: str = "RainTrainL"
-    output_dir: str = "runs/train"
-    steps: int = 1000
-    data_root: str | None = None
-    val_split: int = 20
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    init_weights: str | None = None
-    batch_size: int = 8
-    patch_size: int | None = None
-    schedule: ScheduleKind = "step"
-    lr: float | None = None
-    lr_step: int = 20000
-    lr_gamma: float | None = None
-    lr_floor: float = 1e-6
-    betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = 1e-8
-    weight_decay: float = 0.0
-    augment: AugmentMode = "sample"
-    amp: AmpMode = "none"
-    grad_clip: float | None = None
-    val_every: int = 1000
-    save_every: int | None = None
-    log_every: int = 10
-    seed: int = 0
-    device: str | None = None
-    workers: int = 0
-    channels_last: bool = False
-    compile: bool = False
-    deterministic: bool = False
-    progress: bool = True
-    tensorboard: bool = True
-    resume: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
-        if self.amp not in ("none", "bf16", "fp16"):
-            raise ValueError(f"amp must be none, bf16 or fp16, not {self.amp!r}")
-        if self.val_every < 1 or self.log_every < 1 or (self.save_every is not None and self.save_every < 1):
-            raise ValueError("val_every, log_every and save_every must be >= 1")
-        self.betas = (float(self.betas[0]), float(self.betas[1]))
-
-    def lr_schedule(self) -> LRSchedule:
-        """The learning-rate schedule this configuration describes."""
-        return LRSchedule.create(self.schedule, self.lr, self.lr_step, self.lr_gamma, self.lr_floor)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON- and ``weights_only``-safe dict."""
-        return _plain(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        """Rebuild a config from :meth:`to_dict` output (unknown keys are ignored)."""
-        known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in known}
-        if "betas" in kwargs:
-            kwargs["betas"] = tuple(kwargs["betas"])
-        return cls(**kwargs)
-
-
-@dataclass
-class TrainResult:
-    """What :meth:`Trainer.fit` did.
-
-    Attributes:
-        step: The step reached (total completed optimiser steps).
-        start_step: The step this call started from (non-zero when resumed).
-        losses: Training loss of every step run by this call (mean over DDP ranks), in order.
-        lrs: Learning rate used by each of those steps.
-        validations: ``{"step", "psnr_y", "ssim_y"}`` of each validation run by this call.
-        best_psnr_y: Best validation ``psnr_y`` so far (over the whole run, resumes included).
-        best_step: The step of that best score.
-        last_checkpoint: Path of ``last.pt`` (``None`` on ranks other than 0).
-        best_checkpoint: Path of ``best.pt`` if one was written.
-        seconds: Wall-clock training time of the whole run, resumes included.
-    """
-
-    step: int
-    start_step: int
-    losses: list[float] = field(default_factory=list)
-    lrs: list[float] = field(default_factory=list)
-    validations: list[dict[str, float]] = field(default_factory=list)
-    best_psnr_y: float | None = None
-    best_step: int | None = None
-    last_checkpoint: Path | None = None
-    best_checkpoint: Path | None = None
-    seconds: float = 0.0
-
-
-# ---------------------------------------------------------------------------------------------- helpers
-def _plain(obj: Any) -> Any:
-    """Convert to containers of str/int/float/bool/None (tuples kept) so ``weights_only`` loading works."""
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, tuple):
-        return tuple(_plain(v) for v in obj)
-    if isinstance(obj, list | set | frozenset):
-        return [_plain(v) for v in obj]
-    if obj is None:
-        return None
-    for kind in (bool, int, float, str):  # exact builtin types (torch.__version__ is a str subclass)
-        if isinstance(obj, kind):
-            return kind(obj)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    return str(obj)
-
-
-def _json_safe(obj: Any) -> Any:
-    obj = _plain(obj)
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    return obj
-
-
-@dataclass(frozen=True)
-class DistContext:
-    """This process's place in a (possibly single-process) distributed run."""
-
-    rank: int = 0
-    local_rank: int = 0
-    world_size: int = 1
-    initialized_here: bool = False
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed(device_type: str) -> DistContext:
-    """Read ``WORLD_SIZE``/``RANK``/``LOCAL_RANK`` (set by ``torchrun``) and join the process group.
-
-    Uses NCCL on CUDA and Gloo on CPU. A single process (no ``WORLD_SIZE`` or ``WORLD_SIZE=1``) needs
-    no process group.
-
-    Example:
-        >>> setup_distributed("cpu").world_size  # without torchrun
-        1
-    """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if world <= 1:
-        return DistContext()
-    import torch.distributed as dist
-
-    created = False
-    if not dist.is_initialized():
-        if device_type == "cuda":
-            torch.cuda.set_device(local)
-        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-        created = True
-    return DistContext(
-        rank=dist.get_rank(), local_rank=local, world_size=dist.get_world_size(), initialized_here=created
-    )
-
-
-def resolve_device(requested: str | None, ctx: DistContext) -> torch.device:
-    """The training device: ``requested`` or CUDA when available; one GPU per local rank under DDP.
-
-    Raises:
-        ValueError: CUDA was requested but is not available.
-    """
-    name = requested or ("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda was requested but no CUDA device is available")
-        if device.index is None:
-            device = torch.device("cuda", ctx.local_rank if ctx.enabled else torch.cuda.current_device())
-    return device
-
-
-def capture_rng(device: torch.device) -> dict[str, Any]:
-    """Every RNG state of this process as tensors and plain numbers (``weights_only``-safe)."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    state["numpy"] = {
-        "name": str(name),
-        "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-        "pos": int(pos),
-        "has_gauss": int(has_gauss),
-        "cached_gaussian": float(cached),
-    }
-    version, internal, gauss_next = random.getstate()
-    state["python"] = {"version": int(version), "internal": [int(v) for v in internal], "gauss_next": gauss_next}
-    return state
-
-
-def restore_rng(state: Mapping[str, Any], device: torch.device) -> None:
-    """Restore what :func:`capture_rng` captured."""
-    torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-    if "numpy" in state:
-        s = state["numpy"]
-        np.random.set_state(
-            (s["name"], s["keys"].numpy().astype(np.uint32), s["pos"], s["has_gauss"], s["cached_gaussian"])
-        )
-    if "python" in state:
-        s = state["python"]
-        random.setstate((s["version"], tuple(s["internal"]), s["gauss_next"]))
 
 
 def export_weights(checkpoint: str | Path, out: str | Path, dtype: ExportDtype = "fp16") -> Path:
@@ -334,56 +91,6 @@ def export_weights(checkpoint: str | Path, out: str | Path, dtype: ExportDtype =
     out = Path(out)
     save_atomic({"state_dict": state, "model_kwargs": payload.get("model_kwargs", {}), "card": card}, out)
     return out
-
-
-class MetricsLog:
-    """``metrics.csv`` (and TensorBoard scalars when available), written by rank 0 only."""
-
-    def __init__(self, folder: Path, *, resume_step: int | None, tensorboard: bool) -> None:
-        self.path = folder / "metrics.csv"
-        rows: list[dict[str, str]] = []
-        if resume_step is not None and self.path.is_file():
-            with open(self.path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if r.get("step") and int(r["step"]) <= resume_step]
-        self._file = open(self.path, "w", newline="")  # noqa: SIM115 - kept open for the run
-        self._writer = csv.DictWriter(self._file, fieldnames=METRICS_COLUMNS)
-        self._writer.writeheader()
-        self._writer.writerows(rows)
-        self._file.flush()
-        self._tb: Any = None
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                logger.debug("tensorboard not installed: logging to metrics.csv only")
-            else:
-                self._tb = SummaryWriter(log_dir=str(folder / "tensorboard"))
-
-    def write(
-        self, step: int, loss: float | None, lr: float, seconds: float, val: Mapping[str, float] | None = None
-    ) -> None:
-        row = {
-            "step": step,
-            "loss": "" if loss is None else f"{loss:.8g}",
-            "lr": f"{lr:.8g}",
-            "val_psnr_y": f"{val['psnr_y']:.6f}" if val else "",
-            "val_ssim_y": f"{val['ssim_y']:.6f}" if val else "",
-            "seconds": f"{seconds:.3f}",
-        }
-        self._writer.writerow(row)
-        self._file.flush()
-        if self._tb is not None:
-            if loss is not None:
-                self._tb.add_scalar("train/loss", loss, step)
-            self._tb.add_scalar("train/lr", lr, step)
-            if val:
-                self._tb.add_scalar("val/psnr_y", val["psnr_y"], step)
-                self._tb.add_scalar("val/ssim_y", val["ssim_y"], step)
-
-    def close(self) -> None:
-        self._file.close()
-        if self._tb is not None:
-            self._tb.close()
 
 
 def validate(
@@ -599,7 +306,7 @@ class Trainer:
         if ctx.is_main:
             (out / "config.json").write_text(
                 json.dumps(
-                    _json_safe(
+                    json_safe(
                         {
                             "config": cfg.to_dict(),
                             "dataset": data_info,
@@ -816,7 +523,7 @@ class Trainer:
             return
         cfg = self.config
         latest = val_history[-1] if val_history else None
-        card = _plain(model.card.to_dict())
+        card = plain(model.card.to_dict())
         card.update(
             {
                 "trained_on": f"{data_info['name']}: first {data_info['train_pairs']} pairs "
@@ -850,9 +557,9 @@ class Trainer:
         }
         payload = {
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "model_kwargs": _plain(getattr(model, "model_kwargs", {}) or {}),
+            "model_kwargs": plain(getattr(model, "model_kwargs", {}) or {}),
             "card": card,
-            "training": _plain(training),
+            "training": plain(training),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else None,
