@@ -1,4 +1,4 @@
-"""The free-form pivot of ``bench report --pivot ROWS:COLUMNS:VALUE`` over the records' fields."""
+"""The free-form pivot of ``bench report --pivot ROWS:COLUMNS:VALUE``: a pandas pivot of the records' fields."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def pivot_table(records: Sequence[Record], spec: str) -> Table:
         >>> [(r["name"], r.get("X"), r.get("Y")) for r in t.rows]
         [('a', 30.0, None), ('b', None, 31.0)]
     """
-    from bench.report.grouping import newest
+    import pandas as pd
 
     parts = spec.split(":")
     if len(parts) != 3 or not all(parts):
@@ -78,20 +78,28 @@ def pivot_table(records: Sequence[Record], spec: str) -> Table:
     def key(rec: Record, fields: list[str]) -> str:
         return " / ".join("—" if (v := field_value(rec, f)) is None else str(v) for f in fields)
 
-    cells: dict[tuple[str, str], list[Record]] = {}
-    row_keys: list[str] = []
-    col_keys: list[str] = []
-    for rec in records:
-        r, c = key(rec, row_fields), key(rec, col_fields)
-        cells.setdefault((r, c), []).append(rec)
-        if r not in row_keys:
-            row_keys.append(r)
-        if c not in col_keys:
-            col_keys.append(c)
+    def number(v: Any) -> Any:
+        return finite(v) if isinstance(v, int | float | str) and not isinstance(v, bool) and _is_num(v) else v
+
+    # the records' fields as a tidy frame, then a pandas pivot of the newest record per cell
+    tidy = pd.DataFrame(
+        {
+            "row": [key(r, row_fields) for r in records],
+            "col": [key(r, col_fields) for r in records],
+            "value": [number(field_value(r, value)) for r in records],
+            "created": [str(r.get("created", "")) for r in records],
+        }
+    )
+    newest = tidy.sort_values("created", ascending=False, kind="stable").drop_duplicates(["row", "col"])
     from bench.data.paired import natural_key
 
-    row_keys.sort(key=natural_key)
-    col_keys.sort(key=natural_key)
+    row_keys = sorted(dict.fromkeys(tidy["row"]), key=natural_key)
+    col_keys = sorted(dict.fromkeys(tidy["col"]), key=natural_key)
+    wide = newest.pivot(index="row", columns="col", values="value").reindex(index=row_keys, columns=col_keys)
+    present = newest.assign(seen=True).pivot(index="row", columns="col", values="seen")
+    present = present.reindex(index=row_keys, columns=col_keys).notna()
+    several = int((tidy.groupby(["row", "col"]).size() > 1).sum())
+    missing_value = int(newest["value"].isna().sum())
     info: dict[str, dict[str, Any]] = {}
     for rec in records:
         info.update(rec.get("metric_info") or {})
@@ -101,19 +109,13 @@ def pivot_table(records: Sequence[Record], spec: str) -> Table:
     hib = direction(resolved, info)
     columns = [Column(c, f"{c}", hib, digits_for(resolved)) for c in col_keys]
     rows: list[dict[str, object]] = []
-    several = 0
-    missing_value = 0
     for r in row_keys:
         row: dict[str, object] = {"name": r}
         for c in col_keys:
-            recs = cells.get((r, c))
-            if not recs:
-                continue
-            several += len(recs) > 1
-            v = field_value(newest(recs), value)
-            if v is None:
-                missing_value += 1
-            row[c] = finite(v) if isinstance(v, int | float | str) and not isinstance(v, bool) and _is_num(v) else v
+            if present.at[r, c]:
+                v: Any = wide.at[r, c]
+                v = v.item() if hasattr(v, "item") else v  # numpy scalar -> Python
+                row[c] = None if v is None or (isinstance(v, float) and v != v) else v
         rows.append(row)
     notes = []
     if len(protocols) > 1:

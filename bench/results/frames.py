@@ -50,40 +50,15 @@ DISPLAY_NAMES: dict[str, str] = {
 }
 
 #: Columns of :func:`load`, in order (``load_rows`` adds ``image`` after ``n_images``).
+# fmt: off
 RECORD_COLUMNS: tuple[str, ...] = (
-    "task",
-    "derainer",
-    "label",
-    "weights",
-    "weights_sha256",
-    "random_init",
-    "dataset",
-    "dataset_id",
-    "dataset_path",
-    "manifest_sha256",
-    "ids_hash",
-    "n_images",
-    "shard",
-    "quantize",
-    "crop_multiple",
-    "precision",
-    "tile",
-    "evaluator",
-    "evaluator_options",
-    "protocol",
-    "protocol_id",
-    "condition",
-    "metric",
-    "value",
-    "lo",
-    "hi",
-    "higher_is_better",
-    "seconds_per_image",
-    "params",
-    "created",
-    "run_id",
-    "record",
+    "task", "derainer", "label", "weights", "weights_sha256", "random_init",
+    "dataset", "dataset_id", "dataset_path", "manifest_sha256", "ids_hash", "n_images", "shard",
+    "quantize", "crop_multiple", "precision", "tile", "evaluator", "evaluator_options", "protocol", "protocol_id",
+    "condition", "metric", "value", "lo", "hi", "higher_is_better",
+    "seconds_per_image", "params", "created", "run_id", "record",
 )
+# fmt: on
 
 
 def display_name(derainer: str) -> str:
