@@ -3,6 +3,11 @@
 ``--ci`` adds 95 % paired-bootstrap intervals (the records' stored ones) and a table of paired comparisons
 between derainers computed from the stored per-image data; ``--power`` the images needed to detect a
 1 pp mAP / 0.1 dB PSNR difference (docs/statistics.md).
+
+A table only ever holds records of one dataset identity, protocol and image subset (shards left out,
+duplicates collapsed, each with a note; ``--allow-mixed`` overrides); Tables 4 and 5 use the paper's compact
+layout unless ``--wide``. ``--format html`` to a terminal is refused: give ``--output FILE``
+(docs/results.md).
 """
 
 from __future__ import annotations
