@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -152,3 +153,26 @@ def split_scores(
                 block[cond] = scores
             out[field][value] = block
     return out
+
+
+def record_splits(
+    path: str | Path, *, thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """:func:`split_scores` of a stored detection / instance record (its rows and state sidecar).
+
+    Args:
+        path: The record's JSON file (its state sidecar lies beside it).
+        thresholds: Thresholds of the sweeps.
+
+    Raises:
+        bench.results.state.StateError: the record has no per-image detection log.
+    """
+    from bench.results.record import read_record
+    from bench.results.state import DetectionLog, read_state, state_path
+
+    record = read_record(path)
+    conditions = ("clean", "rainy", "derained")
+    entries = list(DetectionLog.replay(read_state(state_path(path)), conditions))
+    scoring = (record.get("evaluator") or {}).get("scoring") or {}
+    rows = list(record.get("rows") or [])
+    return split_scores(entries, rows, scoring, conditions=conditions, thresholds=thresholds)
