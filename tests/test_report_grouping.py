@@ -281,3 +281,23 @@ def test_html_shows_per_class_ap_and_ap_by_size_when_records_have_them() -> None
     assert "person (0)" in section and "car (2)" in section and "small" in section and "large" in section
     assert "37.50" in section and "50.00" in section and "18.75" in section  # derained, clean, small AP in %
     assert "PReNet (Rain100L)" in section
+
+
+@pytest.mark.parametrize("task", ["restoration", "detection", "semantic", "noref"])
+def test_run_summary_fits_120_columns(task: str) -> None:
+    """The end-of-run summary of `bench run`: the numbers that answer the question, no line over 120."""
+    from bench.report.tables import render_run_summary
+
+    recs = [json.loads(p.read_text()) for p in sorted(RECORDS.glob(f"{task}-*.json"))]
+    for rec in recs:  # long labels and stored intervals on every metric, as real records have
+        rec["derainer"]["weights"] = {"tag": "Rain1400-long-weights-tag"}
+        rec["intervals"] = {
+            "metrics": {k: {"estimate": 1.0, "lo": 0.5, "hi": 1.5, "se": 0.1} for k in rec["metrics"]},
+            "n_images": 2,
+            "settings": {"n_resamples": 1000, "seed": 0},
+        }
+    text = render_run_summary(recs)
+    assert max(len(line) for line in text.splitlines()) <= 120, text
+    assert "(Rain1400-long-weights-tag)" in text
+    if task == "restoration":
+        assert "Also measured:" in text or len({k for r in recs for k in r["metrics"]}) <= 4

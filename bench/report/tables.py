@@ -233,8 +233,49 @@ def render_run_summary(records: Sequence[dict[str, Any]], fmt: str = "markdown")
     table = _summary_downstream(records) if task in DOWNSTREAM_TASKS else _summary_restoration(records)
     from bench.report.intervals import missing_note
 
+    _fit(table, SUMMARY_WIDTH)
     missing = missing_note(records)
     if missing:
         table.notes.append(missing)
     lines = summary_lines(records)
-    return table.render(fmt) + ("\n\n" + "\n".join(lines) if lines else "")
+    text = table.render(fmt) + ("\n\n" + "\n".join(lines) if lines else "")
+    return _wrap(text, SUMMARY_WIDTH) if fmt in ("markdown", "md") else text
+
+
+def _wrap(text: str, width: int) -> str:
+    """Wrap the prose lines (not the table rows) at ``width``, continuation lines indented."""
+    import textwrap
+
+    out: list[str] = []
+    for line in text.splitlines():
+        if len(line) <= width or line.startswith("|"):
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()))
+        out += textwrap.wrap(line, width, initial_indent="", subsequent_indent=indent + "  ", break_long_words=False)
+    return "\n".join(out)
+
+
+#: Widest line of the run summary (a terminal of 120 columns never wraps it).
+SUMMARY_WIDTH = 120
+
+#: Columns the summary gives up first when it is too wide (the last listed goes first).
+_OPTIONAL = ("sec", "psnr", "rec")
+
+
+def _fit(table: Table, width: int) -> None:
+    """Make ``table``'s Markdown fit ``width``: empty columns go, equal image counts move into the title,
+    then optional columns (restoration: the last metrics) go, each named in a note."""
+    table.columns = [c for c in table.columns if any(r.get(c.key) not in (None, "—") for r in table.rows)]
+    counts = {r.get("n") for r in table.rows if r.get("n") is not None}
+    if len(counts) == 1:
+        table.columns = [c for c in table.columns if c.key != "n"]
+        table.title += f" ({counts.pop()} images)"
+    dropped: list[str] = []
+    optional = [c.key for c in table.columns if c.key in _OPTIONAL] or [c.key for c in table.columns[2:-1]]
+    while optional and max(len(line) for line in table.to_markdown().splitlines()) > width:
+        key = optional.pop()
+        dropped += [c.title for c in table.columns if c.key == key]
+        table.columns = [c for c in table.columns if c.key != key]
+    if dropped:
+        table.notes.append(f"Not shown (width): {', '.join(dropped)}; in the record and `bench report --wide`.")
