@@ -1,5 +1,8 @@
 """PSNR and SSIM variants of the deraining literature, MATLAB-exact.
 
+Hand-written on purpose: MATLAB-exact SSIM/PSNR (rgb2ycbcr rounding, 'valid' filtering) is the protocol.
+
+
 * ``psnr_y``/``ssim_y``: MATLAB ``rgb2ycbcr`` on uint8 (rounded Y), PSNR peak 255, no border crop;
   Z. Wang's 2003 ``ssim_index`` (11×11 Gaussian σ = 1.5, K = (0.01, 0.03), L = 255,
   ``filter2(..., 'valid')``, mean of the map, no down-sampling) — the MSPFN / MPRNet protocol.

@@ -1,5 +1,8 @@
 """FSIM and FSIMc (Zhang, Zhang, Mou & Zhang, IEEE TIP 2011), a port of the reference ``FeatureSIM.m``.
 
+Hand-written on purpose: exactness against ``FeatureSIM.m`` needs its own phase congruency steps.
+
+
 The reference is Lin Zhang's ``FeatureSIM.m`` (2010, "FSIM Index with automatic downsampling") with
 its embedded ``phasecong2`` (Peter Kovesi's phase congruency) and ``lowpassfilter``. Every step follows
 the MATLAB code, including the details that change the numbers:

@@ -1,5 +1,8 @@
 """A faithful port of MATLAB ``imresize`` (bicubic, antialiased), the resizer of NIQE, SSEQ and BRISQUE.
 
+Hand-written on purpose: NIQE/SSEQ/BRISQUE are exact against MATLAB only with MATLAB's resizer.
+
+
 What MATLAB does, and this module reproduces:
 
 * **Kernel**: Keys' cubic convolution with ``a = -0.5`` and support ``[-2, 2]``.

@@ -1,5 +1,8 @@
 """Prediction with trained LIBSVM models (as saved by LIBSVM's MATLAB interface) in NumPy.
 
+Kept in NumPy on purpose: ``libsvm-official`` has no wheel here (sdist only, checked with pip download).
+
+
 Reproduces LIBSVM 3.x ``svm_predict_values`` / ``svm_predict_probability`` for the model types the
 IQA models use: C-SVC / ν-SVC with one-vs-one voting and probability estimates (Platt sigmoids per
 pair, coupled with the Wu–Lin–Weng method of ``multiclass_probability``), and ε-SVR / ν-SVR. Kernels:

@@ -1,5 +1,8 @@
 """NIQE (Mittal, Soundararajan & Bovik 2013) exactly as the LIVE ``niqe_release`` MATLAB code computes it.
 
+Hand-written on purpose: no library reproduces the MATLAB release's numbers (tested against them).
+
+
 ``computequality(im, 96, 96, 0, 0, mu_prisparam, cov_prisparam)`` with the release's pristine model
 (``modelparameters.mat``, shipped as ``weights/iqa/niqe_pris_params.npz``) — *not* the different
 model built into MATLAB's Image Processing Toolbox ``niqe()``:
