@@ -125,7 +125,7 @@ _BUILTIN_TASKS: list[tuple[str, str, str]] = [
     ),
     (
         "semantic",
-        "bench.tasks.downstream:SemanticTask",
+        "bench.tasks.semantic:SemanticTask",
         "Semantic segmentation (ESPNetv2, torchvision, mmseg; Cityscapes classes) on clean / rainy / derained.",
     ),
     ("noref", "bench.tasks.noref:NoRefTask", "No-reference quality (NIQE, SSEQ) of rainy and derained real photos."),

@@ -13,7 +13,8 @@ from bench.cli import main
 from bench.data.images import write_image
 from bench.results.record import read_record
 from bench.tasks.config import RunConfig
-from bench.tasks.downstream import DetectionTask, SemanticTask, gain_and_recovery
+from bench.tasks.downstream import DetectionTask, gain_and_recovery
+from bench.tasks.semantic import SemanticTask
 
 
 def test_gain_and_recovery_formula() -> None:

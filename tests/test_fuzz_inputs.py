@@ -25,8 +25,9 @@ from PIL import Image
 
 from bench.data.images import ImageReadError, read_image, write_image
 from bench.tasks.config import RunConfig
-from bench.tasks.downstream import DetectionTask, SemanticTask
+from bench.tasks.downstream import DetectionTask
 from bench.tasks.restoration import RestorationTask
+from bench.tasks.semantic import SemanticTask
 
 FUZZ = settings(
     max_examples=25,

@@ -34,7 +34,8 @@ from bench.stats.power import images_needed, power_at
 from bench.stats.samples import ConfusionStatistic, OperatingPoint, operating_point_counts, record_data
 from bench.stats.synthetic import synthetic_detections, synthetic_truths
 from bench.tasks.config import RunConfig
-from bench.tasks.downstream import DetectionTask, SemanticTask
+from bench.tasks.downstream import DetectionTask
+from bench.tasks.semantic import SemanticTask
 
 REPO = Path(__file__).resolve().parents[1]
 

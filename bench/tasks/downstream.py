@@ -10,12 +10,10 @@ derainer into the evaluator in memory and are cached by (derainer weights, image
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,13 +23,11 @@ from bench.data.labels import LabelFormatError
 from bench.data.paired import Sample
 from bench.evaluators.base import Detections, GroundTruth
 from bench.metrics.fidelity import psnr_y, ssim_y
-from bench.paths import MissingDataError, weights_root
 from bench.results.cache import ArrayCache, array_sha256
 from bench.results.record import RunRecord, stable_hash, write_json_atomic
 from bench.results.state import (
     ConfusionLog,
     DetectionLog,
-    StateError,
     merged_detection_log,
 )
 from bench.stats.intervals import attach_intervals
@@ -39,47 +35,13 @@ from bench.stats.samples import CONDITIONS, gain_and_recovery
 from bench.tasks.base import ItemRef, Task, TaskData
 from bench.tasks.common import Stopwatch
 from bench.tasks.downstream_data import TaskKind, open_downstream_set
+from bench.tasks.evaluator_options import build_evaluator
 
 logger = logging.getLogger(__name__)
 
 #: What a malformed or unreadable label file (YOLO text, COCO JSON, mask PNG) raises; it costs that image only.
 #: Only the project's own input errors and OSError: anything else is a bug and must stop the run.
 LABEL_ERRORS: tuple[type[Exception], ...] = (LabelFormatError, ImageReadError, OSError)
-TASK_OPTIONS = frozenset({"evaluator", "score_threshold", "match_iou", "iou_variant", "pseudo_score", "preset"})
-
-
-def _default_weights(kind: TaskKind) -> str | None:
-    """The shared data's real weights when present, else the ultralytics name (resolved offline)."""
-    root = weights_root()
-    candidates = {
-        "detection": ("detection/yolov8n_int8.tflite", "yolov8n.pt"),
-        "instance": ("instance/yolo11n-seg_int8.tflite", "yolo11n-seg.pt"),
-    }.get(kind)
-    if candidates is None:
-        return None
-    if root is not None and (root / candidates[0]).is_file():
-        return str(root / candidates[0])
-    return candidates[1]
-
-
-def _resolvable(weights: str | None) -> bool:
-    from bench.evaluators.yolo import resolve_yolo_weights
-
-    try:
-        resolve_yolo_weights(weights or "")
-    except MissingDataError:
-        return False
-    return True
-
-
-@functools.cache
-def _warn_no_yolo(weights: str) -> None:
-    """Said once per process (not once per derainer of a ``bench run --derainer a b c``)."""
-    logger.warning(
-        "no YOLO weights found offline (%s): falling back to scikit-image's face "
-        "cascade (pseudo labels). Set BENCH_DATA/BENCH_WEIGHTS or -o weights=PATH for YOLO.",
-        weights,
-    )
 
 
 class DownstreamTask(Task):
@@ -96,29 +58,8 @@ class DownstreamTask(Task):
 
     # ------------------------------------------------------------------ components
     def build_evaluator(self) -> Any:
-        from bench.registries import EVALUATORS
-
-        name = str(self.options.get("evaluator", self.default_evaluator))
-        kwargs = {k: v for k, v in self.options.items() if k not in TASK_OPTIONS}
-        if "weights" not in kwargs and name in ("yolo", "yolo_seg"):
-            kwargs["weights"] = _default_weights(self.kind)
-            if self.kind == "detection" and "evaluator" not in self.options and not _resolvable(kwargs["weights"]):
-                _warn_no_yolo(str(kwargs["weights"]))
-                name, kwargs = "face_cascade", {k: v for k, v in kwargs.items() if k != "weights"}
-                self.options["evaluator"] = "face_cascade"
-        cls = EVALUATORS.get(name)
-        accepted = inspect.signature(cls).parameters
-        if not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
-            unknown = sorted(set(kwargs) - set(accepted))
-            if unknown:
-                raise ValueError(
-                    f"evaluator {name!r} does not take option(s) {', '.join(unknown)}; "
-                    f"it takes: {', '.join(accepted) or 'none'}"
-                )
-        try:
-            return cls(**kwargs)
-        except MissingDataError as err:
-            raise MissingDataError(f"{err} (set the evaluator's weights with -o weights=PATH)") from err
+        """The evaluator the options name (``-o evaluator=...``), with the task's default weights."""
+        return build_evaluator(self.kind, self.default_evaluator, self.options)
 
     def build_scorer(self, evaluator: Any) -> Any:
         from bench.evaluators.scoring import DEFAULT_IOU_VARIANT, CocoDetectionScorer, CocoInstanceScorer
@@ -418,103 +359,3 @@ class InstanceTask(DownstreamTask):
     kind = "instance"
     default_evaluator = "yolo_seg"
     headline = "mask_map50_95"
-
-
-class SemanticTask(DownstreamTask):
-    """Semantic segmentation (ESPNetv2 on Cityscapes classes): mIoU and mean pixel accuracy."""
-
-    name = "semantic"
-    kind = "semantic"
-    default_evaluator = "espnetv2"
-    headline = "miou"
-
-    def build_scorer(self, evaluator: Any) -> Any:
-        from bench.evaluators.semantic_scoring import SemanticScorer
-
-        return SemanticScorer(
-            num_classes=len(evaluator.class_names),
-            ignore_index=int(evaluator.ignore_index),
-            class_names=list(evaluator.class_names),
-        )
-
-    def pseudo_truth(self, clean_prediction: Any) -> GroundTruth:
-        return GroundTruth(semantic=np.asarray(clean_prediction), pseudo=True)
-
-    def _pack(self, prediction: Any) -> dict[str, np.ndarray]:
-        return {"labels": np.asarray(prediction, dtype=np.uint8)}
-
-    def _unpack(self, value: dict[str, np.ndarray]) -> Any:
-        return value["labels"]
-
-    def update_scorer(
-        self, scorer: Any, prediction: Any, truth: GroundTruth, name: str, shape: tuple[int, int]
-    ) -> None:
-        scorer.update([prediction], [truth])
-
-    def check_truth(self, truth: GroundTruth, height: int, width: int) -> None:
-        """Raises ValueError when the label map is not an ``height x width`` integer map."""
-        sem = truth.semantic
-        if sem is None:
-            return
-        if np.ndim(sem) != 2 or tuple(np.shape(sem)) != (height, width):
-            raise LabelFormatError(f"label map is {tuple(np.shape(sem))}, the image is {(height, width)}")
-        if not (np.issubdtype(np.asarray(sem).dtype, np.integer) or np.asarray(sem).dtype == bool):
-            raise LabelFormatError(f"label map has dtype {np.asarray(sem).dtype}, expected integer class ids")
-
-    def new_state_log(self, scorers: dict[str, Any]) -> DetectionLog | ConfusionLog | None:
-        first = scorers["clean"]
-        return ConfusionLog(CONDITIONS, first.num_classes, first.ignore_index)
-
-    def merged_state(
-        self, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]
-    ) -> dict[str, np.ndarray] | None:
-        return ConfusionLog.merged(states, order, CONDITIONS)
-
-    def scorer_arrays(self, log: DetectionLog | ConfusionLog | None, scorers: dict[str, Any]) -> dict[str, np.ndarray]:
-        first = scorers["clean"]
-        out = {
-            "semantic.class_names": np.asarray(first.class_names, dtype=np.str_),
-            "semantic.ignore_index": np.asarray(first.ignore_index, dtype=np.int64),
-        }
-        for cond in CONDITIONS:
-            out[f"semantic.{cond}.confusion"] = scorers[cond].confusion
-            out[f"semantic.{cond}.images"] = np.asarray(scorers[cond].images, dtype=np.int64)
-        if log is not None:
-            out.update(log.arrays())  # per-image confusion matrices: resampling images for intervals
-        return out
-
-    def merged_scorers(self, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]) -> dict[str, Any]:
-        """Scorers holding the sum of the shards' confusion matrices (exact: integer counts)."""
-        if not states or "semantic.class_names" not in states[0]:
-            raise StateError("the state file holds no confusion matrices (not a semantic run)")
-        spec = SimpleNamespace(
-            class_names=[str(c) for c in states[0]["semantic.class_names"].tolist()],
-            ignore_index=int(states[0]["semantic.ignore_index"]),
-        )
-        scorers = {c: self.build_scorer(spec) for c in CONDITIONS}
-        for state in states:
-            if [str(c) for c in state["semantic.class_names"].tolist()] != spec.class_names:
-                raise StateError("shards were scored with different class lists")
-            for cond in CONDITIONS:
-                part = self.build_scorer(spec)
-                part.confusion[...] = state[f"semantic.{cond}.confusion"]
-                part.images = int(state[f"semantic.{cond}.images"])
-                scorers[cond].merge(part)
-        return scorers
-
-    def add_per_image(self, rows: list[dict[str, Any]], scorers: dict[str, Any]) -> None:
-        return None
-
-    def scoring_config(self, scorer: Any) -> dict[str, Any]:
-        return dict(scorer.describe())
-
-    def summarize_prediction(self, prediction: Any) -> list[list[float]]:
-        return []
-
-    def save_label_maps(self, image_dir: Any, item_id: str, preds: dict[str, Any]) -> None:
-        from PIL import Image
-
-        for cond, labels in preds.items():
-            path = image_dir / "labels" / cond / f"{item_id}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(np.asarray(labels, dtype=np.uint8)).save(path)
