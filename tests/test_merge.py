@@ -219,3 +219,33 @@ def test_merge_cli_runs_folder_and_clear_errors(tmp_path: Path, capsys: pytest.C
     state_path(shards[1]).unlink()
     with pytest.raises(StateError, match="state file not found"):
         merge_shards(shards)
+
+
+def test_shard_files_are_named_for_people_and_old_names_still_merge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--shard 0/2`` (0-based, like RANK) writes ``…-shard-1-of-2-…``; records named the old way
+    (``…-shard0of2-…``) merge all the same: the merge reads ``config.shard``, not the file name."""
+    for i in range(1, 4):
+        image = np.random.default_rng(i).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+        write_image(tmp_path / "pairs" / "rain" / f"{i}.png", image)
+        write_image(tmp_path / "pairs" / "norain" / f"{i}.png", image)
+    common = ["run", "--derainer", "identity", "--dataset", str(tmp_path / "pairs"), "--no-progress"]
+    for shard in ("0/2", "1/2"):
+        assert main([*common, "--shard", shard, "--output-dir", str(tmp_path / "runs")]) == 0
+    names = sorted(p.name for p in (tmp_path / "runs").glob("*.json"))
+    assert [n.split("-shard-")[1][:6] for n in names] == ["1-of-2", "2-of-2"]
+    for path in (tmp_path / "runs").iterdir():
+        if path.is_file():
+            old = path.name.replace("-shard-1-of-2-", "-shard0of2-").replace("-shard-2-of-2-", "-shard1of2-")
+            path.rename(path.with_name(old))
+    capsys.readouterr()
+    assert main(["merge", "--runs", str(tmp_path / "runs")]) == 0
+    assert "merged 2 shards" in capsys.readouterr().err
+
+
+def test_slurm_array_step_is_honoured() -> None:
+    env = {"SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_STEP": "2"}
+    assert resolve_shard("auto", {**env, "SLURM_ARRAY_TASK_COUNT": "4"}) == "3/4"  # --array=1-7:2 → 1, 3, 5, 7
+    with pytest.raises(ValueError, match="need 0 <= i < n"):
+        resolve_shard("auto", {**env, "SLURM_ARRAY_TASK_STEP": "1", "SLURM_ARRAY_TASK_COUNT": "4"})

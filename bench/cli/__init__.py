@@ -29,9 +29,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli.options import DOCS_HINT
+    from bench.cli.options import DOCS_HINT, BenchParser
 
-    parser = argparse.ArgumentParser(
+    parser = BenchParser(
         prog="bench",
         description="Does removing rain help the vision system downstream? Deraining benchmark harness.",
         epilog="examples:\n  bench ls datasets\n  bench run --derainer identity mspfn_light --dataset RainTrainL "

@@ -53,14 +53,22 @@ def check_output_dir(path: str | os.PathLike[str] | None) -> None:
         ) from err
 
 
-def check_dataset_path(dataset: str | None) -> None:
-    """A ``--dataset`` that names an existing file (not a folder, not a registered name) is refused.
+def check_dataset_path(dataset: str | None, data_root: str | None = None) -> None:
+    """``--dataset`` must be a folder, a registered set present under the data root, or ``embedded``.
 
     Raises:
         UsageError: ``dataset`` is a file.
+        bench.paths.MissingDataError: a missing folder, or a registered set absent from the data root.
+        bench.registry.UnknownNameError: neither a folder nor a registered name.
     """
-    if dataset and Path(dataset).expanduser().is_file():
+    if not dataset or dataset.lower() == "embedded":
+        return
+    if Path(dataset).expanduser().is_file():
         raise UsageError(f"--dataset {dataset} is a file: pass the folder that holds the images (or a set's name)")
+    from bench.data.catalog import resolve_dataset
+    from bench.registries import DATASETS
+
+    resolve_dataset(dataset, data_root, registry=DATASETS)
 
 
 def check_output_file(path: str | os.PathLike[str], flag: str = "--output") -> None:

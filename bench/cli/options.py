@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from bench.cli.checks import positive_int
 
@@ -379,6 +379,13 @@ _TRACKED = {
 
 
 # ---------------------------------------------------------------------------------------------- parsers
+class BenchParser(argparse.ArgumentParser):
+    """An argument error is one line on stderr (``bench run: error: ... (bench run --help)``), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Descriptions and examples as written; every option's default shown (unless None / off / empty)."""
 

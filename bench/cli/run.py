@@ -110,14 +110,13 @@ def run(args: argparse.Namespace) -> int:
     task = args.task or ("restoration" if args.dataset else "detection")
     if args.dataset is None:
         args.dataset = "RainTrainL" if task == "restoration" else "embedded"
-    TASKS.get(task)  # an unknown task name fails here, before any work
-    check_dataset_path(args.dataset)
+    TASKS.get(task)  # every name and path is checked before the output folder is made or a model loaded
+    for name in args.derainer:
+        get_factory(name)
+    check_dataset_path(args.dataset, args.data_root)
     check_output_dir(runs_root(args.output_dir))
     if args.no_progress:
         os.environ["BENCH_PROGRESS"] = "0"  # read by bench.progress in the task loops
-
-    for name in args.derainer:  # fail fast on a misspelt name, before any work
-        get_factory(name)
     records: list[dict[str, Any]] = []
     for name in args.derainer:
         config = config_from_args(args, name, TASKS.canonical(task))

@@ -133,9 +133,21 @@ def split_metrics_and_paths(values: list[str], paths: list[str]) -> tuple[list[s
     """
     names = [n.strip() for value in values for n in value.split(",") if n.strip()]
     moved: list[str] = []
-    while names and Path(names[-1]).exists():
+    while names and (Path(names[-1]).exists() or _looks_like_path(names[-1])):
         moved.insert(0, names.pop())
     return names, moved + list(paths)
+
+
+def _looks_like_path(text: str) -> bool:
+    """``dir/x``, ``./x``, ``x.png``: meant as a file or folder, not a metric name (those have no ``/`` or suffix).
+
+    Example:
+        >>> _looks_like_path("photos/"), _looks_like_path("a.png"), _looks_like_path("pyiqa:musiq")
+        (True, True, False)
+    """
+    from bench.data.images import IMAGE_SUFFIXES
+
+    return "/" in text or text.startswith(".") or Path(text).suffix.lower() in IMAGE_SUFFIXES
 
 
 def run(args: argparse.Namespace) -> int:
