@@ -24,9 +24,9 @@ mkdir -p "$OUT"
   "$PY" -c "import torch, json; print(json.dumps({'torch': torch.__version__, 'cuda': torch.cuda.is_available(),
     'gpu': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}))" > "$OUT/device.json"
   for batch in $BATCHES; do
-    "$PY" -m bench perf --derainer $DERAINERS --size $SIZES --batch "$batch" --device "$DEVICE" \
+    "$PY" -m bench perf --derainer $DERAINERS --size $SIZES --batch-size "$batch" --device "$DEVICE" \
       --repeats "$REPEATS" --no-flops --output-dir "$OUT"
-    "$PY" -m bench perf --derainer $DERAINERS --size $SIZES --batch "$batch" --device "$DEVICE" \
+    "$PY" -m bench perf --derainer $DERAINERS --size $SIZES --batch-size "$batch" --device "$DEVICE" \
       --precision bf16 --channels-last --optimize "$OPT" --repeats "$REPEATS" --no-flops --output-dir "$OUT"
   done
   if [ -n "$PAIRS" ]; then

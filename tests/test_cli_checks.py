@@ -176,6 +176,7 @@ def test_detection_stdout_holds_only_the_result(data_root: Path, tmp_path: Path)
     for junk in ("Ultralytics", "Loading", "XNNPACK", "record:", "WARNING"):
         assert junk not in proc.stdout, junk
     assert f"record: {record_path}" in proc.stderr
+    assert "Ultralytics Settings" not in proc.stderr  # third-party chatter is quiet unless -v
 
 
 def _identity_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[str, str]:
@@ -221,3 +222,19 @@ def test_score_takes_metrics_like_run(tmp_path: Path, capsys: pytest.CaptureFixt
     assert outputs[0] == outputs[1] == outputs[2] and outputs[0].startswith("file,psnr_y,ssim_y,error")
     line = _refused(["score", str(rainy)], capsys)
     assert "--metrics" in line
+
+
+def test_progress_lines_when_stderr_is_no_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a terminal: one line per interval on stderr (never stdout); BENCH_PROGRESS=0 (--no-progress): none."""
+    import io
+
+    from bench.progress import progress
+
+    monkeypatch.delenv("BENCH_PROGRESS", raising=False)
+    buf = io.StringIO()
+    assert list(progress(range(3), 3, "identity on set", interval=0.0, stream=buf)) == [0, 1, 2]
+    lines = buf.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["identity on set: 1/3 images", "identity on set: 2/3 images"]
+    monkeypatch.setenv("BENCH_PROGRESS", "0")
+    quiet = io.StringIO()
+    assert list(progress(range(3), 3, "x", interval=0.0, stream=quiet)) == [0, 1, 2] and quiet.getvalue() == ""

@@ -101,6 +101,7 @@ def quiet_third_party(verbose: int) -> None:
 
     if verbose:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow / TFLite C++ INFO lines
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO lines
+    os.environ.setdefault("YOLO_VERBOSE", "False")  # ultralytics' settings banner, said while it is imported
     for name in THIRD_PARTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
