@@ -165,3 +165,17 @@ def test_score_o_now_fails_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFix
         main(["score", "--metrics", "niqe", str(tmp_path), "-o", str(target)])
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1 and "--output FILE" in err[0] and not target.exists()
+
+
+def test_ls_datasets_marks_what_is_present(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    from bench.data.images import write_image
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    for sub in ("rain", "norain"):
+        write_image(tmp_path / "rain" / "RainTrainL" / sub / "norain-1.png", image)
+    assert main(["ls", "datasets", "--data-root", str(tmp_path)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "[absent]" in lines["Rain100H"] and "[absent]" in lines["Real147"]
+    assert "[present]" in lines["RainTrainL"], lines["RainTrainL"]
