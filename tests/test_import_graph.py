@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "bench.stats": 8,
     "bench.tasks": 9,
     "bench.validate": 10,
+    "bench.validate_checks": 10,
     "bench.api": 10,
     "bench.reproduce": 11,
     "bench.report": 11,
