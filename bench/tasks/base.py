@@ -257,3 +257,26 @@ class Task:
 def row_issue(path: str | Path, reason: str) -> dict[str, str]:
     """An issue that does not cost the item its row; ``process`` lists them under ``row[ROW_ISSUES]``."""
     return {"path": str(path), "reason": reason}
+
+
+def open_paired(config: RunConfig, task: str) -> TaskData:
+    """The rainy/clean pairs of ``config.dataset`` (natural order) as a task's items.
+
+    Raises:
+        ValueError: the dataset is registered as another kind (a real set without references).
+    """
+    from bench.data.catalog import resolve_dataset
+    from bench.data.paired import PairedDataset
+    from bench.registries import DATASETS
+
+    ds_name, root, kind = resolve_dataset(config.dataset, config.data_root, registry=DATASETS)
+    if kind not in (None, "paired"):
+        raise ValueError(f"dataset {ds_name!r} is a {kind} set; the {task} task needs rainy/clean pairs")
+    dataset = PairedDataset(root, limit=config.limit, crop_multiple=config.crop_multiple, ids=config.id_set())
+    return TaskData(
+        name=ds_name,
+        info={"name": ds_name, "path": str(root), "layout": dataset.layout, "kind": "paired"},
+        items=[ItemRef(p.id, p.rainy, p) for p in dataset.pairs],
+        load=lambda item: dataset.load(item.ref),
+        issues=list(dataset.issues),
+    )

@@ -11,11 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.catalog import resolve_dataset
-from bench.data.paired import PairedDataset, Sample
+from bench.data.paired import Sample
 from bench.metrics.fidelity import psnr_y
-from bench.registries import DATASETS
-from bench.tasks.base import ItemRef, Task, TaskData, mean_over
+from bench.tasks.base import Task, TaskData, mean_over, open_paired
 
 
 class PsnrOnlyTask(Task):
@@ -25,16 +23,7 @@ class PsnrOnlyTask(Task):
 
     def open(self) -> TaskData:
         """The pairs of the set, in natural order."""
-        cfg = self.config
-        ds_name, root, _kind = resolve_dataset(cfg.dataset, cfg.data_root, registry=DATASETS)
-        dataset = PairedDataset(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple, ids=cfg.id_set())
-        return TaskData(
-            name=ds_name,
-            info={"name": ds_name, "path": str(root), "layout": dataset.layout, "kind": "paired"},
-            items=[ItemRef(p.id, p.rainy, p) for p in dataset.pairs],
-            load=lambda item: dataset.load(item.ref),
-            issues=list(dataset.issues),
-        )
+        return open_paired(self.config, self.name)
 
     def process(self, sample: Sample, derained: np.ndarray) -> dict[str, Any]:
         """One row: this image's PSNR."""

@@ -6,11 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.catalog import resolve_dataset
-from bench.data.paired import PairedDataset, Sample
+from bench.data.paired import Sample
 from bench.metrics.base import MetricSpec, StreamingMetric
-from bench.registries import DATASETS
-from bench.tasks.base import ItemRef, Task, TaskData, mean_over
+from bench.tasks.base import Task, TaskData, mean_over, open_paired
 
 DEFAULT_METRICS: tuple[str, ...] = ("psnr_y", "ssim_y", "psnr_rgb", "psnr_y_float", "ssim_y_float")
 
@@ -48,17 +46,7 @@ class RestorationTask(Task):
                     f"metric {name!r} is no-reference; the restoration task scores pairs "
                     "(use --task noref for no-reference metrics)"
                 )
-        ds_name, root, kind = resolve_dataset(cfg.dataset, cfg.data_root, registry=DATASETS)
-        if kind not in (None, "paired"):
-            raise ValueError(f"dataset {ds_name!r} is a {kind} set; the restoration task needs rainy/clean pairs")
-        dataset = PairedDataset(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple, ids=cfg.id_set())
-        return TaskData(
-            name=ds_name,
-            info={"name": ds_name, "path": str(root), "layout": dataset.layout, "kind": "paired"},
-            items=[ItemRef(p.id, p.rainy, p) for p in dataset.pairs],
-            load=lambda it: dataset.load(it.ref),
-            issues=list(dataset.issues),
-        )
+        return open_paired(cfg, self.name)
 
     def process(self, sample: Sample, derained: np.ndarray) -> dict[str, Any]:
         row: dict[str, Any] = {}
