@@ -32,10 +32,11 @@ import torch
 
 from bench.engine.distributed import DistContext, resolve_device, setup_distributed
 from bench.engine.patches import PatchDataset, PatchSampler, pairs_digest, split_pairs
-from bench.engine.plain import json_safe, plain
+from bench.engine.plain import json_safe
 from bench.engine.precision import autocast, autocast_dtype, cpu_description
 from bench.engine.rng import capture_rng, restore_rng
 from bench.engine.schedule import ScheduledLR
+from bench.engine.train_checkpoint import CHECKPOINT_FORMAT, restore_training, save_training
 from bench.engine.train_config import AmpMode, TrainConfig, TrainResult
 from bench.engine.train_log import METRICS_COLUMNS, MetricsLog
 
@@ -64,7 +65,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ExportDtype = Literal["fp32", "fp16", "bf16"]
-CHECKPOINT_FORMAT = 1
 
 
 def export_weights(checkpoint: str | Path, out: str | Path, dtype: ExportDtype = "fp16") -> Path:
@@ -252,38 +252,9 @@ class Trainer:
         elapsed_before = 0.0
         val_history: list[dict[str, float]] = []
         if resume_payload is not None:
-            model.load_state_dict(resume_payload["state_dict"], strict=True)
-            optimizer.load_state_dict(resume_payload["optimizer"])
-            scheduler.load_state_dict(resume_payload["scheduler"])
-            if scaler is not None and resume_payload.get("scaler"):
-                scaler.load_state_dict(resume_payload["scaler"])
-            training = resume_payload.get("training", {})
-            step = int(resume_payload["step"])
-            best_psnr = training.get("best_psnr_y")
-            best_step = training.get("best_step")
-            elapsed_before = float(training.get("elapsed_seconds", 0.0))
-            val_history = list(training.get("val_history", []))
-            rng_states = resume_payload.get("rng", {}).get("ranks", [])
-            if rng_states:
-                if len(rng_states) != ctx.world_size:
-                    logger.warning(
-                        "checkpoint was written by %d process(es), resuming with %d: the global RNG "
-                        "states of rank 0 are reused",
-                        len(rng_states),
-                        ctx.world_size,
-                    )
-                restore_rng(rng_states[ctx.rank if ctx.rank < len(rng_states) else 0], device)
-            old_cfg = training.get("config", {})
-            changed = [
-                k
-                for k in ("batch_size", "seed", "patch_size", "train", "val_split", "augment")
-                if k in old_cfg and old_cfg[k] != getattr(cfg, k)
-            ]
-            if changed:
-                logger.warning(
-                    "resuming with changed options %s: the run will not match an uninterrupted one", ", ".join(changed)
-                )
-            logger.info("resumed from %s at step %d", cfg.resume, step)
+            resumed = restore_training(resume_payload, cfg, ctx, device, model, optimizer, scheduler, scaler)
+            step, best_psnr, best_step = resumed.step, resumed.best_psnr_y, resumed.best_step
+            elapsed_before, val_history = resumed.elapsed_seconds, resumed.val_history
         sampler.next_batch = step
         if step > cfg.steps:
             raise ValueError(f"checkpoint is at step {step}, beyond --steps {cfg.steps}")
@@ -419,7 +390,8 @@ class Trainer:
                             postfix["best_psnr_y"] = f"{result.best_psnr_y:.2f}"
                         bar.set_postfix(postfix, refresh=False)
                     if do_save:
-                        self._save(
+                        save_training(
+                            cfg,
                             out,
                             ctx,
                             device,
@@ -490,95 +462,6 @@ class Trainer:
         yield from loader
 
     # ---------------------------------------------------------------- checkpoints
-    def _save(
-        self,
-        out: Path,
-        ctx: DistContext,
-        device: torch.device,
-        model: Derainer,
-        optimizer: torch.optim.Optimizer,
-        scheduler: ScheduledLR,
-        scaler: Any,
-        sampler: PatchSampler,
-        step: int,
-        result: TrainResult,
-        val_history: list[dict[str, float]],
-        data_info: dict[str, Any],
-        elapsed: float,
-        is_best: bool,
-    ) -> None:
-        """Write ``last.pt`` (and ``best.pt`` when ``is_best``); a collective call under DDP."""
-        from bench.engine.checkpoint import save_atomic
-
-        rng = {**capture_rng(device), "sampler": sampler.state_dict()}
-        if ctx.enabled:
-            import torch.distributed as dist
-
-            gathered: list[Any] = [None] * ctx.world_size
-            dist.all_gather_object(gathered, rng)
-            ranks = gathered
-        else:
-            ranks = [rng]
-        if not ctx.is_main:
-            return
-        cfg = self.config
-        latest = val_history[-1] if val_history else None
-        card = plain(model.card.to_dict())
-        card.update(
-            {
-                "trained_on": f"{data_info['name']}: first {data_info['train_pairs']} pairs "
-                f"(last {data_info['val_pairs']} held out for validation)",
-                "training_steps": step,
-                "dataset_sha256": data_info["sha256"],
-                "validation": None
-                if latest is None
-                else {
-                    "dataset": data_info["name"],
-                    "pairs": data_info["val_pairs"],
-                    "step": latest["step"],
-                    "psnr_y": latest["psnr_y"],
-                    "ssim_y": latest["ssim_y"],
-                    "protocol": "whole images, reflect-padded to the size multiple, outputs rounded to uint8",
-                },
-            }
-        )
-        training = {
-            "format": CHECKPOINT_FORMAT,
-            "config": cfg.to_dict(),
-            "step": step,
-            "dataset": data_info,
-            "best_psnr_y": result.best_psnr_y,
-            "best_step": result.best_step,
-            "val_history": val_history,
-            "elapsed_seconds": elapsed,
-            "world_size": ctx.world_size,
-            "torch": torch.__version__,
-            "derainer": model.card.name,
-        }
-        payload = {
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "model_kwargs": plain(getattr(model, "model_kwargs", {}) or {}),
-            "card": card,
-            "training": plain(training),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else None,
-            "rng": {"ranks": [_to_cpu(r) for r in ranks]},
-            "step": step,
-        }
-        save_atomic(payload, out / "last.pt")
-        if is_best:
-            save_atomic(payload, out / "best.pt")
-
-
-def _to_cpu(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.cpu()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_to_cpu(v) for v in obj]
-    return obj
 
 
 def _load_val_images(pairs: Sequence[Pair]) -> list[tuple[np.ndarray, np.ndarray]]:
