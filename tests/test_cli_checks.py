@@ -70,6 +70,8 @@ OUTPUT_DIR_COMMANDS = {
     "compare": ["compare", "--derainer", "identity", "--task", "restoration"],
     "synth": ["synth", "--input", "DATASET/rain"],
     "reproduce": ["reproduce", "--only", "params"],
+    "perf": ["perf", "--derainer", "identity"],
+    "train": ["train", "--derainer", "mspfn_tiny", "--train", "DATASET", "--steps", "1"],
 }
 
 
@@ -129,6 +131,11 @@ def test_missing_or_unknown_names_are_refused_before_any_work(
         argv += ["--dataset", str(_pairs(tmp_path))]
     line = _refused(["run", *argv, "--output-dir", str(tmp_path / "runs")], capsys)
     assert expected in line and not (tmp_path / "runs").exists()
+
+
+def test_synth_input_that_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line = _refused(["synth", "--input", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "out")], capsys)
+    assert str(tmp_path / "nope") in line and "not a folder" in line and not (tmp_path / "out").exists()
 
 
 def test_score_output_under_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -76,6 +76,12 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.cli.checks import check_output_dir
+    from bench.factory import get_factory
+
+    for name in args.derainer:
+        get_factory(name)  # a misspelt name fails before any model is built
+    check_output_dir(args.output_dir)
     if args.compare:
         return run_compare(args)
     from bench.engine.perf import PAPER_SOURCE, measure, parse_size

@@ -204,8 +204,11 @@ def run(args: argparse.Namespace) -> int:
         return 0 if not problems else 1
     if args.output_dir is None:
         raise ValueError("--output-dir is required")
-    from bench.cli.checks import check_output_dir
+    from bench.cli.checks import UsageError, check_output_dir
 
+    for flag, folder in (("--input", args.input), ("--source", args.source)):
+        if folder is not None and not Path(folder).is_dir():
+            raise UsageError(f"{flag} {folder} is not a folder: pass the folder that holds the images")
     check_output_dir(args.output_dir)
     if args.input is not None:
         manifest = synth_folder(

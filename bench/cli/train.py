@@ -211,9 +211,11 @@ def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.cli.checks import check_output_dir
     from bench.engine.train import Trainer, export_weights
 
     config = build_config(args)
+    check_output_dir(config.output_dir)
     result = Trainer(config).fit()
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
