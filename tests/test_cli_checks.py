@@ -245,3 +245,11 @@ def test_progress_lines_when_stderr_is_no_terminal(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("BENCH_PROGRESS", "0")
     quiet = io.StringIO()
     assert list(progress(range(3), 3, "x", interval=0.0, stream=quiet)) == [0, 1, 2] and quiet.getvalue() == ""
+
+
+def test_unpaired_file_is_said_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A rainy file without a clean partner is not scored, and the end of the run names it with the reason."""
+    root = _pairs(tmp_path)
+    (root / "rain" / "2.png").write_bytes((root / "rain" / "1.png").read_bytes())
+    _, err = _identity_run(tmp_path, capsys)
+    assert "warning: 1 file(s) could not be used: 2.png (unpaired: no clean image" in err

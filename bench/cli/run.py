@@ -132,4 +132,9 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"record: {record.get('_path')}\n")
         records.append(record)
     sys.stdout.write(render_run_summary(records) + "\n")
+    from bench.report.common import issues_note
+
+    note = issues_note(records)  # files left out while listing the set (unpaired, ...) get said too
+    if note:
+        sys.stderr.write(f"warning: {note}\n")
     return 0
