@@ -150,9 +150,9 @@ DEPRECATED = [
 def test_deprecated_spelling_warns_and_still_works(
     argv: list[str], old: str, new: str, dest: str, value: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import bench.cli.options as options
+    import bench.cli.actions as actions
 
-    options._warned.clear()
+    actions._warned.clear()
     args = build_parser().parse_args(argv)
     assert getattr(args, dest) == value
     err = capsys.readouterr().err.strip().splitlines()

@@ -11,14 +11,35 @@ docs/cli.md.
 from __future__ import annotations
 
 import argparse
-import ast
 import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from bench.cli.actions import (
+    TRACKED,
+    SplitCommas,
+    add_deprecated,
+    add_moved,
+    explicit,
+    mark_explicit,
+)
 from bench.cli.checks import positive_int
+from bench.cli.values import parse_options, parse_pairs, parse_value
+
+__all__ = [
+    "SHARED",
+    "add",
+    "add_deprecated",
+    "add_moved",
+    "add_run_arguments",
+    "command_parser",
+    "explicit",
+    "mark_explicit",
+    "parse_options",
+    "parse_pairs",
+    "parse_value",
+]
 
 DOCS_HINT = "Documentation: docs/cli.md (every command and option), README.md, docs/*.md."
 #: The ``--device`` default of every command (``cuda`` / ``cuda:N`` are asked for explicitly).
@@ -28,77 +49,6 @@ DEFAULT_WORKERS = 2
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "auto")
 OPTIMIZE_METHODS: tuple[str, ...] = ("none", "jit", "jit_onednn", "compile")
 FORMATS: tuple[str, ...] = ("markdown", "csv", "latex", "html")
-EXPLICIT = "_explicit_options"
-
-
-# ---------------------------------------------------------------------------------------------- values
-def parse_value(text: str) -> Any:
-    """The value of ``-o KEY=VALUE`` and ``--model-arg KEY=VALUE``: bool, None, int, float, list or string.
-
-    ``a,b`` and ``[a, b]`` / ``(a, b)`` are lists of parsed values (``--model-arg`` turns them into tuples,
-    see :func:`parse_pairs`).
-
-    Example:
-        >>> parse_value("17"), parse_value("0.5"), parse_value("true"), parse_value("32,64,128")
-        (17, 0.5, True, [32, 64, 128])
-        >>> parse_value("(1, 2)"), parse_value("gaussian"), parse_value("none") is None
-        ([1, 2], 'gaussian', True)
-    """
-    value = text.strip()
-    lowered = value.lower()
-    if lowered in ("true", "yes", "on"):
-        return True
-    if lowered in ("false", "no", "off"):
-        return False
-    if lowered in ("none", "null"):
-        return None
-    if "," in value and not value.startswith(("(", "[")):
-        return [parse_value(part) for part in value.split(",") if part.strip()]
-    try:
-        parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return value
-    if isinstance(parsed, tuple | list):
-        return list(parsed)
-    if isinstance(parsed, int | float | str):
-        return parsed
-    return value
-
-
-def parse_pairs(pairs: Sequence[str] | None, flag: str = "-o", *, tuples: bool = False) -> dict[str, Any]:
-    """``["conf=0.25", "classes=0,2"]`` → ``{"conf": 0.25, "classes": [0, 2]}`` (``-`` in keys becomes ``_``).
-
-    Example:
-        >>> parse_pairs(["M=5", "hidden=32,64"], "--model-arg", tuples=True)
-        {'M': 5, 'hidden': (32, 64)}
-
-    Raises:
-        ValueError: an item has no ``=`` or no key.
-    """
-    result: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{flag} expects KEY=VALUE, got {pair!r}")
-        parsed = parse_value(value)
-        result[key.strip().replace("-", "_")] = tuple(parsed) if tuples and isinstance(parsed, list) else parsed
-    return result
-
-
-def parse_options(pairs: Sequence[str] | None) -> dict[str, Any]:
-    """The task options of ``-o KEY=VALUE`` (lists stay lists: they are stored in the run record as JSON)."""
-    return parse_pairs(pairs, "-o")
-
-
-class _SplitCommas(argparse.Action):
-    """``--metrics a b`` and ``--metrics a,b`` (repeatable): one flat list of names."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None):
-        items = list(getattr(namespace, self.dest, None) or [])
-        texts = values if isinstance(values, list) else [values]
-        items += [name.strip() for text in texts for name in str(text).split(",") if name.strip()]
-        setattr(namespace, self.dest, items)
-        mark_explicit(namespace, self.dest)
 
 
 # ---------------------------------------------------------------------------------------------- shared options
@@ -159,7 +109,7 @@ SHARED: dict[str, OptionSpec] = {
         ("--metrics",),
         {
             "nargs": "+",
-            "action": _SplitCommas,
+            "action": SplitCommas,
             "default": None,
             "metavar": "NAME",
             "help": "metric names, space or comma separated (e.g. psnr_y ssim_y or psnr_y,ssim_y)",
@@ -265,119 +215,6 @@ def add(p: argparse.ArgumentParser | Any, name: str, **overrides: Any) -> argpar
     return p.add_argument(*spec.flags, dest=name, **kwargs)
 
 
-# ---------------------------------------------------------------------------------------------- deprecations
-_warned: set[str] = set()
-
-
-def _warn(message: str) -> None:
-    if message not in _warned:
-        _warned.add(message)
-        sys.stderr.write(f"warning: {message}\n")
-
-
-class _Deprecated(argparse.Action):
-    """A hidden old spelling: warns once and stores what the new option would."""
-
-    def __init__(
-        self,
-        option_strings: Sequence[str],
-        dest: str,
-        *,
-        new: str,
-        convert: Callable[[Any], Any] | None = None,
-        extend: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(option_strings, dest, **kwargs)
-        self.new, self.convert, self.extend = new, convert, extend
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None):
-        _warn(f"{option} is deprecated (removed in the next release): use {self.new}")
-        value = self.convert(values) if self.convert else values
-        if self.extend:
-            value = list(getattr(namespace, self.dest, None) or []) + list(value)
-        setattr(namespace, self.dest, value)
-        mark_explicit(namespace, self.dest)
-
-
-def add_deprecated(
-    p: argparse.ArgumentParser | Any,
-    *flags: str,
-    dest: str,
-    new: str,
-    convert: Callable[[Any], Any] | None = None,
-    nargs: int | str | None = None,
-    extend: bool = False,
-    **kwargs: Any,
-) -> None:
-    """A hidden alias ``flags`` of option ``new`` (destination ``dest``) that warns once when used.
-
-    ``nargs=0`` makes a flag without value; ``convert`` maps the given value(s) to the new option's value.
-    """
-    p.add_argument(
-        *flags,
-        dest=dest,
-        action=_Deprecated,
-        new=new,
-        convert=convert,
-        nargs=nargs,
-        extend=extend,
-        default=argparse.SUPPRESS,
-        help=argparse.SUPPRESS,
-        **kwargs,
-    )
-
-
-class _Moved(argparse.Action):
-    def __init__(self, option_strings: Sequence[str], dest: str, *, hint: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, **kwargs)
-        self.hint = hint
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None):
-        parser.exit(2, f"error: {option} {values}: {self.hint}\n")
-
-
-def add_moved(p: argparse.ArgumentParser, flag: str, hint: str) -> None:
-    """An old short flag that now means something else: using it fails at once with ``hint`` (exit 2)."""
-    p.add_argument(
-        flag, dest=f"_moved{flag}", action=_Moved, hint=hint, default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
-
-
-# ---------------------------------------------------------------------------------------------- explicit values
-def mark_explicit(namespace: argparse.Namespace, dest: str) -> None:
-    """Remember that ``dest`` was given on the command line (``train --resume`` keeps the rest)."""
-    given = set(getattr(namespace, EXPLICIT, set()))
-    given.add(dest)
-    setattr(namespace, EXPLICIT, given)
-
-
-def explicit(args: argparse.Namespace) -> set[str]:
-    """The destinations given on the command line (not left at their defaults)."""
-    return set(getattr(args, EXPLICIT, set()))
-
-
-def _tracking(base: type[argparse.Action]) -> type[argparse.Action]:
-    class Tracking(base):  # type: ignore[valid-type,misc]
-        def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option: Any = None) -> None:
-            super().__call__(parser, namespace, values, option)
-            mark_explicit(namespace, self.dest)
-
-    Tracking.__name__ = f"Tracking{base.__name__}"
-    return Tracking
-
-
-_TRACKED = {
-    None: _tracking(argparse._StoreAction),
-    "store": _tracking(argparse._StoreAction),
-    "store_true": _tracking(argparse._StoreTrueAction),
-    "store_false": _tracking(argparse._StoreFalseAction),
-    "store_const": _tracking(argparse._StoreConstAction),
-    "append": _tracking(argparse._AppendAction),
-    "extend": _tracking(argparse._ExtendAction),
-}
-
-
 # ---------------------------------------------------------------------------------------------- parsers
 class BenchParser(argparse.ArgumentParser):
     """An argument error is one line on stderr (``bench run: error: ... (bench run --help)``), exit code 2."""
@@ -429,7 +266,7 @@ def command_parser(
         epilog=epilog,
         formatter_class=HelpFormatter,
     )
-    for action, cls in _TRACKED.items():
+    for action, cls in TRACKED.items():
         p.register("action", action, cls)
     return p
 
