@@ -105,6 +105,23 @@ def test_read_only_output_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "not writable" in line and not list(out.iterdir())
 
 
+def test_output_dir_without_write_permission(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write test of the output folder fails as in a read-only folder (also when the tests run as root)."""
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+    out = tmp_path / "ro"
+    out.mkdir()
+    line = _refused(["run", "--dataset", str(_pairs(tmp_path)), "--output-dir", str(out)], capsys)
+    assert line == f"error: --output-dir {out} is not writable (Permission denied): choose another folder"
+    assert not list(out.iterdir())
+
+
 def test_dataset_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     image = _pairs(tmp_path) / "rain" / "1.png"
     line = _refused(["run", "--dataset", str(image), "--output-dir", str(tmp_path / "runs")], capsys)

@@ -87,7 +87,8 @@ def test_long_commands_have_no_progress_and_metrics_are_plural() -> None:
 def test_help_has_purpose_examples_defaults_and_no_markup(command: str) -> None:
     text = COMMANDS[command].format_help()
     assert "examples:\n  bench " in text or "examples:\n  torchrun " in text, command
-    assert sum(line.startswith("  bench ") or "-m bench" in line for line in text.splitlines()) >= 2, command
+    examples = text.split("examples:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert 2 <= len(examples) <= 4 and all(" bench " in f" {e}" for e in examples), (command, examples)
     assert "``" not in text and "::" not in text and ":func:" not in text, command
     assert "docs/cli.md" in text
     shown = [a for a in _visible(COMMANDS[command]) if a.default not in (None, False, [], argparse.SUPPRESS)]
