@@ -111,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from bench.engine.checkpoint import load_checkpoint
-    from bench.engine.train import export_weights
     from bench.fileio import file_sha256
+    from bench.train import export_weights
 
     checkpoint = args.run_dir / args.checkpoint
     payload = load_checkpoint(checkpoint)

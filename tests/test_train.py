@@ -20,7 +20,7 @@ from bench.data.paired import detect_pairs
 from bench.engine.checkpoint import load_checkpoint
 from bench.engine.patches import PatchDataset, PatchSampler, PatchSpec, dihedral, split_pairs
 from bench.engine.schedule import LRSchedule, ScheduledLR
-from bench.engine.train import TrainConfig, Trainer, export_weights
+from bench.train import TrainConfig, Trainer, export_weights
 from derainers.base import Derainer, DerainerCard
 
 REPO = Path(__file__).resolve().parents[1]

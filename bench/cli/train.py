@@ -152,7 +152,7 @@ def add_parser(sub: Any, help_text: str) -> None:
     p.set_defaults(func=run)
 
 
-def build_config(args: argparse.Namespace):  # -> bench.engine.train.TrainConfig
+def build_config(args: argparse.Namespace):  # -> bench.train.TrainConfig
     """Merge defaults, the resumed checkpoint's configuration and the options given on the command line.
 
     Raises:
@@ -160,7 +160,7 @@ def build_config(args: argparse.Namespace):  # -> bench.engine.train.TrainConfig
         FileNotFoundError: the checkpoint to resume from does not exist.
     """
     from bench.cli.options import explicit
-    from bench.engine.train import TrainConfig
+    from bench.train import TrainConfig
 
     given = explicit(args)
     cli = _cli_values(args)
@@ -212,7 +212,7 @@ def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from bench.cli.checks import check_output_dir
-    from bench.engine.train import Trainer, export_weights
+    from bench.train import Trainer, export_weights
 
     config = build_config(args)
     check_output_dir(config.output_dir)

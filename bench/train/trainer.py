@@ -36,9 +36,9 @@ from bench.engine.plain import json_safe
 from bench.engine.precision import autocast, autocast_dtype, cpu_description
 from bench.engine.rng import capture_rng, restore_rng
 from bench.engine.schedule import ScheduledLR
-from bench.engine.train_checkpoint import CHECKPOINT_FORMAT, restore_training, save_training
-from bench.engine.train_config import AmpMode, TrainConfig, TrainResult
-from bench.engine.train_log import METRICS_COLUMNS, MetricsLog
+from bench.train.checkpoint import CHECKPOINT_FORMAT, restore_training, save_training
+from bench.train.config import AmpMode, TrainConfig, TrainResult
+from bench.train.log import METRICS_COLUMNS, MetricsLog
 
 __all__ = [
     "CHECKPOINT_FORMAT",

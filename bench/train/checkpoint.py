@@ -23,7 +23,7 @@ from bench.engine.patches import PatchSampler
 from bench.engine.plain import plain
 from bench.engine.rng import capture_rng, restore_rng
 from bench.engine.schedule import ScheduledLR
-from bench.engine.train_config import TrainConfig, TrainResult
+from bench.train.config import TrainConfig, TrainResult
 
 if TYPE_CHECKING:
     from derainers.base import Derainer
