@@ -37,7 +37,8 @@ from bench.stats.bootstrap import (
     sign_flip_test,
     summarize,
 )
-from bench.stats.samples import RecordData, SamplesError, derive, derived_keys, record_data
+from bench.stats.derived import derive, derived_keys
+from bench.stats.samples import RecordData, SamplesError, record_data
 
 logger = logging.getLogger(__name__)
 

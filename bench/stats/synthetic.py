@@ -94,7 +94,7 @@ def write_synthetic_detection_records(
     from bench.evaluators.scoring import CocoDetectionScorer
     from bench.results.record import write_record
     from bench.results.state import DetectionLog, item_arrays, state_path, write_state
-    from bench.stats.samples import gain_and_recovery
+    from bench.stats.derived import gain_and_recovery
 
     rng = np.random.default_rng(seed)
     truths, shapes = synthetic_truths(rng, n_images)

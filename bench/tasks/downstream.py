@@ -30,8 +30,8 @@ from bench.results.state import (
     DetectionLog,
     merged_detection_log,
 )
+from bench.stats.derived import CONDITIONS, gain_and_recovery
 from bench.stats.intervals import attach_intervals
-from bench.stats.samples import CONDITIONS, gain_and_recovery
 from bench.tasks.base import ItemRef, Task, TaskData
 from bench.tasks.common import Stopwatch
 from bench.tasks.downstream_data import TaskKind, open_downstream_set

@@ -15,7 +15,7 @@ import numpy as np
 from bench.data.labels import LabelFormatError
 from bench.evaluators.base import GroundTruth
 from bench.results.state import ConfusionLog, DetectionLog, StateError
-from bench.stats.samples import CONDITIONS
+from bench.stats.derived import CONDITIONS
 from bench.tasks.downstream import DownstreamTask
 
 
