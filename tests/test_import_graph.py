@@ -48,11 +48,7 @@ LAYERS: dict[str, int] = {
 #: Known upward edges (unit -> unit: the modules that make them), each with its issue.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 #: Known module cycles, each with its issue.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"bench.report.downstream", "bench.report.intervals"}): (
-        "#21: report/downstream <-> report/intervals (the report engineer breaks the report cycles)"
-    ),
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 def _modules() -> dict[str, Path]:

@@ -165,7 +165,7 @@ def summary_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:
           x: +2.00 pp [+0.00, +5.00], p = 0.440 — not distinguishable from zero on 5 images.
     """
     from bench.report.common import derainer_label, digits_for, direction
-    from bench.report.downstream import PERCENT, TITLES, task_metrics
+    from bench.report.downstream_metrics import PERCENT, TITLES, task_metrics
 
     dicts = [dict(r) for r in records]
     metrics = task_metrics(dicts)
