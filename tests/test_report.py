@@ -470,6 +470,26 @@ def test_cells_never_show_negative_zero() -> None:
     assert cells == ["0.00", "0.00", "-0.50"]
 
 
+def test_html_cells_carry_their_interval_as_a_tooltip() -> None:
+    """Defect: the pandas rendering dropped the HTML cells' ``title`` (the 95 % interval on hover)."""
+    from bench.report.table import CellInterval, Column, Table
+
+    table = Table(
+        title="t",
+        columns=[Column("psnr", "psnr", True, 2), Column("n", "n", None, 0)],
+        rows=[
+            {"name": "a", "psnr": 30.0, "n": 3.0, "_ci": {"psnr": CellInterval(29.5, 30.25, marked=True)}},
+            {"name": "b", "psnr": 28.0, "n": 3.0},
+        ],
+    )
+    cells = re.findall(r"<td[^>]*>[^<]*(?:<b>[^<]*</b>)?</td>", table.to_html())
+    assert len(cells) == 6
+    tipped = [c for c in cells if "title=" in c]
+    assert tipped == [c for c in cells if "30.00" in c] and len(tipped) == 1
+    assert 'title="95% interval [29.50, 30.25]"' in tipped[0] and "30.00 ± 0.38*" in tipped[0]
+    assert "title=" not in Table("u", table.columns, rows=[table.rows[1]]).to_html()  # no interval, no tooltip
+
+
 def test_random_downstream_weights_are_flagged_under_the_table() -> None:
     from bench.report.downstream import evaluator_note
 

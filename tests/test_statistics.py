@@ -272,6 +272,9 @@ def test_run_summary_and_report_ci(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "**Paired comparisons — detection on" in text and "mspfn_tiny (random init) − identity: mAP50-95" in text
     assert "p (Holm)" in text and "**Power — detection on" in text
     assert "95% lo" in (tmp_path / "t.csv").read_text()
+    page = tmp_path / "page.html"
+    assert main(["report", "--runs", str(tmp_path / "runs"), "--ci", "--format", "html", "--output", str(page)]) == 0
+    assert 'title="95% interval [' in page.read_text()  # HTML cells show their interval on hover
     assert main(["report", "--runs", str(tmp_path / "runs"), "--ci"]) == 0
     first = capsys.readouterr().out
     assert main(["report", "--runs", str(tmp_path / "runs"), "--ci"]) == 0

@@ -168,6 +168,30 @@ class Table:
                 data[f"{c.header} 95% hi"].append(math.nan if ci is None else ci.hi)
         return data
 
+    def interval_tooltips(self) -> pd.DataFrame | None:
+        """Per cell the text of its 95 % interval (``95% interval [lo, hi]``, "" without one), shaped like
+        :meth:`display_frame`; None when no cell has an interval. HTML shows it as the cell's ``title``.
+
+        Example:
+            >>> t = Table("t", [Column("x", "x")], rows=[{"name": "a", "x": 2.0, "_ci": {"x": CellInterval(1.0, 3.0)}}])
+            >>> t.interval_tooltips().iloc[0].tolist()
+            ['', '95% interval [1.00, 3.00]']
+        """
+        import pandas as pd
+
+        if not self._interval_columns():
+            return None
+        body = []
+        for row in self.rows:
+            cells = [""]
+            for col in self.columns:
+                ci = self.interval(row, col)
+                digits = self._digits(row, col)
+                text = f"95% interval [{self._number(ci.lo, digits)}, {self._number(ci.hi, digits)}]" if ci else ""
+                cells.append(text)
+            body.append(cells)
+        return pd.DataFrame(body, columns=self._headers())
+
     def to_markdown(self) -> str:
         frame = self.display_frame(mark=lambda t: f"**{t}**")
         align = ["left"] + ["right"] * len(self.columns)
@@ -200,6 +224,9 @@ class Table:
         frame = self.display_frame(mark=lambda t: f"<b>{t}</b>", escape=html.escape)
         styler = frame.style.hide(axis="index")
         styler.set_uuid("t" + hashlib.sha1(self.title.encode()).hexdigest()[:8])  # stable ids, one per table
+        tips = self.interval_tooltips()
+        if tips is not None:
+            styler.set_tooltips(tips.set_axis(frame.columns, axis=1), as_title_attribute=True)
         text = styler.to_html(caption=html.escape(self.title), table_attributes="class='bench'")
         return text + "".join(f"<p class='note'>{html.escape(n)}</p>" for n in self.notes)
 
