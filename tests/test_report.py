@@ -470,6 +470,23 @@ def test_cells_never_show_negative_zero() -> None:
     assert cells == ["0.00", "0.00", "-0.50"]
 
 
+def test_table6_markdown_fits_a_terminal_and_wide_keeps_the_blocks_whole() -> None:
+    """Defect: Table 6's Markdown blocks were 400-500 characters wide in a terminal."""
+    wide_text, wide_csv = render_requested(_records(), table="6", fmt="markdown", wide=True)
+    text, csv_text = render_requested(_records(), table="6", fmt="markdown")
+    assert max(len(line) for line in wide_text.splitlines()) > 400  # --wide: one block per group, as before
+    assert max(len(line) for line in text.splitlines()) <= 120
+    assert csv_text == wide_csv  # the CSV always holds the whole blocks
+    headers = lambda md: [h.strip() for line in md.splitlines() if line.startswith("| method") for h in line.split("|")]  # noqa: E731
+    assert set(headers(text)) == set(headers(wide_text))  # every column is shown, in some part
+    assert "(columns 4–6 of 18)" in text  # a metric stays in one part with its gain and recovery:
+    assert re.search(r"\|\s+mAP50-95 \(%\) ↑ \|\s+gain mAP50-95 \(pp\) ↑ \|\s+recovery mAP50-95 \(%\) ↑ \|\n", text)
+    assert _cell(text, "**45.00**") and _cell(wide_text, "**45.00**")  # best over all rows, also in a part
+    detection = next(t for t in table6(_records()) if t.title.startswith("Table 6 — detection"))
+    assert text.count("The paper reports no numbers on this set") == 1  # notes after the last part only
+    assert len(detection.width_parts(120)) == 6 and detection.width_parts(10_000) == [detection]
+
+
 def test_html_cells_carry_their_interval_as_a_tooltip() -> None:
     """Defect: the pandas rendering dropped the HTML cells' ``title`` (the 95 % interval on hover)."""
     from bench.report.table import CellInterval, Column, Table

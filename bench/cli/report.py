@@ -6,7 +6,7 @@ between derainers computed from the stored per-image data; ``--power`` the image
 
 A table only ever holds records of one dataset identity, protocol and image subset (shards left out,
 duplicates collapsed, each with a note; ``--allow-mixed`` overrides); Tables 4 and 5 use the paper's compact
-layout unless ``--wide``. ``--format html`` to a terminal is refused: give ``--output FILE``
+layout and Table 6's Markdown is cut into parts that fit 120 columns, unless ``--wide``. ``--format html`` to a terminal is refused: give ``--output FILE``
 (docs/results.md).
 """
 
@@ -50,7 +50,8 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument(
         "--wide",
         action="store_true",
-        help="Tables 4 and 5 as one block per dataset with ours, paper and Δ columns (default: the paper's compact layout)",
+        help="Tables 4 and 5 as one block per dataset with ours, paper and Δ columns (default: the paper's compact "
+        "layout); Table 6's Markdown as whole blocks (default: cut into parts that fit 120 columns)",
     )
     p.add_argument(
         "--allow-mixed",

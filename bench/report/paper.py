@@ -36,6 +36,10 @@ __all__ = [
 ]
 
 
+#: Widest Markdown line of a Table 6 block in a terminal (``--wide``: the whole block).
+TERMINAL_WIDTH = 120
+
+
 def requested_tables(
     records: Sequence[Record],
     table: str | None = None,
@@ -122,4 +126,14 @@ def render_requested(
         from bench.report.html import render_page
 
         return render_page(records, tables), csv_text
+    if fmt in ("markdown", "md") and not wide:  # a terminal: Table 6's blocks cut to fit (--wide: whole)
+        return "\n\n".join(_terminal_markdown(t) for t in tables), csv_text
     return "\n\n".join(t.render(fmt) for t in tables), csv_text
+
+
+def _terminal_markdown(table: Table) -> str:
+    """Markdown of a table; one marked ``fit_terminal`` (Table 6) in parts of at most :data:`TERMINAL_WIDTH`
+    characters a line, its title and notes wrapped."""
+    if not table.fit_terminal:
+        return table.to_markdown()
+    return "\n\n".join(p.to_markdown(width=TERMINAL_WIDTH) for p in table.width_parts(TERMINAL_WIDTH))

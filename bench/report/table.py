@@ -12,6 +12,7 @@ import copy
 import hashlib
 import html
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -61,6 +62,8 @@ class Table:
     row_key: str = "name"
     row_title: str = "method"
     notes: list[str] = field(default_factory=list)
+    #: Split by :meth:`width_parts` in a terminal's Markdown (Table 6's blocks; ``--wide`` keeps them whole).
+    fit_terminal: bool = False
 
     def best(self) -> dict[str, float]:
         """Best finite value per ranked column."""
@@ -192,12 +195,19 @@ class Table:
             body.append(cells)
         return pd.DataFrame(body, columns=self._headers())
 
-    def to_markdown(self) -> str:
+    def to_markdown(self, width: int | None = None) -> str:
+        """Markdown: the bold title, the table (tabulate's pipe format), the notes as paragraphs; with
+        ``width`` the title and notes are wrapped at ``width`` characters (Markdown joins the lines again)."""
         frame = self.display_frame(mark=lambda t: f"**{t}**")
         align = ["left"] + ["right"] * len(self.columns)
         body = frame.to_markdown(index=False, colalign=align, disable_numparse=True) if self.columns else ""
-        lines = [f"**{self.title}**", "", body] if body else [f"**{self.title}**"]
-        return "\n".join(lines + [f"\n{n}" for n in self.notes])
+
+        def wrap(text: str) -> str:
+            return text if width is None else "\n".join(textwrap.wrap(text, width, break_on_hyphens=False))
+
+        title = wrap(f"**{self.title}**")
+        lines = [title, "", body] if body else [title]
+        return "\n".join(lines + [f"\n{wrap(n)}" for n in self.notes])
 
     def to_csv(self) -> str:
         """CSV of the numbers (``repr`` precision; empty for a missing cell), the notes as ``# `` lines below."""
@@ -251,6 +261,49 @@ class Table:
             part.notes = list(self.notes) if stop == n else []
             parts.append(part)
         return parts
+
+    def width_parts(self, max_width: int) -> list[Table]:
+        """The table cut into parts whose Markdown lines are at most ``max_width`` characters where the
+        columns allow, each with the row names; a column stays in one part with the ``gain.*``,
+        ``recovery.*``, ``paper.*`` and ``delta.*`` columns that follow it. Titles say which columns a part
+        has; the notes follow the last part.
+
+        Example:
+            >>> cols = [Column(f"c{i}", "a long column header " + str(i)) for i in range(6)]
+            >>> t = Table("t", cols, rows=[{"name": "a"}], notes=["n"])
+            >>> [(p.title, len(p.columns)) for p in t.width_parts(80)]
+            [('t (columns 1–2 of 6)', 2), ('t (columns 3–4 of 6)', 2), ('t (columns 5–6 of 6)', 2)]
+        """
+        units: list[list[Column]] = []
+        for col in self.columns:
+            if units and col.key.startswith(("gain.", "recovery.", "paper.", "delta.")):
+                units[-1].append(col)
+            else:
+                units.append([col])
+        spans: list[list[Column]] = []
+        for unit in units:
+            if spans and self._markdown_width(spans[-1] + unit) <= max_width:
+                spans[-1] = spans[-1] + unit
+            else:
+                spans.append(list(unit))
+        if len(spans) <= 1:
+            return [self]
+        parts: list[Table] = []
+        start, n = 0, len(self.columns)
+        for span in spans:
+            part = copy.copy(self)
+            part.columns = span
+            part.title = f"{self.title} (columns {start + 1}–{start + len(span)} of {n})"
+            start += len(span)
+            part.notes = list(self.notes) if start == n else []
+            parts.append(part)
+        return parts
+
+    def _markdown_width(self, columns: list[Column]) -> int:
+        """The widest line of this table's Markdown body with only ``columns``."""
+        part = copy.copy(self)
+        part.columns, part.title, part.notes = columns, "", []
+        return max(len(line) for line in part.to_markdown().splitlines()[2:])
 
     def render(self, fmt: str) -> str:
         renderers = {

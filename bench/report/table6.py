@@ -126,6 +126,8 @@ def table6(
                 "notes; scores of different models and sets are not comparable cell by cell.",
             )
             tables.append(t)
+    for t in tables:
+        t.fit_terminal = True
     return tables
 
 
