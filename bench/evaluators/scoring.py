@@ -15,16 +15,13 @@ Boxes are ``x1, y1, x2, y2`` pixels; IoU is area-based (no +1), as in pycocotool
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 
 from bench.evaluators.base import Detections, GroundTruth
+from bench.evaluators.coco_map import CocoImage, ap_breakdown, coco_map
 from bench.evaluators.matching import (
     DEFAULT_IOU_VARIANT,
     IOU_VARIANTS,
@@ -51,98 +48,9 @@ __all__ = [
     "pseudo_ground_truth",
 ]
 
-logger = logging.getLogger(__name__)
 
 DETECTION_KEYS: tuple[str, ...] = ("map50_95", "map50", "precision", "recall", "iou")
 INSTANCE_KEYS: tuple[str, ...] = ("mask_map50_95", "mask_map50", "box_map50_95", "box_map50")
-
-
-@dataclass
-class _Image:
-    image_id: int
-    name: str
-    height: int
-    width: int
-    gt_boxes: np.ndarray
-    gt_labels: np.ndarray
-    gt_crowd: np.ndarray
-    gt_rles: list[dict[str, Any]] | None
-    dt_boxes: np.ndarray
-    dt_scores: np.ndarray
-    dt_labels: np.ndarray
-    dt_rles: list[dict[str, Any]] | None
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-def _mean_valid(values: np.ndarray) -> float | None:
-    """Mean of COCOeval precision entries that are defined (> -1); None when none is."""
-    valid = values[values > -1]
-    return float(np.mean(valid)) if valid.size else None
-
-
-def ap_breakdown(evaluator: Any | None, annotations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Per-class AP and AP by object size from an accumulated ``COCOeval`` (what ``summarize`` prints).
-
-    Args:
-        evaluator: A ``COCOeval`` after ``evaluate()`` and ``accumulate()``; category id = class index + 1.
-            ``None`` when there were no detections at all (AP 0 wherever there are objects).
-        annotations: Its ground-truth annotations (to count each class's non-crowd objects).
-
-    Returns:
-        ``{"per_class": {class index: {"ap", "ap50", "n_objects"}}, "by_size": {"small" | "medium" |
-        "large": {"ap", "ap50", "n_objects"}}, "area_ranges": ...}``; AP is None where undefined (no object
-        of that class or size). Classes without ground-truth objects are left out.
-    """
-    from pycocotools.cocoeval import Params
-
-    params = evaluator.params if evaluator is not None else Params(iouType="bbox")
-    if evaluator is None:
-        params.catIds = sorted({int(a["category_id"]) for a in annotations})
-        shape = (len(params.iouThrs), len(params.recThrs), len(params.catIds), len(params.areaRng), 1)
-        precision = np.zeros(shape)
-        for a, (lo, hi) in enumerate(params.areaRng):  # -1 (undefined) where no object of that size exists
-            if not any(lo <= float(x["area"]) < hi and not x.get("iscrowd") for x in annotations):
-                precision[:, :, :, a, :] = -1
-    else:
-        precision = evaluator.eval["precision"]  # (T, R, K, A, M)
-    at50 = np.isclose(params.iouThrs, 0.5)
-    objects: dict[int, int] = {}
-    sizes: dict[str, int] = {}
-    labels = list(params.areaRngLbl)
-    for ann in annotations:
-        if ann.get("iscrowd"):
-            continue
-        objects[int(ann["category_id"])] = objects.get(int(ann["category_id"]), 0) + 1
-        for label, (lo, hi) in zip(labels, params.areaRng):
-            if label != "all" and lo <= float(ann["area"]) < hi:
-                sizes[label] = sizes.get(label, 0) + 1
-    per_class: dict[str, dict[str, Any]] = {}
-    for k, cat_id in enumerate(params.catIds):
-        if objects.get(int(cat_id), 0) == 0:
-            continue
-        p = precision[:, :, k, 0, -1]
-        per_class[str(int(cat_id) - 1)] = {
-            "ap": _mean_valid(p),
-            "ap50": _mean_valid(p[at50]),
-            "n_objects": objects[int(cat_id)],
-        }
-    by_size = {
-        label: {
-            "ap": _mean_valid(precision[:, :, :, a, -1]),
-            "ap50": _mean_valid(precision[at50][:, :, :, a, -1]),
-            "n_objects": sizes.get(label, 0),
-        }
-        for a, label in enumerate(labels)
-        if label != "all"
-    }
-    ranges = {label: [float(lo), float(hi)] for label, (lo, hi) in zip(labels, params.areaRng) if label != "all"}
-    return {"per_class": per_class, "by_size": by_size, "area_ranges": ranges}
-
-
-def _xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
-    out = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).copy()
-    out[:, 2:] -= out[:, :2]
-    return out
 
 
 class CocoDetectionScorer:
@@ -181,7 +89,7 @@ class CocoDetectionScorer:
         self.match_iou = float(match_iou)
         self.max_dets = int(max_dets)
         self.zero_division = float(zero_division)
-        self._images: list[_Image] = []
+        self._images: list[CocoImage] = []
         self._breakdowns: dict[str, dict[str, Any]] = {}
 
     def config(self) -> dict[str, Any]:
@@ -235,7 +143,7 @@ class CocoDetectionScorer:
                 gt_rles = [] if gt.masks is None else encode_masks(gt.masks)  # None: an image without objects
                 dt_rles = [] if det.masks is None else encode_masks(det.masks)
             n_gt = len(gt.labels)
-            record = _Image(
+            record = CocoImage(
                 image_id=image_id,
                 name=name,
                 height=height,
@@ -265,7 +173,7 @@ class CocoDetectionScorer:
         extent = np.ceil(boxes[:, 2:].max(axis=0)) if len(boxes) else np.ones(2)
         return int(max(extent[1], 1)), int(max(extent[0], 1))
 
-    def _operating_point(self, rec: _Image) -> tuple[dict[str, int], dict[str, tuple[float, int]]]:
+    def _operating_point(self, rec: CocoImage) -> tuple[dict[str, int], dict[str, tuple[float, int]]]:
         keep = rec.dt_scores >= self.score_threshold
         idx = np.flatnonzero(keep)
         if self.use_masks and rec.dt_rles is not None and rec.gt_rles is not None:
@@ -306,80 +214,13 @@ class CocoDetectionScorer:
             **ious,
         }
 
-    def _coco_eval(self, iou_type: str) -> tuple[float, float]:
+    def _coco_eval(self, iou_type: Literal["bbox", "segm"]) -> tuple[float, float]:
         """pycocotools AP@[.5:.95] and AP@.5 (NaN when there is no ground truth at all)."""
-        from pycocotools.coco import COCO
-        from pycocotools.cocoeval import COCOeval
-
-        self._breakdowns.pop(iou_type, None)  # none when mAP is undefined or trivially 0
-        categories: set[int] = set()
-        images: list[dict[str, Any]] = []
-        annotations: list[dict[str, Any]] = []
-        results: list[dict[str, Any]] = []
-        for rec in self._images:
-            images.append({"id": rec.image_id, "height": rec.height, "width": rec.width})
-            gt_xywh = _xyxy_to_xywh(rec.gt_boxes)
-            for k in range(len(rec.gt_labels)):
-                ann: dict[str, Any] = {
-                    "id": len(annotations) + 1,
-                    "image_id": rec.image_id,
-                    "category_id": int(rec.gt_labels[k]) + 1,
-                    "bbox": gt_xywh[k].tolist(),
-                    "area": float(gt_xywh[k, 2] * gt_xywh[k, 3]),
-                    "iscrowd": int(rec.gt_crowd[k]),
-                }
-                if iou_type == "segm":
-                    from pycocotools import mask as mask_utils
-
-                    assert rec.gt_rles is not None
-                    ann["segmentation"] = rec.gt_rles[k]
-                    ann["area"] = float(mask_utils.area(rec.gt_rles[k]))
-                annotations.append(ann)
-                categories.add(int(rec.gt_labels[k]) + 1)
-            dt_xywh = _xyxy_to_xywh(rec.dt_boxes)
-            for k in range(len(rec.dt_labels)):
-                res: dict[str, Any] = {
-                    "image_id": rec.image_id,
-                    "category_id": int(rec.dt_labels[k]) + 1,
-                    "score": float(rec.dt_scores[k]),
-                }
-                if iou_type == "segm":
-                    assert rec.dt_rles is not None
-                    res["segmentation"] = rec.dt_rles[k]
-                else:
-                    res["bbox"] = dt_xywh[k].tolist()
-                results.append(res)
-                categories.add(int(rec.dt_labels[k]) + 1)
-        if not annotations:
-            logger.warning("no ground-truth objects: mAP is undefined (NaN)")
-            return float("nan"), float("nan")
-        if not results:  # nothing detected: every class and size with objects has AP 0
-            self._breakdowns[iou_type] = ap_breakdown(None, annotations)
-            return 0.0, 0.0
-        gt_api = COCO()
-        gt_api.dataset = {
-            "images": images,
-            "annotations": annotations,
-            "categories": [{"id": c, "name": str(c)} for c in sorted(categories)],
-        }
-        with contextlib.redirect_stdout(io.StringIO()):
-            gt_api.createIndex()
-            dt_api = gt_api.loadRes(results)
-            evaluator = COCOeval(gt_api, dt_api, iouType=iou_type)
-            evaluator.params.maxDets = [1, 10, self.max_dets]
-            evaluator.evaluate()
-            evaluator.accumulate()
-        # As COCOeval.summarize: mean over IoU thresholds, recall points and categories of the interpolated
-        # precision (area "all", the last max-dets setting), ignoring -1 (categories without ground truth).
-        precision = evaluator.eval["precision"][:, :, :, 0, -1]  # (T, R, K)
-
-        def mean_valid(values: np.ndarray) -> float:
-            valid = values[values > -1]
-            return float(np.mean(valid)) if valid.size else float("nan")
-
-        iou_thrs = evaluator.params.iouThrs
-        self._breakdowns[iou_type] = ap_breakdown(evaluator, annotations)
-        return mean_valid(precision), mean_valid(precision[np.isclose(iou_thrs, 0.5)])
+        map50_95, map50, breakdown = coco_map(self._images, iou_type, self.max_dets)
+        self._breakdowns.pop(iou_type, None)  # none when mAP is undefined
+        if breakdown is not None:
+            self._breakdowns[iou_type] = breakdown
+        return map50_95, map50
 
     def ap_breakdown(self) -> dict[str, Any]:
         """Per-class AP and AP by object size of the last :meth:`compute` (per IoU type: ``bbox``, ``segm``)."""

@@ -13,15 +13,36 @@ the MATLAB/Octave reference values in the calibration folder; nothing here is ty
 
 from __future__ import annotations
 
-import csv
 import functools
-import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
-Group = Literal["weights", "metric", "params", "downstream", "paper"]
+from bench.reproduce.check_types import (
+    Check,
+    CheckError,
+    Context,
+    Expected,
+    Group,
+    Measure,
+    Measurement,
+    calibration_dir,
+)
+from bench.reproduce.matlab_checks import metric_checks
+
+__all__ = [
+    "PROTOCOL_FAMILY",
+    "WEIGHTS_PROTOCOLS",
+    "Check",
+    "CheckError",
+    "Context",
+    "Expected",
+    "Group",
+    "Measure",
+    "Measurement",
+    "all_checks",
+    "calibration_dir",
+    "select",
+]
 
 #: How each weights family's authors scored their weights, in bench's terms: output quantisation,
 #: crop, and which bench metric stands for each published metric key (``None``: the key itself).
@@ -37,93 +58,6 @@ WEIGHTS_PROTOCOLS: dict[str, dict[str, Any]] = {
 }
 #: Derainers scored under another family's protocol (the PReNet variants share PReNet's scripts).
 PROTOCOL_FAMILY: dict[str, str] = {"prenet_r": "prenet", "prn": "prenet", "prn_r": "prenet"}
-
-
-class CheckError(RuntimeError):
-    """A check ran but its result cannot be trusted (e.g. the weights it names were not loaded)."""
-
-
-@dataclass(frozen=True)
-class Expected:
-    """One published number.
-
-    Attributes:
-        metric: The measured key it is compared with (a bench metric, or ``params_m``).
-        published: The published value.
-        label: What the source called it, when that differs from ``metric`` (``psnr`` for DDN).
-    """
-
-    metric: str
-    published: float
-    label: str = ""
-
-
-@dataclass(frozen=True)
-class Context:
-    """Where and how checks run: limits, folders, device."""
-
-    limit: int | None = None
-    output_dir: str | None = None
-    data_root: str | None = None
-    calibration_dir: Path | None = None
-    device: str = "cpu"
-    workers: int = 2
-
-
-@dataclass
-class Measurement:
-    """What a check measured: one value per compared key, over ``n_items`` images."""
-
-    values: dict[str, float]
-    n_items: int
-    notes: dict[str, str] = field(default_factory=dict)
-    record: str | None = None
-    published: dict[str, float] = field(default_factory=dict)  # reference values over the same images
-
-
-Measure = Callable[[Context], Measurement]
-
-
-@dataclass(frozen=True)
-class Check:
-    """One published-number check.
-
-    Attributes:
-        name: Lower-case identifier for ``--only`` (``prenet-rain100l``).
-        group: ``weights`` (a weights' authors' score), ``metric`` (MATLAB reference code),
-            ``params`` (a paper's parameter count), ``downstream`` (a downstream model's score),
-            ``paper`` (paper tables that no released weights can reproduce).
-        subject: The model and weights, e.g. ``prenet (weights Rain100L)``.
-        dataset: The test set of the published numbers.
-        protocol: The protocol in a few words (``Y unrounded, trunc, no crop``).
-        source: Who published the numbers.
-        expected: The published numbers.
-        measure: Runs the bench side; ``None`` when the check cannot run here.
-        skip_reason: Why a check without ``measure`` is skipped.
-        command: The ``bench run`` command that measures the same thing, when there is one.
-    """
-
-    name: str
-    group: Group
-    subject: str
-    dataset: str
-    protocol: str
-    source: str
-    expected: tuple[Expected, ...]
-    measure: Measure | None = None
-    skip_reason: str = ""
-    command: str = ""
-
-
-def calibration_dir(data_root: str | os.PathLike[str] | None = None) -> Path | None:
-    """The MATLAB reference values: ``$BENCH_CALIBRATION``, else ``calibration/`` beside the data root."""
-    from bench.paths import data_root as resolve_root
-
-    explicit = os.environ.get("BENCH_CALIBRATION")
-    if explicit:
-        return Path(explicit).expanduser()
-    root = resolve_root(data_root)
-    return None if root is None else root.parent / "calibration"
 
 
 # --- measuring through bench.evaluate ---------------------------------------------------------
@@ -245,148 +179,6 @@ def _umrl_check() -> Check:
             "Table 4's UMRL row is a model the MSPFN authors retrained, whose weights are not released"
         ),
     )
-
-
-# --- metric implementations against MATLAB ------------------------------------------------------
-
-
-def _reference_rows(ctx: Context, file: str) -> list[dict[str, str]]:
-    from bench.paths import MissingDataError
-
-    folder = ctx.calibration_dir or calibration_dir(ctx.data_root)
-    path = None if folder is None else folder / file
-    if path is None or not path.is_file():
-        raise MissingDataError(
-            f"MATLAB reference values {file} not found (set BENCH_CALIBRATION or place calibration/ beside the data root)"
-        )
-    with path.open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _compare_rows(
-    reference: dict[str, dict[str, float]], measured: dict[str, dict[str, float]], keys: Sequence[str]
-) -> Measurement:
-    """Means over the images both hold, and the largest per-image difference of each key."""
-    ids = [i for i in reference if i in measured]
-    if not ids:
-        raise CheckError("no image of the reference file was scored")
-    out = Measurement(values={}, n_items=len(ids))
-    for key in keys:
-        out.values[key] = sum(measured[i][key] for i in ids) / len(ids)
-        out.published[key] = sum(reference[i][key] for i in ids) / len(ids)
-        worst = max(abs(measured[i][key] - reference[i][key]) for i in ids)
-        out.notes[key] = f"max |Δ| per image {worst:.1e}"
-    return out
-
-
-def _psnr_ssim_vs_matlab(ctx: Context) -> Measurement:
-    keys = ("psnr_y", "ssim_y", "psnr_rgb", "psnr_y_float", "ssim_y_float")
-    rows = _reference_rows(ctx, "psnr_ssim_raintrainl.csv")[: ctx.limit or None]
-    reference = {r["pair_id"]: {k: float(r[k]) for k in keys} for r in rows}
-    from bench.api import evaluate
-
-    record = evaluate(
-        "identity",
-        "restoration",
-        "RainTrainL",
-        data_root=ctx.data_root,
-        ids=list(reference),
-        metrics=list(keys),
-        output_dir=ctx.output_dir,
-        device=ctx.device,
-        workers=ctx.workers,
-        resume=False,  # measure afresh: never reuse the rows of an earlier run
-    )
-    measured = {r["id"]: {k: float(r[k]) for k in keys} for r in record.get("rows") or []}
-    out = _compare_rows(reference, measured, keys)
-    out.record = record.get("_path")
-    return out
-
-
-def _niqe_sseq_vs_matlab(ctx: Context) -> Measurement:
-    keys = ("niqe", "sseq")
-    rows = [r for r in _reference_rows(ctx, "noref_reference.csv") if r["file"].startswith("rain/Real147/")]
-    rows = rows[: ctx.limit or None]
-    reference = {Path(r["file"]).stem: {k: float(r[k]) for k in keys} for r in rows}
-    from bench.api import evaluate
-
-    record = evaluate(
-        "identity",
-        "noref",
-        "Real147",
-        data_root=ctx.data_root,
-        ids=list(reference),
-        metrics=list(keys),
-        output_dir=ctx.output_dir,
-        device=ctx.device,
-        workers=ctx.workers,
-        resume=False,  # measure afresh: never reuse the rows of an earlier run
-    )
-    measured = {r["id"]: {k: float(r[f"rainy.{k}"]) for k in keys} for r in record.get("rows") or []}
-    out = _compare_rows(reference, measured, keys)
-    out.record = record.get("_path")
-    return out
-
-
-def _fsim_vs_matlab(ctx: Context) -> Measurement:
-    from bench.data.images import read_image
-    from bench.metrics.base import StreamingMetric
-    from bench.paths import MissingDataError, data_root
-    from bench.registries import METRICS
-
-    keys = ("fsim", "fsimc")
-    rows = _reference_rows(ctx, "fsim_iqa_calibration.csv")[: ctx.limit or None]
-    root = data_root(ctx.data_root)
-    if root is None or not (root / "images/iqa-calibration").is_dir():
-        raise MissingDataError("images/iqa-calibration not found under the data root")
-    reference = {Path(r["dist_file"]).stem: {k: float(r[k]) for k in keys} for r in rows}
-    measured: dict[str, dict[str, float]] = {}
-    for r in rows:
-        dist, ref = read_image(root / r["dist_file"]), read_image(root / r["ref_file"])
-        measured[Path(r["dist_file"]).stem] = {
-            k: float(StreamingMetric(METRICS.get(k)).update(dist, ref)[0]) for k in keys
-        }
-    return _compare_rows(reference, measured, keys)
-
-
-def _metric_checks() -> list[Check]:
-    octave = "GNU Octave 7.3 running the original .m files (calibration/README.md)"
-    return [
-        Check(
-            name="matlab-psnr-ssim",
-            group="metric",
-            subject="identity (rainy vs clean)",
-            dataset="RainTrainL 1-20",
-            protocol="MATLAB rgb2ycbcr Y (rounded / _float: unrounded), Wang 2003 ssim_index",
-            source=octave,
-            expected=(),  # the reference means over the scored images come with the measurement
-            measure=_psnr_ssim_vs_matlab,
-            command="bench run --derainer identity --task restoration --dataset RainTrainL --ids 1-20 "
-            "--metrics psnr_y ssim_y psnr_rgb psnr_y_float ssim_y_float",
-        ),
-        Check(
-            name="matlab-fsim",
-            group="metric",
-            subject="distorted vs reference image",
-            dataset="iqa-calibration (5 pairs)",
-            protocol="FeatureSIM.m (fsim on rgb2gray, fsimc colour)",
-            source=octave,
-            expected=(),
-            measure=_fsim_vs_matlab,
-            command="bench score fsim fsimc images/iqa-calibration/dist_dir --ref images/iqa-calibration/ref_dir",
-        ),
-        Check(
-            name="matlab-niqe-sseq",
-            group="metric",
-            subject="identity (rainy input)",
-            dataset="Real147 1-10",
-            protocol="LIVE niqe_release; utlive/SSEQ + LIBSVM 3.18",
-            source=octave,
-            expected=(),
-            measure=_niqe_sseq_vs_matlab,
-            command="bench run --derainer identity --task noref --dataset Real147 --ids 1-10 --metrics niqe sseq",
-        ),
-    ]
 
 
 # --- parameter counts of the paper's models -----------------------------------------------------
@@ -514,7 +306,7 @@ def all_checks() -> list[Check]:
         ('matlab-psnr-ssim', True)
     """
     return [
-        *_metric_checks(),
+        *metric_checks(),
         *_weights_checks(),
         _umrl_check(),
         *_params_checks(),

@@ -23,9 +23,9 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -34,92 +34,19 @@ from bench.engine.distributed import DistContext, resolve_device, setup_distribu
 from bench.engine.patches import PatchDataset, PatchSampler, pairs_digest, split_pairs
 from bench.engine.plain import json_safe
 from bench.engine.precision import autocast, autocast_dtype, cpu_description
-from bench.engine.rng import capture_rng, restore_rng
 from bench.engine.schedule import ScheduledLR
-from bench.train.checkpoint import CHECKPOINT_FORMAT, restore_training, save_training
-from bench.train.config import AmpMode, TrainConfig, TrainResult
-from bench.train.log import METRICS_COLUMNS, MetricsLog
+from bench.train.checkpoint import restore_training, save_training
+from bench.train.config import TrainConfig, TrainResult
+from bench.train.log import MetricsLog
+from bench.train.validation import load_val_images, validate
 
-__all__ = [
-    "CHECKPOINT_FORMAT",
-    "METRICS_COLUMNS",
-    "AmpMode",
-    "DistContext",
-    "ExportDtype",
-    "MetricsLog",
-    "TrainConfig",
-    "TrainResult",
-    "Trainer",
-    "capture_rng",
-    "export_weights",
-    "resolve_device",
-    "restore_rng",
-    "setup_distributed",
-    "validate",
-]
+__all__ = ["Trainer"]
 
 if TYPE_CHECKING:
     from bench.data.paired import Pair
     from derainers.base import Derainer
 
 logger = logging.getLogger(__name__)
-
-ExportDtype = Literal["fp32", "fp16", "bf16"]
-
-
-def export_weights(checkpoint: str | Path, out: str | Path, dtype: ExportDtype = "fp16") -> Path:
-    """Write a shippable weights file ``{"state_dict", "model_kwargs", "card"}`` from a training checkpoint.
-
-    Floating-point tensors are cast to ``dtype``; :meth:`derainers.base.Derainer.load_weights` casts them
-    back to the model's dtype when loading.
-
-    Example:
-        >>> export_weights("runs/mspfn/best.pt", "mspfn_rain13k.pt", dtype="fp16")  # doctest: +SKIP
-        PosixPath('mspfn_rain13k.pt')
-    """
-    from bench.engine.checkpoint import load_checkpoint, save_atomic
-
-    torch_dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
-    if torch_dtype is None:
-        raise ValueError(f"export dtype must be fp32, fp16 or bf16, not {dtype!r}")
-    payload = load_checkpoint(checkpoint)
-    if not isinstance(payload, Mapping) or "state_dict" not in payload:
-        raise ValueError(f"{checkpoint}: not a bench checkpoint (no 'state_dict')")
-    state = {k: v.to(torch_dtype) if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
-    card = dict(payload.get("card") or {})
-    card["exported_dtype"] = dtype
-    out = Path(out)
-    save_atomic({"state_dict": state, "model_kwargs": payload.get("model_kwargs", {}), "card": card}, out)
-    return out
-
-
-def validate(
-    model: Derainer,
-    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
-    device: torch.device,
-    *,
-    channels_last: bool = False,
-) -> dict[str, float]:
-    """Mean ``psnr_y``/``ssim_y`` of ``model`` on whole uint8 image pairs (reflect-padded, rounded to uint8).
-
-    The model is left in eval mode; the caller switches it back to training.
-
-    Example:
-        >>> validate(model, [(rainy, clean)], torch.device("cpu"))  # doctest: +SKIP
-        {'psnr_y': 31.2, 'ssim_y': 0.93, 'pairs': 1}
-    """
-    from bench.data.images import quantize
-    from bench.engine.inference import InferenceConfig, InferenceEngine
-    from bench.metrics.fidelity import psnr_y, ssim_y
-
-    engine = InferenceEngine(model, InferenceConfig(device=str(device), precision="fp32", channels_last=channels_last))
-    psnrs: list[float] = []
-    ssims: list[float] = []
-    for rainy, clean in pairs:
-        derained = quantize(engine.derain([rainy])[0], "round")
-        psnrs.append(psnr_y(derained, clean))
-        ssims.append(ssim_y(derained, clean))
-    return {"psnr_y": float(np.mean(psnrs)), "ssim_y": float(np.mean(ssims)), "pairs": len(pairs)}
 
 
 # ---------------------------------------------------------------------------------------------- trainer
@@ -373,7 +300,7 @@ class Trainer:
                     is_best = False
                     if do_val and ctx.is_main:
                         if val_images is None:
-                            val_images = _load_val_images(val_pairs)
+                            val_images = load_val_images(val_pairs)
                         val = validate(model, val_images, device, channels_last=cfg.channels_last)
                         model.train()
                         val = {"step": step, **val}
@@ -460,17 +387,3 @@ class Trainer:
             prefetch_factor=4,
         )
         yield from loader
-
-    # ---------------------------------------------------------------- checkpoints
-
-
-def _load_val_images(pairs: Sequence[Pair]) -> list[tuple[np.ndarray, np.ndarray]]:
-    from bench.data.images import ImageReadError, read_image
-
-    images = []
-    for pair in pairs:
-        rainy, clean = read_image(pair.rainy), read_image(pair.clean)
-        if rainy.shape != clean.shape:
-            raise ImageReadError(f"{pair.rainy}: size differs from its clean image {pair.clean}")
-        images.append((rainy, clean))
-    return images
