@@ -2,7 +2,9 @@
 
 ``--ci`` adds 95 % paired-bootstrap intervals (the records' stored ones) and a table of paired comparisons
 between derainers computed from the stored per-image data; ``--power`` the images needed to detect a
-1 pp mAP / 0.1 dB PSNR difference (docs/statistics.md).
+1 pp mAP / 0.1 dB PSNR difference (docs/statistics.md). ``--conditions`` (always on in HTML) splits
+detection/instance records by the images' time of day and rain preset, with confidence sweeps, rescored
+from the stored detections (bench.report.conditions).
 
 A table only ever holds records of one dataset identity, protocol and image subset (shards left out,
 duplicates collapsed, each with a note; ``--allow-mixed`` overrides); Tables 4 and 5 use the paper's compact
@@ -20,7 +22,7 @@ from typing import Any, cast
 EXAMPLES = (
     "bench report --runs runs > tables.md",
     "bench report --runs runs --table 4,5,6 --format latex --output tables.tex",
-    "bench report --runs runs --ci --holm",
+    "bench report --runs runs --table 6 --conditions --ci --holm",
     "bench report --runs runs --format html --output report.html",
 )
 
@@ -52,6 +54,13 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
         action="store_true",
         help="Tables 4 and 5 as one block per dataset with ours, paper and Δ columns (default: the paper's compact "
         "layout); Table 6's Markdown as whole blocks (default: cut into parts that fit 120 columns)",
+    )
+    p.add_argument(
+        "--conditions",
+        action="store_true",
+        help="detection/instance records whose rows name image conditions (built sets): P, R, IoU and mAP "
+        "per time of day and rain preset, and confidence sweeps, rescored from the stored detections "
+        "(always on with --format html, which also draws precision-recall curves)",
     )
     p.add_argument(
         "--allow-mixed",
@@ -103,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
             "`bench report --format html --output report.html`, or redirect stdout"
         )
     extra = _statistics_tables(records, args)
+    if args.conditions or args.format == "html":
+        from bench.report.conditions import condition_tables
+
+        extra += condition_tables(records)
     from bench.report.paper import render_requested
 
     table = args.table or ("all" if args.format == "html" and not args.pivot else None)

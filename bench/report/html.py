@@ -103,6 +103,10 @@ def plots_html(records: Sequence[Record]) -> str:
             png = fn(recs)
             if png:
                 parts.append(_img(png, f"{task} on {dataset}: {what}", "plot"))
+    from bench.report.conditions import condition_figures
+
+    for alt, image in condition_figures(records):  # precision-recall by time of day / rain preset
+        parts.append(_img(image, alt, "plot"))
     return "".join(parts)
 
 
