@@ -1,7 +1,10 @@
 """Done-when test of issue 22: COCO-, BDD-detection- and BDD-segmentation-layout sources with crowds,
 unlabelled classes and night frames go through ``bench synth`` and ``bench run`` (the CLI, in process), and
 items 1 (classes a set does not label), 2 (crowds end to end, every polygon), 3 (instance runs refused on
-box-only sets) and 7 (selection by a keyed hash) hold on the records.
+box-only sets) and 7 (selection by a keyed hash) hold on the records, and item 8 through ``bench report
+--table 6``: the 2-image builds are "measured only" with the reason, the same builds against the card with
+its count set to 2 (a card the build matches) get the paper's columns, a subset run (1 of 2 images) is
+"measured only" again, and every block states its image count.
 
 The detector is an oracle keyed on the clean images (their ground truth at score 0.9, plus one
 "umbrella", a class BDD100K never labels, and one person inside each crowd region), so every number
@@ -217,3 +220,59 @@ def test_table6_protocol_end_to_end(
     record = _record(tmp_path / "r-sem")
     assert record["dataset"]["n_scored"] == 2 and record["dataset"]["labels"] == "masks"
     assert {r["rain_preset"] for r in record["rows"]} <= {"bdd150-day", "bdd150-night"}
+
+    # item 8 through bench report: a 2-image build is not the paper's set (the card selects 350 / 150)
+    _table6_item8(tmp_path, monkeypatch, capsys)
+
+
+def _report_text(runs: list[Path], out: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """``bench report --table 6 --wide`` of these run folders (copied into one), whitespace-normalised."""
+    import shutil
+
+    out.mkdir()
+    for folder in runs:
+        for path in folder.iterdir():
+            shutil.copy(path, out / path.name)
+    capsys.readouterr()
+    assert main(["report", "--runs", str(out), "--table", "6", "--wide"]) == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def _table6_item8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import bench.data.builders as builders
+
+    runs = [tmp_path / "r-coco", tmp_path / "r-bdd", tmp_path / "r-sem"]
+    text = _report_text(runs, tmp_path / "all-1", capsys)
+    for name, want in (("coco350", 350), ("bdd350", 350), ("bdd150", 150)):
+        title = f"Table 6 — {'semantic' if name == 'bdd150' else 'detection'} on {name}, 2 images"
+        assert f"{title}," in text and "(measured only)" in text.split(title, 1)[1].split("**", 1)[0], name
+        assert f"Measured only: not the paper's {name.upper()} set (2 images, the card selects {want})" in text, name
+    ours = text.split("**Table 6 (detection) as published", 1)[0]  # our blocks, before the paper's as published
+    assert "Precision (%) paper" not in ours and "mIoU (%) paper" not in ours and "Δ Precision" not in ours
+
+    # the same builds, with the card's count at the fixture's scale (2): the sets match the card, so the
+    # blocks get the paper's columns and Δ, and still state their image count
+    real = builders.load_card
+
+    def card_of_two(name: str) -> dict:
+        card = real(name)
+        card["selection"] = {**card["selection"], "size": 2}
+        return card
+
+    monkeypatch.setattr(builders, "load_card", card_of_two)
+    text = _report_text(runs, tmp_path / "all-2", capsys)
+    assert "Measured only" not in text and "(measured only)" not in text
+    for head in ("Table 6 — detection on coco350, 2 images", "Table 6 — detection on bdd350, 2 images"):
+        block = text.split(head, 1)[1].split("**Table 6 —", 1)[0]
+        assert "ours vs" in block.split("**", 1)[0] and "Precision (%) paper" in block, head
+    sem = text.split("Table 6 — semantic on bdd150, 2 images", 1)[1]
+    assert "ours vs" in sem.split("**", 1)[0] and "mIoU (%) paper" in sem
+
+    # a subset of a matching build (1 of its 2 images scored): measured only, with the reason
+    args = ["run", "--derainer", "identity", "--task", "semantic", "--dataset", str(tmp_path / "sets" / "bdd150")]
+    assert (
+        main([*args, "--output-dir", str(tmp_path / "r-sub"), "--limit", "1", "-o", "evaluator=dummy_segmenter"]) == 0
+    )
+    text = _report_text([tmp_path / "r-sub"], tmp_path / "sub", capsys)
+    assert text.startswith("**Table 6 — semantic on bdd150, 1 images, ") and "(measured only)**" in text
+    assert "Measured only: not the paper's BDD150 set (1 of its 2 images scored)" in text
