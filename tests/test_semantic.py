@@ -246,7 +246,7 @@ def test_espnetv2_cityscapes_pixel_accuracy(data_root: Path) -> None:
     seg = ESPNetv2Segmenter(weights=weights, device="cpu")
     assert seg.input_size == (1024, 512)
     info = seg.describe()
-    assert info["sha256"] and len(info["sha256"]) == 64 and info["input_size"] == [1024, 512]
+    assert info["weights_sha256"] and len(info["weights_sha256"]) == 64 and info["input_size"] == [1024, 512]
     dataset = CityscapesSemantic(data_root / PSEUDO, split="val")
     scorer = SemanticScorer(19, class_names=seg.class_names)
     for _, image, gt in dataset:
@@ -292,7 +292,7 @@ def test_torchvision_backend_random_weights(tmp_path: Path) -> None:
     path = tmp_path / "city_lraspp.pth"
     torch.save({"state_dict": seg.model.state_dict()}, path)
     again = TorchvisionSegmenter("lraspp_mobilenet_v3_large", weights=path, device="cpu", input_size=(96, 64))
-    assert again.describe()["sha256"] and again.describe()["input_size"] == [96, 64]
+    assert again.describe()["weights_sha256"] and again.describe()["input_size"] == [96, 64]
     assert again.predict([image])[0].shape == (48, 80)
     with pytest.raises(ValueError):
         TorchvisionSegmenter("resnet18")

@@ -6,14 +6,15 @@ model's ``class_names`` (COCO: the 80 YOLO classes; Cityscapes: the 19 trainIds)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from bench.data.annotations import Detections, GroundTruth
+from bench.evaluators.info import EvaluatorInfo
 
-__all__ = ["RATIO_METRICS", "Detections", "Detector", "GroundTruth", "Scorer", "Segmenter"]
+__all__ = ["RATIO_METRICS", "Detections", "Detector", "EvaluatorInfo", "GroundTruth", "Scorer", "Segmenter"]
 
 #: Downstream scores stored as fractions in records and shown in percent (as in the paper).
 RATIO_METRICS: frozenset[str] = frozenset(
@@ -46,8 +47,9 @@ class Detector(Protocol):
 
     def predict(self, images: Sequence[np.ndarray]) -> list[Detections]: ...
 
-    def describe(self) -> Mapping[str, Any]:
-        """Weights path and sha256, input size, thresholds: written into the run record."""
+    def describe(self) -> EvaluatorInfo:
+        """Weights path and sha256, input size, thresholds: written into the run record (``describe()`` of a
+        plugin may still return a plain mapping; it is stored in the same schema)."""
         ...
 
 
@@ -60,7 +62,7 @@ class Segmenter(Protocol):
 
     def predict(self, images: Sequence[np.ndarray]) -> list[np.ndarray]: ...
 
-    def describe(self) -> Mapping[str, Any]: ...
+    def describe(self) -> EvaluatorInfo: ...
 
 
 class Scorer(Protocol):

@@ -9,11 +9,12 @@ detector's own output on the clean image), which is what the embedded default do
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from bench.evaluators.base import Detections
+from bench.evaluators.info import EvaluatorInfo
 
 
 class FaceCascadeDetector:
@@ -55,15 +56,18 @@ class FaceCascadeDetector:
             out.append(Detections(boxes, np.ones(len(boxes)), np.zeros(len(boxes), dtype=np.int64)))
         return out
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> EvaluatorInfo:
         import skimage
 
-        return {
-            "evaluator": "FaceCascadeDetector",
+        return EvaluatorInfo(
+            evaluator="FaceCascadeDetector",
             # skimage/__init__.pyi lists __version__ in __all__ but never declares it (it exists at run time)
-            "weights": f"scikit-image {skimage.__version__} lbp_frontal_face_cascade.xml",  # type: ignore[attr-defined]
-            "scale_factor": self.scale_factor,
-            "step_ratio": self.step_ratio,
-            "min_size": self.min_size,
-            "max_size": self.max_size,
-        }
+            weights=f"scikit-image {skimage.__version__} lbp_frontal_face_cascade.xml",  # type: ignore[attr-defined]
+            weights_sha256=None,  # the cascade ships inside scikit-image: its version identifies it
+            options={
+                "scale_factor": self.scale_factor,
+                "step_ratio": self.step_ratio,
+                "min_size": self.min_size,
+                "max_size": self.max_size,
+            },
+        )

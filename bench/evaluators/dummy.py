@@ -7,13 +7,14 @@ reproducible scores, and a cache or streaming bug shows up as a changed number.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from bench.data.cityscapes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from bench.data.labels import COCO80_NAMES
 from bench.evaluators.base import Detections
+from bench.evaluators.info import EvaluatorInfo
 
 
 class DummyDetector:
@@ -89,14 +90,10 @@ class DummyDetector:
         """Fake detections for ``(H, W, 3)`` uint8 RGB images."""
         return [self._detect(im) for im in images]
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "evaluator": "DummyDetector",
-            "grid": self.grid,
-            "conf": self.conf,
-            "with_masks": self.with_masks,
-            "weights": None,
-        }
+    def describe(self) -> EvaluatorInfo:
+        return EvaluatorInfo(
+            "DummyDetector", None, None, options={"grid": self.grid, "conf": self.conf, "with_masks": self.with_masks}
+        )
 
 
 class DummySegmenter:
@@ -134,10 +131,7 @@ class DummySegmenter:
         """``(H, W)`` int64 class maps for ``(H, W, 3)`` uint8 RGB images."""
         return [self._segment(im) for im in images]
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "evaluator": "DummySegmenter",
-            "num_classes": self.num_classes,
-            "ignore_below": self.ignore_below,
-            "weights": None,
-        }
+    def describe(self) -> EvaluatorInfo:
+        return EvaluatorInfo(
+            "DummySegmenter", None, None, options={"num_classes": self.num_classes, "ignore_below": self.ignore_below}
+        )

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 import numpy as np
 import torch
 
 from bench.data.cityscapes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from bench.evaluators.espnetv2_net import ESPNetv2Segmentation, load_espnetv2_state_dict
+from bench.evaluators.info import EvaluatorInfo
 from bench.fileio import file_sha256
 
 logger = logging.getLogger(__name__)
@@ -222,26 +223,28 @@ class ESPNetv2Segmenter:
                     results[k] = label
         return [r for r in results if r is not None]
 
-    def describe(self) -> Mapping[str, Any]:
+    def describe(self) -> EvaluatorInfo:
         """Weights, hashes, sizes and pre/post-processing, for the run record."""
         by_size = {f"{w}x{h}": self.hashes.get((w, h)) for w, h in self.models}
-        return {
-            "evaluator": "espnetv2",
-            "model": f"ESPNetv2 s={self.scale} Cityscapes (sacmehta/EdgeNets)",
-            "weights": str(self.weights_path) if self.weights_path else None,
-            "sha256": self.sha256,
-            "input_size": list(self.input_size),
-            "weights_by_size": by_size,
-            "weights_rule": "an image of exactly a weights file's size uses that file; others the input_size weights",
-            "resize": self.resize,
-            "num_classes": len(self.class_names),
-            "outputs": self.num_outputs,
-            "background_output": len(self.class_names),
-            "ignore_index": self.ignore_index,
-            "preprocess": (
-                "PIL bilinear resize to the weights' width, height by aspect ratio rounded to 16 (keep_aspect) "
-                "or to the weights' size (stretch); /255, ImageNet mean/std"
-            ),
-            "postprocess": "argmax over 20 logits (bilinear-upsampled), background -> 255, PIL nearest resize back",
-            "device": str(self.device),
-        }
+        return EvaluatorInfo(
+            evaluator="espnetv2",
+            model=f"ESPNetv2 s={self.scale} Cityscapes (sacmehta/EdgeNets)",
+            weights=str(self.weights_path) if self.weights_path else None,
+            weights_sha256=self.sha256,
+            device=str(self.device),
+            options={
+                "input_size": list(self.input_size),
+                "weights_by_size": by_size,
+                "weights_rule": "an image of exactly a weights file's size uses that file; others the input_size weights",
+                "resize": self.resize,
+                "num_classes": len(self.class_names),
+                "outputs": self.num_outputs,
+                "background_output": len(self.class_names),
+                "ignore_index": self.ignore_index,
+                "preprocess": (
+                    "PIL bilinear resize to the weights' width, height by aspect ratio rounded to 16 (keep_aspect) "
+                    "or to the weights' size (stretch); /255, ImageNet mean/std"
+                ),
+                "postprocess": "argmax over 20 logits (bilinear-upsampled), background -> 255, PIL nearest resize back",
+            },
+        )

@@ -25,6 +25,7 @@ import numpy as np
 
 from bench.data.labels import COCO80_NAMES, coco91_to_coco80
 from bench.evaluators.base import Detections
+from bench.evaluators.info import EvaluatorInfo
 from bench.paths import MissingDataError, weights_root
 
 logger = logging.getLogger(__name__)
@@ -228,23 +229,25 @@ class MaskRCNN:
         model = self.model  # detectron2's DefaultPredictor reads cfg.INPUT.FORMAT images
         return predict_rgb(model, image, str(getattr(model, "input_format", "BGR")))
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> EvaluatorInfo:
         """Backend, weights path and sha256, thresholds, for the run record."""
         from bench.fileio import file_sha256
 
-        return {
-            "evaluator": "MaskRCNN",
-            "backend": self.backend,
-            "variant": self.variant,
-            **({"detectron2_config": self.detectron2_config} if self.backend == "detectron2" else {}),
-            "weights": str(self.weights) if self.weights is not None else None,
-            "weights_sha256": file_sha256(str(self.weights)) if self.weights is not None else None,
-            "random_weights": self.weights is None,
-            "conf": self.conf,
-            "max_det": self.max_det,
-            "mask_threshold": self.mask_threshold,
-            "min_size": self.min_size,
-            "max_size": self.max_size,
-            **{k: v for k, v in self.model_kwargs.items() if isinstance(v, (int, float, str, bool))},
-            "device": self.device,
-        }
+        return EvaluatorInfo(
+            evaluator="MaskRCNN",
+            backend=self.backend,
+            weights=str(self.weights) if self.weights is not None else None,
+            weights_sha256=file_sha256(str(self.weights)) if self.weights is not None else None,
+            random_weights=self.weights is None,
+            device=str(self.device),
+            options={
+                "variant": self.variant,
+                **({"detectron2_config": self.detectron2_config} if self.backend == "detectron2" else {}),
+                "conf": self.conf,
+                "max_det": self.max_det,
+                "mask_threshold": self.mask_threshold,
+                "min_size": self.min_size,
+                "max_size": self.max_size,
+                **{k: v for k, v in self.model_kwargs.items() if isinstance(v, (int, float, str, bool))},
+            },
+        )

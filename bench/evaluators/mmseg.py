@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from bench.data.cityscapes import CITYSCAPES_CLASSES, IGNORE_INDEX
+from bench.evaluators.info import EvaluatorInfo
 from bench.fileio import file_sha256
 from bench.optional import import_backend
 from bench.paths import MissingDataError, weights_root
@@ -280,27 +281,29 @@ class MMSegSegmenter:
             out.append(model_to_cityscapes(label, self.lut))
         return out
 
-    def describe(self) -> Mapping[str, Any]:
+    def describe(self) -> EvaluatorInfo:
         """Config (path and content hash), weights and hash, classes and pipeline, for the run record."""
         import mmseg
 
         cfg_text = json.dumps(self.model.cfg.to_dict(), sort_keys=True, default=str)
-        return {
-            "evaluator": "mmseg",
-            "model": f"mmsegmentation {mmseg.__version__} {self.config_path.stem}",
-            "config": str(self.config_path),
-            "config_sha256": hashlib.sha256(cfg_text.encode()).hexdigest(),
-            "weights": str(self.weights_path) if self.weights_path else None,
-            "sha256": self.sha256,
-            "random_weights": self.weights_path is None,
-            "model_classes": self.model_classes,
-            "class_map": "model classes -> Cityscapes trainIds by name, others -> 255",
-            "num_classes": len(self.class_names),
-            "ignore_index": self.ignore_index,
-            "preprocess": "mmseg test pipeline " + json.dumps(self.test_pipeline, default=str),
-            "postprocess": "mmseg test_step (logits resized to the input, argmax), class map",
-            "device": str(self.device),
-        }
+        return EvaluatorInfo(
+            evaluator="mmseg",
+            model=f"mmsegmentation {mmseg.__version__} {self.config_path.stem}",
+            weights=str(self.weights_path) if self.weights_path else None,
+            weights_sha256=self.sha256,
+            random_weights=self.weights_path is None,
+            device=str(self.device),
+            options={
+                "config": str(self.config_path),
+                "config_sha256": hashlib.sha256(cfg_text.encode()).hexdigest(),
+                "model_classes": self.model_classes,
+                "class_map": "model classes -> Cityscapes trainIds by name, others -> 255",
+                "num_classes": len(self.class_names),
+                "ignore_index": self.ignore_index,
+                "preprocess": "mmseg test pipeline " + json.dumps(self.test_pipeline, default=str),
+                "postprocess": "mmseg test_step (logits resized to the input, argmax), class map",
+            },
+        )
 
 
 def model_to_cityscapes(label: np.ndarray, lut: np.ndarray) -> np.ndarray:

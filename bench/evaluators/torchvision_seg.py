@@ -22,6 +22,7 @@ from typing import Any, cast
 import numpy as np
 
 from bench.data.cityscapes import CITYSCAPES_CLASSES, IGNORE_INDEX
+from bench.evaluators.info import EvaluatorInfo
 
 logger = logging.getLogger(__name__)
 
@@ -153,17 +154,19 @@ class TorchvisionSegmenter:
             out.append(label)
         return out
 
-    def describe(self) -> Mapping[str, Any]:
+    def describe(self) -> EvaluatorInfo:
         """Architecture, weights and hash, sizes, for the run record."""
-        return {
-            "evaluator": "torchvision_seg",
-            "model": f"torchvision {self.arch}",
-            "weights": str(self.weights_path) if self.weights_path else None,
-            "sha256": self.sha256,
-            "num_classes": self.num_classes,
-            "class_names": list(self.class_names),
-            "input_size": list(self.input_size) if self.input_size else "native",
-            "ignore_index": self.ignore_index,
-            "preprocess": "/255, ImageNet mean/std",
-            "device": str(self.device),
-        }
+        return EvaluatorInfo(
+            evaluator="torchvision_seg",
+            model=f"torchvision {self.arch}",
+            weights=str(self.weights_path) if self.weights_path else None,
+            weights_sha256=self.sha256,
+            device=str(self.device),
+            options={
+                "num_classes": self.num_classes,
+                "class_names": list(self.class_names),
+                "input_size": list(self.input_size) if self.input_size else "native",
+                "ignore_index": self.ignore_index,
+                "preprocess": "/255, ImageNet mean/std",
+            },
+        )

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.evaluators.base import Detections
+from bench.evaluators.info import EvaluatorInfo
 from bench.fileio import file_sha256
 from bench.paths import MissingDataError, weights_root
 
@@ -187,21 +188,23 @@ class YoloDetector:
             labels=boxes.cls.cpu().numpy().astype(np.int64),
         )
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> EvaluatorInfo:
         """Weights path and sha256, input size and thresholds, for the run record."""
         weights = Path(self.weights)
-        return {
-            "evaluator": type(self).__name__,
-            "backend": "ultralytics",
-            "task": self.task,
-            "weights": str(self.weights),
-            "weights_sha256": file_sha256(str(weights)) if weights.is_file() else None,
-            "imgsz": self.imgsz,
-            "conf": self.conf,
-            "nms_iou": self.iou,
-            "max_det": self.max_det,
-            "device": self.device,
-        }
+        return EvaluatorInfo(
+            evaluator=type(self).__name__,
+            backend="ultralytics",
+            weights=str(self.weights),
+            weights_sha256=file_sha256(str(weights)) if weights.is_file() else None,
+            device=str(self.device),
+            options={
+                "task": self.task,
+                "imgsz": self.imgsz,
+                "conf": self.conf,
+                "nms_iou": self.iou,
+                "max_det": self.max_det,
+            },
+        )
 
 
 class YoloSegmenter(YoloDetector):

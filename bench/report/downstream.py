@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.evaluators.info import weights_sha256
 from bench.report.common import ReportTable, derainer_label, digits_for, direction, is_random_init, issues_note
 from bench.report.downstream_metrics import CLEAN, FIDELITY, PERCENT, RAIN_INPUT, TITLES, task_metrics
 from bench.report.table import Column, Table
@@ -49,7 +50,7 @@ def evaluator_note(record: dict[str, Any]) -> str:
 
     Example:
         >>> evaluator_note({"config": {"options": {"evaluator": "yolo", "score_threshold": 0.6}},
-        ...                 "evaluator": {"name": "yolo", "weights": "/w/yolov8n.tflite", "sha256": "ab" * 32}})
+        ...                 "evaluator": {"name": "yolo", "weights": "/w/yolov8n.tflite", "weights_sha256": "ab" * 32}})
         'Evaluator: yolo; weights yolov8n.tflite (sha256 abababababab); options: score_threshold=0.6.'
     """
     options = dict((record.get("config") or {}).get("options") or {})
@@ -58,7 +59,7 @@ def evaluator_note(record: dict[str, Any]) -> str:
     parts = [f"Evaluator: {name}"]
     weights = ev.get("weights") or options.get("weights")
     if weights:
-        sha = ev.get("sha256") or ev.get("weights_sha256")  # YOLO evaluators write weights_sha256
+        sha = weights_sha256(ev)  # either key: records before the one EvaluatorInfo schema say "sha256"
         parts.append(f"weights {Path(str(weights)).name}" + (f" (sha256 {str(sha)[:12]})" if sha else ""))
     thresholds = {k: v for k, v in options.items() if k not in ("evaluator", "weights")}
     scoring = ev.get("scoring")

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.evaluators.info import weights_sha256
 from bench.results.record import find_records, stable_hash, to_float
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ def evaluator_options(record: Record) -> dict[str, Any]:
     out: dict[str, Any] = {k: v for k, v in options.items() if k != "weights"}
     if ev.get("name"):
         out["evaluator"] = ev["name"]
-    sha = ev.get("sha256") or ev.get("weights_sha256")
+    sha = weights_sha256(ev)  # either key: records before the one EvaluatorInfo schema say "sha256"
     if sha:
         out["weights_sha256"] = str(sha)[:16]
     elif options.get("weights"):

@@ -35,6 +35,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
+from bench.evaluators.info import normalized
 from bench.results.record import (
     RecordError,
     RunRecord,
@@ -155,8 +156,9 @@ def _check_compatible(shards: Sequence[Shard]) -> None:
             first.record["dataset"], SHARD_DATASET_KEYS
         ):
             raise MergeError(f"{other}: dataset differs from {name}")
-        mine_eval = _without(dict(first.record.get("evaluator") or {}), frozenset({"scoring"}))
-        their_eval = _without(dict(shard.record.get("evaluator") or {}), frozenset({"scoring"}))
+        # normalized: a shard written before the one EvaluatorInfo schema ("sha256") matches a newer one
+        mine_eval = _without(normalized(first.record.get("evaluator")), frozenset({"scoring"}))
+        their_eval = _without(normalized(shard.record.get("evaluator")), frozenset({"scoring"}))
         if mine_eval != their_eval:
             raise MergeError(f"{other}: evaluator differs from {name}")
     seen: dict[int, Path] = {}

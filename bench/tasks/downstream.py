@@ -22,6 +22,7 @@ from bench.data.images import ImageReadError
 from bench.data.labels import LabelFormatError
 from bench.data.paired import Sample
 from bench.evaluators.base import Detections, GroundTruth
+from bench.evaluators.info import evaluator_record
 from bench.metrics.fidelity import psnr_y, ssim_y
 from bench.results.cache import ArrayCache, array_sha256
 from bench.results.record import RunRecord, stable_hash, write_json_atomic
@@ -57,6 +58,11 @@ class DownstreamTask(Task):
     headline: ClassVar[str] = "map50_95"
 
     # ------------------------------------------------------------------ components
+    @property
+    def evaluator_name(self) -> str:
+        """The registry name of the evaluator this run uses (``-o evaluator=...``, else the task's default)."""
+        return str(self.options.get("evaluator", self.default_evaluator))
+
     def build_evaluator(self) -> Any:
         """The evaluator the options name (``-o evaluator=...``), with the task's default weights."""
         return build_evaluator(self.kind, self.default_evaluator, self.options)
@@ -133,7 +139,9 @@ class DownstreamTask(Task):
     def setup(self, model: Any, derainer: dict[str, Any]) -> None:
         cfg = self.config
         self.evaluator = self.build_evaluator()
-        self.eval_desc = dict(self.evaluator.describe())
+        # the one evaluator schema (bench.evaluators.info), also for a plugin whose describe() is a mapping
+        self.eval_desc = evaluator_record(self.evaluator_name, self.evaluator.describe())
+        del self.eval_desc["name"]
         self.model_key = stable_hash(self.eval_desc, 40)
         self.derainer_key = stable_hash(
             {
@@ -212,7 +220,7 @@ class DownstreamTask(Task):
         self.save_label_maps(image_dir, sample.id, self.preds)
 
     def finish(self, record: RunRecord, rows: list[dict[str, Any]]) -> None:
-        record["evaluator"] = {"name": str(self.options.get("evaluator", self.default_evaluator)), **self.eval_desc}
+        record["evaluator"] = {"name": self.evaluator_name, **self.eval_desc}
         label_space = self.data.label_space
         if label_space is not None and self.kind != "semantic":
             record["evaluator"]["label_space"] = {
