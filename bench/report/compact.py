@@ -5,7 +5,7 @@ The paper's rows come first (its numbers as published), then one row per measure
 label). A measured column states how many images were scored; one compact table holds records of one
 protocol only (a second protocol gets its own table, without the paper's rows). Nothing is bold: the
 cells of paper and ours come from different models and images. Differences to the paper: ``--wide``.
-Our cells are read from the pivot of :func:`bench.results.load` (label × condition, metric) of each group.
+Our cells are read from the pivot of :func:`bench.results.load` (:class:`bench.report.values.RecordValues`).
 
 Example:
     >>> [t.title for t in compact_table([], "5")]
@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from bench.report.common import ReportTable, digits_for, issues_note
 from bench.report.grouping import Group
@@ -23,10 +22,8 @@ from bench.report.paper_common import Record, finite, paper_digits
 from bench.report.paper_tables import paper_groups
 from bench.report.published import PaperTable, Published, load_published
 from bench.report.table import Column, Table
-from bench.results.frames import derainer_label, load, protocol_text
-
-if TYPE_CHECKING:
-    import pandas as pd
+from bench.report.values import RecordValues
+from bench.results.frames import derainer_label, protocol_text
 
 
 def cell_text(values: Sequence[float | None], digits: Sequence[int]) -> str | None:
@@ -118,21 +115,24 @@ def _one_table(pub: Published, paper: PaperTable, members: Sequence[tuple[str, G
             records.append(rec)
             if derainer_label(rec) not in labels:
                 labels.append(derainer_label(rec))
-    pivots = {id(slot): slot_pivot(slot) for _ds, slot in keys if slot is not None}
+    values = {id(slot): RecordValues(slot.records) for _ds, slot in keys if slot is not None}
     if key_has_rainy(paper):
         rainy: dict[str, object] = {"name": "Rain input (ours)"}
         for (_ds, slot), col in zip(keys, columns):
             if slot is not None:
-                ref = derainer_label(slot.records[0])  # the rainy images are the set's: any record's scores
-                parts = [cell_value(pivots[id(slot)], ref, "rainy", v.metric) for v in paper.columns]
+                ref = slot.records[0]  # the rainy images are the set's: any record's scores
+                parts = [finite(values[id(slot)].get(ref, f"rainy.{v.metric}")) for v in paper.columns]
                 rainy[col.key] = cell_text(parts, ours_digits)
         if len(rainy) > 1:
             rows.append(rainy)
     for label in labels:
         row = {"name": label}
         for (_ds, slot), col in zip(keys, columns):
-            if slot is not None and label in pivots[id(slot)].index:
-                parts = [cell_value(pivots[id(slot)], label, "derained", v.metric) for v in paper.columns]
+            if slot is None:
+                continue
+            found = [r for r in slot.records if derainer_label(r) == label]
+            if found:
+                parts = [finite(values[id(slot)].get(found[0], v.metric)) for v in paper.columns]
                 row[col.key] = cell_text(parts, ours_digits)
         rows.append(row)
     notes = []
@@ -154,27 +154,6 @@ def _one_table(pub: Published, paper: PaperTable, members: Sequence[tuple[str, G
     if unused:
         notes.append(unused)
     return ReportTable(title="", columns=columns, rows=rows, notes=notes)
-
-
-def slot_pivot(group: Group) -> pd.DataFrame:
-    """A group's records as the pivot of :func:`bench.results.load`: label × (condition, metric) → value
-    (the first record of a label where a group holds two)."""
-    frame = load(group.records)
-    return frame.pivot_table(index="label", columns=["condition", "metric"], values="value", aggfunc="first")
-
-
-def cell_value(pivot: pd.DataFrame, label: str, condition: str, metric: str) -> float | None:
-    """One number of :func:`slot_pivot` (None when absent or not finite).
-
-    Example:
-        >>> import pandas as pd
-        >>> p = pd.DataFrame({("derained", "psnr_y"): [30.0]}, index=["a"])
-        >>> cell_value(p, "a", "derained", "psnr_y"), cell_value(p, "a", "rainy", "psnr_y")
-        (30.0, None)
-    """
-    if (condition, metric) not in pivot.columns or label not in pivot.index:
-        return None
-    return finite(pivot.at[label, (condition, metric)])
 
 
 def key_has_rainy(paper: PaperTable) -> bool:

@@ -9,7 +9,6 @@ records' stored aggregates; nothing is recomputed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from bench.evaluators.info import weights_sha256
 from bench.report.common import ReportTable, derainer_label, digits_for, direction, is_random_init, issues_note
 from bench.report.downstream_metrics import CLEAN, FIDELITY, PERCENT, RAIN_INPUT, TITLES, task_metrics
 from bench.report.table import Column, Table
-from bench.results.record import to_float
+from bench.report.values import RecordValues
 
 
 def _scale(metric: str, info: dict[str, dict[str, Any]]) -> float:
@@ -27,22 +26,6 @@ def _scale(metric: str, info: dict[str, dict[str, Any]]) -> float:
         return 1.0
     units = {str((info.get(k) or {}).get("unit", "")) for k in (metric, f"derained.{metric}")}
     return 1.0 if "%" in units else 100.0
-
-
-def _value(record: dict[str, Any], key: str, scale: float = 1.0) -> float | None:
-    metrics = record.get("metrics", {})
-    if key not in metrics:
-        return None
-    value = to_float(metrics[key])
-    return None if math.isnan(value) else value * scale
-
-
-def _seconds(record: dict[str, Any]) -> float | None:
-    spi = (record.get("timings") or {}).get("seconds_per_image")
-    if spi is None:
-        return None
-    value = to_float(spi)
-    return None if math.isnan(value) else value
 
 
 def evaluator_note(record: dict[str, Any]) -> str:
@@ -88,12 +71,12 @@ def evaluator_note(record: dict[str, Any]) -> str:
     return "; ".join(parts) + "."
 
 
-def _consistency_note(records: Sequence[dict[str, Any]], metrics: Sequence[str]) -> str | None:
+def _consistency_note(records: Sequence[dict[str, Any]], metrics: Sequence[str], values: RecordValues) -> str | None:
     ref = records[0]
     for rec in records[1:]:
         for m in metrics:
             for cond in ("clean", "rainy"):
-                a, b = _value(ref, f"{cond}.{m}"), _value(rec, f"{cond}.{m}")
+                a, b = values.get(ref, f"{cond}.{m}"), values.get(rec, f"{cond}.{m}")
                 if a is not None and b is not None and abs(a - b) > 1e-9 * max(1.0, abs(a)):
                     return (
                         f"The {cond} scores differ between records ({ref.get('run_id')} vs {rec.get('run_id')}: "
@@ -133,6 +116,7 @@ def downstream_table(
     for rec in records:
         info.update(rec.get("metric_info") or {})
     ref = records[0]
+    values = RecordValues(records)  # every number below: the pivot of bench.results.load
     task = str(ref.get("task", "?"))
     cfg = ref.get("config") or {}
     metrics = task_metrics(records)
@@ -167,9 +151,9 @@ def downstream_table(
     rows: list[dict[str, object]] = []
     rainy: dict[str, object] = {"name": RAIN_INPUT, "_condition": "rainy", "_derainer": "identity"}
     for m in fidelity:
-        rainy[m] = _value(ref, f"rainy.{m}")
+        rainy[m] = values.get(ref, f"rainy.{m}")
     for m in metrics:
-        rainy[m] = _value(ref, f"rainy.{m}", _scale(m, info))
+        rainy[m] = values.get(ref, f"rainy.{m}", _scale(m, info))
     rows.append(rainy)
     for rec in records:
         row: dict[str, object] = {
@@ -180,28 +164,28 @@ def downstream_table(
             "_record": rec,
         }
         for m in fidelity:
-            row[m] = _value(rec, f"derained.{m}")
-        row["sec"] = _seconds(rec)
+            row[m] = values.get(rec, f"derained.{m}")
+        row["sec"] = values.get(rec, "seconds_per_image")
         for m in metrics:
             s = _scale(m, info)
-            value = _value(rec, f"derained.{m}", s)
+            value = values.get(rec, f"derained.{m}", s)
             row[m] = value
-            gain = _value(rec, f"gain.{m}", s)
-            rainy_value = rainy.get(m)  # a float from _value, or None
+            gain = values.get(rec, f"gain.{m}", s)
+            rainy_value = rainy.get(m)  # a float from RecordValues.get, or None
             if gain is None and value is not None and isinstance(rainy_value, float):
                 gain = value - rainy_value
             row[f"gain.{m}"] = gain
             if has_clean:
-                row[f"recovery.{m}"] = _value(rec, f"recovery.{m}", 100.0)
+                row[f"recovery.{m}"] = values.get(rec, f"recovery.{m}", 100.0)
         rows.append(row)
     if has_clean:
         clean: dict[str, object] = {"name": CLEAN, "_condition": "clean", "_unranked": True}
         for m in metrics:
-            clean[m] = _value(ref, f"clean.{m}", _scale(m, info))
+            clean[m] = values.get(ref, f"clean.{m}", _scale(m, info))
         rows.append(clean)
 
     datasets = sorted({str((r.get("dataset") or {}).get("name", "?")) for r in records})
-    notes = _notes(records, task, metrics, has_clean)
+    notes = _notes(records, task, metrics, has_clean, values)
     if fidelity:
         spelled = "; ".join(variant_name(m, cfg.get("quantize"), cfg.get("crop_multiple")) for m in fidelity)
         notes.insert(0, f"PSNR/SSIM: {spelled} of the images fed to the model, against the clean images.")
@@ -258,7 +242,9 @@ def _attach_intervals(
     return notes + ([missing] if missing else [])
 
 
-def _notes(records: Sequence[dict[str, Any]], task: str, metrics: Sequence[str], has_clean: bool) -> list[str]:
+def _notes(
+    records: Sequence[dict[str, Any]], task: str, metrics: Sequence[str], has_clean: bool, values: RecordValues
+) -> list[str]:
     notes: list[str] = []
     evaluators = sorted({evaluator_note(r) for r in records})
     notes.extend(evaluators if task != "noref" else [])
@@ -284,7 +270,7 @@ def _notes(records: Sequence[dict[str, Any]], task: str, metrics: Sequence[str],
         f"s/img: measured forward time of the derainer per image on {', '.join(devices)} (a cached image keeps "
         "the time measured when it was derained)."
     )
-    consistency = _consistency_note(records, metrics)
+    consistency = _consistency_note(records, metrics, values)
     if consistency:
         notes.append(consistency)
     unused = issues_note(records)

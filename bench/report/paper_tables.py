@@ -19,7 +19,6 @@ from bench.report.paper_common import (
     Record,
     delta,
     finite,
-    measured,
     method_name,
     paper_digits,
     protocol_of,
@@ -27,6 +26,7 @@ from bench.report.paper_common import (
 )
 from bench.report.published import PaperTable, Published, Variant, load_published, variant_name
 from bench.report.table import Column, Table
+from bench.report.values import RecordValues
 
 
 def comparison_table(
@@ -54,6 +54,7 @@ def comparison_table(
         columns ours, paper and Δ (ours − paper), plus the weights' own published scores when known.
     """
     kept = list(group.records)
+    values = RecordValues(kept)  # every measured cell: the pivot of bench.results.load
     has_paper = dataset in {d for rows in paper.rows.values() for d in rows}
     uniform = protocol_of(kept[0]) if kept else None
     columns: list[Column] = []
@@ -81,7 +82,7 @@ def comparison_table(
             continue
         candidates: list[Record | None] = list(recs) or [None]  # no record: the paper's row alone
         for found in candidates:
-            row = _row(row_label(method, found), paper, method, dataset, found, uniform)
+            row = _row(row_label(method, found), paper, method, dataset, found, uniform, values)
             if method in UNRANKED_METHODS:
                 row["_unranked"] = True
             rows.append(row)
@@ -91,12 +92,12 @@ def comparison_table(
         if id(rec) in matched:
             continue
         name = None if is_random_init(rec) else method_name(pub, paper.key, (rec.get("derainer") or {}).get("name"))
-        rows.append(_row(row_label(name, rec), paper, None, dataset, rec, uniform))
+        rows.append(_row(row_label(name, rec), paper, None, dataset, rec, uniform, values))
     if rainy_row and kept:
         ref = kept[0]
         rainy: dict[str, object] = {"name": RAIN_INPUT, "_unranked": True}
         for v in paper.columns:
-            ours = finite((ref.get("metrics") or {}).get(f"rainy.{v.metric}"))
+            ours = finite(values.get(ref, f"rainy.{v.metric}"))
             rainy[f"ours.{v.key}"] = ours
             if has_paper:
                 published = paper.value("Rain input", dataset, v.key)
@@ -105,7 +106,7 @@ def comparison_table(
         rows.insert(0, rainy)
         rainy["_rainy_of"] = ref
 
-    weights_cols = _add_weights_columns(pub, dataset, rows, columns)
+    weights_cols = _add_weights_columns(pub, dataset, rows, columns, values)
     title = (
         f"Table {paper.key} — {group.describe()}: ours vs {pub.short(paper.source)}"
         if has_paper
@@ -128,7 +129,7 @@ def comparison_table(
             f"for some columns; Δ includes that effect (see ../shared/calibration/README.md: up to ~0.2 dB)."
         )
     for v in paper.columns:
-        if kept and all(measured(r, v.metric) is None for r in kept):
+        if kept and all(finite(values.get(r, v.metric)) is None for r in kept):
             notes.append(
                 f"{v.metric} was not measured in these records (ours column '—'); run with --metrics ... {v.metric}."
             )
@@ -186,13 +187,14 @@ def _row(
     dataset: str,
     rec: Record | None,
     protocol: tuple[str | None, int | None] | None,
+    values: RecordValues,
 ) -> dict[str, object]:
     row: dict[str, object] = {"name": label, "_record": rec}
     if protocol is None and rec is not None:
         q, c = protocol_of(rec)
         row["protocol"] = f"{q}, crop {c}"
     for v in paper.columns:
-        ours = measured(rec, v.metric) if rec is not None else None
+        ours = finite(values.get(rec, v.metric)) if rec is not None else None
         published = paper.value(method, dataset, v.key) if method is not None else None
         row[f"ours.{v.key}"] = ours
         row[f"paper.{v.key}"] = published
@@ -216,7 +218,9 @@ def _weights_published(pub: Published, rec: Record, dataset: str) -> tuple[dict[
     return None
 
 
-def _add_weights_columns(pub: Published, dataset: str, rows: list[dict[str, object]], columns: list[Column]) -> bool:
+def _add_weights_columns(
+    pub: Published, dataset: str, rows: list[dict[str, object]], columns: list[Column], values: RecordValues
+) -> bool:
     found = False
     for row in rows:
         rec = row.get("_record")
@@ -234,7 +238,7 @@ def _add_weights_columns(pub: Published, dataset: str, rows: list[dict[str, obje
                 continue
             ours_key = key if key != group else f"{group}_y"  # a bare "psnr": variant not stated, compare psnr_y
             row[f"w.{group}"] = scores[key]
-            row[f"wdelta.{group}"] = delta(measured(rec, ours_key), scores[key])
+            row[f"wdelta.{group}"] = delta(finite(values.get(rec, ours_key)), scores[key])
     if found:
         columns += [
             Column("w.psnr", "PSNR weights' published", True, 2),
