@@ -7,9 +7,11 @@ skip is a failure instead: in CI a broken data path cannot pass as a row of skip
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 import pytest
@@ -71,3 +73,62 @@ def rng() -> np.random.Generator:
 
 def random_image(rng: np.random.Generator, h: int = 40, w: int = 56) -> np.ndarray:
     return rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+
+
+# ------------------------------------------------------------------ shared helpers of the test files
+# (imported as ``from tests.conftest import ...``; each was written again in several test files)
+
+
+def comparable(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without what legitimately differs between runs (when, where, how fast)."""
+    out = json.loads(json.dumps(record))
+    for key in ("created", "env", "timings", "_path"):
+        out.pop(key, None)
+    out["config"].pop("output_dir", None)
+    for row in out["rows"]:
+        row.pop("seconds", None)
+    return out
+
+
+def write_offset_pairs(
+    root: Path,
+    names: Iterable[object],
+    rng: np.random.Generator,
+    size: tuple[int, int] = (24, 32),
+    offset: int = 20,
+) -> Path:
+    """A paired set ``root/{norain,rain}/NAME.png``: random clean images, rainy = clean + ``offset``."""
+    from bench.data.images import write_image
+
+    for name in names:
+        clean = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+        write_image(root / "norain" / f"{name}.png", clean)
+        write_image(root / "rain" / f"{name}.png", np.clip(clean.astype(int) + offset, 0, 255).astype(np.uint8))
+    return root
+
+
+def write_scene_pairs(
+    root: Path,
+    names: Iterable[object],
+    rng: np.random.Generator,
+    *,
+    size: tuple[int, int] = (48, 64),
+    background: int = 40,
+    objects: int = 4,
+    margin: int = 40,
+    box: tuple[int, int] = (8, 10),
+    bright: int = 180,
+    noise: int = 90,
+) -> Path:
+    """A paired set of dark scenes with ``objects`` bright boxes (something for a detector to find);
+    rainy = clean + uniform noise in ``[0, noise)``."""
+    from bench.data.images import write_image
+
+    for name in names:
+        clean = rng.integers(0, background, (*size, 3), dtype=np.uint8)
+        for y, x in rng.integers(0, margin, (objects, 2)):
+            clean[y : y + box[0], x : x + box[1]] = rng.integers(bright, 256, 3)
+        rainy = np.clip(clean.astype(int) + rng.integers(0, noise, clean.shape), 0, 255).astype(np.uint8)
+        write_image(root / "norain" / f"{name}.png", clean)
+        write_image(root / "rain" / f"{name}.png", rainy)
+    return root

@@ -12,20 +12,15 @@ import pytest
 
 import bench
 from bench.cli import main
-from bench.data.images import write_image
 from bench.results.record import read_record
+from tests.conftest import write_offset_pairs
 
 #: Keys that differ between two identical runs: when and where they ran, how long they took.
 VOLATILE = ("created", "timings", "_path", "env")
 
 
 def _paired_fixture(root: Path) -> Path:
-    rng = np.random.default_rng(3)
-    for i in (1, 2, 3):
-        clean = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
-        write_image(root / "norain" / f"{i}.png", clean)
-        write_image(root / "rain" / f"{i}.png", np.clip(clean.astype(int) + 25, 0, 255).astype(np.uint8))
-    return root
+    return write_offset_pairs(root, (1, 2, 3), np.random.default_rng(3), offset=25)
 
 
 def _stable(record: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from tests.conftest import missing_data
+from tests.conftest import missing_data, write_offset_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,13 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _pairs(tmp_path: Path) -> Path:
     import numpy as np
 
-    from bench.data.images import write_image
-
-    root = tmp_path / "pairs"
-    image = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
-    write_image(root / "rain" / "1.png", image)
-    write_image(root / "norain" / "1.png", image)
-    return root
+    return write_offset_pairs(tmp_path / "pairs", ["1"], np.random.default_rng(0), offset=0)  # rainy == clean
 
 
 def _argparse_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

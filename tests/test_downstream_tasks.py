@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.data.images import write_image
 from bench.results.record import read_record
 from bench.tasks.config import RunConfig
 from bench.tasks.downstream import DetectionTask, gain_and_recovery
 from bench.tasks.semantic import SemanticTask
+from tests.conftest import write_scene_pairs
 
 
 def test_gain_and_recovery_formula() -> None:
@@ -26,16 +26,10 @@ def test_gain_and_recovery_formula() -> None:
 
 
 def _paired_set(root: Path, n: int = 3, labels: bool = False) -> None:
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        clean = rng.integers(0, 40, (48, 64, 3), dtype=np.uint8)
-        for y, x in rng.integers(0, 40, (4, 2)):  # bright objects on a dark background
-            clean[y : y + 8, x : x + 10] = rng.integers(180, 256, 3)
-        rainy = np.clip(clean.astype(int) + rng.integers(0, 90, clean.shape), 0, 255).astype(np.uint8)
-        write_image(root / "norain" / f"img{i}.png", clean)
-        write_image(root / "rain" / f"img{i}.png", rainy)
-        if labels:
-            (root / "labels").mkdir(parents=True, exist_ok=True)
+    write_scene_pairs(root, [f"img{i}" for i in range(n)], np.random.default_rng(0))  # bright boxes on dark
+    if labels:
+        (root / "labels").mkdir(parents=True, exist_ok=True)
+        for i in range(n):
             (root / "labels" / f"img{i}.txt").write_text("0 0.5 0.5 0.25 0.25\n")
 
 

@@ -16,34 +16,31 @@ from bench.results.merge import MergeError, interleave, merge_shards
 from bench.results.record import read_record
 from bench.results.state import StateError, state_path
 from bench.tasks.config import RunConfig, resolve_shard, select_shard
-
-
-def comparable(record: dict[str, Any]) -> dict[str, Any]:
-    """A record without what legitimately differs between runs (when, where, how fast)."""
-    out = json.loads(json.dumps(record))
-    for key in ("created", "env", "timings", "_path"):
-        out.pop(key, None)
-    out["config"].pop("output_dir", None)
-    for row in out["rows"]:
-        row.pop("seconds", None)
-    return out
+from tests.conftest import comparable, write_scene_pairs
 
 
 def _paired_set(root: Path, n: int = 7, labels: bool = False, bad: bool = True) -> None:
     rng = np.random.default_rng(0)
-    for i in range(1, n + 1):
-        clean = rng.integers(0, 40, (40, 48, 3), dtype=np.uint8)
-        for y, x in rng.integers(0, 30, (3, 2)):
-            clean[y : y + 8, x : x + 10] = rng.integers(150, 256, 3)
-        rainy = np.clip(clean.astype(int) + rng.integers(0, 90, clean.shape), 0, 255).astype(np.uint8)
-        write_image(root / "norain" / f"{i}.png", clean)
-        write_image(root / "rain" / f"{i}.png", rainy)
-        if labels:
-            (root / "labels").mkdir(parents=True, exist_ok=True)
+    write_scene_pairs(root, range(1, n + 1), rng, size=(40, 48), objects=3, margin=30, bright=150)
+    if labels:
+        (root / "labels").mkdir(parents=True, exist_ok=True)
+        for i in range(1, n + 1):
             (root / "labels" / f"{i}.txt").write_text(f"{i % 3} 0.5 0.5 0.3 0.25\n1 0.2 0.3 0.2 0.2\n")
     if bad:  # a broken rainy file (item 3) and an unpaired clean file (a set-level issue)
         (root / "rain" / "3.png").write_bytes(b"not a png")
         write_image(root / "norain" / "99.png", rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))
+
+
+def _dummy_config(task: str, dataset: Path, **options: object) -> RunConfig:
+    """A downstream run of the identity derainer with the task's fake evaluator."""
+    evaluator = "dummy_segmenter" if task == "semantic" else "dummy_detector"
+    return RunConfig(
+        task=task,
+        derainer="identity",
+        weights="none",
+        dataset=str(dataset),
+        options={"evaluator": evaluator, **options},
+    )
 
 
 def _run_sharded(cfg: RunConfig, n: int, runs: Path) -> tuple[dict[str, Any], list[Path]]:
@@ -108,13 +105,7 @@ def test_detection_merge_rebuilds_map_from_state(tmp_path: Path, n: int, labels:
     _paired_set(tmp_path / "set", labels=labels)
     if labels:
         (tmp_path / "set" / "labels" / "5.txt").write_text("0 0.5 broken\n")  # a per-item label issue
-    cfg = RunConfig(
-        task="detection",
-        derainer="identity",
-        weights="none",
-        dataset=str(tmp_path / "set"),
-        options={"evaluator": "dummy_detector"},
-    )
+    cfg = _dummy_config("detection", tmp_path / "set")
     whole, paths = _run_sharded(cfg, n, tmp_path / "runs")
     assert whole["dataset"]["n_skipped"] == (2 if labels else 1)
     _, merged = merge_shards(paths, tmp_path / "merged.json")
@@ -129,13 +120,7 @@ def test_detection_merge_rebuilds_map_from_state(tmp_path: Path, n: int, labels:
 
 def test_instance_merge_with_masks_and_pseudo_labels(tmp_path: Path) -> None:
     _paired_set(tmp_path / "set", bad=False)
-    cfg = RunConfig(
-        task="instance",
-        derainer="identity",
-        weights="none",
-        dataset=str(tmp_path / "set"),
-        options={"evaluator": "dummy_detector", "with_masks": True},
-    )
+    cfg = _dummy_config("instance", tmp_path / "set", with_masks=True)
     whole, paths = _run_sharded(cfg, 2, tmp_path / "runs")
     assert "rainy.mask_map50_95" in whole["metrics"]
     _, merged = merge_shards(paths, tmp_path / "merged.json")
@@ -144,17 +129,41 @@ def test_instance_merge_with_masks_and_pseudo_labels(tmp_path: Path) -> None:
 
 def test_semantic_merge_sums_confusion_matrices(tmp_path: Path) -> None:
     _paired_set(tmp_path / "set", bad=False)
-    cfg = RunConfig(
-        task="semantic",
-        derainer="identity",
-        weights="none",
-        dataset=str(tmp_path / "set"),
-        options={"evaluator": "dummy_segmenter"},
-    )
+    cfg = _dummy_config("semantic", tmp_path / "set")
     whole, paths = _run_sharded(cfg, 2, tmp_path / "runs")
     _, merged = merge_shards(paths, tmp_path / "merged.json")
     assert comparable(merged) == comparable(whole)
     assert merged["evaluator"]["scoring"]["images"] == 7
+
+
+def test_a_shard_with_the_old_evaluator_hash_key_merges_with_a_new_one(tmp_path: Path) -> None:
+    """Records before the one EvaluatorInfo schema store the evaluator's hash as ``sha256``."""
+    from bench.fileio import write_json_atomic
+
+    _paired_set(tmp_path / "set", n=4, bad=False)
+    cfg = _dummy_config("semantic", tmp_path / "set")
+    paths = [
+        Path(
+            TASKS.get("semantic")(
+                RunConfig(**{**cfg.to_dict(), "shard": f"{i}/2", "output_dir": str(tmp_path / "runs")})
+            ).run()["_path"]
+        )
+        for i in range(2)
+    ]
+
+    def set_hash(path: Path, key: str, value: str) -> None:
+        record = json.loads(path.read_text())
+        record["evaluator"].pop("weights_sha256")
+        record["evaluator"][key] = value
+        write_json_atomic(path, record)
+
+    set_hash(paths[0], "sha256", "ab" * 32)  # an old shard
+    set_hash(paths[1], "weights_sha256", "ab" * 32)
+    _, merged = merge_shards(paths, tmp_path / "merged.json")
+    assert merged["evaluator"]["scoring"]["images"] == 4
+    set_hash(paths[1], "weights_sha256", "cd" * 32)  # really another evaluator
+    with pytest.raises(MergeError, match="evaluator differs"):
+        merge_shards(paths, tmp_path / "merged2.json")
 
 
 def test_noref_merge_on_a_folder_of_photos(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from bench.data.images import write_image
+from tests.conftest import write_offset_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,10 +88,7 @@ DRIVER = textwrap.dedent("""
 
 def _paired_set(root: Path) -> Path:
     rng = np.random.default_rng(2)
-    for i in range(1, 3):
-        clean = rng.integers(0, 256, (32, 40, 3), dtype=np.uint8)
-        write_image(root / "norain" / f"{i}.png", clean)
-        write_image(root / "rain" / f"{i}.png", np.clip(clean.astype(int) + 30, 0, 255).astype(np.uint8))
+    write_offset_pairs(root, range(1, 3), rng, size=(32, 40), offset=30)
     photo = rng.integers(0, 256, (112, 120, 3), dtype=np.uint8)  # NIQE needs >= 96 x 96
     write_image(root.parent / "photo" / "rainy.png", photo)
     write_image(root.parent / "photo" / "clean.png", np.clip(photo.astype(int) - 20, 0, 255).astype(np.uint8))

@@ -12,6 +12,7 @@ import pytest
 from bench.cli import main
 from bench.data.images import write_image
 from bench.results.record import SCHEMA_VERSION, read_record
+from tests.conftest import write_offset_pairs
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -74,10 +75,7 @@ def test_identity_on_raintrainl_matches_calibration(
 
 def _tiny_set(root: Path) -> None:
     rng = np.random.default_rng(1)
-    for i in range(1, 4):
-        clean = rng.integers(0, 256, (24, 33, 3), dtype=np.uint8)
-        write_image(root / "norain" / f"{i}.png", clean)
-        write_image(root / "rain" / f"{i}.png", np.clip(clean.astype(int) + 20, 0, 255).astype(np.uint8))
+    write_offset_pairs(root, range(1, 4), rng, size=(24, 33))
     (root / "rain" / "4.png").write_bytes(b"garbage")
     write_image(root / "norain" / "4.png", rng.integers(0, 256, (24, 33, 3), dtype=np.uint8))
 
@@ -163,13 +161,7 @@ def test_record_is_valid_json_with_inf(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def _pairs_folder(tmp_path: Path, n: int) -> Path:
-    root = tmp_path / "pairs"
-    rng = np.random.default_rng(0)
-    for i in range(1, n + 1):
-        clean = rng.integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
-        write_image(root / "norain" / f"norain-{i}.png", clean)
-        write_image(root / "rain" / f"norain-{i}.png", np.clip(clean.astype(int) + 20, 0, 255).astype(np.uint8))
-    return root
+    return write_offset_pairs(tmp_path / "pairs", [f"norain-{i}" for i in range(1, n + 1)], np.random.default_rng(0))
 
 
 def test_ids_select_items_and_are_part_of_the_protocol(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,36 +16,27 @@ import numpy as np
 import pytest
 import torch
 
-from bench.data.images import write_image
 from bench.results.record import read_record
 from bench.tasks.config import RunConfig
 from bench.tasks.downstream import DetectionTask
+from tests.conftest import comparable, write_scene_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 N_IMAGES = 12
 
 
-def comparable(record: dict[str, Any]) -> dict[str, Any]:
-    """A record without what legitimately differs between runs (when, where, how fast)."""
-    out = json.loads(json.dumps(record))
-    for key in ("created", "env", "timings", "_path"):
-        out.pop(key, None)
-    out["config"].pop("output_dir", None)
-    for row in out["rows"]:
-        row.pop("seconds", None)
-    return out
-
-
 def _paired_set(root: Path, n: int = N_IMAGES, size: tuple[int, int] = (64, 72)) -> Path:
-    rng = np.random.default_rng(5)
-    for i in range(1, n + 1):
-        clean = rng.integers(0, 50, (*size, 3), dtype=np.uint8)
-        for y, x in rng.integers(0, min(size) - 12, (3, 2)):
-            clean[y : y + 10, x : x + 12] = rng.integers(150, 256, 3)
-        rainy = np.clip(clean.astype(int) + rng.integers(0, 90, clean.shape), 0, 255).astype(np.uint8)
-        write_image(root / "norain" / f"{i}.png", clean)
-        write_image(root / "rain" / f"{i}.png", rainy)
-    return root
+    return write_scene_pairs(
+        root,
+        range(1, n + 1),
+        np.random.default_rng(5),
+        size=size,
+        background=50,
+        objects=3,
+        margin=min(size) - 12,
+        box=(10, 12),
+        bright=150,
+    )
 
 
 def _env(cache: Path) -> dict[str, str]:

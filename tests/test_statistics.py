@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.data.images import write_image
 from bench.evaluators.base import Detections, GroundTruth
 from bench.evaluators.scoring import CocoDetectionScorer, CocoInstanceScorer
 from bench.evaluators.semantic_scoring import SemanticScorer
@@ -36,6 +35,7 @@ from bench.stats.synthetic import synthetic_detections, synthetic_truths
 from bench.tasks.config import RunConfig
 from bench.tasks.downstream import DetectionTask
 from bench.tasks.semantic import SemanticTask
+from tests.conftest import write_scene_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -193,14 +193,7 @@ def test_paired_tests_and_holm() -> None:
 
 # ---------------------------------------------------------------------------------------------- tasks and reports
 def _paired_set(root: Path, n: int = 6) -> None:
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        clean = rng.integers(0, 40, (48, 64, 3), dtype=np.uint8)
-        for y, x in rng.integers(0, 40, (4, 2)):
-            clean[y : y + 8, x : x + 10] = rng.integers(180, 256, 3)
-        rainy = np.clip(clean.astype(int) + rng.integers(0, 90, clean.shape), 0, 255).astype(np.uint8)
-        write_image(root / "norain" / f"img{i}.png", clean)
-        write_image(root / "rain" / f"img{i}.png", rainy)
+    write_scene_pairs(root, [f"img{i}" for i in range(n)], np.random.default_rng(0))
 
 
 def _config(tmp_path: Path, task: str = "detection", **kw: object) -> RunConfig:

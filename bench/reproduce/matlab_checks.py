@@ -41,16 +41,22 @@ def _compare_rows(
     return out
 
 
-def _psnr_ssim_vs_matlab(ctx: Context) -> Measurement:
-    keys = ("psnr_y", "ssim_y", "psnr_rgb", "psnr_y_float", "ssim_y_float")
-    rows = _reference_rows(ctx, "psnr_ssim_raintrainl.csv")[: ctx.limit or None]
-    reference = {r["pair_id"]: {k: float(r[k]) for k in keys} for r in rows}
+def _identity_vs_reference(
+    ctx: Context,
+    task: str,
+    dataset: str,
+    reference: dict[str, dict[str, float]],
+    keys: Sequence[str],
+    column: str = "{}",
+) -> Measurement:
+    """Score the reference's images with ``bench.evaluate`` (identity derainer) and compare per image;
+    ``column`` names a row's value of each metric key (``rainy.{}`` for no-reference scores)."""
     from bench.api import evaluate
 
     record = evaluate(
         "identity",
-        "restoration",
-        "RainTrainL",
+        task,
+        dataset,
         data_root=ctx.data_root,
         ids=list(reference),
         metrics=list(keys),
@@ -59,10 +65,17 @@ def _psnr_ssim_vs_matlab(ctx: Context) -> Measurement:
         workers=ctx.workers,
         resume=False,  # measure afresh: never reuse the rows of an earlier run
     )
-    measured = {r["id"]: {k: float(r[k]) for k in keys} for r in record.get("rows") or []}
+    measured = {r["id"]: {k: float(r[column.format(k)]) for k in keys} for r in record.get("rows") or []}
     out = _compare_rows(reference, measured, keys)
     out.record = record.get("_path")
     return out
+
+
+def _psnr_ssim_vs_matlab(ctx: Context) -> Measurement:
+    keys = ("psnr_y", "ssim_y", "psnr_rgb", "psnr_y_float", "ssim_y_float")
+    rows = _reference_rows(ctx, "psnr_ssim_raintrainl.csv")[: ctx.limit or None]
+    reference = {r["pair_id"]: {k: float(r[k]) for k in keys} for r in rows}
+    return _identity_vs_reference(ctx, "restoration", "RainTrainL", reference, keys)
 
 
 def _niqe_sseq_vs_matlab(ctx: Context) -> Measurement:
@@ -70,24 +83,7 @@ def _niqe_sseq_vs_matlab(ctx: Context) -> Measurement:
     rows = [r for r in _reference_rows(ctx, "noref_reference.csv") if r["file"].startswith("rain/Real147/")]
     rows = rows[: ctx.limit or None]
     reference = {Path(r["file"]).stem: {k: float(r[k]) for k in keys} for r in rows}
-    from bench.api import evaluate
-
-    record = evaluate(
-        "identity",
-        "noref",
-        "Real147",
-        data_root=ctx.data_root,
-        ids=list(reference),
-        metrics=list(keys),
-        output_dir=ctx.output_dir,
-        device=ctx.device,
-        workers=ctx.workers,
-        resume=False,  # measure afresh: never reuse the rows of an earlier run
-    )
-    measured = {r["id"]: {k: float(r[f"rainy.{k}"]) for k in keys} for r in record.get("rows") or []}
-    out = _compare_rows(reference, measured, keys)
-    out.record = record.get("_path")
-    return out
+    return _identity_vs_reference(ctx, "noref", "Real147", reference, keys, column="rainy.{}")
 
 
 def _fsim_vs_matlab(ctx: Context) -> Measurement:
