@@ -132,3 +132,20 @@ def write_scene_pairs(
         write_image(root / "norain" / f"{name}.png", clean)
         write_image(root / "rain" / f"{name}.png", rainy)
     return root
+
+
+def write_yolo_source(root: Path, n: int = 6) -> Path:
+    """A YOLO-layout source (``images/val``, ``labels/val``, ``data.yaml``): noise images with one labelled
+    green box that the dummy detector finds (half of its class-1 cell of the 4x4 grid)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    (root / "images" / "val").mkdir(parents=True)
+    (root / "labels" / "val").mkdir(parents=True)
+    for i in range(n):
+        image = rng.integers(0, 20, (96, 128, 3)).astype(np.uint8)
+        image[24:36, 32:64] = (0, 255, 0)
+        Image.fromarray(image).save(root / "images" / "val" / f"{i:03d}.png")
+        (root / "labels" / "val" / f"{i:03d}.txt").write_text("1 0.375 0.3125 0.25 0.125\n")
+    (root / "data.yaml").write_text("names: [person, bicycle]\n")
+    return root

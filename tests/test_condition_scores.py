@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from bench.evaluators.base import Detections, GroundTruth
 from bench.evaluators.scoring import CocoDetectionScorer
 from bench.stats.conditions import confidence_sweep, group_ids, split_scores
+from tests.conftest import write_yolo_source
 
 
 def test_ap_breakdown_per_class_and_size() -> None:
@@ -48,25 +48,13 @@ def test_confidence_sweep_counts() -> None:
     assert confidence_sweep(entries, "rainy", thresholds=(0.4,), ids=["b"])[0]["tp"] == 0
 
 
-def _yolo_source(root: Path, n: int = 6) -> None:
-    rng = np.random.default_rng(3)
-    (root / "images" / "val").mkdir(parents=True)
-    (root / "labels" / "val").mkdir(parents=True)
-    for i in range(n):
-        image = rng.integers(0, 20, (96, 128, 3)).astype(np.uint8)
-        image[24:36, 32:64] = (0, 255, 0)  # half of one 4x4-grid cell: the dummy detector's class 1 box
-        Image.fromarray(image).save(root / "images" / "val" / f"{i:03d}.png")
-        (root / "labels" / "val" / f"{i:03d}.txt").write_text("1 0.375 0.3125 0.25 0.125\n")
-    (root / "data.yaml").write_text("names: [person, bicycle]\n")
-
-
 def test_conditions_in_rows_breakdown_in_record_and_splits_from_state(tmp_path: Path) -> None:
     from bench.data.builders import RainMix, build_labelled
     from bench.results.state import DetectionLog, read_state, state_path
     from bench.tasks.config import RunConfig
     from bench.tasks.downstream import DetectionTask
 
-    _yolo_source(tmp_path / "src")
+    write_yolo_source(tmp_path / "src")
     mix = RainMix(presets=(("coco350-day", 1.0), ("coco350-night", 1.0)))
     build_labelled(tmp_path / "src", tmp_path / "set", seed=4, mix=mix, progress=False)
     cfg = RunConfig(

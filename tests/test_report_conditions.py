@@ -8,24 +8,10 @@ import io
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from bench.cli import main
-
-
-def _yolo_source(root: Path, n: int = 6) -> None:
-    """Images whose one labelled box the dummy detector finds (its class-1 cell), plus noise."""
-    rng = np.random.default_rng(3)
-    (root / "images" / "val").mkdir(parents=True)
-    (root / "labels" / "val").mkdir(parents=True)
-    for i in range(n):
-        image = rng.integers(0, 20, (96, 128, 3)).astype(np.uint8)
-        image[24:36, 32:64] = (0, 255, 0)
-        Image.fromarray(image).save(root / "images" / "val" / f"{i:03d}.png")
-        (root / "labels" / "val" / f"{i:03d}.txt").write_text("1 0.375 0.3125 0.25 0.125\n")
-    (root / "data.yaml").write_text("names: [person, bicycle]\n")
+from tests.conftest import write_yolo_source
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +20,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from bench.data.builders import RainMix, build_labelled
 
     root = tmp_path_factory.mktemp("conditions")
-    _yolo_source(root / "src")
+    write_yolo_source(root / "src")
     mix = RainMix(presets=(("coco350-day", 1.0), ("coco350-night", 1.0)))
     build_labelled(root / "src", root / "set", seed=4, mix=mix, progress=False)
     args = ["run", "--derainer", "identity", "--task", "detection", "--dataset", str(root / "set")]
