@@ -346,3 +346,41 @@ def test_compare_bf16_autocast_on_cuda() -> None:
     result, eager, fast = compare(model, _inputs(4, [(32, 32)] * 2), "none", repeats=1, device="cuda", precision="bf16")
     assert all(t.device.type == "cpu" and t.dtype == torch.float32 for t in eager + fast)
     assert 0 < result.max_abs_diff < 0.05  # bf16 differs from fp32, but only slightly
+
+
+def test_perf_table_is_a_pandas_frame_rendered_to_markdown() -> None:
+    """bench perf's tables: best of two or more bold per ranked column, "—" for a missing value, no "-0.00"."""
+    import math
+
+    import pandas as pd
+
+    from bench.cli.perf_table import perf_markdown
+
+    frame = pd.DataFrame(
+        {
+            "derainer": ["mspfn", "prenet", "ddn"],
+            "size": ["640x480", "1280x720", "64x64"],
+            "latency s/batch": [0.5123, 0.2, math.nan],
+            "GFLOP/img": [None, 12.34, 1.0],
+            "× vs paper": [-0.0001, math.inf, None],
+        },
+        dtype=object,
+    )
+    text = perf_markdown(
+        "T", frame, {"latency s/batch": (3, False), "GFLOP/img": (1, None), "× vs paper": (2, True)}, ["n"]
+    )
+    lines = text.splitlines()
+    assert lines[:2] == ["**T**", ""] and lines[-2:] == ["", "n"]
+    assert lines[2].split("|")[1:-1] == [
+        " derainer   ",
+        "     size ",
+        "   latency s/batch ↓ ",
+        "   GFLOP/img ",
+        "   × vs paper ↑ ",
+    ]
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in lines[4:7]]
+    assert cells == [
+        ["mspfn", "640x480", "0.512", "—", "0.00"],
+        ["prenet", "1280x720", "**0.200**", "12.3", "∞"],  # ∞ is not ranked: one finite value, nothing bold
+        ["ddn", "64x64", "—", "1.0", "—"],
+    ]

@@ -84,9 +84,11 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(args.output_dir)
     if args.compare:
         return run_compare(args)
+    import pandas as pd
+
+    from bench.cli.perf_table import ColumnFormat, perf_markdown
     from bench.engine.perf import PAPER_SOURCE, measure, parse_size
     from bench.factory import create_derainer
-    from bench.report.table import Column, Table
 
     results = []
     for name in args.derainer:
@@ -110,52 +112,49 @@ def run(args: argparse.Namespace) -> int:
                     optimize=args.optimize,
                 )
             )
-    cols = [
-        Column("size", "size"),
-        Column("latency", "latency s/batch", False, 3),
-        Column("tput", "images/s", True, 3),
-        Column("mem", "peak MB", False, 0),
-        Column("gflops", "GFLOP/img", None, 1),
-        Column("tflops", "TFLOP/s achieved", True, 3),
-        Column("paper", "paper s/img", None, 2),
-        Column("speedup", "× vs paper", True, 2),
-    ]
-    rows: list[dict[str, object]] = [
+    frame = pd.DataFrame(
         {
-            "name": r.derainer,
-            "size": r.size,
-            "latency": r.latency_s,
-            "tput": r.throughput_img_s,
-            "mem": r.peak_memory_mb,
-            "gflops": r.gflops_per_image,
-            "tflops": r.achieved_tflops,
-            "paper": r.paper_seconds,
-            "speedup": r.speedup_vs_paper,
-        }
-        for r in results
-    ]
-    table = Table(
-        title=f"perf on {args.device} (batch {args.batch_size}, {args.precision}"
-        f"{', channels-last' if args.channels_last else ''}"
-        f"{'' if args.optimize == 'none' else ', optimize=' + args.optimize})",
-        columns=cols,
-        rows=rows,
-        row_title="derainer",
-        notes=[f"Paper timings: {PAPER_SOURCE}; different hardware and framework."],
+            "derainer": [r.derainer for r in results],
+            "size": [r.size for r in results],
+            "latency s/batch": [r.latency_s for r in results],
+            "images/s": [r.throughput_img_s for r in results],
+            "peak MB": [r.peak_memory_mb for r in results],
+            "GFLOP/img": [r.gflops_per_image for r in results],
+            "TFLOP/s achieved": [r.achieved_tflops for r in results],
+            "paper s/img": [r.paper_seconds for r in results],
+            "× vs paper": [r.speedup_vs_paper for r in results],
+        },
+        dtype=object,
     )
-    sys.stdout.write(table.to_markdown() + "\n")
+    formats: dict[str, ColumnFormat] = {
+        "latency s/batch": (3, False),
+        "images/s": (3, True),
+        "peak MB": (0, False),
+        "GFLOP/img": (1, None),
+        "TFLOP/s achieved": (3, True),
+        "paper s/img": (2, None),
+        "× vs paper": (2, True),
+    }
+    title = (
+        f"perf on {args.device} (batch {args.batch_size}, {args.precision}"
+        f"{', channels-last' if args.channels_last else ''}"
+        f"{'' if args.optimize == 'none' else ', optimize=' + args.optimize})"
+    )
+    notes = [f"Paper timings: {PAPER_SOURCE}; different hardware and framework."]
+    sys.stdout.write(perf_markdown(title, frame, formats, notes) + "\n")
     _write_record(args, "perf", [r.to_dict() for r in results])
     return 0
 
 
 def run_compare(args: argparse.Namespace) -> int:
     """``bench perf --compare``: optimised path vs eager loop, per derainer and size."""
+    import pandas as pd
     import torch
 
+    from bench.cli.perf_table import ColumnFormat, perf_markdown
     from bench.engine.perf import parse_size
     from bench.engine.speedup import load_pairs, measure_speedup, padded_tensors, random_inputs
     from bench.factory import create_derainer
-    from bench.report.table import Column, Table
 
     if args.optimize == "none" and args.precision == "fp32":
         sys.stderr.write(
@@ -198,44 +197,40 @@ def run_compare(args: argparse.Namespace) -> int:
                     precision=args.precision,
                 )
             )
-    cols = [
-        Column("size", "size"),
-        Column("eager", "eager img/s", True, 3),
-        Column("opt", "optimised img/s", True, 3),
-        Column("speedup", "× best", True, 2),
-        Column("median", "× median", True, 2),
-        Column("diff", "max |Δ|", False, 7),
-        Column("psnr", "psnr_y eager dB", None, 3),
-        Column("dpsnr", "Δ psnr_y dB", None, 4),
-        Column("setup", "setup s", False, 1),
-    ]
-    rows: list[dict[str, object]] = [
+    frame = pd.DataFrame(
         {
-            "name": r.derainer,
-            "size": r.size,
-            "eager": r.eager_img_s,
-            "opt": r.optimized_img_s,
-            "speedup": r.speedup,
-            "median": r.median_speedup,
-            "diff": r.max_abs_diff,
-            "psnr": r.psnr_y_eager,
-            "dpsnr": r.psnr_y_delta,
-            "setup": r.setup_s,
-        }
-        for r in results
-    ]
+            "derainer": [r.derainer for r in results],
+            "size": [r.size for r in results],
+            "eager img/s": [r.eager_img_s for r in results],
+            "optimised img/s": [r.optimized_img_s for r in results],
+            "× best": [r.speedup for r in results],
+            "× median": [r.median_speedup for r in results],
+            "max |Δ|": [r.max_abs_diff for r in results],
+            "psnr_y eager dB": [r.psnr_y_eager for r in results],
+            "Δ psnr_y dB": [r.psnr_y_delta for r in results],
+            "setup s": [r.setup_s for r in results],
+        },
+        dtype=object,
+    )
+    formats: dict[str, ColumnFormat] = {
+        "eager img/s": (3, True),
+        "optimised img/s": (3, True),
+        "× best": (2, True),
+        "× median": (2, True),
+        "max |Δ|": (7, False),
+        "psnr_y eager dB": (3, None),
+        "Δ psnr_y dB": (4, None),
+        "setup s": (1, False),
+    }
     used = sorted({r.precision_used for r in results}) or [args.precision]
-    table = Table(
-        title=f"optimize={args.optimize} ({args.precision} asked, {'/'.join(used)} ran, {args.device}) vs "
+    title = (
+        f"optimize={args.optimize} ({args.precision} asked, {'/'.join(used)} ran, {args.device}) vs "
         f"{args.baseline} eager fp32 loop "
         f"({args.images} images, "
-        f"batch {args.batch_size}{', channels-last' if args.channels_last else ''})",
-        columns=cols,
-        rows=rows,
-        row_title="derainer",
-        notes=[f"best-of-{args.repeats} alternated rounds; setup = first call (trace/compile)."],
+        f"batch {args.batch_size}{', channels-last' if args.channels_last else ''})"
     )
-    sys.stdout.write(table.to_markdown() + "\n")
+    notes = [f"best-of-{args.repeats} alternated rounds; setup = first call (trace/compile)."]
+    sys.stdout.write(perf_markdown(title, frame, formats, notes) + "\n")
     _write_record(args, "perf-compare", [r.to_dict() for r in results])
     failed = [r.derainer for r in results if r.accuracy_ok is False]
     if failed:
