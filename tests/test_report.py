@@ -477,8 +477,13 @@ def test_table6_markdown_fits_a_terminal_and_wide_keeps_the_blocks_whole() -> No
     assert max(len(line) for line in wide_text.splitlines()) > 400  # --wide: one block per group, as before
     assert max(len(line) for line in text.splitlines()) <= 120
     assert csv_text == wide_csv  # the CSV always holds the whole blocks
+    measured = lambda md: md[: md.index("**Table 6 (detection) as published")]  # noqa: E731
     headers = lambda md: [h.strip() for line in md.splitlines() if line.startswith("| method") for h in line.split("|")]  # noqa: E731
-    assert set(headers(text)) == set(headers(wide_text))  # every column is shown, in some part
+    assert set(headers(measured(text))) == set(headers(measured(wide_text)))  # every column shown, in some part
+    # the paper's blocks as published: the paper's cell style, one column per set (--wide: a column per metric)
+    assert "COCO350, BDD350; cells: PSNR/SSIM/s/img/Precision (%)/Recall (%)/IoU (%)**" in text
+    assert _cell(text, "17.53/0.765/0.220/31.31/37.92/60.75") and _cell(text, "14.79/0.648/—/23.03/29.60/55.50")
+    assert "COCO350 PSNR paper (psnr_y, Y) ↑ |" in wide_text and "COCO350 PSNR paper" not in text
     assert "(columns 4–6 of 18)" in text  # a metric stays in one part with its gain and recovery:
     assert re.search(r"\|\s+mAP50-95 \(%\) ↑ \|\s+gain mAP50-95 \(pp\) ↑ \|\s+recovery mAP50-95 \(%\) ↑ \|\n", text)
     assert _cell(text, "**45.00**") and _cell(wide_text, "**45.00**")  # best over all rows, also in a part

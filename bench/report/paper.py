@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 from bench.report.paper_common import PAPER_TABLES, Record, measured
@@ -132,8 +133,12 @@ def render_requested(
 
 
 def _terminal_markdown(table: Table) -> str:
-    """Markdown of a table; one marked ``fit_terminal`` (Table 6) in parts of at most :data:`TERMINAL_WIDTH`
-    characters a line, its title and notes wrapped."""
+    """Markdown of a table in its ``terminal_form`` when it has one; one marked ``fit_terminal`` (Table 6) in
+    parts of at most :data:`TERMINAL_WIDTH` characters a line, its title and notes wrapped."""
+    if table.terminal_form is not None:
+        narrow = copy.copy(table.terminal_form)
+        narrow.notes = table.notes  # as said once by say_once
+        table = narrow
     if not table.fit_terminal:
         return table.to_markdown()
     return "\n\n".join(p.to_markdown(width=TERMINAL_WIDTH) for p in table.width_parts(TERMINAL_WIDTH))

@@ -64,6 +64,9 @@ class Table:
     notes: list[str] = field(default_factory=list)
     #: Split by :meth:`width_parts` in a terminal's Markdown (Table 6's blocks; ``--wide`` keeps them whole).
     fit_terminal: bool = False
+    #: The same numbers in a narrower layout for a terminal's Markdown (its title, columns and rows; the
+    #: notes are this table's), e.g. the paper's cell style; ``--wide`` shows this table instead.
+    terminal_form: Table | None = None
 
     def best(self) -> dict[str, float]:
         """Best finite value per ranked column."""

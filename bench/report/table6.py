@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from bench.report.common import ArrowColumn, derainer_label
+from bench.report.common import ArrowColumn, ReportTable, derainer_label
+from bench.report.compact import cell_text
 from bench.report.downstream import downstream_table
 from bench.report.grouping import groups, select
 from bench.report.paper_common import TABLE_TASKS, Record, delta, method_name, paper_digits, row_label
@@ -125,10 +126,27 @@ def table6(
                 f"Paper's evaluator: {block.evaluator}. Our blocks use the evaluator named in their "
                 "notes; scores of different models and sets are not comparable cell by cell.",
             )
+            t.terminal_form = published_cells_table(pub, block, left, t.title)
             tables.append(t)
     for t in tables:
         t.fit_terminal = True
     return tables
+
+
+def published_cells_table(pub: Published, block: PaperTable, datasets: Sequence[str], title: str) -> Table:
+    """The paper's Table 6 cells in its own layout: methods as rows, one column per dataset, all the block's
+    metrics in one cell (``17.53/0.765/0.220/31.31/37.92/60.75``; their order in the title)."""
+    digits = [paper_digits(v) for v in block.columns]
+    columns = [Column(ds, ds, None) for ds in datasets]
+    rows: list[dict[str, object]] = []
+    for method, per_ds in block.rows.items():
+        row: dict[str, object] = {"name": method + ("" if pub.derainer_of(method) else " (not in bench)")}
+        for ds in datasets:
+            if ds in per_ds:
+                row[ds] = cell_text([block.value(method, ds, v.key) for v in block.columns], digits)
+        rows.append(row)
+    order = "/".join(v.title for v in block.columns)
+    return ReportTable(title=f"{title}; cells: {order}", columns=columns, rows=rows, fit_terminal=True)
 
 
 def _t6_order(pub: Published, rec: Record) -> tuple[int, str]:
