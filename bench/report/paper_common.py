@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.report.common import derainer_label, digits_for
 from bench.report.published import Published, Variant
+from bench.report.values import RecordValues
 from bench.results.record import to_float
 
 Record = dict[str, Any]
@@ -35,7 +36,9 @@ def finite(value: Any) -> float | None:
 
 
 def measured(record: Record, metric: str) -> float | None:
-    """A record's value for a paper variant's metric (``seconds_per_image``, ``params_m`` and NR metrics too).
+    """A record's value for a paper variant's metric (``seconds_per_image``, ``params_m`` and NR metrics too),
+    from the pivot of :func:`bench.results.load` (:class:`bench.report.values.RecordValues`); None when absent
+    or not finite.
 
     Example:
         >>> measured({"metrics": {"derained.niqe": 4.2}}, "niqe")
@@ -43,16 +46,7 @@ def measured(record: Record, metric: str) -> float | None:
         >>> measured({"derainer": {"params": 2500000}, "metrics": {}}, "params_m")
         2.5
     """
-    metrics = record.get("metrics") or {}
-    if metric == "seconds_per_image":
-        return finite((record.get("timings") or {}).get("seconds_per_image"))
-    if metric == "params_m":
-        params = (record.get("derainer") or {}).get("params")
-        return None if params is None else float(params) / 1e6
-    for key in (metric, f"derained.{metric}"):
-        if key in metrics:
-            return finite(metrics[key])
-    return None
+    return finite(RecordValues([record]).get(record, metric))
 
 
 def protocol_of(record: Record) -> tuple[str | None, int | None]:
