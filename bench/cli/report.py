@@ -8,8 +8,8 @@ from the stored detections (bench.report.conditions).
 
 A table only ever holds records of one dataset identity, protocol and image subset (shards left out,
 duplicates collapsed, each with a note; ``--allow-mixed`` overrides); Tables 4 and 5 use the paper's compact
-layout and Table 6's Markdown is cut into parts that fit 120 columns, unless ``--wide``. ``--format html`` to a terminal is refused: give ``--output FILE``
-(docs/results.md).
+layout, and every table's Markdown is cut into parts that fit 120 columns, unless ``--wide``. ``--format html``
+to a terminal is refused: give ``--output FILE`` (docs/results.md).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
         "--wide",
         action="store_true",
         help="Tables 4 and 5 as one block per dataset with ours, paper and Δ columns (default: the paper's compact "
-        "layout); Table 6's Markdown as whole blocks (default: cut into parts that fit 120 columns)",
+        "layout); Markdown tables whole (default: cut into parts that fit 120 columns)",
     )
     p.add_argument(
         "--conditions",

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 
-#: Widest Markdown line of a Table 6 block in a terminal (``--wide``: the whole block).
+#: Widest Markdown line of a report table in a terminal (``--wide``: whole tables).
 TERMINAL_WIDTH = 120
 
 
@@ -127,18 +127,16 @@ def render_requested(
         from bench.report.html import render_page
 
         return render_page(records, tables), csv_text
-    if fmt in ("markdown", "md") and not wide:  # a terminal: Table 6's blocks cut to fit (--wide: whole)
+    if fmt in ("markdown", "md") and not wide:  # a terminal: tables cut to fit (--wide: whole)
         return "\n\n".join(_terminal_markdown(t) for t in tables), csv_text
     return "\n\n".join(t.render(fmt) for t in tables), csv_text
 
 
 def _terminal_markdown(table: Table) -> str:
-    """Markdown of a table in its ``terminal_form`` when it has one; one marked ``fit_terminal`` (Table 6) in
-    parts of at most :data:`TERMINAL_WIDTH` characters a line, its title and notes wrapped."""
+    """Markdown of a table in its ``terminal_form`` when it has one, in parts of at most
+    :data:`TERMINAL_WIDTH` characters a line where its columns allow, its title and notes wrapped."""
     if table.terminal_form is not None:
         narrow = copy.copy(table.terminal_form)
         narrow.notes = table.notes  # as said once by say_once
         table = narrow
-    if not table.fit_terminal:
-        return table.to_markdown()
     return "\n\n".join(p.to_markdown(width=TERMINAL_WIDTH) for p in table.width_parts(TERMINAL_WIDTH))

@@ -62,8 +62,6 @@ class Table:
     row_key: str = "name"
     row_title: str = "method"
     notes: list[str] = field(default_factory=list)
-    #: Split by :meth:`width_parts` in a terminal's Markdown (Table 6's blocks; ``--wide`` keeps them whole).
-    fit_terminal: bool = False
     #: The same numbers in a narrower layout for a terminal's Markdown (its title, columns and rows; the
     #: notes are this table's), e.g. the paper's cell style; ``--wide`` shows this table instead.
     terminal_form: Table | None = None

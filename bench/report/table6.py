@@ -128,8 +128,6 @@ def table6(
             )
             t.terminal_form = published_cells_table(pub, block, left, t.title)
             tables.append(t)
-    for t in tables:
-        t.fit_terminal = True
     return tables
 
 
@@ -146,7 +144,7 @@ def published_cells_table(pub: Published, block: PaperTable, datasets: Sequence[
                 row[ds] = cell_text([block.value(method, ds, v.key) for v in block.columns], digits)
         rows.append(row)
     order = "/".join(v.title for v in block.columns)
-    return ReportTable(title=f"{title}; cells: {order}", columns=columns, rows=rows, fit_terminal=True)
+    return ReportTable(title=f"{title}; cells: {order}", columns=columns, rows=rows)
 
 
 def _t6_order(pub: Published, rec: Record) -> tuple[int, str]:
