@@ -44,22 +44,26 @@ class Resumed:
     val_history: list[dict[str, float]]
 
 
-def restore_training(
-    payload: Mapping[str, Any],
-    cfg: TrainConfig,
-    ctx: DistContext,
-    device: torch.device,
-    model: Derainer,
-    optimizer: torch.optim.Optimizer,
-    scheduler: ScheduledLR,
-    scaler: Any,
-) -> Resumed:
+@dataclass
+class TrainParts:
+    """The live objects of a run that a checkpoint is written from and restored into."""
+
+    ctx: DistContext
+    device: torch.device
+    model: Derainer
+    optimizer: torch.optim.Optimizer
+    scheduler: ScheduledLR
+    scaler: Any  # torch.amp.GradScaler, or None without fp16
+
+
+def restore_training(payload: Mapping[str, Any], cfg: TrainConfig, parts: TrainParts) -> Resumed:
     """Load a checkpoint's model, optimiser, schedule, scaler and RNG states; return where the run was."""
-    model.load_state_dict(payload["state_dict"], strict=True)
-    optimizer.load_state_dict(payload["optimizer"])
-    scheduler.load_state_dict(payload["scheduler"])
-    if scaler is not None and payload.get("scaler"):
-        scaler.load_state_dict(payload["scaler"])
+    ctx = parts.ctx
+    parts.model.load_state_dict(payload["state_dict"], strict=True)
+    parts.optimizer.load_state_dict(payload["optimizer"])
+    parts.scheduler.load_state_dict(payload["scheduler"])
+    if parts.scaler is not None and payload.get("scaler"):
+        parts.scaler.load_state_dict(payload["scaler"])
     training = payload.get("training", {})
     step = int(payload["step"])
     best_psnr = training.get("best_psnr_y")
@@ -75,7 +79,7 @@ def restore_training(
                 len(rng_states),
                 ctx.world_size,
             )
-        restore_rng(rng_states[ctx.rank if ctx.rank < len(rng_states) else 0], device)
+        restore_rng(rng_states[ctx.rank if ctx.rank < len(rng_states) else 0], parts.device)
     old_cfg = training.get("config", {})
     changed = [
         k
@@ -93,12 +97,7 @@ def restore_training(
 def save_training(
     cfg: TrainConfig,
     out: Path,
-    ctx: DistContext,
-    device: torch.device,
-    model: Derainer,
-    optimizer: torch.optim.Optimizer,
-    scheduler: ScheduledLR,
-    scaler: Any,
+    parts: TrainParts,
     sampler: PatchSampler,
     step: int,
     result: TrainResult,
@@ -110,7 +109,8 @@ def save_training(
     """Write ``last.pt`` (and ``best.pt`` when ``is_best``); a collective call under DDP."""
     from bench.engine.checkpoint import save_atomic
 
-    rng = {**capture_rng(device), "sampler": sampler.state_dict()}
+    ctx, model = parts.ctx, parts.model
+    rng = {**capture_rng(parts.device), "sampler": sampler.state_dict()}
     if ctx.enabled:
         import torch.distributed as dist
 
@@ -159,9 +159,9 @@ def save_training(
         "model_kwargs": plain(getattr(model, "model_kwargs", {}) or {}),
         "card": card,
         "training": plain(training),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "scaler": scaler.state_dict() if scaler is not None else None,
+        "optimizer": parts.optimizer.state_dict(),
+        "scheduler": parts.scheduler.state_dict(),
+        "scaler": parts.scaler.state_dict() if parts.scaler is not None else None,
         "rng": {"ranks": [_to_cpu(r) for r in ranks]},
         "step": step,
     }

@@ -35,7 +35,7 @@ from bench.engine.patches import PatchDataset, PatchSampler, pairs_digest, split
 from bench.engine.plain import json_safe
 from bench.engine.precision import autocast, autocast_dtype, cpu_description
 from bench.engine.schedule import ScheduledLR
-from bench.train.checkpoint import restore_training, save_training
+from bench.train.checkpoint import TrainParts, restore_training, save_training
 from bench.train.config import TrainConfig, TrainResult
 from bench.train.log import MetricsLog
 from bench.train.validation import load_val_images, validate
@@ -178,8 +178,9 @@ class Trainer:
         best_step: int | None = None
         elapsed_before = 0.0
         val_history: list[dict[str, float]] = []
+        parts = TrainParts(ctx, device, model, optimizer, scheduler, scaler)
         if resume_payload is not None:
-            resumed = restore_training(resume_payload, cfg, ctx, device, model, optimizer, scheduler, scaler)
+            resumed = restore_training(resume_payload, cfg, parts)
             step, best_psnr, best_step = resumed.step, resumed.best_psnr_y, resumed.best_step
             elapsed_before, val_history = resumed.elapsed_seconds, resumed.val_history
         sampler.next_batch = step
@@ -320,12 +321,7 @@ class Trainer:
                         save_training(
                             cfg,
                             out,
-                            ctx,
-                            device,
-                            model,
-                            optimizer,
-                            scheduler,
-                            scaler,
+                            parts,
                             sampler,
                             step,
                             result,
