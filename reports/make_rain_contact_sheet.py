@@ -44,17 +44,9 @@ def _sources(data_root: Path) -> list[tuple[str, Path]]:
 
 
 def _tile(image: np.ndarray) -> np.ndarray:
-    from PIL import Image
+    from bench.report.contact import contact_tile
 
-    h, w = image.shape[:2]
-    small = np.asarray(Image.fromarray(image).resize((round(w * TILE_H / h), TILE_H), Image.Resampling.LANCZOS))
-    cw, ch = CROP
-    y0, x0 = (h - ch) // 2, (w - cw) // 2
-    crop = image[y0 : y0 + ch, x0 : x0 + cw]
-    if crop.shape[0] != TILE_H:
-        crop = np.asarray(Image.fromarray(crop).resize((cw, TILE_H), Image.Resampling.NEAREST))
-    gap = np.full((TILE_H, 2, 3), 255, np.uint8)
-    return np.concatenate([small, gap, crop], axis=1)
+    return contact_tile(image, TILE_H, CROP)
 
 
 def make_sheet(data_root: Path, out: Path) -> int:
