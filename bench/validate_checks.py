@@ -97,6 +97,12 @@ class Validator:
             )
         return None
 
+    def _forward_synthetic(self, n: int, offset: int) -> tuple[torch.Tensor, Any, str | None]:
+        """``n`` synthetic rainy images (seed ``self.seed + offset``), the model's output, and its problem."""
+        x = synthetic_rainy(n, self.h, self.w, self.seed + offset)
+        y = self.forward(x)
+        return x, y, self._expect_tensor(y, x)
+
     # -- card
     def check_card(self) -> tuple[Status, str]:
         from derainers.base import REQUIRED_CARD_FIELDS, DerainerCard
@@ -131,9 +137,7 @@ class Validator:
 
     # -- shape
     def check_shape(self) -> tuple[Status, str]:
-        x = synthetic_rainy(2, self.h, self.w, self.seed)
-        y = self.forward(x)
-        problem = self._expect_tensor(y, x)
+        x, y, problem = self._forward_synthetic(2, 0)
         if problem:
             return "FAIL", problem
         if tuple(y.shape) != tuple(x.shape):
@@ -142,9 +146,7 @@ class Validator:
 
     # -- range
     def check_range(self) -> tuple[Status, str]:
-        x = synthetic_rainy(2, self.h, self.w, self.seed + 1)
-        y = self.forward(x)
-        problem = self._expect_tensor(y, x)
+        _, y, problem = self._forward_synthetic(2, 1)
         if problem:
             return "FAIL", problem
         y = y.detach().float().cpu()
@@ -204,9 +206,7 @@ class Validator:
 
     # -- batch independence
     def check_batch(self) -> tuple[Status, str]:
-        x = synthetic_rainy(3, self.h, self.w, self.seed + 3)
-        batched = self.forward(x)
-        problem = self._expect_tensor(batched, x)
+        x, batched, problem = self._forward_synthetic(3, 3)
         if problem:
             return "FAIL", problem
         if tuple(batched.shape) != tuple(x.shape):
