@@ -104,19 +104,9 @@ def synth_folder(
     from PIL import Image
     from tqdm import tqdm
 
-    from bench.data.builders import prepare_output
+    from bench.data.builders import prepare_output, write_manifest
     from bench.data.images import is_image_file, read_image
-    from bench.data.manifest import (
-        MANIFEST_NAME,
-        MANIFEST_SCHEMA,
-        item_seed,
-        library_versions,
-        read_manifest,
-        seed_record,
-        sha256_file,
-        sha256_json,
-        write_json_atomic,
-    )
+    from bench.data.manifest import item_seed, read_manifest, seed_record, sha256_file, sha256_json
     from bench.data.paired import EmptyDatasetError, natural_key
     from bench.data.rain import RENDERER_VERSION, render_rain, resolve_params
 
@@ -174,21 +164,18 @@ def synth_folder(
                 "files": {f"rain/{path.name}": sha256_file(rain_path), f"norain/{path.name}": sha256_file(clean_path)},
             }
         )
-    manifest = {
-        "schema": MANIFEST_SCHEMA,
-        "kind": "paired",
-        "dataset": input_dir.name,
-        "config_sha256": config_sha,
-        "class_names": [],
-        "seed": int(seed),
-        "preset": preset,
-        "config": config,
-        "items": items,
-        "files": {},
-        "versions": library_versions(),
-    }
-    write_json_atomic(out / MANIFEST_NAME, manifest)
-    return manifest
+    return write_manifest(
+        out,
+        kind="paired",
+        dataset=input_dir.name,
+        config_sha256=config_sha,
+        class_names=[],
+        seed=int(seed),
+        preset=preset,
+        config=config,
+        items=items,
+        files={},
+    )
 
 
 def run(args: argparse.Namespace) -> int:

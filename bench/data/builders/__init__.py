@@ -50,7 +50,7 @@ from bench.data.builders.source import (
     SourceItem,
     coco80_categories,
 )
-from bench.data.builders.write import BuildReport, build_set, prepare_output
+from bench.data.builders.write import BuildReport, build_set, prepare_output, write_manifest
 from bench.data.labels import LabelFormatError
 
 __all__ = [
@@ -86,4 +86,5 @@ __all__ = [
     "select_ids",
     "selection_key",
     "transform_annotation",
+    "write_manifest",
 ]

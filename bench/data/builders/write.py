@@ -96,6 +96,13 @@ def _write_png(path: Path, image: np.ndarray) -> None:
     Image.fromarray(image).save(path, format="PNG", compress_level=3)
 
 
+def write_manifest(out: Path, **fields: Any) -> dict[str, Any]:
+    """Write ``out/manifest.json``: the schema, ``fields`` in their order, the library versions; return it."""
+    manifest = {"schema": MANIFEST_SCHEMA, **fields, "versions": library_versions()}
+    write_json_atomic(out / MANIFEST_NAME, manifest)
+    return manifest
+
+
 def prepare_output(out: Path, config_sha: str, force: bool) -> bool:
     """True when ``out`` already holds this build (skip); clears our own outputs when rebuilding."""
     if is_up_to_date(out, config_sha):
@@ -276,23 +283,21 @@ def build_set(
             },
         )
         top_files["annotations.json"] = sha256_file(out / "annotations.json")
-    manifest = {
-        "schema": MANIFEST_SCHEMA,
-        "kind": kind,
-        "dataset": dataset,
-        "config_sha256": config_sha,
-        "class_names": source.class_names,
-        "categories": source.categories,
-        "yolo_index": {str(k): v for k, v in sorted(index.items())} if kind != "semantic" else None,
-        "seed": int(seed),
-        "preset": mix.to_dict(),
-        "dropped": dropped,
-        "config": config,
-        "items": items_out,
-        "files": top_files,
-        "versions": library_versions(),
-    }
-    write_json_atomic(out / MANIFEST_NAME, manifest)
+    manifest = write_manifest(
+        out,
+        kind=kind,
+        dataset=dataset,
+        config_sha256=config_sha,
+        class_names=source.class_names,
+        categories=source.categories,
+        yolo_index={str(k): v for k, v in sorted(index.items())} if kind != "semantic" else None,
+        seed=int(seed),
+        preset=mix.to_dict(),
+        dropped=dropped,
+        config=config,
+        items=items_out,
+        files=top_files,
+    )
     return BuildReport(out, True, manifest, dropped)
 
 
