@@ -90,6 +90,11 @@ def comparable(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def identity_restoration_argv(dataset: object, *options: str) -> list[str]:
+    """``bench run --derainer identity --task restoration --dataset DATASET OPTIONS...`` as ``main``'s argv."""
+    return ["run", "--derainer", "identity", "--task", "restoration", "--dataset", str(dataset), *options]
+
+
 def write_offset_pairs(
     root: Path,
     names: Iterable[object],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -13,35 +12,19 @@ import pytest
 import bench
 from bench.cli import main
 from bench.results.record import read_record
-from tests.conftest import write_offset_pairs
-
-#: Keys that differ between two identical runs: when and where they ran, how long they took.
-VOLATILE = ("created", "timings", "_path", "env")
+from tests.conftest import comparable, identity_restoration_argv, write_offset_pairs
 
 
 def _paired_fixture(root: Path) -> Path:
     return write_offset_pairs(root, (1, 2, 3), np.random.default_rng(3), offset=25)
 
 
-def _stable(record: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in record.items() if k not in VOLATILE}
-    out["rows"] = [{k: v for k, v in row.items() if k != "seconds"} for row in record["rows"]]
-    out["config"] = {k: v for k, v in record["config"].items() if k != "output_dir"}
-    return out
-
-
 def test_evaluate_record_equals_the_cli_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = _paired_fixture(tmp_path / "pairs")
     options = {"quantize": "trunc", "crop_multiple": 8, "metrics": ["psnr_y", "ssim_y_float"], "limit": 2}
     code = main(
-        [
-            "run",
-            "--derainer",
-            "identity",
-            "--task",
-            "restoration",
-            "--dataset",
-            str(data),
+        identity_restoration_argv(
+            data,
             "--quantize",
             "trunc",
             "--crop-multiple",
@@ -53,7 +36,7 @@ def test_evaluate_record_equals_the_cli_record(tmp_path: Path, capsys: pytest.Ca
             "2",
             "--output-dir",
             str(tmp_path / "cli"),
-        ]
+        )
     )
     assert code == 0
     capsys.readouterr()
@@ -67,7 +50,7 @@ def test_evaluate_record_equals_the_cli_record(tmp_path: Path, capsys: pytest.Ca
     assert read_record(api["_path"])["metrics"] == api["metrics"]  # what it returns is what it wrote
     assert [r["id"] for r in api["rows"]] == ["1", "2"] and api["config"]["quantize"] == "trunc"
     assert np.isfinite(api["metrics"]["psnr_y"])
-    assert _stable(api) == _stable(cli)
+    assert comparable(api) == comparable(cli)
 
 
 def test_evaluate_applies_the_run_defaults(tmp_path: Path) -> None:

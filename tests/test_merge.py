@@ -16,7 +16,7 @@ from bench.results.merge import MergeError, interleave, merge_shards
 from bench.results.record import read_record
 from bench.results.state import StateError, state_path
 from bench.tasks.config import RunConfig, resolve_shard, select_shard
-from tests.conftest import comparable, write_scene_pairs
+from tests.conftest import comparable, identity_restoration_argv, write_scene_pairs
 
 
 def _paired_set(root: Path, n: int = 7, labels: bool = False, bad: bool = True) -> None:
@@ -183,13 +183,7 @@ def test_noref_merge_on_a_folder_of_photos(tmp_path: Path) -> None:
 def test_merge_cli_runs_folder_and_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _paired_set(tmp_path / "set", bad=False)
     common = [
-        "run",
-        "--derainer",
-        "identity",
-        "--task",
-        "restoration",
-        "--dataset",
-        str(tmp_path / "set"),
+        *identity_restoration_argv(str(tmp_path / "set")),
         "--output-dir",
         str(tmp_path / "runs"),
     ]

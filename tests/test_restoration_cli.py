@@ -12,7 +12,7 @@ import pytest
 from bench.cli import main
 from bench.data.images import write_image
 from bench.results.record import SCHEMA_VERSION, read_record
-from tests.conftest import write_offset_pairs
+from tests.conftest import identity_restoration_argv, write_offset_pairs
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -26,13 +26,7 @@ def test_identity_on_raintrainl_matches_calibration(
 ) -> None:
     code, out, _ = _run(
         capsys,
-        "run",
-        "--derainer",
-        "identity",
-        "--task",
-        "restoration",
-        "--dataset",
-        "RainTrainL",
+        *identity_restoration_argv("RainTrainL"),
         "--data-root",
         str(data_root),
         "--limit",
@@ -84,13 +78,7 @@ def test_bad_file_is_recorded_and_run_continues(tmp_path: Path, capsys: pytest.C
     _tiny_set(tmp_path / "set")
     code, _, _ = _run(
         capsys,
-        "run",
-        "--derainer",
-        "identity",
-        "--task",
-        "restoration",
-        "--dataset",
-        str(tmp_path / "set"),
+        *identity_restoration_argv(str(tmp_path / "set")),
         "--output-dir",
         str(tmp_path / "runs"),
         "--quantize",
@@ -109,17 +97,11 @@ def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkey
     code, _, err = _run(capsys, "run", "--derainer", "mspnf", "--task", "restoration", "--dataset", str(tmp_path))
     assert code == 2 and "Did you mean 'mspfn'" in err
     monkeypatch.delenv("BENCH_DATA", raising=False)
-    code, _, err = _run(capsys, "run", "--derainer", "identity", "--task", "restoration", "--dataset", "Rain100L")
+    code, _, err = _run(capsys, *identity_restoration_argv("Rain100L"))
     assert code == 2 and "data root" in err
     code, _, err = _run(
         capsys,
-        "run",
-        "--derainer",
-        "identity",
-        "--task",
-        "restoration",
-        "--dataset",
-        "Rain100L",
+        *identity_restoration_argv("Rain100L"),
         "--data-root",
         str(tmp_path / "nowhere"),
     )
@@ -143,13 +125,7 @@ def test_record_is_valid_json_with_inf(tmp_path: Path, capsys: pytest.CaptureFix
     assert (
         main(
             [
-                "run",
-                "--derainer",
-                "identity",
-                "--task",
-                "restoration",
-                "--dataset",
-                str(root),
+                *identity_restoration_argv(str(root)),
                 "--output-dir",
                 str(tmp_path / "r"),
             ]
