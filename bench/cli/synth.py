@@ -106,9 +106,10 @@ def synth_folder(
 
     from bench.data.builders import prepare_output, write_manifest
     from bench.data.images import is_image_file, read_image
-    from bench.data.manifest import item_seed, read_manifest, seed_record, sha256_file, sha256_json
+    from bench.data.manifest import item_seed, read_manifest, seed_record, sha256_json
     from bench.data.paired import EmptyDatasetError, natural_key
     from bench.data.rain import RENDERER_VERSION, render_rain, resolve_params
+    from bench.fileio import file_sha256
 
     input_dir, out = Path(input_dir), Path(out)
     if not input_dir.is_dir():
@@ -122,7 +123,7 @@ def synth_folder(
         {
             "name": p.name,
             "source_id": p.name,
-            "source_sha256": sha256_file(p),
+            "source_sha256": file_sha256(p),
             "seed": seed_record(item_seed(seed, p.name)),
         }
         for p in files
@@ -161,7 +162,7 @@ def synth_folder(
                 **entry,
                 "preset": preset,
                 "params": result.params,
-                "files": {f"rain/{path.name}": sha256_file(rain_path), f"norain/{path.name}": sha256_file(clean_path)},
+                "files": {f"rain/{path.name}": file_sha256(rain_path), f"norain/{path.name}": file_sha256(clean_path)},
             }
         )
     return write_manifest(

@@ -27,7 +27,7 @@ from typing import Any, cast
 import numpy as np
 
 from bench import fileio
-from bench.fileio import file_sha256 as sha256_file  # the name builders and synth import
+from bench.fileio import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def verify_manifest(root: str | Path) -> list[str]:
         if not path.is_file():
             problems.append(f"{rel}: missing")
             continue
-        actual = sha256_file(path)
+        actual = file_sha256(path)
         if actual != expected:
             problems.append(f"{rel}: sha256 {actual} != manifest {expected}")
     return problems

@@ -25,10 +25,10 @@ from bench.data.manifest import (
     library_versions,
     read_manifest,
     seed_record,
-    sha256_file,
     sha256_json,
     write_json_atomic,
 )
+from bench.fileio import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -174,8 +174,8 @@ def build_set(
                 "name": f"{name}.png",
                 "stem": name,
                 "source_id": item.source_id,
-                "source_sha256": sha256_file(item.image_path),
-                "label_sha256": sha256_file(item.mask_path) if item.mask_path else None,
+                "source_sha256": file_sha256(item.image_path),
+                "label_sha256": file_sha256(item.mask_path) if item.mask_path else None,
                 "seed": seed_record(seq),
                 **({"attributes": dict(item.attributes)} if item.attributes else {}),
             }
@@ -268,7 +268,7 @@ def build_set(
                 **({"attributes": entry["attributes"]} if "attributes" in entry else {}),
                 "params": result.params,
                 "geometry": {"resized": list(geo.resized), "offset": list(geo.offset)},
-                "files": {rel: sha256_file(path) for rel, path in files.items()},
+                "files": {rel: file_sha256(path) for rel, path in files.items()},
             }
         )
     top_files: dict[str, str] = {}
@@ -282,7 +282,7 @@ def build_set(
                 "categories": source.categories,
             },
         )
-        top_files["annotations.json"] = sha256_file(out / "annotations.json")
+        top_files["annotations.json"] = file_sha256(out / "annotations.json")
     manifest = write_manifest(
         out,
         kind=kind,
