@@ -15,6 +15,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -143,9 +144,18 @@ class YoloDetector:
                 self._model = ultralytics.YOLO(str(self.weights), task=self.task)
         return self._model
 
+    def _first_use(self) -> AbstractContextManager[None]:
+        """Hide TFLite's XNNPACK banner (printed on descriptor 2) while ultralytics builds its predictor."""
+        from bench.evaluators.native_stderr import filter_native_stderr
+
+        if getattr(self.model, "predictor", None) is None:
+            return filter_native_stderr()
+        return nullcontext()
+
     @property
     def class_names(self) -> list[str]:
-        names = self.model.names
+        with self._first_use():
+            names = self.model.names
         return [names[i] for i in sorted(names)] if isinstance(names, Mapping) else list(names)
 
     def _predict_kwargs(self) -> dict[str, Any]:
@@ -173,7 +183,7 @@ class YoloDetector:
         for start in range(0, len(images), self.batch):
             chunk = images[start : start + self.batch]
             bgr = [np.ascontiguousarray(np.asarray(im)[..., ::-1]) for im in chunk]  # ultralytics takes BGR arrays
-            with preserve_torch_threads():
+            with preserve_torch_threads(), self._first_use():
                 results = model.predict(bgr, **self._predict_kwargs())
             out.extend(self._convert(r, im.shape[:2]) for r, im in zip(results, chunk))
         return out
