@@ -108,14 +108,17 @@ def create_derainer(
                 raise MissingDataError(
                     f"{card.name}: weights {tag!r} are neither a file nor a known tag (known tags: {tags})"
                 )
-            from derainers.shipped import WEIGHTS_DIR
+            from derainers.shipped import WEIGHTS_DIR, join_parts
 
-            weights_path = resolve_weights_file(
-                source.path,
-                packaged=WEIGHTS_DIR if source.packaged else None,
-                sha256=source.sha256,
-                what=f"{card.name} weights {source.tag!r}",
-            )
+            if source.packaged and source.parts:
+                weights_path = join_parts(source)
+            else:
+                weights_path = resolve_weights_file(
+                    source.path,
+                    packaged=WEIGHTS_DIR if source.packaged else None,
+                    sha256=source.sha256,
+                    what=f"{card.name} weights {source.tag!r}",
+                )
             expected_sha = source.sha256
             weights_tag = source.tag
     if weights_path is not None:

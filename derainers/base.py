@@ -34,6 +34,8 @@ class WeightsSource:
         protocol: How the reported scores were computed (metric variants, quantisation).
         url: Optional download address (only used when a network exists).
         packaged: True when the file ships inside the ``derainers`` package.
+        parts: For a packaged file too large to ship whole: the part files that, joined in this order, give
+            the file (``derainers.shipped.join_parts``); empty when the file ships whole.
     """
 
     tag: str
@@ -46,6 +48,7 @@ class WeightsSource:
     protocol: str = ""
     url: str | None = None
     packaged: bool = False
+    parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,11 @@ and the validation scores measured with the shipped file itself. A derainer's ca
 packaged :class:`~derainers.base.WeightsSource` entries; the one marked ``"default": true`` loads
 when no ``--weights`` is given. ``scripts/ship_weights.py`` writes both files from a training run.
 
+A weights file over :data:`MAX_PART_BYTES` (the full MSPFN in fp16 is ~26 MB) ships as byte-for-byte parts
+``<file>.part1``, ``<file>.part2``, ... listed in the card's ``"parts"`` (each with its own sha256); the
+first load joins them into ``<bench cache>/weights/`` and checks the whole file's sha256 (the card's
+``"sha256"``, which is also what run records cite), so a joined file is indistinguishable from a whole one.
+
 Example:
     >>> [s.tag for s in shipped_weights("no_such_derainer")]
     []
@@ -18,10 +23,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.fileio import atomic_path, file_sha256
+from bench.paths import MissingDataError, cache_root
 from derainers.base import WeightsSource
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CARD_SUFFIX = ".json"
+MAX_PART_BYTES = 15 * 2**20
+"""Largest file shipped in the package (the repository's limit is 16 MiB); larger weights go in parts."""
 
 
 @functools.cache
@@ -63,9 +72,69 @@ def shipped_weights(derainer: str, architecture: dict[str, Any] | None = None) -
                 reported=reported,
                 protocol=str(validation.get("protocol", "")),
                 packaged=True,
+                parts=tuple(str(part["file"]) for part in card.get("parts", ())),
             )
         )
     return tuple(sources)
+
+
+def split_file(path: Path, max_bytes: int = MAX_PART_BYTES) -> list[dict[str, Any]]:
+    """Split ``path`` into ``<name>.part1``, ``.part2``, ... of at most ``max_bytes`` each, beside it.
+
+    The original file is removed; returns the card's ``"parts"`` entries (``file``, ``sha256``, ``bytes``).
+
+    Example:
+        >>> import tempfile
+        >>> whole = Path(tempfile.mkdtemp()) / "w.pt"
+        >>> _ = whole.write_bytes(b"abcdefg")
+        >>> [(p["file"], p["bytes"]) for p in split_file(whole, max_bytes=3)]
+        [('w.pt.part1', 3), ('w.pt.part2', 3), ('w.pt.part3', 1)]
+    """
+    if max_bytes <= 0:
+        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+    parts: list[dict[str, Any]] = []
+    with path.open("rb") as whole:
+        while chunk := whole.read(max_bytes):
+            part = path.with_name(f"{path.name}.part{len(parts) + 1}")
+            with atomic_path(part) as tmp:
+                tmp.write_bytes(chunk)
+            parts.append({"file": part.name, "sha256": file_sha256(part), "bytes": len(chunk)})
+    path.unlink()
+    return parts
+
+
+def join_parts(source: WeightsSource, folder: Path | None = None) -> Path:
+    """The whole weights file of a shipped ``source`` that comes in parts, joined once into the cache.
+
+    ``folder`` holds the parts (default :data:`WEIGHTS_DIR`).
+
+    Raises:
+        MissingDataError: a part is missing (the message names it).
+        ValueError: the joined bytes do not have the card's sha256 (a damaged or mismatched part).
+    """
+    if not source.parts:
+        raise ValueError(f"weights {source.tag!r} are not shipped in parts")
+    if not source.sha256:
+        raise ValueError(f"weights {source.tag!r} come in parts but their card has no sha256")
+    target = cache_root() / "weights" / f"{source.sha256[:16]}-{Path(source.path).name}"
+    if target.is_file() and file_sha256(target) == source.sha256:
+        return target
+    folder = WEIGHTS_DIR if folder is None else folder
+    files = [folder / name for name in source.parts]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise MissingDataError(f"weights {source.tag!r}: part(s) missing: {', '.join(missing)}")
+    with atomic_path(target) as tmp:
+        with tmp.open("wb") as out:
+            for part in files:
+                out.write(part.read_bytes())
+        got = file_sha256(tmp)
+        if got != source.sha256:
+            raise ValueError(
+                f"weights {source.tag!r}: the joined parts have sha256 {got}, the card says {source.sha256} "
+                f"(a part in {folder} is damaged or from another shipping)"
+            )
+    return target
 
 
 def default_shipped_tag(derainer: str, architecture: dict[str, Any] | None = None) -> str | None:

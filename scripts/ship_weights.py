@@ -40,6 +40,8 @@ def train_command(config: dict[str, Any], output_dir: str) -> str:
             parts.append(f"--{name.replace('_', '-')} {value}")
     if config.get("channels_last"):
         parts.append("--channels-last")
+    if config.get("compile"):
+        parts.append("--optimize compile")
     parts.append(f"--output-dir {output_dir}")
     return " ".join(parts)
 
@@ -113,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.engine.checkpoint import load_checkpoint
     from bench.fileio import file_sha256
     from bench.train import export_weights
+    from derainers.shipped import MAX_PART_BYTES, split_file
 
     checkpoint = args.run_dir / args.checkpoint
     payload = load_checkpoint(checkpoint)
@@ -120,9 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     config = training.get("config", {})
     stem = f"{args.derainer}-{args.tag}"
     weights = WEIGHTS_DIR / f"{stem}.pt"
+    for stale in WEIGHTS_DIR.glob(f"{stem}.pt.part*"):  # parts of an earlier shipping
+        stale.unlink()
     export_weights(checkpoint, weights, dtype="fp16")
     sha = file_sha256(weights)
+    size = weights.stat().st_size
     shipped = measure(args.derainer, weights, str(config.get("train", "RainTrainL")), args.val_ids)
+    parts = split_file(weights, MAX_PART_BYTES) if size > MAX_PART_BYTES else []
     run_config = json.loads((args.run_dir / "config.json").read_text())
     rows = read_metrics(args.run_dir)
     csv_path, png_path = write_curve(rows, stem)
@@ -135,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         "tag": args.tag,
         "file": weights.name,
         "sha256": sha,
+        "bytes": size,
+        **({"parts": parts} if parts else {}),
         "dtype": "fp16",
         "default": bool(args.default),
         "architecture": json.loads(json.dumps(getattr(model, "config", {}), default=str)),
@@ -175,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     card_path = WEIGHTS_DIR / f"{stem}.json"
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(
-        f"{weights} ({weights.stat().st_size / 1e6:.1f} MB, sha256 {sha[:12]}…): step {card['training']['steps']}, "
+        f"{weights}{f' in {len(parts)} parts' if parts else ''} ({size / 1e6:.1f} MB, sha256 {sha[:12]}…): step {card['training']['steps']}, "
         f"val psnr_y {shipped['psnr_y']:.3f} / ssim_y {shipped['ssim_y']:.4f} on {args.val_ids}; card {card_path}\n"
     )
     return 0
