@@ -180,3 +180,23 @@ def test_ls_datasets_marks_what_is_present(tmp_path: Path, capsys: pytest.Captur
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "[absent]" in lines["Rain100H"] and "[absent]" in lines["Real147"]
     assert "[present]" in lines["RainTrainL"], lines["RainTrainL"]
+
+
+def test_data_root_default_reads_the_environment_when_the_parser_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--data-root`` defaults to ``$BENCH_DATA`` as it is when a command runs, not when bench was imported."""
+    import argparse
+
+    from bench.cli.options import add
+
+    monkeypatch.setenv("BENCH_DATA", "/first")
+    first = argparse.ArgumentParser()
+    add(first, "data_root")
+    monkeypatch.setenv("BENCH_DATA", "/second")
+    second = argparse.ArgumentParser()
+    add(second, "data_root")
+    assert first.parse_args([]).data_root == "/first" and second.parse_args([]).data_root == "/second"
+    assert second.parse_args(["--data-root", "/given"]).data_root == "/given"
+    monkeypatch.delenv("BENCH_DATA")
+    unset = argparse.ArgumentParser()
+    add(unset, "data_root")
+    assert unset.parse_args([]).data_root is None

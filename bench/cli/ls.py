@@ -58,10 +58,10 @@ def _derainer_extra(name: str, params: bool, cards: bool) -> tuple[str, list[str
         )
         for w in card.weights:
             reported = "; ".join(
-                f"{ds}: " + ", ".join(f"{k} {v}" for k, v in m.items()) for ds, m in w.reported.items()
+                f"{ds}: " + ", ".join(f"{k} {v:.6g}" for k, v in m.items()) for ds, m in w.reported.items()
             )
             lines.append(
-                f"weights {w.tag}: {w.path} (trained on {w.trained_on or '?'}; licence {w.licence or '?'})"
+                f"weights {w.tag}: {w.path}{f' (in {len(w.parts)} parts)' if w.parts else ''} (trained on {w.trained_on or '?'}; licence {w.licence or '?'})"
                 + (f"; reported {reported}" if reported else "")
             )
     return count, lines

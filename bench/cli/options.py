@@ -61,11 +61,14 @@ class OptionSpec:
         kwargs: ``add_argument`` keywords (default, type, choices, help, ...).
         per_command: Keywords a command may set itself (e.g. ``help`` of ``--output-dir``: what is written
             there); everything else is fixed.
+        env_default: Environment variable whose value is the default, read when a parser is built (not
+            when this module is imported, so a variable set later in the same process counts).
     """
 
     flags: tuple[str, ...]
     kwargs: dict[str, Any] = field(default_factory=dict)
     per_command: frozenset[str] = frozenset()
+    env_default: str | None = None
 
 
 SHARED: dict[str, OptionSpec] = {
@@ -84,11 +87,8 @@ SHARED: dict[str, OptionSpec] = {
     ),
     "data_root": OptionSpec(
         ("--data-root",),
-        {
-            "default": os.environ.get("BENCH_DATA"),
-            "metavar": "DIR",
-            "help": "root of the named data sets ($BENCH_DATA)",
-        },
+        {"metavar": "DIR", "help": "root of the named data sets ($BENCH_DATA)"},
+        env_default="BENCH_DATA",
     ),
     "limit": OptionSpec(
         ("--limit",),
@@ -210,6 +210,8 @@ def add(p: argparse.ArgumentParser | Any, name: str, **overrides: Any) -> argpar
     if fixed:
         raise TypeError(f"--{name.replace('_', '-')}: {', '.join(sorted(fixed))} is the same in every command")
     kwargs = {**spec.kwargs, **overrides}
+    if spec.env_default is not None and "default" not in kwargs:
+        kwargs["default"] = os.environ.get(spec.env_default)
     if kwargs.get("action") == "append" and kwargs.get("default") == []:
         kwargs["default"] = []  # a fresh list per parser
     return p.add_argument(*spec.flags, dest=name, **kwargs)
