@@ -110,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default", action="store_true", help="make these the derainer's default weights")
     parser.add_argument("--hardware", required=True, help="where it was trained, in words (ISA, cores)")
     parser.add_argument("--note", default="", help="free text for the card (e.g. where training stands)")
+    parser.add_argument(
+        "--max-part-bytes", type=int, default=None, help="split larger files into parts (default 15 MiB)"
+    )
     args = parser.parse_args(argv)
 
     from bench.engine.checkpoint import load_checkpoint
@@ -129,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     sha = file_sha256(weights)
     size = weights.stat().st_size
     shipped = measure(args.derainer, weights, str(config.get("train", "RainTrainL")), args.val_ids)
-    parts = split_file(weights, MAX_PART_BYTES) if size > MAX_PART_BYTES else []
+    max_part = args.max_part_bytes or MAX_PART_BYTES
+    parts = split_file(weights, max_part) if size > max_part else []
     run_config = json.loads((args.run_dir / "config.json").read_text())
     rows = read_metrics(args.run_dir)
     csv_path, png_path = write_curve(rows, stem)
