@@ -73,6 +73,7 @@ def create_derainer(
     weights_path: Path | None = None
     expected_sha: str | None = None
     weights_tag: str | None = None
+    weights_status = ""
     if weights is not None and str(weights).lower() not in NO_WEIGHTS and str(weights) != "default":
         from bench.convert.tf_checkpoint import cached_tf_conversion, is_tf_checkpoint
 
@@ -121,10 +122,21 @@ def create_derainer(
                 )
             expected_sha = source.sha256
             weights_tag = source.tag
+            weights_status = source.status
+            if source.status:
+                logger.warning(
+                    "%s weights %r are %s of an unfinished training run (its card: bench ls derainers --cards); "
+                    "records and tables say 'interim'",
+                    card.name,
+                    source.tag,
+                    source.status,
+                )
     if weights_path is not None:
         info = model.load_weights(weights_path, expected_sha256=expected_sha)
         if weights_tag:
             info["tag"] = weights_tag
+        if weights_status:
+            info["status"] = weights_status
     model.model_kwargs = dict(kwargs)
     model.eval()
     if device is not None:

@@ -36,6 +36,8 @@ class WeightsSource:
         packaged: True when the file ships inside the ``derainers`` package.
         parts: For a packaged file too large to ship whole: the part files that, joined in this order, give
             the file (``derainers.shipped.join_parts``); empty when the file ships whole.
+        status: Empty for final weights; ``"interim: step N of M"`` for a checkpoint of a training run that
+            has not finished (records carry it, tables label the row "interim").
     """
 
     tag: str
@@ -49,6 +51,7 @@ class WeightsSource:
     url: str | None = None
     packaged: bool = False
     parts: tuple[str, ...] = ()
+    status: str = ""
 
 
 @dataclass(frozen=True)

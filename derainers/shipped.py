@@ -58,6 +58,9 @@ def shipped_weights(derainer: str, architecture: dict[str, Any] | None = None) -
         if not _matches(card, architecture):
             continue
         validation = card.get("validation") or {}
+        training = card.get("training") or {}
+        steps, planned = training.get("steps"), training.get("planned_steps")
+        unfinished = isinstance(steps, int) and isinstance(planned, int) and steps < planned
         reported = {}
         if validation.get("dataset") and validation.get("metrics"):
             reported = {f"{validation['dataset']} {validation.get('ids', '')}".strip(): dict(validation["metrics"])}
@@ -73,6 +76,7 @@ def shipped_weights(derainer: str, architecture: dict[str, Any] | None = None) -
                 protocol=str(validation.get("protocol", "")),
                 packaged=True,
                 parts=tuple(str(part["file"]) for part in card.get("parts", ())),
+                status=f"interim: step {steps} of {planned}" if unfinished else "",
             )
         )
     return tuple(sources)

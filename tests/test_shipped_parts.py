@@ -76,9 +76,13 @@ def test_missing_part_names_it(tmp_path: Path) -> None:
         join_parts(source, folder)
 
 
-def test_create_derainer_loads_a_shipped_model_from_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """End to end through the factory: ``--weights TAG`` of a card whose file comes in parts loads it."""
+def test_create_derainer_loads_a_shipped_model_from_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """End to end through the factory: ``--weights TAG`` of a card whose file comes in parts loads it; the
+    card is of an unfinished run, so the load warns and the record says ``interim``."""
     import json
+    import logging
 
     import torch
 
@@ -94,15 +98,19 @@ def test_create_derainer_loads_a_shipped_model_from_parts(tmp_path: Path, monkey
     sha, size = file_sha256(whole), whole.stat().st_size
     parts = split_file(whole, max_bytes=size // 3 + 1)
     card = {"derainer": "mspfn_tiny", "tag": "Parts", "file": whole.name, "sha256": sha, "bytes": size}
-    (folder / "mspfn_tiny-Parts.json").write_text(json.dumps({**card, "parts": parts, "validation": {}}))
+    training = {"steps": 3, "planned_steps": 9}
+    card_text = json.dumps({**card, "parts": parts, "validation": {}, "training": training})
+    (folder / "mspfn_tiny-Parts.json").write_text(card_text)
     monkeypatch.setattr(shipped, "WEIGHTS_DIR", folder)
     shipped.shipped_cards.cache_clear()
     try:
-        model = create_derainer("mspfn_tiny", weights="Parts")
+        with caplog.at_level(logging.WARNING, logger="bench.factory"):
+            model = create_derainer("mspfn_tiny", weights="Parts")
     finally:
         shipped.shipped_cards.cache_clear()
     assert len(parts) == 3
     info = derainer_info(model, "mspfn_tiny")
     assert info["random_init"] is False and info["weights"]["sha256"] == sha and info["weights"]["tag"] == "Parts"
+    assert info["weights"]["status"] == "interim: step 3 of 9" and "interim: step 3 of 9" in caplog.text
     for name, value in model.state_dict().items():
         assert torch.equal(value, reference.state_dict()[name].half().to(value.dtype)), name

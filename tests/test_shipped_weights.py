@@ -54,6 +54,7 @@ def test_default_weights_load_without_random_init(stem: str) -> None:
     if not CARDS:
         pytest.skip("no weights shipped yet")
     from bench.factory import create_derainer
+    from bench.results.labels import derainer_label
     from bench.tasks.common import derainer_info
 
     card = json.loads((WEIGHTS_DIR / f"{stem}.json").read_text())
@@ -61,6 +62,12 @@ def test_default_weights_load_without_random_init(stem: str) -> None:
     model = create_derainer(card["derainer"], weights=card["tag"])
     info = derainer_info(model, card["derainer"])
     assert info["random_init"] is False and info["weights"]["sha256"] == card["sha256"]
+    # A checkpoint of an unfinished run says so in the record, and its tables' label says "interim".
+    training = card["training"]
+    interim = training["steps"] < training["planned_steps"]
+    expected = f"interim: step {training['steps']} of {training['planned_steps']}" if interim else None
+    assert info["weights"].get("status") == expected
+    assert derainer_label({"derainer": info}).endswith(", interim)") == interim
     if card.get("default"):
         default = derainer_info(create_derainer(card["derainer"]), card["derainer"])
         assert default["weights"]["tag"] == card["tag"] and default["random_init"] is False

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.evaluators.info import weights_sha256
+from bench.results.labels import derainer_label
 from bench.results.record import find_records, stable_hash, to_float
 
 if TYPE_CHECKING:
@@ -30,25 +31,6 @@ Record = Mapping[str, Any]
 
 #: Conditions a downstream/no-reference metric key starts with (``rainy.map50``); restoration metrics have none.
 CONDITIONS: tuple[str, ...] = ("clean", "rainy", "derained", "gain", "recovery")
-
-#: Display names of the derainers (``PReNet (Rain1400)`` is the one label of PReNet with Rain1400 weights).
-DISPLAY_NAMES: dict[str, str] = {
-    "identity": "identity",
-    "prenet": "PReNet",
-    "prenet_real": "PReNet-real",
-    "mspfn": "MSPFN",
-    "mspfn_light": "MSPFN-light",
-    "mspfn_m30n1": "MSPFN M30N1",
-    "mspfn_m17n2": "MSPFN M17N2",
-    "mspfn_m13n2": "MSPFN M13N2",
-    "mspfn_m10n3": "MSPFN M10N3",
-    "mspfn_m8n5": "MSPFN M8N5",
-    "ddn": "DDN",
-    "umrl": "UMRL",
-    "rescan": "RESCAN",
-    "derainnet": "DerainNet",
-    "guided_filter": "guided filter",
-}
 
 #: Columns of :func:`load`, in order (``load_rows`` adds ``image`` after ``n_images``).
 # fmt: off
@@ -60,33 +42,6 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "seconds_per_image", "params", "created", "run_id", "record",
 )
 # fmt: on
-
-
-def display_name(derainer: str) -> str:
-    """The display name of a derainer (``prenet`` → ``PReNet``; unknown names are kept).
-
-    Example:
-        >>> display_name("mspfn_light"), display_name("my_net")
-        ('MSPFN-light', 'my_net')
-    """
-    return DISPLAY_NAMES.get(derainer, derainer)
-
-
-def derainer_label(record: Record) -> str:
-    """The one label of a record's model, used by every table and figure: ``PReNet (Rain1400)``.
-
-    Example:
-        >>> derainer_label({"derainer": {"name": "prenet", "weights": {"tag": "Rain1400"}}})
-        'PReNet (Rain1400)'
-        >>> derainer_label({"derainer": {"name": "mspfn", "random_init": True}})
-        'MSPFN (random init)'
-    """
-    d = record.get("derainer") or {}
-    name = display_name(str(d.get("name", "?")))
-    if d.get("random_init"):
-        return f"{name} (random init)"
-    tag = (d.get("weights") or {}).get("tag")
-    return f"{name} ({tag})" if tag else name
 
 
 def dataset_identity(record: Record) -> str:

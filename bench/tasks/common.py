@@ -69,7 +69,7 @@ def derainer_info(model: Any, requested: str) -> dict[str, Any]:
         "summary": card.summary,
         "paper": card.paper,
         "params": int(sum(p.numel() for p in model.parameters())),
-        "weights": {k: v for k, v in weights.items() if k in ("path", "sha256", "tag")} or None,
+        "weights": {k: v for k, v in weights.items() if k in ("path", "sha256", "tag", "status")} or None,
         "reported": reported,
         # A trainable network run without weights: its numbers are never the model's (tables say so).
         "random_init": bool(card.trainable and any(True for _ in model.parameters()) and not weights),
