@@ -125,8 +125,8 @@ def create_derainer(
             weights_status = source.status
             if source.status:
                 logger.warning(
-                    "%s weights %r are %s of an unfinished training run (its card: bench ls derainers --cards); "
-                    "records and tables say 'interim'",
+                    "%s weights %r come from an unfinished training run (%s; card: bench ls derainers --cards); "
+                    "records and tables label them 'interim'",
                     card.name,
                     source.tag,
                     source.status,
