@@ -26,8 +26,8 @@ CURVES_DIR = REPO / "reports" / "training"
 
 #: TrainConfig fields written as ``bench train`` options in the card's command (others are defaults).
 COMMAND_FIELDS = (
-    "derainer", "train", "val_split", "steps", "batch_size", "patch_size", "schedule", "lr", "lr_step",
-    "lr_gamma", "amp", "device", "val_every", "save_every", "log_every", "seed",
+    "derainer", "init_weights", "start_step", "train", "val_split", "steps", "batch_size", "patch_size",
+    "schedule", "lr", "lr_step", "lr_gamma", "amp", "device", "val_every", "save_every", "log_every", "seed",
 )  # fmt: skip
 
 
@@ -36,7 +36,7 @@ def train_command(config: dict[str, Any], output_dir: str) -> str:
     parts = ["python -m bench train"]
     for name in COMMAND_FIELDS:
         value = config.get(name)
-        if value is not None:
+        if value is not None and not (name == "start_step" and value == 0):
             parts.append(f"--{name.replace('_', '-')} {value}")
     if config.get("channels_last"):
         parts.append("--channels-last")
@@ -174,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
             "best_step": training.get("best_step"),
             "val_history": training.get("val_history", []),
             "note": args.note,
+            **(
+                {
+                    "continued": f"from exported weights {config.get('init_weights')} at step {config['start_step']} "
+                    "(resume state lost: Adam's moment estimates restarted there; schedule and data stream continued)"
+                }
+                if config.get("start_step")
+                else {}
+            ),
         },
         "validation": {
             "dataset": str(config.get("train", "RainTrainL")),

@@ -198,6 +198,32 @@ def test_resume_is_bit_exact(paired_set: Path, tmp_path: Path) -> None:
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
+def test_continue_from_exported_weights_on_a_new_machine(paired_set: Path, tmp_path: Path) -> None:
+    """--init-weights W --start-step N: the schedule and the data stream go on from step N (only Adam restarts),
+    so the first loss after the cut equals the uninterrupted run's, and the rates are the same."""
+    straight = Trainer(_config(paired_set, tmp_path / "straight", lr_step=2, lr_gamma=0.5)).fit()
+    first = Trainer(_config(paired_set, tmp_path / "first", steps=3, lr_step=2, lr_gamma=0.5)).fit()
+    weights = export_weights(tmp_path / "first" / "last.pt", tmp_path / "w.pt", dtype="fp32")
+    cont = _config(
+        paired_set, tmp_path / "new-machine", lr_step=2, lr_gamma=0.5, init_weights=str(weights), start_step=3
+    )
+    second = Trainer(cont).fit()
+    assert second.start_step == 3 and second.step == 6 and len(second.losses) == 3
+    assert second.lrs == straight.lrs[3:]
+    assert second.losses[0] == straight.losses[3]  # same weights, same batch: Adam's state only matters after
+    assert second.losses[1:] != straight.losses[4:]  # fresh moment estimates: not a bit-exact resume
+    steps = [
+        int(line.split(",")[0]) for line in (tmp_path / "new-machine" / "metrics.csv").read_text().splitlines()[1:]
+    ]
+    assert steps == [4, 5, 6]
+    config = json.loads((tmp_path / "new-machine" / "config.json").read_text())["config"]
+    assert config["start_step"] == 3 and config["init_weights"] == str(weights)
+    with pytest.raises(ValueError, match="--init-weights"):
+        _config(paired_set, tmp_path / "x", start_step=3)
+    with pytest.raises(ValueError, match="start step"):
+        _config(paired_set, tmp_path / "x", init_weights=str(weights), start_step=7)
+
+
 def test_loader_workers_give_the_same_stream(paired_set: Path, tmp_path: Path) -> None:
     inline = Trainer(_config(paired_set, tmp_path / "w0", steps=3, val_split=0)).fit()
     workers = Trainer(_config(paired_set, tmp_path / "w2", steps=3, val_split=0, workers=2)).fit()

@@ -20,6 +20,7 @@ _CONFIG_ARGS: tuple[str, ...] = (
     "data_root",
     "val_split",
     "init_weights",
+    "start_step",
     "batch_size",
     "patch_size",
     "schedule",
@@ -89,6 +90,14 @@ def add_parser(sub: Any, help_text: str) -> None:
         help="architecture override passed to the derainer factory (repeatable; values parse like -o; a,b is a tuple)",
     )
     g.add_argument("--init-weights", help="start from these weights (path or tag) instead of random init")
+    g.add_argument(
+        "--start-step",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --init-weights: continue a run whose resume state is lost from its exported weights at step N "
+        "(schedule and data stream continue; Adam restarts) (docs/training.md)",
+    )
     g.add_argument("--train", help="paired training set: registered name (RainTrainL) or folder")
     add(g, "data_root")
     g.add_argument("--val-split", type=int, help="hold back the last N pairs in natural order (default 20)")

@@ -27,6 +27,9 @@ class TrainConfig:
         val_split: Hold back the last N pairs (natural order) for validation; 0 disables validation.
         model_kwargs: Architecture overrides passed to the derainer factory.
         init_weights: Start from these weights (path or tag) instead of a random initialisation.
+        start_step: With ``init_weights``: continue a run whose resume state is lost (a new machine) from its
+            exported weights at this step. The step counter, the learning-rate schedule and the data
+            stream start here, as if resumed; Adam's moment estimates start fresh (a card says so).
         batch_size: Patches per step and per process (paper: 8).
         patch_size: Patch side; ``None``: the card's ``patch_size`` (96 for MSPFN).
         schedule: ``step`` (paper: 2e-4 halved every 20k steps, floor 1e-6) or ``exp`` (release:
@@ -64,6 +67,7 @@ class TrainConfig:
     val_split: int = 20
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     init_weights: str | None = None
+    start_step: int = 0
     batch_size: int = 8
     patch_size: int | None = None
     schedule: ScheduleKind = "step"
@@ -93,6 +97,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
+        if self.start_step < 0 or self.start_step > self.steps:
+            raise ValueError(f"start step must be in [0, steps={self.steps}], got {self.start_step}")
+        if self.start_step and not self.init_weights:
+            raise ValueError("--start-step continues from exported weights: give them with --init-weights")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
         if self.amp not in ("none", "bf16", "fp16"):

@@ -161,7 +161,8 @@ class Trainer:
             eps=cfg.adam_eps,
             weight_decay=cfg.weight_decay,
         )
-        scheduler = ScheduledLR(optimizer, cfg.lr_schedule())
+        start = 0 if cfg.resume else cfg.start_step  # a resumed run takes its step from the checkpoint
+        scheduler = ScheduledLR(optimizer, cfg.lr_schedule(), last_step=start)
         amp_dtype = autocast_dtype("fp32" if cfg.amp == "none" else cfg.amp, device.type)
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
 
@@ -173,7 +174,7 @@ class Trainer:
             world_size=ctx.world_size,
             augment=cfg.augment,
         )
-        step = 0
+        step = start
         best_psnr: float | None = None
         best_step: int | None = None
         elapsed_before = 0.0
