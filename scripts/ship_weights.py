@@ -37,7 +37,8 @@ def train_command(config: dict[str, Any], output_dir: str) -> str:
     for name in COMMAND_FIELDS:
         value = config.get(name)
         if value is not None and not (name == "start_step" and value == 0):
-            parts.append(f"--{name.replace('_', '-')} {value}")
+            flag = "precision" if name == "amp" else name.replace("_", "-")  # --amp is the old spelling
+            parts.append(f"--{flag} {value}")
     if config.get("channels_last"):
         parts.append("--channels-last")
     if config.get("compile"):
