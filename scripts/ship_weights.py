@@ -52,6 +52,25 @@ def read_metrics(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def steps_per_second(rows: list[dict[str, str]], up_to: int, window: int = 1000) -> dict[str, float | None]:
+    """Training speed from ``metrics.csv``: over the whole run and over the last ``window`` steps to ``up_to``.
+
+    Example:
+        >>> rows = [{"step": "0", "seconds": "0"}, {"step": "500", "seconds": "250"}, {"step": "1000", "seconds": "1000"}]
+        >>> steps_per_second(rows, 1000, window=500)
+        {'overall': 1.0, 'last_500_steps': 0.6667}
+    """
+    timed = [(int(r["step"]), float(r["seconds"])) for r in rows if r.get("seconds") and int(r["step"]) <= up_to]
+    if not timed or timed[-1][1] <= 0:
+        return {"overall": None, f"last_{window}_steps": None}
+    end_step, end_s = timed[-1]
+    before = [(st, sec) for st, sec in timed if st <= end_step - window]
+    recent = None
+    if before and end_s > before[-1][1]:
+        recent = round((end_step - before[-1][0]) / (end_s - before[-1][1]), 4)
+    return {"overall": round(end_step / end_s, 4), f"last_{window}_steps": recent}
+
+
 def measure(derainer: str, weights: Path, dataset: str, ids: str) -> dict[str, float]:
     """psnr_y / ssim_y of ``weights`` on ``ids`` of ``dataset`` through the product's restoration task."""
     from bench.registries import TASKS
@@ -171,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu": run_config.get("cpu"),
             "torch": run_config.get("torch"),
             "wall_seconds": round(float(training.get("elapsed_seconds", 0.0)), 1),
+            "steps_per_second": steps_per_second(rows, int(payload.get("step", 0))),
             "checkpoint": args.checkpoint,
             "best_step": training.get("best_step"),
             "val_history": training.get("val_history", []),

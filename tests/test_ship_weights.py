@@ -82,6 +82,7 @@ def test_ship_in_parts_and_load_by_tag(
     assert sum(p["bytes"] for p in parts) == card["bytes"]
     assert not (weights_dir / card["file"]).exists()  # only the parts are shipped
     assert card["training"]["steps"] == 4 and card["training"]["hardware"] == "test machine"
+    assert card["training"]["steps_per_second"]["overall"] > 0
     assert card["training"]["command"].startswith("python -m bench train --derainer mspfn_tiny")
     assert card["validation"]["ids"] == "11-12" and card["validation"]["images"] == 2
     assert (tmp_path / card["curve"]["csv"]).is_file() and (tmp_path / card["curve"]["png"]).is_file()
