@@ -209,7 +209,7 @@ def test_continue_from_exported_weights_on_a_new_machine(paired_set: Path, tmp_p
     )
     second = Trainer(cont).fit()
     assert second.start_step == 3 and second.step == 6 and len(second.losses) == 3
-    assert second.lrs == straight.lrs[3:]
+    assert first.lrs + second.lrs == straight.lrs and first.losses == straight.losses[:3]
     assert second.losses[0] == straight.losses[3]  # same weights, same batch: Adam's state only matters after
     assert second.losses[1:] != straight.losses[4:]  # fresh moment estimates: not a bit-exact resume
     steps = [
@@ -222,6 +222,27 @@ def test_continue_from_exported_weights_on_a_new_machine(paired_set: Path, tmp_p
         _config(paired_set, tmp_path / "x", start_step=3)
     with pytest.raises(ValueError, match="start step"):
         _config(paired_set, tmp_path / "x", init_weights=str(weights), start_step=7)
+
+
+def test_time_limit_stops_resumably(paired_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A call that reaches its time limit stops after that step with last.pt saved; resuming finishes the run
+    exactly as an uninterrupted one."""
+    from bench.cli import main
+
+    straight = Trainer(_config(paired_set, tmp_path / "straight")).fit()
+    cut = Trainer(_config(paired_set, tmp_path / "cut")).fit(time_limit=0.0)
+    assert cut.timed_out and cut.step == 1 and load_checkpoint(tmp_path / "cut" / "last.pt")["step"] == 1
+    rest = Trainer(_config(paired_set, tmp_path / "cut", resume=str(tmp_path / "cut" / "last.pt"))).fit()
+    assert not rest.timed_out and rest.step == 6
+    assert straight.losses == cut.losses + rest.losses
+    out = tmp_path / "cli"
+    argv = ["train", "--derainer", "mspfn_tiny", "--train", str(paired_set), "--output-dir", str(out)]
+    argv += ["--steps", "4", "--val-split", "2", "--batch-size", "2", "--patch-size", "16", "--no-progress"]
+    assert main([*argv, "--time-limit", "0"]) == 0
+    assert "step 1/4" in capsys.readouterr().out
+    assert main(["train", "--output-dir", str(out), "--resume", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "step 4/4" in text and "time-limit" not in text  # the limit is not stored with the run
 
 
 def test_loader_workers_give_the_same_stream(paired_set: Path, tmp_path: Path) -> None:

@@ -134,6 +134,13 @@ def add_parser(sub: Any, help_text: str) -> None:
     g.add_argument("--log-every", type=int, help="metrics.csv row every K steps (10)")
     add(g, "no_progress")
     g.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="stop after the step that reaches SECONDS of this call, last.pt saved (--resume goes on); "
+        "for machines lent for a fixed time. Not stored with the run",
+    )
+    g.add_argument(
         "--export-weights",
         metavar="PATH",
         help="after training, write best.pt (or last.pt) as a weights-only file here",
@@ -225,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     check_output_dir(config.output_dir)
-    result = Trainer(config).fit()
+    result = Trainer(config).fit(time_limit=args.time_limit)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     tail = result.losses[-10:]
@@ -243,6 +250,8 @@ def run(args: argparse.Namespace) -> int:
             exported = f", exported {path}"
     sys.stdout.write(
         f"trained {config.derainer}: step {result.step}/{config.steps}, loss {loss_text} (mean of last "
-        f"{len(tail)} steps), {best}, {result.seconds:.1f} s, checkpoints in {config.output_dir}{exported}\n"
+        f"{len(tail)} steps), {best}, {result.seconds:.1f} s, checkpoints in {config.output_dir}{exported}"
+        + (" (stopped at --time-limit: --resume goes on)" if result.timed_out else "")
+        + "\n"
     )
     return 0

@@ -142,6 +142,7 @@ class TrainResult:
         last_checkpoint: Path of ``last.pt`` (``None`` on ranks other than 0).
         best_checkpoint: Path of ``best.pt`` if one was written.
         seconds: Wall-clock training time of the whole run, resumes included.
+        timed_out: The call stopped at its time limit before ``steps`` (``last.pt`` holds where it stopped).
     """
 
     step: int
@@ -154,3 +155,4 @@ class TrainResult:
     last_checkpoint: Path | None = None
     best_checkpoint: Path | None = None
     seconds: float = 0.0
+    timed_out: bool = False

@@ -23,9 +23,9 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ from bench.engine.schedule import ScheduledLR
 from bench.train.checkpoint import TrainParts, restore_training, save_training
 from bench.train.config import TrainConfig, TrainResult
 from bench.train.log import MetricsLog
+from bench.train.stream import patch_batches, time_is_up
 from bench.train.validation import load_val_images, validate
 
 __all__ = ["Trainer"]
@@ -105,8 +106,11 @@ class Trainer:
         return create_derainer(cfg.derainer, weights=cfg.init_weights, **cfg.model_kwargs)
 
     # ---------------------------------------------------------------- main loop
-    def fit(self) -> TrainResult:
+    def fit(self, time_limit: float | None = None) -> TrainResult:
         """Run (or resume) training up to ``config.steps`` and return what happened.
+
+        ``time_limit`` (seconds of this call): stop after the step that reaches it, with ``last.pt`` saved,
+        so a machine lent for a fixed time ends in a resumable state (``result.timed_out``).
 
         Raises:
             ValueError: a bad option (unknown dataset, patch not a size multiple, ...).
@@ -118,14 +122,14 @@ class Trainer:
         requested = torch.device(cfg.device) if cfg.device else None
         ctx = setup_distributed(requested.type if requested else ("cuda" if torch.cuda.is_available() else "cpu"))
         try:
-            return self._fit(ctx, load_checkpoint)
+            return self._fit(ctx, load_checkpoint, time_limit)
         finally:
             if ctx.initialized_here:
                 import torch.distributed as dist
 
                 dist.destroy_process_group()
 
-    def _fit(self, ctx: DistContext, load_checkpoint: Any) -> TrainResult:
+    def _fit(self, ctx: DistContext, load_checkpoint: Any, time_limit: float | None) -> TrainResult:
         cfg = self.config
         device = resolve_device(cfg.device, ctx)
         if device.type == "cuda":
@@ -196,7 +200,7 @@ class Trainer:
         if cfg.compile:
             forward = torch.compile(forward)
 
-        batches = self._batches(PatchDataset(train_pairs, patch), sampler, device)
+        batches = patch_batches(PatchDataset(train_pairs, patch), sampler, device, cfg.workers)
         val_images: list[tuple[np.ndarray, np.ndarray]] | None = None
         log = (
             MetricsLog(out, resume_step=step if resume_payload else None, tensorboard=cfg.tensorboard)
@@ -294,8 +298,9 @@ class Trainer:
                 pending_lrs.append(lr)
 
                 final = step == cfg.steps
+                stop_now = time_limit is not None and not final and time_is_up(ctx, started, time_limit)
                 do_val = bool(val_pairs) and (step % cfg.val_every == 0 or final)
-                do_save = do_val or step % save_every == 0 or final
+                do_save = do_val or step % save_every == 0 or final or stop_now
                 if step % cfg.log_every == 0 or do_save:
                     mean_loss = flush()
                     val: dict[str, float] | None = None
@@ -333,6 +338,12 @@ class Trainer:
                         )
                 if bar is not None:
                     bar.update(1)
+                if stop_now:
+                    logger.info(
+                        "time limit of %.0f s reached at step %d: last.pt saved, --resume goes on", time_limit, step
+                    )
+                    result.timed_out = True
+                    break
         finally:
             if bar is not None:
                 bar.close()
@@ -350,37 +361,3 @@ class Trainer:
             best = out / "best.pt"
             result.best_checkpoint = best if best.is_file() else None
         return result
-
-    # ---------------------------------------------------------------- data stream
-    def _batches(
-        self, dataset: PatchDataset, sampler: PatchSampler, device: torch.device
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Endless ``(rainy, clean)`` uint8 batches starting at ``sampler.next_batch``."""
-        cfg = self.config
-        if cfg.workers <= 0:
-            k = sampler.next_batch
-            while True:
-                yield dataset.collate(sampler.batch(k))
-                k += 1
-        from torch.utils.data import DataLoader, Dataset
-
-        start = PatchSampler(
-            sampler.num_images,
-            sampler.batch_size,
-            seed=sampler.seed,
-            rank=sampler.rank,
-            world_size=sampler.world_size,
-            augment=sampler.augment,
-            next_batch=sampler.next_batch,
-        )
-        dataset.cache_bytes //= cfg.workers
-        # PatchDataset is a map-style dataset (__getitem__ by PatchSpec, __len__) without subclassing Dataset
-        loader: DataLoader[tuple[torch.Tensor, torch.Tensor]] = DataLoader(
-            cast(Dataset[tuple[torch.Tensor, torch.Tensor]], dataset),
-            batch_sampler=start,
-            num_workers=cfg.workers,
-            pin_memory=device.type == "cuda",
-            persistent_workers=True,
-            prefetch_factor=4,
-        )
-        yield from loader
