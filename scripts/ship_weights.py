@@ -126,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--derainer", required=True)
     parser.add_argument("--tag", required=True, help="weights tag, e.g. RainTrainL")
     parser.add_argument("--checkpoint", default="best.pt", help="best.pt (default) or last.pt")
+    parser.add_argument(
+        "--val-dataset",
+        default=None,
+        help="set the card's scores are measured on (default: the run's --train; name RainTrainL for a run "
+        "trained on an unpacked copy, e.g. on a GPU machine)",
+    )
     parser.add_argument("--val-ids", default="181-200", help="held-back pair ids the card's scores are measured on")
     parser.add_argument("--default", action="store_true", help="make these the derainer's default weights")
     parser.add_argument("--hardware", required=True, help="where it was trained, in words (ISA, cores)")
@@ -151,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     export_weights(checkpoint, weights, dtype="fp16")
     sha = file_sha256(weights)
     size = weights.stat().st_size
-    shipped = measure(args.derainer, weights, str(config.get("train", "RainTrainL")), args.val_ids)
+    val_dataset = args.val_dataset or str(config.get("train", "RainTrainL"))
+    shipped = measure(args.derainer, weights, val_dataset, args.val_ids)
     max_part = args.max_part_bytes or MAX_PART_BYTES
     parts = split_file(weights, max_part) if size > max_part else []
     run_config = json.loads((args.run_dir / "config.json").read_text())
@@ -172,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "default": bool(args.default),
         "architecture": json.loads(json.dumps(getattr(model, "config", {}), default=str)),
         "parameters": sum(p.numel() for p in model.parameters()),
-        "trained_on": f"{config.get('train')} pairs outside the held-back last {config.get('val_split')} "
+        "trained_on": f"{args.val_dataset or config.get('train')} pairs outside the held-back last {config.get('val_split')} "
         f"(validation: ids {args.val_ids})",
         "source": "trained by this project with bench train; see 'training'",
         "licence": "MIT (this project); RainTrainL's own terms apply to the data",
@@ -205,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         },
         "validation": {
-            "dataset": str(config.get("train", "RainTrainL")),
+            "dataset": val_dataset,
             "ids": args.val_ids,
             "protocol": "bench run --task restoration: psnr_y/ssim_y (MATLAB BT.601 Y), quantize round, "
             "crop multiple 1, fp32 inference of the shipped fp16 weights",
