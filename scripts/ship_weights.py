@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -52,13 +53,17 @@ def read_metrics(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def steps_per_second(rows: list[dict[str, str]], up_to: int, window: int = 1000) -> dict[str, float | None]:
-    """Training speed from ``metrics.csv``: over the whole run and over the last ``window`` steps to ``up_to``.
+def steps_per_second(
+    rows: list[dict[str, str]], up_to: int, window: int = 1000, start: int = 0
+) -> dict[str, float | None]:
+    """Training speed from ``metrics.csv``: over this run (from step ``start``) and its last ``window`` steps.
 
     Example:
         >>> rows = [{"step": "0", "seconds": "0"}, {"step": "500", "seconds": "250"}, {"step": "1000", "seconds": "1000"}]
         >>> steps_per_second(rows, 1000, window=500)
         {'overall': 1.0, 'last_500_steps': 0.6667}
+        >>> steps_per_second([{"step": "3500", "seconds": "250"}, {"step": "4000", "seconds": "500"}], 4000, 500, 3000)
+        {'overall': 2.0, 'last_500_steps': 2.0}
     """
     timed = [(int(r["step"]), float(r["seconds"])) for r in rows if r.get("seconds") and int(r["step"]) <= up_to]
     if not timed or timed[-1][1] <= 0:
@@ -68,7 +73,7 @@ def steps_per_second(rows: list[dict[str, str]], up_to: int, window: int = 1000)
     recent = None
     if before and end_s > before[-1][1]:
         recent = round((end_step - before[-1][0]) / (end_s - before[-1][1]), 4)
-    return {"overall": round(end_step / end_s, 4), f"last_{window}_steps": recent}
+    return {"overall": round((end_step - start) / end_s, 4), f"last_{window}_steps": recent}
 
 
 def measure(derainer: str, weights: Path, dataset: str, ids: str) -> dict[str, float]:
@@ -90,6 +95,68 @@ def measure(derainer: str, weights: Path, dataset: str, ids: str) -> dict[str, f
         record = TASKS.get("restoration")(config).run()
     metrics = record["metrics"]
     return {"psnr_y": float(metrics["psnr_y"]), "ssim_y": float(metrics["ssim_y"]), "images": len(record["rows"])}
+
+
+def earlier_lineage(card_path: Path, start_step: int) -> dict[str, Any]:
+    """What a run continued at ``start_step`` (``--init-weights TAG --start-step N``) inherits from the card
+    it replaces: the validation history, curve rows and training segments up to that step.
+
+    The card being replaced is either the one the run started from (its steps equal ``start_step``) or an
+    earlier shipping of this same continued run (its ``segments`` include one that ends at ``start_step``).
+
+    Raises:
+        ValueError: no card, or none of its segments ends at ``start_step`` (the history cannot be joined).
+    """
+    if not card_path.is_file():
+        raise ValueError(f"a run continued at step {start_step} needs the card it continues ({card_path} is missing)")
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    training = card.get("training", {})
+    segments = training.get("segments") or [
+        {
+            "steps": [0, int(training.get("steps", 0))],
+            "wall_seconds": training.get("wall_seconds"),
+            "hardware": training.get("hardware"),
+            "command": training.get("command"),
+        }
+    ]
+    kept = [seg for seg in segments if int(seg["steps"][1]) <= start_step]
+    if not kept or int(kept[-1]["steps"][1]) != start_step:
+        ends = [int(seg["steps"][1]) for seg in segments]
+        raise ValueError(f"{card_path}: no training segment ends at step {start_step} (segments end at {ends})")
+    curve_rows: list[dict[str, str]] = []
+    curve_csv = REPO / str(card.get("curve", {}).get("csv", ""))
+    if curve_csv.is_file():
+        with curve_csv.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                if int(row["step"]) <= start_step:
+                    curve_rows.append({**row, "loss": row.get("train_loss", "")})
+    return {
+        "val_history": [v for v in training.get("val_history", []) if int(v["step"]) <= start_step],
+        "curve_rows": curve_rows,
+        "segments": kept,
+        "wall_seconds": sum(float(seg.get("wall_seconds") or 0.0) for seg in kept),
+    }
+
+
+def shift_seconds(rows: list[dict[str, str]], offset: float) -> list[dict[str, str]]:
+    """``rows`` with ``seconds`` counted from the start of the whole lineage, not of this run."""
+    return [{**r, "seconds": f"{float(r['seconds']) + offset:.3f}"} if r.get("seconds") else r for r in rows]
+
+
+def refuse_if_worse(card_path: Path, shipped: dict[str, float], ids: str, allow_worse: bool) -> None:
+    """Raise unless ``shipped`` beats the card already at ``card_path`` on the same ids (or ``allow_worse``).
+
+    Every weights file committed stays in the history, so weights are shipped only when they improve.
+    """
+    if allow_worse or not card_path.is_file():
+        return
+    current = json.loads(card_path.read_text(encoding="utf-8")).get("validation", {})
+    before = current.get("metrics", {}).get("psnr_y")
+    if current.get("ids") == ids and before is not None and float(before) >= shipped["psnr_y"]:
+        raise SystemExit(
+            f"not shipped: {card_path.name} already scores psnr_y {float(before):.4f} on {ids}, the new "
+            f"checkpoint {shipped['psnr_y']:.4f} (--allow-worse to ship it anyway)"
+        )
 
 
 def write_curve(rows: list[dict[str, str]], stem: str) -> tuple[Path, Path]:
@@ -139,11 +206,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-part-bytes", type=int, default=None, help="split larger files into parts (default 15 MiB)"
     )
+    parser.add_argument(
+        "--allow-worse",
+        action="store_true",
+        help="ship even when the shipped weights of this tag score higher on the same ids",
+    )
     args = parser.parse_args(argv)
 
     from bench.engine.checkpoint import load_checkpoint
     from bench.fileio import file_sha256
     from bench.train import export_weights
+    from bench.train.convergence import history_from_metrics, plateau
     from derainers.shipped import MAX_PART_BYTES, split_file
 
     checkpoint = args.run_dir / args.checkpoint
@@ -151,19 +224,48 @@ def main(argv: list[str] | None = None) -> int:
     training = payload.get("training", {})
     config = training.get("config", {})
     stem = f"{args.derainer}-{args.tag}"
+    card_path = WEIGHTS_DIR / f"{stem}.json"
+    step = int(payload.get("step", 0))
+    start_step = int(config.get("start_step") or 0)
+    earlier = earlier_lineage(card_path, start_step) if start_step else None
     weights = WEIGHTS_DIR / f"{stem}.pt"
+    scratch = Path(tempfile.mkdtemp(prefix="ship-"))
+    candidate = export_weights(checkpoint, scratch / weights.name, dtype="fp16")
+    val_dataset = args.val_dataset or str(config.get("train", "RainTrainL"))
+    try:
+        shipped = measure(args.derainer, candidate, val_dataset, args.val_ids)
+        refuse_if_worse(card_path, shipped, args.val_ids, args.allow_worse)
+    except BaseException:
+        shutil.rmtree(scratch)
+        raise
     for stale in WEIGHTS_DIR.glob(f"{stem}.pt.part*"):  # parts of an earlier shipping
         stale.unlink()
-    export_weights(checkpoint, weights, dtype="fp16")
+    shutil.move(candidate, weights)
+    scratch.rmdir()
     sha = file_sha256(weights)
     size = weights.stat().st_size
-    val_dataset = args.val_dataset or str(config.get("train", "RainTrainL"))
-    shipped = measure(args.derainer, weights, val_dataset, args.val_ids)
     max_part = args.max_part_bytes or MAX_PART_BYTES
     parts = split_file(weights, max_part) if size > max_part else []
     run_config = json.loads((args.run_dir / "config.json").read_text())
     rows = read_metrics(args.run_dir)
-    csv_path, png_path = write_curve(rows, stem)
+    wall = round(float(training.get("elapsed_seconds", 0.0)), 1)
+    this_segment = {
+        "steps": [start_step, step],
+        "wall_seconds": wall,
+        "hardware": args.hardware,
+        "command": train_command(config, "~/.cache/bench/train/<run>"),
+    }
+    val_history = [v for v in training.get("val_history", []) if int(v["step"]) > start_step]
+    curve_rows = list(rows)  # the whole run so far, also past the shipped checkpoint
+    segments = [this_segment]
+    if earlier is not None:
+        val_history = earlier["val_history"] + val_history
+        curve_rows = earlier["curve_rows"] + shift_seconds(curve_rows, earlier["wall_seconds"])
+        segments = earlier["segments"] + segments
+        wall = round(earlier["wall_seconds"] + wall, 1)
+    csv_path, png_path = write_curve(curve_rows, stem)
+    history = history_from_metrics(curve_rows)
+    convergence = plateau(history).as_dict() if history else None
     from bench.factory import create_derainer
     from derainers.base import Derainer
 
@@ -184,8 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         "source": "trained by this project with bench train; see 'training'",
         "licence": "MIT (this project); RainTrainL's own terms apply to the data",
         "training": {
-            "command": train_command(config, "~/.cache/bench/train/<run>"),
-            "steps": int(payload.get("step", 0)),
+            "command": this_segment["command"],
+            "steps": step,
             "planned_steps": config.get("steps"),
             "batch_size": config.get("batch_size"),
             "patch_size": config.get("patch_size"),
@@ -196,18 +298,20 @@ def main(argv: list[str] | None = None) -> int:
             "hardware": args.hardware,
             "cpu": run_config.get("cpu"),
             "torch": run_config.get("torch"),
-            "wall_seconds": round(float(training.get("elapsed_seconds", 0.0)), 1),
-            "steps_per_second": steps_per_second(rows, int(payload.get("step", 0))),
+            "wall_seconds": wall,
+            "steps_per_second": steps_per_second(rows, step, start=start_step),
             "checkpoint": args.checkpoint,
             "best_step": training.get("best_step"),
-            "val_history": training.get("val_history", []),
+            "val_history": val_history,
+            "convergence": convergence,
+            "segments": segments,
             "note": args.note,
             **(
                 {
-                    "continued": f"from exported weights {config.get('init_weights')} at step {config['start_step']} "
+                    "continued": f"from exported weights {config.get('init_weights')} at step {start_step} "
                     "(resume state lost: Adam's moment estimates restarted there; schedule and data stream continued)"
                 }
-                if config.get("start_step")
+                if start_step
                 else {}
             ),
         },
@@ -221,7 +325,6 @@ def main(argv: list[str] | None = None) -> int:
         },
         "curve": {"csv": str(csv_path.relative_to(REPO)), "png": str(png_path.relative_to(REPO))},
     }
-    card_path = WEIGHTS_DIR / f"{stem}.json"
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(
         f"{weights}{f' in {len(parts)} parts' if parts else ''} ({size / 1e6:.1f} MB, sha256 {sha[:12]}…): step {card['training']['steps']}, "

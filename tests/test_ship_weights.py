@@ -3,6 +3,7 @@ validation scores a fresh ``bench run`` reproduces, and a curve; the factory the
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 from pathlib import Path
@@ -27,18 +28,15 @@ def _script() -> ModuleType:
     return module
 
 
-@pytest.fixture
-def trained_run(tmp_path: Path) -> tuple[Path, Path]:
-    """mspfn_tiny trained 4 steps on 12 synthetic pairs (the last 2 held back)."""
+def _train(data: Path, out: Path, steps: int, **extra: object) -> Path:
+    """mspfn_tiny trained on ``data`` (the last 2 pairs held back) into ``out``."""
     from bench.train import TrainConfig, Trainer
 
-    data = write_offset_pairs(tmp_path / "pairs", range(1, 13), np.random.default_rng(3), size=(32, 40))
-    out = tmp_path / "run"
     config = TrainConfig(
         derainer="mspfn_tiny",
         train=str(data),
         output_dir=str(out),
-        steps=4,
+        steps=steps,
         val_split=2,
         batch_size=2,
         patch_size=16,
@@ -48,6 +46,7 @@ def trained_run(tmp_path: Path) -> tuple[Path, Path]:
         tensorboard=False,
         device="cpu",
         workers=0,
+        **extra,  # type: ignore[arg-type]
     )
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -55,7 +54,24 @@ def trained_run(tmp_path: Path) -> tuple[Path, Path]:
         Trainer(config).fit()
     finally:
         torch.set_num_threads(threads)
-    return data, out
+    return out
+
+
+@pytest.fixture
+def trained_run(tmp_path: Path) -> tuple[Path, Path]:
+    """mspfn_tiny trained 4 steps on 12 synthetic pairs (the last 2 held back)."""
+    data = write_offset_pairs(tmp_path / "pairs", range(1, 13), np.random.default_rng(3), size=(32, 40))
+    return data, _train(data, tmp_path / "run", steps=4)
+
+
+def _ship_into(ship: ModuleType, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the script's package folders into ``root``; returns the weights folder."""
+    weights_dir = root / "pkg" / "weights"
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(ship, "REPO", root)
+    monkeypatch.setattr(ship, "WEIGHTS_DIR", weights_dir)
+    monkeypatch.setattr(ship, "CURVES_DIR", root / "reports" / "training")
+    return weights_dir
 
 
 def test_ship_in_parts_and_load_by_tag(
@@ -67,11 +83,7 @@ def test_ship_in_parts_and_load_by_tag(
 
     data, run = trained_run
     ship = _script()
-    weights_dir = tmp_path / "pkg" / "weights"
-    weights_dir.mkdir(parents=True)
-    monkeypatch.setattr(ship, "REPO", tmp_path)
-    monkeypatch.setattr(ship, "WEIGHTS_DIR", weights_dir)
-    monkeypatch.setattr(ship, "CURVES_DIR", tmp_path / "reports" / "training")
+    weights_dir = _ship_into(ship, tmp_path, monkeypatch)
     argv = ["--run-dir", str(run), "--derainer", "mspfn_tiny", "--tag", "Test", "--val-ids", "11-12"]
     argv += ["--hardware", "test machine", "--note", "unit test", "--max-part-bytes", "20000"]
     assert ship.main(argv) == 0
@@ -111,3 +123,61 @@ def test_ship_in_parts_and_load_by_tag(
     metrics = json.loads(path.read_text())["metrics"]
     assert metrics["psnr_y"] == pytest.approx(card["validation"]["metrics"]["psnr_y"], abs=1e-9)
     assert metrics["ssim_y"] == pytest.approx(card["validation"]["metrics"]["ssim_y"], abs=1e-12)
+
+
+def test_continued_run_keeps_the_history_and_worse_weights_are_refused(
+    trained_run: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run continued on a new machine (``--init-weights --start-step``) ships with the whole lineage: the
+    validation history, curve and wall time of the run it continues, one segment per run; weights that do
+    not beat the shipped ones on the same ids are not shipped (the files stay as they were)."""
+    data, first = trained_run
+    ship = _script()
+    weights_dir = _ship_into(ship, tmp_path, monkeypatch)
+    common = ["--derainer", "mspfn_tiny", "--tag", "Test", "--val-ids", "11-12", "--hardware", "machine A"]
+    assert ship.main(["--run-dir", str(first), *common]) == 0
+    card_a = json.loads((weights_dir / "mspfn_tiny-Test.json").read_text())
+    assert [v["step"] for v in card_a["training"]["val_history"]] == [2, 4]
+    assert card_a["training"]["segments"][0]["steps"] == [0, 4]
+    assert card_a["training"]["convergence"]["window"][1] == 4
+
+    with pytest.raises(SystemExit, match="not shipped"):  # the same checkpoint again: no improvement
+        ship.main(["--run-dir", str(first), *common])
+    assert json.loads((weights_dir / "mspfn_tiny-Test.json").read_text()) == card_a
+    assert file_sha256(weights_dir / card_a["file"]) == card_a["sha256"]
+
+    second = _train(
+        data, tmp_path / "run2", steps=8, init_weights=str(weights_dir / card_a["file"]), start_step=4, seed=1
+    )
+    argv = ["--run-dir", str(second), *common[:-1], "machine B", "--allow-worse"]
+    assert ship.main(argv) == 0
+    card_b = json.loads((weights_dir / "mspfn_tiny-Test.json").read_text())
+    training = card_b["training"]
+    assert training["steps"] == 8 and "at step 4" in training["continued"]
+    assert [v["step"] for v in training["val_history"]] == [2, 4, 6, 8]
+    assert training["val_history"][:2] == card_a["training"]["val_history"]
+    assert [s["steps"] for s in training["segments"]] == [[0, 4], [4, 8]]
+    assert [s["hardware"] for s in training["segments"]] == ["machine A", "machine B"]
+    assert training["wall_seconds"] == pytest.approx(sum(s["wall_seconds"] for s in training["segments"]), abs=0.11)
+    assert training["steps_per_second"]["overall"] > 0
+    with (tmp_path / card_b["curve"]["csv"]).open() as handle:
+        curve = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in curve] == [2, 4, 6, 8]
+    seconds = [float(r["seconds"]) for r in curve]
+    assert seconds == sorted(seconds)  # counted from the start of the lineage
+
+    # A third shipping of the same continued run still finds the history before step 4 (in its segments).
+    assert ship.main(argv) == 0
+    card_c = json.loads((weights_dir / "mspfn_tiny-Test.json").read_text())
+    assert card_c["training"]["val_history"] == training["val_history"]
+    assert [s["steps"] for s in card_c["training"]["segments"]] == [[0, 4], [4, 8]]
+
+
+def test_continued_run_without_its_card_is_refused(tmp_path: Path) -> None:
+    ship = _script()
+    with pytest.raises(ValueError, match="needs the card it continues"):
+        ship.earlier_lineage(tmp_path / "missing.json", 4)
+    card = tmp_path / "c.json"
+    card.write_text(json.dumps({"training": {"steps": 6, "val_history": []}}))
+    with pytest.raises(ValueError, match="no training segment ends at step 4"):
+        ship.earlier_lineage(card, 4)

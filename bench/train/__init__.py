@@ -2,7 +2,8 @@
 
 :mod:`bench.train.trainer` (the loop), :mod:`bench.train.config` (what a run is),
 :mod:`bench.train.checkpoint` (the checkpoint format), :mod:`bench.train.log` (``metrics.csv``),
-:mod:`bench.train.validation` (PSNR/SSIM on held-back pairs), :mod:`bench.train.export` (shippable weights).
+:mod:`bench.train.validation` (PSNR/SSIM on held-back pairs), :mod:`bench.train.export` (shippable weights),
+:mod:`bench.train.convergence` (has a run converged? the validation trend).
 """
 
 from bench.train.checkpoint import CHECKPOINT_FORMAT

@@ -1,0 +1,56 @@
+"""bench.train.convergence: the rule that decides when a training run has converged, read on the trend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.train.convergence import history_from_metrics, main, plateau
+
+
+def test_a_flat_noisy_curve_converges_although_its_best_keeps_creeping_up() -> None:
+    rng = np.random.default_rng(0)
+    steps = range(1000, 50001, 1000)
+    rising = [(s, 30 + 6 * (1 - np.exp(-s / 8000))) for s in steps]  # saturates: +0.02 dB over the last 20 %
+    noisy = [(s, v + float(rng.normal(0, 0.1))) for s, v in rising]
+    result = plateau(noisy)
+    assert result.window == (40000, 50000) and result.checkpoints == 11
+    assert abs(result.trend_db) < 0.15  # noise of 0.1 dB per point, 11 points
+    exact = plateau(rising)
+    assert exact.converged and 0 < exact.trend_db < 0.05
+    assert exact.best_gain_db == pytest.approx(rising[-1][1] - rising[38][1])
+
+
+def test_a_curve_still_rising_is_not_converged() -> None:
+    history = [(s, 30 + s / 10000) for s in range(1000, 40001, 1000)]  # +0.1 dB per 1,000 steps
+    result = plateau(history)
+    assert not result.converged
+    assert result.window == (32000, 40000)
+    assert result.trend_db == pytest.approx(0.8)
+    assert result.as_dict()["rule"].startswith("least-squares rise of val psnr_y over the last 20% of steps")
+
+
+def test_too_few_points_never_converge_and_bad_input_is_refused() -> None:
+    assert not plateau([(1000, 30.0), (2000, 30.0)]).converged  # 1 point in the window
+    assert plateau([(1000, 30.0)]).best_gain_db is None
+    with pytest.raises(ValueError, match="no validation history"):
+        plateau([])
+    with pytest.raises(ValueError, match="fraction"):
+        plateau([(1, 1.0)], fraction=0)
+
+
+def test_command_line_reads_metrics_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = ["step,loss,lr,val_psnr_y,val_ssim_y,seconds"]
+    rows += [f"{s},0.01,1e-4,{30 + (s >= 8000) * 0.01:.3f},0.9,{s}" for s in range(1000, 10001, 1000)]
+    rows.insert(3, "2500,0.01,1e-4,,,2500")  # a training-only row is skipped
+    path = tmp_path / "metrics.csv"
+    path.write_text("\n".join(rows) + "\n")
+    import csv
+
+    with path.open() as handle:
+        assert len(history_from_metrics(csv.DictReader(handle))) == 10
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "steps 8000-10000 (3 checkpoints)" in out and "converged" in out and "not converged" not in out
