@@ -6,10 +6,13 @@ Third-party packages add entries through an entry-point group (e.g. ``bench.dera
 
 Example:
     >>> from bench.registry import Registry
-    >>> colours: Registry[str] = Registry("colours")
-    >>> colours.add("red", "ff0000", aliases=("rot",), summary="the colour red")
+    >>> colours: Registry[tuple[int, int, int]] = Registry("colours")
+    >>> colours.add("red", (255, 0, 0), aliases=("rot",), summary="the colour red")
     >>> colours.get("ROT")
-    'ff0000'
+    (255, 0, 0)
+    >>> colours.add("sqrt", "math:sqrt")  # a string is a lazy "module:attr" reference, imported on first get
+    >>> colours.get("sqrt")(16.0)
+    4.0
 """
 
 from __future__ import annotations

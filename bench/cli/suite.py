@@ -53,9 +53,10 @@ def _paired_specs() -> list[Any]:
 def plan_suite(args: argparse.Namespace) -> tuple[list[SuiteRun], list[str]]:
     """The runs of the standard suite for the configured data, and notes on what was skipped.
 
-    Example:
-        >>> ns = argparse.Namespace(data_root=None, tasks=["restoration", "detection"], detector="face_cascade",
-        ...                         segmenter=None, crop_multiple=8)
+    Example (with no data installed, only the embedded set runs):
+        >>> import tempfile
+        >>> ns = argparse.Namespace(data_root=tempfile.mkdtemp(), tasks=["restoration", "detection"],
+        ...                         detector="face_cascade", segmenter=None, crop_multiple=8)
         >>> runs, notes = plan_suite(ns)
         >>> [(r.task, r.dataset) for r in runs]
         [('detection', 'embedded')]

@@ -72,9 +72,13 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as an ``(H, W, 3)`` uint8 RGB array.
 
     Example:
-        >>> img = read_image("rain/RainTrainL/rain/norain-1.png")  # doctest: +SKIP
-        >>> img.shape, img.dtype
-        ((321, 481, 3), dtype('uint8'))
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> path = Path(tempfile.mkdtemp()) / "grey.png"
+        >>> Image.new("L", (5, 3), 128).save(path)  # greyscale: returned as RGB
+        >>> img = read_image(path)
+        >>> img.shape, img.dtype, int(img[0, 0, 2])
+        ((3, 5, 3), dtype('uint8'), 128)
 
     Raises:
         ImageReadError: the file is missing, empty, truncated, corrupt or not an image.

@@ -180,7 +180,8 @@ class PairedDataset:
 
     Example:
         >>> ds = PairedDataset("../shared/data/rain/RainTrainL", limit=20)  # doctest: +SKIP
-        >>> for sample in ds: ...  # sample.rainy, sample.clean: (H, W, 3) uint8
+        >>> # sample.rainy, sample.clean: (H, W, 3) uint8
+        >>> for sample in ds: ...  # doctest: +SKIP
 
     Args:
         root: The dataset folder.

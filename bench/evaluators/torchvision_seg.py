@@ -65,7 +65,7 @@ class TorchvisionSegmenter:
 
     Example:
         >>> seg = TorchvisionSegmenter("lraspp_mobilenet_v3_large", weights="city_lraspp.pth")  # doctest: +SKIP
-        >>> seg.predict([image])[0].shape == image.shape[:2]
+        >>> seg.predict([image])[0].shape == image.shape[:2]  # doctest: +SKIP
         True
     """
 
