@@ -102,6 +102,12 @@ def test_perf_cli_writes_record(tmp_path: Path) -> None:
     assert result["optimize"] == "jit"
     assert result["throughput_img_s"] > 0 and result["latency_s"] > 0
     assert result["gflops_per_image"] > 0
+    assert 0 <= result["system_s"] <= result["cpu_s"]  # CPU time of the process, per forward
+    from bench.engine.allocator import _glibc
+
+    retained = _glibc() is not None  # bench's command line retains freed memory on glibc
+    assert "CPU s/batch" in proc.stdout and ("freed memory retained" in proc.stdout) is retained
+    assert record["env"]["allocator"]["retain_freed_memory"] is retained
 
 
 def test_mspfn_flops_match_spec() -> None:

@@ -69,7 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from bench.cli.errors import run_guarded
+    from bench.engine.allocator import retain_freed_memory
 
+    retain_freed_memory()  # CPU forward passes stop page-faulting their activations in (bench.engine.allocator)
     try:
         return run_guarded(args.func, args)
     except BrokenPipeError:  # `bench ... | head`: the reader has gone, nothing is wrong

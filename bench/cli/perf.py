@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from bench.cli.perf_table import ColumnFormat, perf_markdown
+    from bench.engine.allocator import allocator_info
     from bench.engine.perf import PAPER_SOURCE, measure, parse_size
     from bench.factory import create_derainer
 
@@ -118,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
             "size": [r.size for r in results],
             "latency s/batch": [r.latency_s for r in results],
             "images/s": [r.throughput_img_s for r in results],
+            "CPU s/batch": [r.cpu_s for r in results],
+            "of which system": [r.system_s for r in results],
             "peak MB": [r.peak_memory_mb for r in results],
             "GFLOP/img": [r.gflops_per_image for r in results],
             "TFLOP/s achieved": [r.achieved_tflops for r in results],
@@ -129,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
     formats: dict[str, ColumnFormat] = {
         "latency s/batch": (3, False),
         "images/s": (3, True),
+        "CPU s/batch": (3, False),
+        "of which system": (3, None),
         "peak MB": (0, False),
         "GFLOP/img": (1, None),
         "TFLOP/s achieved": (3, True),
@@ -141,6 +146,17 @@ def run(args: argparse.Namespace) -> int:
         f"{'' if args.optimize == 'none' else ', optimize=' + args.optimize})"
     )
     notes = [f"Paper timings: {PAPER_SOURCE}; different hardware and framework."]
+    if args.device == "cpu":
+        notes.append(
+            "CPU s/batch: this process's user + system CPU time per forward (all threads); unlike latency it "
+            "does not grow when other jobs share the cores. Allocator: "
+            + (
+                "freed memory retained, so peak MB of a row includes what earlier rows left in the process"
+                if allocator_info()["retain_freed_memory"]
+                else "system default"
+            )
+            + " (bench.engine.allocator; BENCH_RETAIN_FREED_MEMORY=0 turns retention off)."
+        )
     sys.stdout.write(perf_markdown(title, frame, formats, notes) + "\n")
     _write_record(args, "perf", [r.to_dict() for r in results])
     return 0

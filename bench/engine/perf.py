@@ -44,6 +44,10 @@ class PerfResult:
     speedup_vs_paper: float | None
     repeats: int
     optimize: str = "none"
+    #: CPU: process CPU seconds (user + system, all threads) per forward of one batch, and the system part
+    #: (page faults, memory returned to the kernel): unlike latency, not inflated by other jobs on the machine.
+    cpu_s: float | None = None
+    system_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,10 +141,16 @@ def measure(
     for _ in range(warmup):
         step()
     times = []
+    usage_before = process_cpu_seconds()
     for _ in range(repeats):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
+    usage_after = process_cpu_seconds()
+    cpu_s = system_s = None
+    if not is_cuda:
+        cpu_s = (sum(usage_after) - sum(usage_before)) / repeats
+        system_s = (usage_after[1] - usage_before[1]) / repeats
     gc.collect()
     peak = torch.cuda.max_memory_allocated() / 2**20 if is_cuda else cpu_peak_mb()
     latency = statistics.median(times)
@@ -166,7 +176,17 @@ def measure(
         speedup_vs_paper=(paper / per_image) if paper else None,
         repeats=repeats,
         optimize=optimize,
+        cpu_s=cpu_s,
+        system_s=system_s,
     )
+
+
+def process_cpu_seconds() -> tuple[float, float]:
+    """User and system CPU seconds of this process so far (all threads)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
 
 
 def reset_cpu_peak() -> bool:

@@ -161,9 +161,11 @@ def env_info(device: str = "cpu") -> dict[str, Any]:
         "device": device,
         "cpu_threads": torch.get_num_threads(),
     }
+    from bench.engine.allocator import allocator_info
     from bench.engine.precision import cpu_description
 
     info["cpu"] = cpu_description()
+    info["allocator"] = allocator_info()
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
