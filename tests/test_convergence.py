@@ -54,3 +54,36 @@ def test_command_line_reads_metrics_csv(tmp_path: Path, capsys: pytest.CaptureFi
     assert main([str(path)]) == 0
     out = capsys.readouterr().out
     assert "steps 8000-10000 (3 checkpoints)" in out and "converged" in out and "not converged" not in out
+
+
+def test_the_trainer_logs_the_trend_at_each_validation(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    import torch
+
+    from bench.train import TrainConfig, Trainer
+    from tests.conftest import write_offset_pairs
+
+    data = write_offset_pairs(tmp_path / "pairs", range(1, 7), np.random.default_rng(0), size=(24, 24))
+    config = TrainConfig(
+        derainer="mspfn_tiny", train=str(data), output_dir=str(tmp_path / "run"), steps=10, val_split=2,
+        batch_size=1, patch_size=16, val_every=1, log_every=1, progress=False, tensorboard=False, device="cpu",
+        workers=0,
+    )  # fmt: skip
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with caplog.at_level(logging.INFO, logger="bench.train.trainer"):
+            result = Trainer(config).fit()
+    finally:
+        torch.set_num_threads(threads)
+    lines = [r.getMessage() for r in caplog.records if "val psnr_y" in r.getMessage()]
+    assert len(lines) == 10
+    assert "trend" not in lines[6]  # step 7: the window (steps >= 5.6) holds 2 points
+    history = [(int(v["step"]), float(v["psnr_y"])) for v in result.validations]
+    expected = plateau(history)
+    assert expected.window == (8, 10)
+    assert lines[-1].endswith(
+        f"trend over steps 8-10: {expected.trend_db:+.3f} dB "
+        f"({'converged' if expected.converged else 'not converged'})"
+    )

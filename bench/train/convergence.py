@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Plateau", "history_from_metrics", "plateau"]
+__all__ = ["Plateau", "history_from_metrics", "plateau", "trend_note"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,22 @@ def _least_squares_rise(points: Sequence[tuple[int, float]]) -> float:
     var = sum((s - mean_s) ** 2 for s, _ in points)
     slope = sum((s - mean_s) * (v - mean_v) for s, v in points) / var
     return slope * (points[-1][0] - points[0][0])
+
+
+def trend_note(val_history: Sequence[Mapping[str, float]]) -> str:
+    """``"; trend over steps A-B: +x.xxx dB (not converged)"`` for the trainer's log line ("" before 3 points).
+
+    Example:
+        >>> trend_note([{"step": s, "psnr_y": 30.0 + s / 1000} for s in range(1000, 11000, 1000)])
+        '; trend over steps 8000-10000: +2.000 dB (not converged)'
+    """
+    if len(val_history) < 3:
+        return ""
+    result = plateau((int(v["step"]), float(v["psnr_y"])) for v in val_history)
+    if result.checkpoints < 3:
+        return ""
+    state = "converged" if result.converged else "not converged"
+    return f"; trend over steps {result.window[0]}-{result.window[1]}: {result.trend_db:+.3f} dB ({state})"
 
 
 def history_from_metrics(rows: Iterable[Mapping[str, str]]) -> list[tuple[int, float]]:

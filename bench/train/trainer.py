@@ -37,6 +37,7 @@ from bench.engine.precision import autocast, autocast_dtype, cpu_description
 from bench.engine.schedule import ScheduledLR
 from bench.train.checkpoint import TrainParts, restore_training, save_training
 from bench.train.config import TrainConfig, TrainResult
+from bench.train.convergence import trend_note
 from bench.train.log import MetricsLog
 from bench.train.stream import patch_batches, time_is_up
 from bench.train.validation import load_val_images, validate
@@ -315,7 +316,10 @@ class Trainer:
                         result.validations.append(val)
                         if result.best_psnr_y is None or val["psnr_y"] > result.best_psnr_y:
                             result.best_psnr_y, result.best_step, is_best = val["psnr_y"], step, True
-                        logger.info("step %d: val psnr_y %.3f dB, ssim_y %.4f", step, val["psnr_y"], val["ssim_y"])
+                        logger.info(
+                            "step %d: val psnr_y %.3f dB, ssim_y %.4f%s", step, val["psnr_y"], val["ssim_y"],
+                            trend_note(val_history),
+                        )  # fmt: skip
                     if log is not None:
                         log.write(step, mean_loss, lr, seconds(), val)
                     if bar is not None:
