@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shlex
 import shutil
 import sys
 import tempfile
@@ -39,7 +40,8 @@ def train_command(config: dict[str, Any], output_dir: str) -> str:
         value = config.get(name)
         if value is not None and not (name == "start_step" and value == 0):
             flag = "precision" if name == "amp" else name.replace("_", "-")  # --amp is the old spelling
-            parts.append(f"--{flag} {value}")
+            value = "fp32" if name == "amp" and value == "none" else value
+            parts.append(f"--{flag} {shlex.quote(str(value))}")
     if config.get("channels_last"):
         parts.append("--channels-last")
     if config.get("compile"):

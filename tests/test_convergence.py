@@ -84,6 +84,5 @@ def test_the_trainer_logs_the_trend_at_each_validation(tmp_path: Path, caplog: p
     expected = plateau(history)
     assert expected.window == (8, 10)
     assert lines[-1].endswith(
-        f"trend over steps 8-10: {expected.trend_db:+.3f} dB "
-        f"({'converged' if expected.converged else 'not converged'})"
+        f"trend over steps 8-10: {expected.trend_db:+.3f} dB ({'converged' if expected.converged else 'not converged'})"
     )

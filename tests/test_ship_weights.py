@@ -181,3 +181,47 @@ def test_continued_run_without_its_card_is_refused(tmp_path: Path) -> None:
     card.write_text(json.dumps({"training": {"steps": 6, "val_history": []}}))
     with pytest.raises(ValueError, match="no training segment ends at step 4"):
         ship.earlier_lineage(card, 4)
+
+
+def test_bench_train_continues_shipped_weights_from_their_card(
+    trained_run: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``bench train --derainer X --continue-shipped TAG`` = the card's command + ``--init-weights TAG
+    --start-step <card steps>``; options given override the card's (here --steps)."""
+    import derainers.shipped as shipped
+    from bench.cli import main
+
+    data, first = trained_run
+    ship = _script()
+    weights_dir = _ship_into(ship, tmp_path, monkeypatch)
+    common = ["--derainer", "mspfn_tiny", "--tag", "Test", "--val-ids", "11-12", "--hardware", "machine A"]
+    assert ship.main(["--run-dir", str(first), *common]) == 0
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", weights_dir)
+    shipped.shipped_cards.cache_clear()
+    out = tmp_path / "continued"
+    try:
+        argv = ["train", "--derainer", "mspfn_tiny", "--continue-shipped", "Test", "--steps", "6", "--workers", "0"]
+        assert main([*argv, "--no-progress", "--output-dir", str(out)]) == 0
+        capsys.readouterr()
+        bad = ["train", "--derainer", "mspfn_tiny", "--continue-shipped", "Nope", "--output-dir", str(out / "x")]
+        assert main(bad) != 0  # an unknown tag: a clear error, not a traceback
+        assert "has no shipped weights 'Nope' (shipped: Test" in capsys.readouterr().err
+    finally:
+        shipped.shipped_cards.cache_clear()
+    config = json.loads((out / "config.json").read_text())["config"]
+    first_config = json.loads((first / "config.json").read_text())["config"]
+    assert config["init_weights"] == "Test" and config["start_step"] == 4 and config["steps"] == 6
+    for key in ("train", "val_split", "batch_size", "patch_size", "val_every", "log_every", "seed", "lr"):
+        assert config[key] == first_config[key], key
+    with (out / "metrics.csv").open() as handle:
+        steps = [int(r["step"]) for r in csv.DictReader(handle)]
+    assert steps[0] == 5 and steps[-1] == 6
+
+
+def test_continue_shipped_needs_a_derainer_and_a_known_tag() -> None:
+    from bench.cli.train import shipped_training_values
+
+    with pytest.raises(ValueError, match="needs --derainer"):
+        shipped_training_values(None, "RainTrainL")
+    with pytest.raises(ValueError, match="has no shipped weights 'Nope'.*shipped: RainTrainL"):
+        shipped_training_values("mspfn_light", "Nope")

@@ -63,6 +63,8 @@ _SHARED_DEFAULTS: tuple[str, ...] = ("device", "precision", "optimize", "workers
 EXAMPLES = (
     "bench train --derainer mspfn --train RainTrainL --val-split 20 --steps 300000 --output-dir runs/mspfn",
     "bench train --output-dir runs/mspfn --resume            # continue from runs/mspfn/last.pt",
+    "bench train --derainer mspfn_light --continue-shipped RainTrainL --steps 50000 --output-dir runs/l2"
+    "   # go on from the shipped weights (new machine)",
     "bench train --derainer mspfn_light --train RainTrainL --precision bf16 --device cuda --output-dir runs/l",
     "torchrun --nproc_per_node 4 -m bench train --derainer mspfn --device cuda ...   # DDP, no code change",
 )
@@ -97,6 +99,12 @@ def add_parser(sub: Any, help_text: str) -> None:
         metavar="N",
         help="with --init-weights: continue a run whose resume state is lost from its exported weights at step N "
         "(schedule and data stream continue; Adam restarts) (docs/training.md)",
+    )
+    g.add_argument(
+        "--continue-shipped",
+        metavar="TAG",
+        help="continue the training of the derainer's shipped weights TAG: the card's own command with "
+        "--init-weights TAG --start-step <the card's steps>; options given here override it (e.g. --steps)",
     )
     g.add_argument("--train", help="paired training set: registered name (RainTrainL) or folder")
     add(g, "data_root")
@@ -191,6 +199,8 @@ def build_config(args: argparse.Namespace):  # -> bench.train.TrainConfig
         old = payload.get("training", {}).get("config", {}) if isinstance(payload, dict) else {}
         values.update({k: v for k, v in old.items() if k not in ("resume", "output_dir", "progress")})
         values["resume"] = str(resume)
+    elif args.continue_shipped:
+        values.update(shipped_training_values(args.derainer, args.continue_shipped))
     for name, value in cli.items():
         if _dest(name) not in _SHARED_DEFAULTS or _dest(name) in given:
             values[name] = value
@@ -202,6 +212,47 @@ def build_config(args: argparse.Namespace):  # -> bench.train.TrainConfig
         if not values.get(required):
             raise ValueError(f"--{required} is required (unless --resume finds it in the checkpoint)")
     return TrainConfig.from_dict(values)
+
+
+def shipped_training_values(derainer: str | None, tag: str) -> dict[str, Any]:
+    """TrainConfig values that continue the training of ``derainer``'s shipped weights ``tag``.
+
+    The card's ``training.command`` is parsed by this same parser, then ``init_weights`` is the tag and
+    ``start_step`` the card's ``training.steps`` (the step counter, schedule and data stream go on from there).
+
+    Raises:
+        ValueError: no ``--derainer``, no such shipped weights, or a card without a training command.
+    """
+    import shlex
+
+    from bench.cli import build_parser
+    from derainers.shipped import shipped_cards
+
+    if not derainer:
+        raise ValueError("--continue-shipped needs --derainer (whose shipped weights to continue)")
+    cards = {str(c.get("tag")): c for c in shipped_cards(derainer)}
+    card = cards.get(tag)
+    if card is None:
+        known = ", ".join(sorted(cards)) or "none"
+        raise ValueError(f"{derainer} has no shipped weights {tag!r} (shipped: {known}; bench ls derainers --cards)")
+    training = card.get("training") or {}
+    command = str(training.get("command") or "")
+    if not command.startswith("python -m bench train ") or "steps" not in training:
+        raise ValueError(f"the card of {derainer} {tag!r} has no bench train command to continue")
+    tokens = shlex.split(command)[4:]
+    if "--output-dir" in tokens:  # the card's is a placeholder
+        at = tokens.index("--output-dir")
+        del tokens[at : at + 2]
+    card_args = build_parser().parse_args(["train", *tokens, "--output-dir", "."])
+    values = {k: v for k, v in _cli_values(card_args).items() if k != "output_dir"}
+    values.update(derainer=derainer, init_weights=tag, start_step=int(training["steps"]))
+    logger.info(
+        "continuing %s %r from step %d with its card's command (Adam restarts; options given here override)",
+        derainer,
+        tag,
+        values["start_step"],
+    )
+    return values
 
 
 def _dest(field: str) -> str:
