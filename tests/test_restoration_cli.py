@@ -117,6 +117,21 @@ def test_ls_lists_everything(capsys: pytest.CaptureFixture[str]) -> None:
     assert "derainers:" not in out and "ssim_y_float" in out
 
 
+def test_ls_cards_show_shipped_weights_with_their_scores_and_status(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from derainers.shipped import WEIGHTS_DIR
+
+    card = json.loads((WEIGHTS_DIR / "mspfn_light-RainTrainL.json").read_text())
+    code, out, _ = _run(capsys, "ls", "derainers", "--cards")
+    assert code == 0
+    (line,) = [ln for ln in out.splitlines() if "weights RainTrainL: mspfn_light-RainTrainL.pt" in ln]
+    assert f"psnr_y {card['validation']['metrics']['psnr_y']:.6g}" in line
+    training = card["training"]
+    interim = training["steps"] < training["planned_steps"]
+    assert (f"interim: step {training['steps']} of {training['planned_steps']}" in line) is interim
+
+
 def test_record_is_valid_json_with_inf(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "same"
     img = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)

@@ -191,7 +191,7 @@ def test_bench_train_continues_shipped_weights_from_their_card(
     import derainers.shipped as shipped
     from bench.cli import main
 
-    data, first = trained_run
+    _, first = trained_run
     ship = _script()
     weights_dir = _ship_into(ship, tmp_path, monkeypatch)
     common = ["--derainer", "mspfn_tiny", "--tag", "Test", "--val-ids", "11-12", "--hardware", "machine A"]
@@ -223,5 +223,5 @@ def test_continue_shipped_needs_a_derainer_and_a_known_tag() -> None:
 
     with pytest.raises(ValueError, match="needs --derainer"):
         shipped_training_values(None, "RainTrainL")
-    with pytest.raises(ValueError, match="has no shipped weights 'Nope'.*shipped: RainTrainL"):
+    with pytest.raises(ValueError, match=r"has no shipped weights 'Nope'.*shipped: RainTrainL"):
         shipped_training_values("mspfn_light", "Nope")

@@ -63,6 +63,7 @@ def _derainer_extra(name: str, params: bool, cards: bool) -> tuple[str, list[str
             lines.append(
                 f"weights {w.tag}: {w.path}{f' (in {len(w.parts)} parts)' if w.parts else ''} (trained on {w.trained_on or '?'}; licence {w.licence or '?'})"
                 + (f"; reported {reported}" if reported else "")
+                + (f"; {w.status}" if w.status else "")
             )
     return count, lines
 
