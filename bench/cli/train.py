@@ -65,7 +65,6 @@ EXAMPLES = (
     "bench train --output-dir runs/mspfn --resume            # continue from runs/mspfn/last.pt",
     "bench train --derainer mspfn_light --continue-shipped RainTrainL --steps 50000 --output-dir runs/l2"
     "   # go on from the shipped weights (new machine)",
-    "bench train --derainer mspfn_light --train RainTrainL --precision bf16 --device cuda --output-dir runs/l",
     "torchrun --nproc_per_node 4 -m bench train --derainer mspfn --device cuda ...   # DDP, no code change",
 )
 
