@@ -39,6 +39,14 @@ def missing_data(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The test process keeps freed memory as ``bench``'s command line does (bench.engine.allocator), from
+    the first test on: timings do not depend on whether an in-process ``bench`` command ran earlier."""
+    from bench.engine.allocator import retain_freed_memory
+
+    retain_freed_memory()
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The real data root (``$BENCH_DATA`` or ``../shared/data``); skips (or, in CI, fails) when absent."""

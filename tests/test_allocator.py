@@ -22,23 +22,27 @@ REPO = Path(__file__).resolve().parents[1]
 
 glibc_only = pytest.mark.skipif(_glibc() is None, reason="needs glibc (mallopt)")
 
-# Allocate, touch and free a 64 MiB block twenty times (as a forward pass does with its activations) and
-# count the minor page faults of the last ten rounds (the heap settles within the first few: torch's
-# 64-byte-aligned blocks do not fit exactly into the hole a freed one leaves).
+# Allocate, touch and free a 64 MiB block with the C library's own malloc twenty times (as a forward pass
+# does with its activations, above glibc's largest adaptive mmap threshold of 32 MiB) and count the minor
+# page faults of the last ten rounds.
 PROBE = """
-import json, resource, sys
-import torch
+import ctypes, ctypes.util, json, resource, sys
 from bench.engine.allocator import retain_freed_memory, allocator_info
 if sys.argv[1] == "retain":
     retain_freed_memory()
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+size = 64 * 1024 * 1024
 for i in range(20):
     if i == 10:
         start = faults()
-    block = torch.empty(16 * 1024 * 1024, dtype=torch.float32)
-    block.fill_(1.0)
-    del block
+    block = libc.malloc(size)
+    ctypes.memset(block, 1, size)
+    libc.free(block)
 print(json.dumps({"faults": faults() - start, "info": allocator_info()}))
 """
 
