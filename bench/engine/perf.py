@@ -182,9 +182,12 @@ def measure(
 
 
 def process_cpu_seconds() -> tuple[float, float]:
-    """User and system CPU seconds of this process so far (all threads)."""
-    import resource
-
+    """User and system CPU seconds of this process so far (all threads); without ``resource`` (Windows) the
+    process time as user time and 0 as system time."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return time.process_time(), 0.0
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime, usage.ru_stime
 
