@@ -231,19 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     start_step = int(config.get("start_step") or 0)
     earlier = earlier_lineage(card_path, start_step) if start_step else None
     weights = WEIGHTS_DIR / f"{stem}.pt"
-    scratch = Path(tempfile.mkdtemp(prefix="ship-"))
-    candidate = export_weights(checkpoint, scratch / weights.name, dtype="fp16")
     val_dataset = args.val_dataset or str(config.get("train", "RainTrainL"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="ship-") as scratch:  # measured before anything shipped is touched
+        candidate = export_weights(checkpoint, Path(scratch) / weights.name, dtype="fp16")
         shipped = measure(args.derainer, candidate, val_dataset, args.val_ids)
         refuse_if_worse(card_path, shipped, args.val_ids, args.allow_worse)
-    except BaseException:
-        shutil.rmtree(scratch)
-        raise
-    for stale in WEIGHTS_DIR.glob(f"{stem}.pt.part*"):  # parts of an earlier shipping
-        stale.unlink()
-    shutil.move(candidate, weights)
-    scratch.rmdir()
+        for stale in WEIGHTS_DIR.glob(f"{stem}.pt.part*"):  # parts of an earlier shipping
+            stale.unlink()
+        shutil.move(candidate, weights)
     sha = file_sha256(weights)
     size = weights.stat().st_size
     max_part = args.max_part_bytes or MAX_PART_BYTES

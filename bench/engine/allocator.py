@@ -16,7 +16,6 @@ line calls it at start; library users call it themselves (it changes the whole p
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import threading
 from typing import Any
@@ -37,18 +36,15 @@ _state: dict[str, Any] = {}
 
 
 def _glibc() -> ctypes.CDLL | None:
-    """The process's glibc, or None for another C library."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    """The C library this process runs on if it is glibc (its symbols, no library search), else None."""
     try:
-        libc = ctypes.CDLL(name)
-        version = libc.gnu_get_libc_version  # only glibc has it
-    except (OSError, AttributeError):
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # noqa: B018 - only glibc has it
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
         return None
-    version.restype = ctypes.c_char_p
-    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    libc.mallopt.restype = ctypes.c_int
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
     return libc
 
 
