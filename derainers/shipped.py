@@ -60,7 +60,10 @@ def shipped_weights(derainer: str, architecture: dict[str, Any] | None = None) -
         validation = card.get("validation") or {}
         training = card.get("training") or {}
         steps, planned = training.get("steps"), training.get("planned_steps")
-        unfinished = isinstance(steps, int) and isinstance(planned, int) and steps < planned
+        if "finished" in training:  # why the run ended (None: still going); older cards: steps vs planned
+            unfinished = not training["finished"]
+        else:
+            unfinished = isinstance(steps, int) and isinstance(planned, int) and steps < planned
         reported = {}
         if validation.get("dataset") and validation.get("metrics"):
             reported = {f"{validation['dataset']} {validation.get('ids', '')}".strip(): dict(validation["metrics"])}

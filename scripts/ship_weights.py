@@ -46,6 +46,8 @@ def train_command(config: dict[str, Any], output_dir: str) -> str:
         parts.append("--channels-last")
     if config.get("compile"):
         parts.append("--optimize compile")
+    if config.get("stop_when_converged"):
+        parts.append("--stop-when-converged")
     parts.append(f"--output-dir {output_dir}")
     return " ".join(parts)
 
@@ -53,6 +55,35 @@ def train_command(config: dict[str, Any], output_dir: str) -> str:
 def read_metrics(run_dir: Path) -> list[dict[str, str]]:
     with (run_dir / "metrics.csv").open(newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def run_progress(run_dir: Path, rows: list[dict[str, str]], checkpoint_step: int) -> tuple[int, int | None]:
+    """The step the run has reached and the step it converged at (``stop_when_converged``), if it did.
+
+    Read from the run's ``last.pt`` when it is in ``run_dir``, else from ``metrics.csv``'s last row.
+    """
+    from bench.engine.checkpoint import load_checkpoint
+
+    last = run_dir / "last.pt"
+    if last.is_file():
+        payload = load_checkpoint(last)
+        converged_at = payload.get("training", {}).get("converged_at")
+        return max(int(payload["step"]), checkpoint_step), None if converged_at is None else int(converged_at)
+    return max([checkpoint_step, *(int(r["step"]) for r in rows)]), None
+
+
+def finished_text(steps_done: int, planned: int | None, converged_at: int | None) -> str | None:
+    """The card's ``training.finished``: why the run ended, or ``None`` while it is unfinished (interim).
+
+    Example:
+        >>> finished_text(50000, 50000, None), finished_text(47000, 60000, 47000), finished_text(44000, 50000, None)
+        ('all 50000 planned steps done', 'converged at step 47000 (stop_when_converged)', None)
+    """
+    if converged_at is not None:
+        return f"converged at step {converged_at} (stop_when_converged)"
+    if planned is not None and steps_done >= planned:
+        return f"all {planned} planned steps done"
+    return None
 
 
 def steps_per_second(
@@ -245,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = split_file(weights, max_part) if size > max_part else []
     run_config = json.loads((args.run_dir / "config.json").read_text())
     rows = read_metrics(args.run_dir)
+    steps_done, converged_at = run_progress(args.run_dir, rows, step)
     wall = round(float(training.get("elapsed_seconds", 0.0)), 1)
     this_segment = {
         "steps": [start_step, step],
@@ -286,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
             "command": this_segment["command"],
             "steps": step,
             "planned_steps": config.get("steps"),
+            "steps_done": steps_done,
+            "finished": finished_text(steps_done, config.get("steps"), converged_at),
             "batch_size": config.get("batch_size"),
             "patch_size": config.get("patch_size"),
             "schedule": {k: config.get(k) for k in ("schedule", "lr", "lr_step", "lr_gamma", "lr_floor")},

@@ -225,3 +225,57 @@ def test_continue_shipped_needs_a_derainer_and_a_known_tag() -> None:
         shipped_training_values(None, "RainTrainL")
     with pytest.raises(ValueError, match=r"has no shipped weights 'Nope'.*shipped: RainTrainL"):
         shipped_training_values("mspfn_light", "Nope")
+
+
+def _shipped_status(weights_dir: Path, monkeypatch: pytest.MonkeyPatch, derainer: str = "mspfn_tiny") -> str:
+    import derainers.shipped as shipped
+
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", weights_dir)
+    shipped.shipped_cards.cache_clear()
+    try:
+        (source,) = shipped.shipped_weights(derainer)
+    finally:
+        shipped.shipped_cards.cache_clear()
+    return source.status
+
+
+def test_card_says_whether_the_run_has_ended(
+    trained_run: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interim or final is the run's state (from its last.pt), not the shipped checkpoint's step: a run
+    that did all its planned steps or met the convergence rule is final, one still going is interim."""
+    from bench.train import TrainConfig, Trainer
+
+    data, done = trained_run
+    ship = _script()
+    weights_dir = _ship_into(ship, tmp_path, monkeypatch)
+    common = ["--derainer", "mspfn_tiny", "--val-ids", "11-12", "--hardware", "test"]
+    assert ship.main(["--run-dir", str(done), "--tag", "Done", *common]) == 0
+    training = json.loads((weights_dir / "mspfn_tiny-Done.json").read_text())["training"]
+    assert training["steps_done"] == 4 and training["finished"] == "all 4 planned steps done"
+    assert _shipped_status(weights_dir, monkeypatch) == ""
+
+    def config(out: Path, **kw: object) -> TrainConfig:
+        base: dict[str, object] = {"derainer": "mspfn_tiny", "train": str(data), "output_dir": str(out)}
+        base.update(val_split=2, batch_size=2, patch_size=16, log_every=1, progress=False, tensorboard=False)
+        return TrainConfig(**{**base, **kw})  # type: ignore[arg-type]
+
+    for card in weights_dir.glob("*"):
+        card.unlink()
+    going = tmp_path / "going"
+    Trainer(config(going, steps=8, val_every=2)).fit(time_limit=0.0)  # stopped after step 1, to be resumed
+    assert ship.main(["--run-dir", str(going), "--tag", "Going", "--checkpoint", "last.pt", *common]) == 0
+    training = json.loads((weights_dir / "mspfn_tiny-Going.json").read_text())["training"]
+    assert training["steps_done"] == 1 and training["finished"] is None
+    assert _shipped_status(weights_dir, monkeypatch) == "interim: step 1 of 8"
+
+    for card in weights_dir.glob("*"):
+        card.unlink()
+    flat = tmp_path / "flat"  # lr 1e-20: a flat curve, converged at step 10 of at most 30
+    Trainer(config(flat, steps=30, val_every=1, lr=1e-20, lr_floor=1e-20, stop_when_converged=True)).fit()
+    assert ship.main(["--run-dir", str(flat), "--tag", "Flat", *common]) == 0
+    training = json.loads((weights_dir / "mspfn_tiny-Flat.json").read_text())["training"]
+    assert training["steps_done"] == 10 and training["finished"] == "converged at step 10 (stop_when_converged)"
+    assert training["convergence"]["converged"] is True and training["convergence"]["window"] == [8, 10]
+    assert "--stop-when-converged" in training["command"]
+    assert _shipped_status(weights_dir, monkeypatch) == ""

@@ -245,6 +245,42 @@ def test_time_limit_stops_resumably(paired_set: Path, tmp_path: Path, capsys: py
     assert "step 4/4" in text and "time-limit" not in text  # the limit is not stored with the run
 
 
+def test_stop_when_converged_ends_the_run_and_stays_done(
+    paired_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With lr 1e-20 (no weight moves by an ulp that shows in uint8 outputs) every validation scores the same: the trend is 0 dB, so the rule (>= 3 checkpoints in the
+    last 20 % of the steps) first holds at step 10 with a validation every step. The run ends there with
+    the step in last.pt; resuming it does nothing, --no-stop-when-converged goes on."""
+    from bench.cli import main
+
+    out = tmp_path / "flat"
+    flat = _config(paired_set, out, steps=30, val_every=1, lr=1e-20, lr_floor=1e-20, stop_when_converged=True)
+    result = Trainer(flat).fit()
+    assert result.converged_at == 10 and result.step == 10 and len(result.validations) == 10
+    assert len({v["psnr_y"] for v in result.validations}) == 1  # the premise: nothing changed
+    ckpt = load_checkpoint(out / "last.pt")
+    assert ckpt["step"] == 10 and ckpt["training"]["converged_at"] == 10
+    again = Trainer(dataclasses.replace(flat, resume=str(out / "last.pt"))).fit()
+    assert again.step == 10 and again.losses == [] and again.converged_at == 10
+    assert main(["train", "--output-dir", str(out), "--resume", "--steps", "12", "--no-stop-when-converged"]) == 0
+    assert "step 12/12" in capsys.readouterr().out
+    assert load_checkpoint(out / "last.pt")["training"]["converged_at"] is None
+    # without the option the same run goes to --steps
+    plain_run = Trainer(_config(paired_set, tmp_path / "plain", steps=12, val_every=1, lr=1e-20, lr_floor=1e-20)).fit()
+    assert plain_run.converged_at is None and plain_run.step == 12
+
+
+def test_earlier_history_comes_from_the_shipped_card(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run continued from shipped weights at step N judges convergence on the card's points up to N."""
+    from bench.train import convergence
+
+    card = {"tag": "T", "training": {"val_history": [{"step": s, "psnr_y": 30.0 + s} for s in (1, 2, 3, 4)]}}
+    monkeypatch.setattr("derainers.shipped.shipped_cards", lambda derainer: (card,))
+    assert [v["step"] for v in convergence.earlier_history("x", "T", 3)] == [1, 2, 3]
+    assert convergence.earlier_history("x", "other-tag", 3) == []
+    assert convergence.earlier_history("x", "T", 0) == [] and convergence.earlier_history("x", None, 3) == []
+
+
 def test_loader_workers_give_the_same_stream(paired_set: Path, tmp_path: Path) -> None:
     inline = Trainer(_config(paired_set, tmp_path / "w0", steps=3, val_split=0)).fit()
     workers = Trainer(_config(paired_set, tmp_path / "w2", steps=3, val_split=0, workers=2)).fit()

@@ -32,6 +32,7 @@ _CONFIG_ARGS: tuple[str, ...] = (
     "amp",
     "grad_clip",
     "val_every",
+    "stop_when_converged",
     "save_every",
     "log_every",
     "seed",
@@ -127,6 +128,13 @@ def add_parser(sub: Any, help_text: str) -> None:
     g.add_argument("--lr-gamma", type=float, help="decay factor (default: the schedule's, 0.5 / 0.8)")
     g.add_argument("--lr-floor", type=float, help="floor (step) or additive constant (exp) (1e-6)")
     g.add_argument("--weight-decay", type=float, help="Adam weight decay (0)")
+    g.add_argument(
+        "--stop-when-converged",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="end the run at the first validation where val psnr_y rose < 0.05 dB (least-squares trend) over the "
+        "last 20 %% of steps; --steps is then the most it runs; --no-stop-when-converged goes on past it",
+    )
     g.add_argument("--grad-clip", type=float, help="clip the global gradient norm to this value")
     g.add_argument(
         "--augment",

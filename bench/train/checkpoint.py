@@ -42,6 +42,7 @@ class Resumed:
     best_step: int | None
     elapsed_seconds: float
     val_history: list[dict[str, float]]
+    converged_at: int | None = None
 
 
 @dataclass
@@ -91,7 +92,8 @@ def restore_training(payload: Mapping[str, Any], cfg: TrainConfig, parts: TrainP
             "resuming with changed options %s: the run will not match an uninterrupted one", ", ".join(changed)
         )
     logger.info("resumed from %s at step %d", cfg.resume, step)
-    return Resumed(step, best_psnr, best_step, elapsed_before, val_history)
+    converged_at = training.get("converged_at")  # absent in checkpoints of older code
+    return Resumed(step, best_psnr, best_step, elapsed_before, val_history, converged_at)
 
 
 def save_training(
@@ -149,6 +151,7 @@ def save_training(
         "best_psnr_y": result.best_psnr_y,
         "best_step": result.best_step,
         "val_history": val_history,
+        "converged_at": result.converged_at,
         "elapsed_seconds": elapsed,
         "world_size": ctx.world_size,
         "torch": torch.__version__,

@@ -46,6 +46,11 @@ class TrainConfig:
             note); fp32 master weights and loss; ``fp16`` uses a gradient scaler.
         grad_clip: Clip the global gradient norm to this value; ``None``: no clipping.
         val_every: Validate (and save ``last.pt``) every this many steps, and at the end.
+        stop_when_converged: End the run at the first validation where the convergence rule of
+            :func:`bench.train.convergence.plateau` holds (least-squares rise of val psnr_y over the last
+            20 % of the steps < 0.05 dB, at least 3 checkpoints); ``last.pt`` records the step and the run
+            counts as finished. A run continued from shipped weights (``start_step``) judges the window with
+            the card's earlier validation history.
         save_every: Save ``last.pt`` every this many steps; ``None``: with validation.
         log_every: Write a metrics row (mean loss since the last row) every this many steps.
         seed: Seed of the model initialisation and of the data stream.
@@ -82,6 +87,7 @@ class TrainConfig:
     amp: AmpMode = "none"
     grad_clip: float | None = None
     val_every: int = 1000
+    stop_when_converged: bool = False
     save_every: int | None = None
     log_every: int = 10
     seed: int = 0
@@ -143,6 +149,7 @@ class TrainResult:
         best_checkpoint: Path of ``best.pt`` if one was written.
         seconds: Wall-clock training time of the whole run, resumes included.
         timed_out: The call stopped at its time limit before ``steps`` (``last.pt`` holds where it stopped).
+        converged_at: The step at which ``stop_when_converged`` ended the run (``None``: it did not).
     """
 
     step: int
@@ -156,3 +163,4 @@ class TrainResult:
     best_checkpoint: Path | None = None
     seconds: float = 0.0
     timed_out: bool = False
+    converged_at: int | None = None

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Plateau", "history_from_metrics", "plateau", "trend_note"]
+__all__ = ["Plateau", "earlier_history", "history_from_metrics", "plateau", "trend_note"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,25 @@ def trend_note(val_history: Sequence[Mapping[str, float]]) -> str:
         return ""
     state = "converged" if result.converged else "not converged"
     return f"; trend over steps {result.window[0]}-{result.window[1]}: {result.trend_db:+.3f} dB ({state})"
+
+
+def earlier_history(derainer: str, init_weights: str | None, start_step: int) -> list[dict[str, float]]:
+    """Validation points before ``start_step`` of a run continued from ``derainer``'s shipped weights.
+
+    A run started with ``--init-weights TAG --start-step N`` (``--continue-shipped``) has only its own
+    validations; the card of the shipped weights ``TAG`` has those of the runs before it. The points up to
+    step ``N`` are returned, so that the convergence window, which may reach back before ``N``, is judged
+    on the whole lineage, as the card will be. Empty for a fresh run or weights that are not shipped.
+    """
+    if not start_step or not init_weights:
+        return []
+    from derainers.shipped import shipped_cards
+
+    for card in shipped_cards(derainer):
+        if str(card.get("tag")) == init_weights:
+            history = (card.get("training") or {}).get("val_history") or []
+            return [dict(v) for v in history if int(v["step"]) <= start_step]
+    return []
 
 
 def history_from_metrics(rows: Iterable[Mapping[str, str]]) -> list[tuple[int, float]]:

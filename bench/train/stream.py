@@ -1,4 +1,4 @@
-"""The trainer's data stream (patch batches, inline or from loader workers) and its time limit."""
+"""The trainer's data stream (patch batches, inline or from loader workers), its time limit, rank-0 decisions."""
 
 from __future__ import annotations
 
@@ -50,11 +50,15 @@ def patch_batches(
 
 def time_is_up(ctx: DistContext, started: float, limit: float) -> bool:
     """Whether this call has run ``limit`` seconds since ``started``; under DDP every rank takes rank 0's answer."""
-    late = time.perf_counter() - started >= limit
+    return rank0_decides(ctx, time.perf_counter() - started >= limit)
+
+
+def rank0_decides(ctx: DistContext, flag: bool) -> bool:
+    """``flag`` as rank 0 has it, on every rank (a collective call under DDP; ``flag`` itself otherwise)."""
     if not ctx.enabled:
-        return late
+        return flag
     import torch.distributed as dist
 
-    flag = torch.tensor([float(late)], device="cuda" if dist.get_backend() == "nccl" else "cpu")
-    dist.broadcast(flag, src=0)
-    return bool(flag.item())
+    value = torch.tensor([float(flag)], device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.broadcast(value, src=0)
+    return bool(value.item())

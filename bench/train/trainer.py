@@ -37,9 +37,9 @@ from bench.engine.precision import autocast, autocast_dtype, cpu_description
 from bench.engine.schedule import ScheduledLR
 from bench.train.checkpoint import TrainParts, restore_training, save_training
 from bench.train.config import TrainConfig, TrainResult
-from bench.train.convergence import trend_note
+from bench.train.convergence import earlier_history, plateau, trend_note
 from bench.train.log import MetricsLog
-from bench.train.stream import patch_batches, time_is_up
+from bench.train.stream import patch_batches, rank0_decides, time_is_up
 from bench.train.validation import load_val_images, validate
 
 __all__ = ["Trainer"]
@@ -184,12 +184,15 @@ class Trainer:
         best_step: int | None = None
         elapsed_before = 0.0
         val_history: list[dict[str, float]] = []
+        converged_at: int | None = None
         parts = TrainParts(ctx, device, model, optimizer, scheduler, scaler)
         if resume_payload is not None:
             resumed = restore_training(resume_payload, cfg, parts)
             step, best_psnr, best_step = resumed.step, resumed.best_psnr_y, resumed.best_step
             elapsed_before, val_history = resumed.elapsed_seconds, resumed.val_history
+            converged_at = resumed.converged_at if cfg.stop_when_converged else None
         sampler.next_batch = step
+        lineage = earlier_history(card.name, cfg.init_weights, cfg.start_step)  # validations before start_step
         if step > cfg.steps:
             raise ValueError(f"checkpoint is at step {step}, beyond --steps {cfg.steps}")
 
@@ -232,7 +235,9 @@ class Trainer:
                 + "\n"
             )
 
-        result = TrainResult(step=step, start_step=step, best_psnr_y=best_psnr, best_step=best_step)
+        result = TrainResult(step, step, best_psnr_y=best_psnr, best_step=best_step, converged_at=converged_at)
+        if converged_at is not None:
+            logger.info("the run converged at step %d (stop_when_converged): nothing to do", converged_at)
         save_every = cfg.save_every or cfg.val_every
         pending: list[torch.Tensor] = []
         pending_lrs: list[float] = []
@@ -268,7 +273,7 @@ class Trainer:
             return float(np.mean(losses))
 
         try:
-            while step < cfg.steps:
+            while step < cfg.steps and result.converged_at is None:
                 rainy_u8, clean_u8 = next(batches)
                 rainy = rainy_u8.to(device, non_blocking=True).float().div_(255.0)
                 clean = clean_u8.to(device, non_blocking=True).float().div_(255.0)
@@ -305,7 +310,7 @@ class Trainer:
                 if step % cfg.log_every == 0 or do_save:
                     mean_loss = flush()
                     val: dict[str, float] | None = None
-                    is_best = False
+                    is_best = converged = False
                     if do_val and ctx.is_main:
                         if val_images is None:
                             val_images = load_val_images(val_pairs)
@@ -318,8 +323,12 @@ class Trainer:
                             result.best_psnr_y, result.best_step, is_best = val["psnr_y"], step, True
                         logger.info(
                             "step %d: val psnr_y %.3f dB, ssim_y %.4f%s", step, val["psnr_y"], val["ssim_y"],
-                            trend_note(val_history),
+                            trend_note(lineage + val_history),
                         )  # fmt: skip
+                        history = [(int(v["step"]), float(v["psnr_y"])) for v in lineage + val_history]
+                        converged = cfg.stop_when_converged and plateau(history).converged
+                    if do_val and cfg.stop_when_converged and rank0_decides(ctx, converged):
+                        result.converged_at = step
                     if log is not None:
                         log.write(step, mean_loss, lr, seconds(), val)
                     if bar is not None:
@@ -342,7 +351,9 @@ class Trainer:
                         )
                 if bar is not None:
                     bar.update(1)
-                if stop_now:
+                if result.converged_at is not None:
+                    logger.info("converged at step %d (convergence rule met): last.pt saved, run done", step)
+                elif stop_now:
                     logger.info(
                         "time limit of %.0f s reached at step %d: last.pt saved, --resume goes on", time_limit, step
                     )
