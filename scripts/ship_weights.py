@@ -57,19 +57,16 @@ def read_metrics(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def run_progress(run_dir: Path, rows: list[dict[str, str]], checkpoint_step: int) -> tuple[int, int | None]:
-    """The step the run has reached and the step it converged at (``stop_when_converged``), if it did.
+def run_now(run_dir: Path, checkpoint_training: dict[str, Any]) -> dict[str, Any]:
+    """The run as it stands: the ``training`` block of its ``last.pt`` (else the shipped checkpoint's).
 
-    Read from the run's ``last.pt`` when it is in ``run_dir``, else from ``metrics.csv``'s last row.
+    A run extended with ``--resume --steps N --stop-when-converged`` plans more steps than its earlier best
+    checkpoint did; ``last.pt`` has the current plan, the step reached and ``converged_at``.
     """
     from bench.engine.checkpoint import load_checkpoint
 
     last = run_dir / "last.pt"
-    if last.is_file():
-        payload = load_checkpoint(last)
-        converged_at = payload.get("training", {}).get("converged_at")
-        return max(int(payload["step"]), checkpoint_step), None if converged_at is None else int(converged_at)
-    return max([checkpoint_step, *(int(r["step"]) for r in rows)]), None
+    return dict(load_checkpoint(last).get("training", {})) if last.is_file() else checkpoint_training
 
 
 def finished_text(steps_done: int, planned: int | None, converged_at: int | None) -> str | None:
@@ -276,13 +273,17 @@ def main(argv: list[str] | None = None) -> int:
     parts = split_file(weights, max_part) if size > max_part else []
     run_config = json.loads((args.run_dir / "config.json").read_text())
     rows = read_metrics(args.run_dir)
-    steps_done, converged_at = run_progress(args.run_dir, rows, step)
+    now = run_now(args.run_dir, training)
+    now_config = now.get("config", config)  # the command and plan of the run as it is now
+    steps_done = max([step, int(now.get("step", 0)), *(int(r["step"]) for r in rows)])
+    planned = now_config.get("steps")
+    converged_at = now.get("converged_at")
     wall = round(float(training.get("elapsed_seconds", 0.0)), 1)
     this_segment = {
         "steps": [start_step, step],
         "wall_seconds": wall,
         "hardware": args.hardware,
-        "command": train_command(config, "~/.cache/bench/train/<run>"),
+        "command": train_command(now_config, "~/.cache/bench/train/<run>"),
     }
     val_history = [v for v in training.get("val_history", []) if int(v["step"]) > start_step]
     curve_rows = list(rows)  # the whole run so far, also past the shipped checkpoint
@@ -317,9 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         "training": {
             "command": this_segment["command"],
             "steps": step,
-            "planned_steps": config.get("steps"),
+            "planned_steps": planned,
             "steps_done": steps_done,
-            "finished": finished_text(steps_done, config.get("steps"), converged_at),
+            "finished": finished_text(steps_done, planned, converged_at),
             "batch_size": config.get("batch_size"),
             "patch_size": config.get("patch_size"),
             "schedule": {k: config.get(k) for k in ("schedule", "lr", "lr_step", "lr_gamma", "lr_floor")},

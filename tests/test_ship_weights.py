@@ -260,6 +260,15 @@ def test_card_says_whether_the_run_has_ended(
         base.update(val_split=2, batch_size=2, patch_size=16, log_every=1, progress=False, tensorboard=False)
         return TrainConfig(**{**base, **kw})  # type: ignore[arg-type]
 
+    # The same run extended (--resume --steps 6) and stopped at step 5: its best checkpoint (step 4) is interim.
+    extended = config(done, steps=6, val_every=2, resume=str(done / "last.pt"))
+    assert Trainer(extended).fit(time_limit=0.0).step == 5
+    assert ship.main(["--run-dir", str(done), "--tag", "Done", "--allow-worse", *common]) == 0
+    training = json.loads((weights_dir / "mspfn_tiny-Done.json").read_text())["training"]
+    assert (training["steps"], training["steps_done"], training["planned_steps"]) == (4, 5, 6)
+    assert training["finished"] is None and "--steps 6" in training["command"]
+    assert _shipped_status(weights_dir, monkeypatch) == "interim: step 4 of 6"
+
     for card in weights_dir.glob("*"):
         card.unlink()
     going = tmp_path / "going"
