@@ -30,6 +30,7 @@ CURVES_DIR = REPO / "reports" / "training"
 COMMAND_FIELDS = (
     "derainer", "init_weights", "start_step", "train", "val_split", "steps", "batch_size", "patch_size",
     "schedule", "lr", "lr_step", "lr_gamma", "amp", "device", "val_every", "save_every", "log_every", "seed",
+    "min_steps",
 )  # fmt: skip
 
 
@@ -38,7 +39,7 @@ def train_command(config: dict[str, Any], output_dir: str) -> str:
     parts = ["python -m bench train"]
     for name in COMMAND_FIELDS:
         value = config.get(name)
-        if value is not None and not (name == "start_step" and value == 0):
+        if value is not None and not (name in ("start_step", "min_steps") and value == 0):
             flag = "precision" if name == "amp" else name.replace("_", "-")  # --amp is the old spelling
             value = "fp32" if name == "amp" and value == "none" else value
             parts.append(f"--{flag} {shlex.quote(str(value))}")

@@ -64,10 +64,9 @@ def test_default_weights_load_without_random_init(stem: str) -> None:
     assert info["random_init"] is False and info["weights"]["sha256"] == card["sha256"]
     # A checkpoint of an unfinished run says so in the record, and its tables' label says "interim".
     training = card["training"]
-    if "finished" in training:  # why the run ended; null while it goes on
-        interim = not training["finished"]
-    else:  # cards shipped before the run's end was recorded
-        interim = training["steps"] < training["planned_steps"]
+    # training.finished: why the run ended, null while it goes on; older cards: checkpoint steps vs planned
+    older = training["steps"] < training["planned_steps"]
+    interim = not training["finished"] if "finished" in training else older
     expected = f"interim: step {training['steps']} of {training['planned_steps']}" if interim else None
     assert info["weights"].get("status") == expected
     assert derainer_label({"derainer": info}).endswith(", interim)") == interim

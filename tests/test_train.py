@@ -265,6 +265,8 @@ def test_stop_when_converged_ends_the_run_and_stays_done(
     assert main(["train", "--output-dir", str(out), "--resume", "--steps", "12", "--no-stop-when-converged"]) == 0
     assert "step 12/12" in capsys.readouterr().out
     assert load_checkpoint(out / "last.pt")["training"]["converged_at"] is None
+    late = Trainer(dataclasses.replace(flat, output_dir=str(tmp_path / "late"), min_steps=12)).fit()
+    assert late.converged_at == 12  # the rule is not judged before --min-steps
     # without the option the same run goes to --steps
     plain_run = Trainer(_config(paired_set, tmp_path / "plain", steps=12, val_every=1, lr=1e-20, lr_floor=1e-20)).fit()
     assert plain_run.converged_at is None and plain_run.step == 12

@@ -33,6 +33,7 @@ _CONFIG_ARGS: tuple[str, ...] = (
     "grad_clip",
     "val_every",
     "stop_when_converged",
+    "min_steps",
     "save_every",
     "log_every",
     "seed",
@@ -134,6 +135,13 @@ def add_parser(sub: Any, help_text: str) -> None:
         default=None,
         help="end the run at the first validation where val psnr_y rose < 0.05 dB (least-squares trend) over the "
         "last 20 %% of steps; --steps is then the most it runs; --no-stop-when-converged goes on past it",
+    )
+    g.add_argument(
+        "--min-steps",
+        type=int,
+        metavar="N",
+        help="--stop-when-converged judges the rule only from step N on (0); a step schedule's plateaus between "
+        "rate drops meet it too early",
     )
     g.add_argument("--grad-clip", type=float, help="clip the global gradient norm to this value")
     g.add_argument(

@@ -326,7 +326,7 @@ class Trainer:
                             trend_note(lineage + val_history),
                         )  # fmt: skip
                         history = [(int(v["step"]), float(v["psnr_y"])) for v in lineage + val_history]
-                        converged = cfg.stop_when_converged and plateau(history).converged
+                        converged = cfg.stop_when_converged and step >= cfg.min_steps and plateau(history).converged
                     if do_val and cfg.stop_when_converged and rank0_decides(ctx, converged):
                         result.converged_at = step
                     if log is not None:
