@@ -190,31 +190,15 @@ def refuse_if_worse(card_path: Path, shipped: dict[str, float], ids: str, allow_
         )
 
 
-def write_curve(rows: list[dict[str, str]], stem: str) -> tuple[Path, Path]:
-    """Validation psnr_y vs step as CSV and PNG."""
-    import matplotlib
+def write_curve(
+    rows: list[dict[str, str]], stem: str, config: dict[str, Any], shipped_step: int, restarts: tuple[int, ...]
+) -> tuple[Path, Path]:
+    """The card's curve files ``reports/training/<stem>.csv|png`` (:func:`bench.train.curve.write_curve`)."""
+    from bench.train.curve import write_curve as write
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    CURVES_DIR.mkdir(parents=True, exist_ok=True)
-    val = [r for r in rows if r.get("val_psnr_y")]
-    csv_path = CURVES_DIR / f"{stem}.csv"
-    with csv_path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["step", "val_psnr_y", "val_ssim_y", "train_loss", "seconds"])
-        for r in val:
-            writer.writerow([r["step"], r["val_psnr_y"], r["val_ssim_y"], r.get("loss", ""), r.get("seconds", "")])
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
-    ax.plot([int(r["step"]) for r in val], [float(r["val_psnr_y"]) for r in val], marker="o", ms=3)
-    ax.set_xlabel("optimiser step (batch 8)")
-    ax.set_ylabel("val psnr_y (dB)")
-    ax.set_title(f"{stem}: held-back validation pairs")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    png_path = CURVES_DIR / f"{stem}.png"
-    fig.savefig(png_path)
-    plt.close(fig)
+    csv_path, png_path = CURVES_DIR / f"{stem}.csv", CURVES_DIR / f"{stem}.png"
+    write(rows, csv_path, png_path, title=f"{stem}: held-back validation pairs", config=config,
+          shipped_step=shipped_step, restarts=restarts)  # fmt: skip
     return csv_path, png_path
 
 
@@ -294,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         curve_rows = earlier["curve_rows"] + shift_seconds(curve_rows, earlier["wall_seconds"])
         segments = earlier["segments"] + segments
         wall = round(earlier["wall_seconds"] + wall, 1)
-    csv_path, png_path = write_curve(curve_rows, stem)
+    restarts = tuple(int(seg["steps"][0]) for seg in segments[1:])
+    csv_path, png_path = write_curve(curve_rows, stem, now_config, step, restarts)
     history = history_from_metrics(curve_rows)
     convergence = plateau(history).as_dict() if history else None
     from bench.factory import create_derainer
