@@ -54,6 +54,22 @@ def test_command_line_reads_metrics_csv(tmp_path: Path, capsys: pytest.CaptureFi
     assert main([str(path)]) == 0
     out = capsys.readouterr().out
     assert "steps 8000-10000 (3 checkpoints)" in out and "converged" in out and "not converged" not in out
+    # as documented, `python -m`, in a fresh interpreter: no runpy warning, no torch import
+    import subprocess
+    import sys
+
+    probe = (
+        "import runpy, sys\n"
+        "try:\n    runpy.run_module('bench.train.convergence', run_name='__main__')\n"
+        "except SystemExit as stop:\n    assert not stop.code, stop.code\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-c", probe, str(path)],
+        capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "steps 8000-10000 (3 checkpoints)" in proc.stdout and proc.stderr == ""
 
 
 def test_the_trainer_logs_the_trend_at_each_validation(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
