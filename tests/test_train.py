@@ -218,6 +218,9 @@ def test_continue_from_exported_weights_on_a_new_machine(paired_set: Path, tmp_p
     assert steps == [4, 5, 6]
     config = json.loads((tmp_path / "new-machine" / "config.json").read_text())["config"]
     assert config["start_step"] == 3 and config["init_weights"] == str(weights)
+    weights.unlink()  # a resume needs only its checkpoint, not the weights the run started from
+    resumed = Trainer(dataclasses.replace(cont, steps=7, resume=str(tmp_path / "new-machine" / "last.pt"))).fit()
+    assert resumed.start_step == 6 and resumed.step == 7
     with pytest.raises(ValueError, match="--init-weights"):
         _config(paired_set, tmp_path / "x", start_step=3)
     with pytest.raises(ValueError, match="start step"):

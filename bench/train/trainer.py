@@ -97,14 +97,16 @@ class Trainer:
         }
         return train_pairs, val_pairs, info
 
-    def _build_model(self) -> Derainer:
+    def _build_model(self, resuming: bool) -> Derainer:
+        """The model to train: ``init_weights`` loaded, unless a checkpoint's state replaces them anyway."""
         cfg = self.config
         if self._model is not None:
             return self._model
         from bench.factory import create_derainer
 
         torch.manual_seed(cfg.seed)  # the initialisation is part of the run's definition
-        return create_derainer(cfg.derainer, weights=cfg.init_weights, **cfg.model_kwargs)
+        weights = None if resuming else cfg.init_weights  # a resume needs only its checkpoint
+        return create_derainer(cfg.derainer, weights=weights, **cfg.model_kwargs)
 
     # ---------------------------------------------------------------- main loop
     def fit(self, time_limit: float | None = None) -> TrainResult:
@@ -146,7 +148,7 @@ class Trainer:
             if not isinstance(resume_payload, Mapping) or "optimizer" not in resume_payload:
                 raise ValueError(f"{cfg.resume}: not a resumable training checkpoint (no optimizer state)")
 
-        model = self._build_model()
+        model = self._build_model(resuming=resume_payload is not None)
         card = model.card
         if not getattr(card, "trainable", True):
             raise ValueError(f"derainer {card.name!r} is not trainable (card.trainable is False)")
