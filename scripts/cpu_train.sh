@@ -8,9 +8,11 @@
 #
 # The code runs from a frozen git worktree (WORKTREE, created at this checkout's HEAD when missing), so later
 # commits cannot change a running job; the state lives in $TRAIN_ROOT/RUN, outside the work tree, the log
-# in $TRAIN_ROOT/RUN.log. Environment:
+# in $TRAIN_ROOT/RUN.log, the worktree the run was started from in $TRAIN_ROOT/RUN.worktree: a resume uses
+# that one unless WORKTREE is given (older code would drop options it does not know from the run's
+# stored configuration). Environment:
 #   TRAIN_ROOT     ~/.cache/bench/train           TAG            RainTrainL (the shipped weights to continue)
-#   WORKTREE       /work/train-wt                 TRAIN_THREADS  1 (OpenMP threads: 1 per job on 2 shared cores)
+#   WORKTREE       the run's, else /work/train-wt TRAIN_THREADS  1 (OpenMP threads: 1 per job on 2 shared cores)
 #   PY             this checkout's .venv python   TRAIN_NICE     0
 #   BENCH_DATA     ../shared/data                 DRY_RUN=1      print the command, start nothing
 set -euo pipefail
@@ -19,6 +21,11 @@ DERAINER=${1:?usage: cpu_train.sh DERAINER RUN [bench train options...]}
 RUN=${2:?usage: cpu_train.sh DERAINER RUN [bench train options...]}
 shift 2
 TRAIN_ROOT=${TRAIN_ROOT:-$HOME/.cache/bench/train}
+OUT="$TRAIN_ROOT/$RUN"
+RECORD="$TRAIN_ROOT/$RUN.worktree"
+if [ -z "${WORKTREE:-}" ] && [ -f "$OUT/last.pt" ] && [ -f "$RECORD" ] && [ -d "$(cat "$RECORD")" ]; then
+  WORKTREE="$(cat "$RECORD")"
+fi
 WORKTREE=${WORKTREE:-/work/train-wt}
 TAG=${TAG:-RainTrainL}
 PY=${PY:-$REPO/.venv/bin/python}
@@ -27,7 +34,6 @@ NICE=${TRAIN_NICE:-0}
 if [ -z "${BENCH_DATA:-}" ] && [ -d "$REPO/../shared/data" ]; then
   BENCH_DATA="$(cd "$REPO/../shared/data" && pwd)"
 fi
-OUT="$TRAIN_ROOT/$RUN"
 if [ -f "$OUT/last.pt" ]; then
   ARGS=(train --resume --output-dir "$OUT" --no-progress "$@")
 else
@@ -41,6 +47,7 @@ if [ ! -d "$WORKTREE" ]; then
   git -C "$REPO" worktree add --detach "$WORKTREE" HEAD
 fi
 mkdir -p "$TRAIN_ROOT"
+echo "$WORKTREE" > "$RECORD"
 cd "$WORKTREE"
 BENCH_DATA=${BENCH_DATA:-} OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1 \
   setsid nohup nice -n "$NICE" "$PY" -m bench "${ARGS[@]}" >> "$TRAIN_ROOT/$RUN.log" 2>&1 < /dev/null &

@@ -9,8 +9,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _dry_run(tmp_path: Path, *args: str) -> str:
-    env = {**os.environ, "DRY_RUN": "1", "TRAIN_ROOT": str(tmp_path), "WORKTREE": str(tmp_path / "wt"), "PY": "py"}
+def _dry_run(tmp_path: Path, *args: str, worktree: str | None = "wt") -> str:
+    env = {**os.environ, "DRY_RUN": "1", "TRAIN_ROOT": str(tmp_path), "PY": "py"}
+    env.pop("WORKTREE", None)
+    if worktree is not None:
+        env["WORKTREE"] = str(tmp_path / worktree)
     out = subprocess.run(
         ["bash", str(REPO / "scripts" / "cpu_train.sh"), *args], env=env, capture_output=True, text=True, check=True
     )
@@ -31,6 +34,18 @@ def test_the_same_machine_resumes_from_last_pt(tmp_path: Path) -> None:
     (tmp_path / "full-r2" / "last.pt").write_bytes(b"")
     command = _dry_run(tmp_path, "mspfn", "full-r2", "--optimize", "compile")
     assert command.endswith(f"train --resume --output-dir {tmp_path / 'full-r2'} --no-progress --optimize compile")
+
+
+def test_a_resume_uses_the_worktree_the_run_was_started_from(tmp_path: Path) -> None:
+    """Older code would drop options it does not know from the run's stored configuration."""
+    (tmp_path / "light-r2").mkdir()
+    (tmp_path / "light-r2" / "last.pt").write_bytes(b"")
+    (tmp_path / "newer-wt").mkdir()
+    (tmp_path / "light-r2.worktree").write_text(f"{tmp_path / 'newer-wt'}\n")
+    assert _dry_run(tmp_path, "mspfn_light", "light-r2", worktree=None).startswith(f"cd {tmp_path / 'newer-wt'} &&")
+    assert _dry_run(tmp_path, "mspfn_light", "light-r2").startswith(f"cd {tmp_path / 'wt'} &&")  # WORKTREE wins
+    (tmp_path / "newer-wt").rmdir()  # gone: the default
+    assert _dry_run(tmp_path, "mspfn_light", "light-r2", worktree=None).startswith("cd /work/train-wt &&")
 
 
 def test_both_arguments_are_required(tmp_path: Path) -> None:
