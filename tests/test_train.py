@@ -412,7 +412,9 @@ def test_cli_parses_model_args() -> None:
         parse_model_args(["M5"])
 
 
-def test_cli_train_and_resume(paired_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_train_and_resume(
+    paired_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     from bench.cli import main
 
     out = tmp_path / "cli"
@@ -448,6 +450,12 @@ def test_cli_train_and_resume(paired_set: Path, tmp_path: Path, capsys: pytest.C
     ckpt = load_checkpoint(out / "last.pt")
     assert ckpt["step"] == 4 and ckpt["training"]["config"]["patch_size"] == 16
     assert main(["train", "--output-dir", str(tmp_path / "none"), "--resume"]) == 2  # clear error, no traceback
+    newer = load_checkpoint(out / "last.pt")  # a checkpoint of newer code, with an option this one lacks
+    newer["training"]["config"]["an_option_from_the_future"] = 1
+    torch.save(newer, out / "newer.pt")
+    with caplog.at_level("WARNING", logger="bench.cli.train"):
+        assert main(["train", "--output-dir", str(out), "--resume", str(out / "newer.pt"), "--no-progress"]) == 0
+    assert "written by newer code: ignoring its options an_option_from_the_future" in caplog.text
     assert "does not exist" in capsys.readouterr().err
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -212,6 +213,9 @@ def build_config(args: argparse.Namespace):  # -> bench.train.TrainConfig
 
         payload = load_checkpoint(resume)
         old = payload.get("training", {}).get("config", {}) if isinstance(payload, dict) else {}
+        unknown = sorted(set(old) - {f.name for f in dataclasses.fields(TrainConfig)})
+        if unknown:  # written by newer code: resuming here would silently change the run
+            logger.warning("%s was written by newer code: ignoring its options %s", resume, ", ".join(unknown))
         values.update({k: v for k, v in old.items() if k not in ("resume", "output_dir", "progress")})
         values["resume"] = str(resume)
     elif args.continue_shipped:
