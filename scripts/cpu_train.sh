@@ -8,9 +8,9 @@
 #
 # The code runs from a frozen git worktree (WORKTREE, created at this checkout's HEAD when missing), so later
 # commits cannot change a running job; the state lives in $TRAIN_ROOT/RUN, outside the work tree, the log
-# in $TRAIN_ROOT/RUN.log, the worktree the run was started from in $TRAIN_ROOT/RUN.worktree: a resume uses
-# that one unless WORKTREE is given (older code would drop options it does not know from the run's
-# stored configuration). Environment:
+# in $TRAIN_ROOT/RUN.log (bench -v: each validation and its trend), the worktree the run was started from
+# in $TRAIN_ROOT/RUN.worktree: a resume uses that one unless WORKTREE is given (older code would drop options
+# it does not know from the run's stored configuration). Environment:
 #   TRAIN_ROOT     ~/.cache/bench/train           TAG            RainTrainL (the shipped weights to continue)
 #   WORKTREE       the run's, else /work/train-wt TRAIN_THREADS  1 (OpenMP threads: 1 per job on 2 shared cores)
 #   PY             this checkout's .venv python   TRAIN_NICE     0
@@ -40,7 +40,7 @@ else
   ARGS=(train --derainer "$DERAINER" --continue-shipped "$TAG" --output-dir "$OUT" --no-progress "$@")
 fi
 if [ "${DRY_RUN:-0}" = 1 ]; then
-  echo "cd $WORKTREE && OMP_NUM_THREADS=$THREADS nice -n $NICE $PY -m bench ${ARGS[*]}"
+  echo "cd $WORKTREE && OMP_NUM_THREADS=$THREADS nice -n $NICE $PY -m bench -v ${ARGS[*]}"
   exit 0
 fi
 if [ ! -d "$WORKTREE" ]; then
@@ -50,5 +50,5 @@ mkdir -p "$TRAIN_ROOT"
 echo "$WORKTREE" > "$RECORD"
 cd "$WORKTREE"
 BENCH_DATA=${BENCH_DATA:-} OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1 \
-  setsid nohup nice -n "$NICE" "$PY" -m bench "${ARGS[@]}" >> "$TRAIN_ROOT/$RUN.log" 2>&1 < /dev/null &
+  setsid nohup nice -n "$NICE" "$PY" -m bench -v "${ARGS[@]}" >> "$TRAIN_ROOT/$RUN.log" 2>&1 < /dev/null &
 echo "started $RUN (pid $!) from $WORKTREE at $(git rev-parse --short HEAD); log $TRAIN_ROOT/$RUN.log"

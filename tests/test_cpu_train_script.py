@@ -23,7 +23,7 @@ def _dry_run(tmp_path: Path, *args: str, worktree: str | None = "wt") -> str:
 def test_a_new_machine_continues_the_shipped_weights(tmp_path: Path) -> None:
     command = _dry_run(tmp_path, "mspfn_light", "light-r2", "--steps", "50000")
     assert command == (
-        f"cd {tmp_path / 'wt'} && OMP_NUM_THREADS=1 nice -n 0 py -m bench train --derainer mspfn_light "
+        f"cd {tmp_path / 'wt'} && OMP_NUM_THREADS=1 nice -n 0 py -m bench -v train --derainer mspfn_light "
         f"--continue-shipped RainTrainL --output-dir {tmp_path / 'light-r2'} --no-progress --steps 50000"
     )
     assert not (tmp_path / "wt").exists()  # a dry run creates nothing
