@@ -23,12 +23,12 @@ def rate_drops(config: Mapping[str, Any], first: int, last: int) -> list[tuple[i
         >>> rate_drops({"schedule": "exp"}, 0, 10**6)
         []
     """
-    from bench.engine.schedule import LRSchedule
+    from bench.train.config import TrainConfig
 
-    if config.get("schedule", "step") != "step":
+    schedule = TrainConfig.from_dict(config).lr_schedule()  # the run's own schedule, defaults filled in
+    if schedule.kind != "step":
         return []  # the release's exponential schedule has no steps to mark
-    size = int(config.get("lr_step") or 20000)
-    schedule = LRSchedule.create("step", config.get("lr"), size, config.get("lr_gamma"), config.get("lr_floor") or 1e-6)
+    size = schedule.step_size
     drops = range((first // size + 1) * size, last + 1, size)
     return [(s, schedule(s)) for s in drops if schedule(s) < schedule(s - 1)]
 
