@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import sys
@@ -213,7 +212,7 @@ def build_config(args: argparse.Namespace):  # -> bench.train.TrainConfig
 
         payload = load_checkpoint(resume)
         old = payload.get("training", {}).get("config", {}) if isinstance(payload, dict) else {}
-        unknown = sorted(set(old) - {f.name for f in dataclasses.fields(TrainConfig)})
+        unknown = sorted(set(old) - TrainConfig.field_names())
         if unknown:  # written by newer code: resuming here would silently change the run
             logger.warning("%s was written by newer code: ignoring its options %s", resume, ", ".join(unknown))
         values.update({k: v for k, v in old.items() if k not in ("resume", "output_dir", "progress")})

@@ -130,9 +130,14 @@ class TrainConfig:
         return plain(asdict(self))
 
     @classmethod
+    def field_names(cls) -> frozenset[str]:
+        """The options a config has (keys of :meth:`to_dict`); others come from newer or older code."""
+        return frozenset(f.name for f in fields(cls))
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Rebuild a config from :meth:`to_dict` output (unknown keys are ignored)."""
-        known = {f.name for f in fields(cls)}
+        known = cls.field_names()
         kwargs = {k: v for k, v in data.items() if k in known}
         if "betas" in kwargs:
             kwargs["betas"] = tuple(kwargs["betas"])

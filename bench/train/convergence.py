@@ -100,16 +100,13 @@ def _least_squares_rise(points: Sequence[tuple[int, float]]) -> float:
     return slope * (points[-1][0] - points[0][0])
 
 
-def trend_note(val_history: Sequence[Mapping[str, float]]) -> str:
-    """``"; trend over steps A-B: +x.xxx dB (not converged)"`` for the trainer's log line ("" before 3 points).
+def trend_note(result: Plateau) -> str:
+    """``"; trend over steps A-B: +x.xxx dB (not converged)"`` for the trainer's log line ("" under 3 points).
 
     Example:
-        >>> trend_note([{"step": s, "psnr_y": 30.0 + s / 1000} for s in range(1000, 11000, 1000)])
+        >>> trend_note(plateau((s, 30.0 + s / 1000) for s in range(1000, 11000, 1000)))
         '; trend over steps 8000-10000: +2.000 dB (not converged)'
     """
-    if len(val_history) < 3:
-        return ""
-    result = plateau((int(v["step"]), float(v["psnr_y"])) for v in val_history)
     if result.checkpoints < 3:
         return ""
     state = "converged" if result.converged else "not converged"

@@ -323,12 +323,12 @@ class Trainer:
                         result.validations.append(val)
                         if result.best_psnr_y is None or val["psnr_y"] > result.best_psnr_y:
                             result.best_psnr_y, result.best_step, is_best = val["psnr_y"], step, True
+                        trend = plateau((int(v["step"]), float(v["psnr_y"])) for v in lineage + val_history)
                         logger.info(
                             "step %d: val psnr_y %.3f dB, ssim_y %.4f%s", step, val["psnr_y"], val["ssim_y"],
-                            trend_note(lineage + val_history),
+                            trend_note(trend),
                         )  # fmt: skip
-                        history = [(int(v["step"]), float(v["psnr_y"])) for v in lineage + val_history]
-                        converged = cfg.stop_when_converged and step >= cfg.min_steps and plateau(history).converged
+                        converged = cfg.stop_when_converged and step >= cfg.min_steps and trend.converged
                     if do_val and cfg.stop_when_converged and rank0_decides(ctx, converged):
                         result.converged_at = step
                     if log is not None:
