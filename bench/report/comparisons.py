@@ -40,14 +40,6 @@ class Line:
     per_image_sd: float | None = None
 
 
-def _groups(records: Sequence[Record]) -> dict[tuple[str, str], list[Record]]:
-    groups: dict[tuple[str, str], list[Record]] = {}
-    for rec in records:
-        key = (str(rec.get("task")), str((rec.get("dataset") or {}).get("name", "?")))
-        groups.setdefault(key, []).append(rec)
-    return dict(sorted(groups.items()))
-
-
 def _labels(records: Sequence[Record]) -> list[str]:
     labels = [derainer_label(r) for r in records]
     return [f"{lab} ({r.get('run_id')})" if labels.count(lab) > 1 else lab for lab, r in zip(labels, records)]
@@ -80,7 +72,7 @@ def comparison_lines(
     records: Sequence[Record], settings: BootstrapSettings | None = None
 ) -> tuple[list[Line], list[Line]]:
     """(gains, differences between derainers) of records of one task on one dataset."""
-    from bench.stats.intervals import compare, member_intervals, stored_intervals
+    from bench.stats.intervals import compare, gain_per_image_sd, member_intervals, stored_intervals
 
     settings = settings or BootstrapSettings()
     metrics = group_metrics(records)
@@ -90,13 +82,15 @@ def comparison_lines(
     for member in members:  # records without stored intervals of these settings: from the same per-image data
         if not stored_intervals(member.record, settings):
             by_id[id(member.record)]["intervals"] = member_intervals(member, settings)
+    data = {id(member.record): member.data for member in members}
     gains: list[Line] = []
     for rec, label in zip(records, labels):
         n = int((rec.get("intervals") or {}).get("n_images", len(rec.get("rows") or [])))
         for m in metrics:
             found = record_interval(rec, f"gain.{m}")
             if found is not None:
-                gains.append(Line(label, "rainy", m, found, n))
+                sd = gain_per_image_sd(data[id(rec)], m) if id(rec) in data else None
+                gains.append(Line(label, "rainy", m, found, n, sd))
     pairs = [
         Line(c.a, c.b, c.metric, c.interval, c.n_images, c.per_image_sd) for c in compare(members, metrics, settings)
     ]
@@ -107,8 +101,12 @@ Groups = dict[tuple[str, str], tuple[list[Line], list[Line]]]
 
 
 def all_comparisons(records: Sequence[Record], settings: BootstrapSettings | None = None) -> Groups:
-    """``{(task, dataset): (gains, differences)}`` for every group of records (computed once, for both tables)."""
-    return {key: comparison_lines(recs, settings) for key, recs in _groups(records).items()}
+    """``{(task, set and protocol): (gains, differences)}`` for every homogeneous group of records (computed
+    once, for both tables): only records of one set identity, protocol and images are compared, shards are
+    left out and duplicates collapse to the newest (:mod:`bench.report.grouping`)."""
+    from bench.report.grouping import titled_groups
+
+    return {key: comparison_lines(recs, settings) for key, recs in titled_groups(records).items()}
 
 
 def _fmt(value: float, digits: int) -> str:

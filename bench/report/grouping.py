@@ -152,3 +152,16 @@ def groups(records: Sequence[Record], allow_mixed: bool = False) -> list[Group]:
         g.title_dataset = f"{g.dataset} ({g.dataset_id.split(':', 1)[1]})" if ambiguous else g.dataset
     out.sort(key=lambda g: (g.task, g.dataset, g.dataset_id, -max(g.n_images or [0]), g.protocol))
     return out
+
+
+def titled_groups(records: Sequence[Record]) -> dict[tuple[str, str], list[Record]]:
+    """``{(task, description): records}`` of the homogeneous groups of ``records`` (shards left out,
+    duplicates collapsed): what a section of a report (comparisons, grids, plots) is about.
+
+    Example:
+        >>> a = {"task": "restoration", "derainer": {"name": "prenet"}, "dataset": {"name": "mine", "path": "/a/mine"},
+        ...      "config": {"quantize": "round"}, "metrics": {}, "rows": [{"id": "1"}]}
+        >>> [len(recs) for recs in titled_groups([a, {**a, "dataset": {"name": "mine", "path": "/b/mine"}}]).values()]
+        [1, 1]
+    """
+    return {(g.task, g.describe()): g.records for g in groups(select(records).records)}

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from bench.report.grouping import titled_groups
 from bench.report.table import Table
 
 logger = logging.getLogger(__name__)
@@ -53,19 +54,12 @@ def _img(png: bytes, alt: str, cls: str = "") -> str:
     return f"<img{cls_attr} alt='{html.escape(alt, quote=True)}' src='{data_uri(png)}'>"
 
 
-def _groups(records: Sequence[Record]) -> dict[tuple[str, str], list[Record]]:
-    """Homogeneous groups (set identity, protocol, images; shards left out, duplicates collapsed), by title."""
-    from bench.report.grouping import groups, select
-
-    return {(g.task, g.describe()): g.records for g in groups(select(records).records)}
-
-
 def grids_html(records: Sequence[Record], n_examples: int = 3) -> str:
     """The visual comparison section (empty string when no record saved images)."""
     from bench.report.grids import comparison_grid
 
     parts: list[str] = []
-    for (task, dataset), recs in _groups(records).items():
+    for (task, dataset), recs in titled_groups(records).items():
         try:
             grid = comparison_grid(recs, n_examples=n_examples)
         except (OSError, ValueError) as err:  # a broken image folder must not lose the whole report
@@ -96,7 +90,7 @@ def plots_html(records: Sequence[Record]) -> str:
     parts: list[str] = []
     for alt, image in restoration_plots(records):
         parts.append(_img(image, alt, "plot"))
-    for (task, dataset), recs in _groups(records).items():
+    for (task, dataset), recs in titled_groups(records).items():
         if task not in ("detection", "instance", "semantic", "noref"):
             continue
         for fn, what in ((psnr_vs_gain_plot, "PSNR vs downstream gain"), (conditions_plot, "metric by condition")):

@@ -203,42 +203,56 @@ def compare(
     settings: BootstrapSettings | None = None,
     pairs: Sequence[tuple[int, int]] | None = None,
 ) -> list[Comparison]:
-    """Paired differences between members' ``derained.<m>`` (or plain ``<m>``) on their common images.
+    """Paired differences between members' ``derained.<m>`` (or plain ``<m>``), each pair on the images both scored.
 
     Args:
         members: Records of one task on one dataset (their rows name the images).
         metrics: Metric names (``map50_95``, ``psnr_y`` …); the condition ``derained`` is used where the
             records split scores by condition.
-        settings: Bootstrap settings (the seed fixes the resampled images for every pair).
+        settings: Bootstrap settings (the seed fixes the resampled images: two pairs that share their images
+            share their resamples).
         pairs: Index pairs ``(a, b)`` to compare (default: every pair, the later member minus the earlier one,
             so a derainer listed after the identity "rain input" row reads as its improvement).
 
     Returns:
-        One :class:`Comparison` per pair and metric both records hold.
+        One :class:`Comparison` per pair and metric both records hold; pairs without a shared image have none.
+
+    Example:
+        >>> def member(name, ids, offset):
+        ...     rows = [{"id": i, "psnr_y": offset + int(i)} for i in ids]
+        ...     return Member(name, {}, record_data({"rows": rows, "metrics": {"psnr_y": 0.0}}, None))
+        >>> m = [member("a", "123456", 20.0), member("b", "123456", 21.0), member("c", "12", 22.0)]
+        >>> [(c.a, c.b, c.n_images, round(c.interval.estimate, 3)) for c in compare(m, ["psnr_y"])]
+        [('b', 'a', 6, 1.0), ('c', 'a', 2, 2.0), ('c', 'b', 2, 1.0)]
     """
     settings = settings or BootstrapSettings()
-    ids = common_ids(members)
-    if not ids or len(members) < 2:
-        return []
-    n = len(ids)
-    resampled = [m.resampled(ids, settings) for m in members]
-    samples, point = [r[0] for r in resampled], [r[1] for r in resampled]
-    per_image = []
-    for m in members:
-        index = {item: k for k, item in enumerate(m.data.ids)}
-        per_image.append({k: v[[index[i] for i in ids]] for k, v in m.data.per_image.items()})
-    jack = [m.jackknife(ids) for m in members] if settings.method == "bca" and n > 1 else []
     out: list[Comparison] = []
     default = [(j, i) for i, j in itertools.combinations(range(len(members)), 2)]
+    jackknives: dict[tuple[int, tuple[str, ...]], dict[str, np.ndarray]] = {}
     for i, j in pairs if pairs is not None else default:
+        ids = common_ids([members[i], members[j]])
+        n = len(ids)
+        if not n:
+            continue
+        (samples_i, point_i), (samples_j, point_j) = (
+            members[i].resampled(ids, settings),
+            members[j].resampled(ids, settings),
+        )
+        if settings.method == "bca" and n > 1:
+            for k in (i, j):
+                if (k, tuple(ids)) not in jackknives:
+                    jackknives[(k, tuple(ids))] = members[k].jackknife(ids)
         for metric in metrics:
-            key = next((k for k in (f"derained.{metric}", metric) if k in samples[i] and k in samples[j]), None)
+            key = next((k for k in (f"derained.{metric}", metric) if k in samples_i and k in samples_j), None)
             if key is None:
                 continue
-            diff = samples[i][key] - samples[j][key]
-            estimate = point[i][key] - point[j][key]
-            interval = summarize(diff, estimate, settings, jack[i][key] - jack[j][key] if jack else None)
-            a, b = per_image[i].get(key), per_image[j].get(key)
+            diff = samples_i[key] - samples_j[key]
+            estimate = point_i[key] - point_j[key]
+            jack = None
+            if settings.method == "bca" and n > 1:
+                jack = jackknives[(i, tuple(ids))][key] - jackknives[(j, tuple(ids))][key]
+            interval = summarize(diff, estimate, settings, jack)
+            a, b = _per_image(members[i], key, ids), _per_image(members[j], key, ids)
             interval.p_value, interval.test = _paired_test(a, b, diff, estimate, settings.seed)
             sd = None
             if a is not None and b is not None:
@@ -246,6 +260,15 @@ def compare(
                 sd = float(np.std(finite, ddof=1)) if finite.size > 1 else None
             out.append(Comparison(members[i].label, members[j].label, metric, interval, n, sd))
     return out
+
+
+def _per_image(member: Member, key: str, ids: Sequence[str]) -> np.ndarray | None:
+    """A member's per-image values of ``key`` on the images ``ids`` (None for set-level scores)."""
+    values = member.data.per_image.get(key)
+    if values is None:
+        return None
+    index = {item: k for k, item in enumerate(member.data.ids)}
+    return values[[index[i] for i in ids]]
 
 
 def gain_per_image_sd(data: RecordData, metric: str) -> float | None:
