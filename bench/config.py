@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -110,6 +110,8 @@ class RunConfig:
 def parse_ids(text: str | None) -> list[str] | None:
     """``"181-200,205,rain_a"`` → ``["181", ..., "200", "205", "rain_a"]`` (integer ranges expand, in order).
 
+    Digit-only ids are matched by their number (:func:`id_key`): ``1-3`` selects ``rain-001.png`` too.
+
     Example:
         >>> parse_ids("3-5,9")
         ['3', '4', '5', '9']
@@ -135,6 +137,33 @@ def parse_ids(text: str | None) -> list[str] | None:
     if not out:
         raise ValueError("--ids: no ids given")
     return list(dict.fromkeys(out))
+
+
+def id_key(item_id: str) -> str:
+    """The form in which a requested id and an item's id are compared: digit-only ids by their number.
+
+    ``--ids 95-100`` must select ``rain-095.png`` (pair id ``"095"``) as well as ``rain-95.png``: zero padding
+    is a file-naming choice, not part of the id.
+
+    Example:
+        >>> id_key("095"), id_key("95"), id_key("000"), id_key("rain_a")
+        ('95', '95', '0', 'rain_a')
+    """
+    return str(int(item_id)) if item_id.isdigit() and item_id.isascii() else item_id
+
+
+def match_ids(item_ids: Sequence[str], wanted: Iterable[str]) -> tuple[list[int], list[str]]:
+    """Positions of the items whose id is one of ``wanted`` (compared by :func:`id_key`), and the wanted ids
+    that match no item.
+
+    Example:
+        >>> match_ids(["001", "002", "010", "a"], ["1", "10", "11", "a"])
+        ([0, 2, 3], ['11'])
+    """
+    keys = {id_key(w): w for w in wanted}
+    found = [k for k, item in enumerate(item_ids) if id_key(item) in keys]
+    seen = {id_key(item_ids[k]) for k in found}
+    return found, [w for key, w in keys.items() if key not in seen]
 
 
 def parse_shard(shard: str | None) -> tuple[int, int] | None:

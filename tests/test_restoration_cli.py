@@ -180,6 +180,27 @@ def test_ids_select_items_and_are_part_of_the_protocol(tmp_path: Path, capsys: p
     assert code == 0 and len(list((tmp_path / "a").glob("*.json"))) == 2  # a different protocol: a different record
 
 
+def test_ids_match_zero_padded_file_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """PReNet's layout numbers files ``rain-001.png``: ``--ids 9-11`` (or ``009-011``) selects 009, 010, 011."""
+    root = write_offset_pairs(tmp_path / "pairs", [f"norain-{i:03d}" for i in range(1, 13)], np.random.default_rng(0))
+    for ids, out in (("9-11", "a"), ("009-011", "b")):
+        code, _, _ = _run(
+            capsys,
+            "run",
+            "--derainer",
+            "identity",
+            "--dataset",
+            str(root),
+            "--ids",
+            ids,
+            "--output-dir",
+            str(tmp_path / out),
+        )
+        assert code == 0
+        (record,) = (tmp_path / out).glob("*.json")
+        assert [r["id"] for r in read_record(record)["rows"]] == ["009", "010", "011"]
+
+
 def test_ids_that_match_nothing_fail_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _pairs_folder(tmp_path, 2)
     code, _, err = _run(capsys, "run", "--derainer", "identity", "--dataset", str(root), "--ids", "181-200")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.config import match_ids
 from bench.data.images import ImageReadError, crop_to_multiple, is_image_file, read_image
 
 logger = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class PairedDataset:
         root: The dataset folder.
         limit: Take only the first ``limit`` pairs in natural order.
         crop_multiple: Crop each pair from the top-left to a multiple of this (paper protocol: 8).
-        ids: Restrict to these pair ids (after ``limit``).
+        ids: Restrict to these pair ids (after ``limit``; digit-only ids match by number: ``"95"`` selects ``"095"``).
     """
 
     def __init__(
@@ -204,8 +205,8 @@ class PairedDataset:
         self.issues: list[DataIssue] = list(detected.issues)
         self.pairs = detected.pairs[:limit] if limit else detected.pairs
         if ids is not None:
-            self.pairs = [p for p in self.pairs if p.id in ids]
-            missing = sorted(set(ids) - {p.id for p in self.pairs})
+            found, missing = match_ids([p.id for p in self.pairs], sorted(ids))
+            self.pairs = [self.pairs[k] for k in found]
             if not self.pairs:
                 raise EmptyDatasetError(f"{root}: no pair has one of the requested ids ({_shorten(sorted(ids))})")
             if missing:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.config import match_ids
 from bench.data.catalog import resolve_dataset
 from bench.data.images import crop_to_multiple, read_image
 from bench.data.paired import ImageFolder, PairedDataset, Sample
@@ -76,8 +77,8 @@ class NoRefTask(Task):
             folder = ImageFolder(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple)
             items = [ItemRef(str(p.relative_to(root).with_suffix("")), p) for p in folder.files]
             if cfg.ids is not None:
-                wanted = cfg.id_set() or set()
-                items = [it for it in items if it.id in wanted]
+                found, _ = match_ids([it.id for it in items], cfg.ids)
+                items = [items[k] for k in found]
         return TaskData(
             name=ds_name,
             info={"name": ds_name, "path": str(root), "kind": kind or "folder"},
