@@ -691,3 +691,32 @@ def test_paper_detector_name_resolves_offline(tmp_path: Path, monkeypatch: pytes
     target.parent.mkdir(parents=True)
     target.write_bytes(b"stand-in")
     assert resolve_yolo_weights("yolov3u.pt") == target
+
+
+def test_face_cascade_fallback_only_for_sets_without_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No YOLO weights offline: an unlabelled set falls back to the face cascade (said in the record); a
+    labelled set fails instead of being scored with a face detector."""
+    from bench.tasks.evaluator_options import build_evaluator
+
+    monkeypatch.setenv("BENCH_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.chdir(tmp_path)
+    options: dict[str, object] = {}
+    evaluator = build_evaluator("detection", "yolo", options, labelled=False)
+    assert options["evaluator"] == "face_cascade" and type(evaluator).__name__ != "YoloDetector"
+    with pytest.raises(MissingDataError, match="labelled set"):
+        build_evaluator("detection", "yolo", {}, labelled=True)
+
+
+def test_default_yolo_weights_follow_the_evaluator_and_the_data_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.tasks.evaluator_options import _default_weights
+
+    monkeypatch.delenv("BENCH_WEIGHTS", raising=False)
+    for rel in ("detection/yolov8n_int8.tflite", "instance/yolo11n-seg_int8.tflite"):
+        (tmp_path / "data" / "weights" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "data" / "weights" / rel).write_bytes(b"x")
+    data = str(tmp_path / "data")
+    assert _default_weights("yolo", data) == str(tmp_path / "data/weights/detection/yolov8n_int8.tflite")
+    assert _default_weights("yolo_seg", data) == str(tmp_path / "data/weights/instance/yolo11n-seg_int8.tflite")
+    assert _default_weights("maskrcnn", data) is None

@@ -16,15 +16,21 @@ logger = logging.getLogger(__name__)
 TASK_OPTIONS = frozenset({"evaluator", "score_threshold", "match_iou", "iou_variant", "pseudo_score", "preset"})
 
 
-def _default_weights(kind: TaskKind) -> str | None:
-    """The shared data's real weights when present, else the ultralytics name (resolved offline)."""
-    root = weights_root()
-    candidates = {
-        "detection": ("detection/yolov8n_int8.tflite", "yolov8n.pt"),
-        "instance": ("instance/yolo11n-seg_int8.tflite", "yolo11n-seg.pt"),
-    }.get(kind)
+#: Each YOLO evaluator's default weights: the shared data's real file, else the ultralytics name (offline).
+DEFAULT_YOLO_WEIGHTS = {
+    "yolo": ("detection/yolov8n_int8.tflite", "yolov8n.pt"),
+    "yolo_seg": ("instance/yolo11n-seg_int8.tflite", "yolo11n-seg.pt"),
+}
+
+
+def _default_weights(evaluator: str, data: str | None = None) -> str | None:
+    """The default weights of the evaluator ``evaluator`` (by evaluator, not by task: ``--task detection -o
+    evaluator=yolo_seg`` gets the segmentation model): the shared data's file when present, else the
+    ultralytics name."""
+    candidates = DEFAULT_YOLO_WEIGHTS.get(evaluator)
     if candidates is None:
         return None
+    root = weights_root(data)
     if root is not None and (root / candidates[0]).is_file():
         return str(root / candidates[0])
     return candidates[1]
@@ -50,11 +56,22 @@ def _warn_no_yolo(weights: str) -> None:
     )
 
 
-def build_evaluator(kind: TaskKind, default: str, options: dict[str, Any]) -> Any:
+def build_evaluator(
+    kind: TaskKind, default: str, options: dict[str, Any], *, data_root: str | None = None, labelled: bool = False
+) -> Any:
     """Build the evaluator ``options["evaluator"]`` names (else ``default``) from the other options.
 
-    Without YOLO weights offline, detection falls back to scikit-image's face cascade and says so
-    (``options["evaluator"]`` is then set to ``face_cascade``, so the record names what ran).
+    Without YOLO weights offline, detection on a set **without labels** (pseudo ground truth from the clean
+    images' detections) falls back to scikit-image's face cascade and says so (``options["evaluator"]`` is
+    then set to ``face_cascade``, so the record names what ran). A labelled set is never scored with a face
+    detector: its classes are not the set's.
+
+    Args:
+        kind: The task's kind (detection, instance, semantic).
+        default: The task's default evaluator.
+        options: The run's ``-o`` options.
+        data_root: The run's data root (``--data-root``), where the default weights are looked for.
+        labelled: Whether the set has its own labels.
 
     Raises:
         ValueError: an option the evaluator does not take.
@@ -64,9 +81,15 @@ def build_evaluator(kind: TaskKind, default: str, options: dict[str, Any]) -> An
 
     name = str(options.get("evaluator", default))
     kwargs = {k: v for k, v in options.items() if k not in TASK_OPTIONS}
-    if "weights" not in kwargs and name in ("yolo", "yolo_seg"):
-        kwargs["weights"] = _default_weights(kind)
+    if "weights" not in kwargs and name in DEFAULT_YOLO_WEIGHTS:
+        kwargs["weights"] = _default_weights(name, data_root)
         if kind == "detection" and "evaluator" not in options and not _resolvable(kwargs["weights"]):
+            if labelled:
+                raise MissingDataError(
+                    f"no YOLO weights found offline ({kwargs['weights']}) to score this labelled set; set "
+                    "BENCH_DATA/BENCH_WEIGHTS or -o weights=PATH (the face-cascade fallback is only for sets "
+                    "without labels)"
+                )
             _warn_no_yolo(str(kwargs["weights"]))
             name, kwargs = "face_cascade", {k: v for k, v in kwargs.items() if k != "weights"}
             options["evaluator"] = "face_cascade"
