@@ -166,3 +166,61 @@ def test_cached_run_reports_the_measured_forward_time(tmp_path: Path) -> None:
     assert hits == [0, len(second["rows"])]
     assert [r["seconds"] for r in second["rows"]] == [r["seconds"] for r in first["rows"]]
     assert second["timings"]["seconds_per_image"] == first["timings"]["seconds_per_image"] > 0
+
+
+def test_an_image_without_its_own_labels_is_left_out_not_scored_on_pseudo_labels(tmp_path: Path) -> None:
+    """A set with masks / a COCO JSON: an image missing from them is an issue (before: pseudo ground truth for
+    that image, or empty ground truth, mixed into the labelled ones)."""
+    import json
+
+    from PIL import Image
+
+    _paired_set(tmp_path / "sem")
+    (tmp_path / "sem" / "masks").mkdir()
+    for stem in ("img0", "img2"):
+        Image.fromarray(np.zeros((48, 64), dtype=np.uint8)).save(tmp_path / "sem" / "masks" / f"{stem}.png")
+    cfg = _config(tmp_path, tmp_path / "sem", evaluator="dummy_segmenter")
+    cfg.task = "semantic"
+    record = SemanticTask(cfg).run()
+    assert [r["id"] for r in record["rows"]] == ["img0", "img2"] and record["dataset"]["pseudo_labels"] is False
+    assert any("img1" in i["reason"] and "label mask" in i["reason"] for i in record["issues"])
+
+    _paired_set(tmp_path / "coco")
+    images = [{"id": k + 1, "file_name": f"img{k}.png", "width": 64, "height": 48} for k in (0, 2)]
+    categories = [{"id": 1, "name": "person"}]
+    (tmp_path / "coco" / "annotations.json").write_text(
+        json.dumps({"images": images, "annotations": [], "categories": categories})
+    )
+    record = DetectionTask(_config(tmp_path, tmp_path / "coco")).run()
+    assert [r["id"] for r in record["rows"]] == ["img0", "img2"] and record["dataset"]["labels"] == "coco"
+    assert any("lists no image named img1" in i["reason"] for i in record["issues"])
+
+
+def test_built_set_conditions_and_manifest_cover_prefixed_names(tmp_path: Path) -> None:
+    """Items named ``rain_000.png`` (pair id ``000``) keep their rain preset and time of day; a pair dropped
+    into a built set afterwards is an issue, not scored as part of the set."""
+    import json
+    import shutil
+
+    from bench.data.builders import build_labelled
+    from bench.data.paired import PairedDataset
+    from tests.conftest import write_yolo_source
+
+    source = write_yolo_source(tmp_path / "src", n=3)
+    for sub, ext in (("images", "png"), ("labels", "txt")):
+        for path in sorted((source / sub / "val").glob(f"*.{ext}")):
+            path.rename(path.with_name(f"rain_{path.name}"))
+    built = tmp_path / "built"
+    build_labelled(source, built, seed=0, progress=False)
+    record = DetectionTask(_config(tmp_path, built)).run()
+    assert [r["id"] for r in record["rows"]] == ["000", "001", "002"]
+    items = json.loads((built / "manifest.json").read_text())["items"]
+    presets = {item["name"].removeprefix("rain_").removesuffix(".png"): item["preset"] for item in items}
+    assert {r["id"]: r.get("rain_preset") for r in record["rows"]} == presets
+    assert all(r.get("time_of_day") in ("day", "night") for r in record["rows"])
+
+    for sub in ("rain", "norain"):
+        shutil.copy(built / sub / "rain_000.png", built / sub / "rain_009.png")
+    dataset = PairedDataset(built)
+    assert [p.id for p in dataset.pairs] == ["000", "001", "002"]
+    assert [i.reason for i in dataset.issues] == ["not in the built set's manifest.json: not scored"]

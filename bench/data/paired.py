@@ -16,6 +16,7 @@ and the rest of the set stays usable.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -203,7 +204,10 @@ class PairedDataset:
             self.manifest = load_manifest(self.root, verify=True)
         self.layout = detected.layout
         self.issues: list[DataIssue] = list(detected.issues)
-        self.pairs = detected.pairs[:limit] if limit else detected.pairs
+        pairs = detected.pairs
+        if self.manifest is not None:
+            pairs = self._vouched(pairs)
+        self.pairs = pairs[:limit] if limit else pairs
         if ids is not None:
             found, missing = match_ids([p.id for p in self.pairs], sorted(ids))
             self.pairs = [self.pairs[k] for k in found]
@@ -212,6 +216,24 @@ class PairedDataset:
             if missing:
                 logger.warning("%s: %d requested id(s) not found: %s", root, len(missing), _shorten(missing))
         self.crop_multiple = crop_multiple
+
+    def _vouched(self, pairs: list[Pair]) -> list[Pair]:
+        """The pairs whose files the built set's manifest lists; others are issues, not scored (a file
+        dropped into a built set later would otherwise be scored as part of it)."""
+        from bench.data.manifest import manifest_files
+
+        assert self.manifest is not None
+        listed = set(manifest_files(self.manifest))
+        if not listed:
+            return pairs
+        kept = []
+        for pair in pairs:
+            unlisted = [f for f in (pair.rainy, pair.clean) if Path(os.path.relpath(f, self.root)).as_posix() not in listed]
+            if unlisted:
+                self.issues.append(DataIssue(str(unlisted[0]), "not in the built set's manifest.json: not scored"))
+            else:
+                kept.append(pair)
+        return kept
 
     def __len__(self) -> int:
         return len(self.pairs)

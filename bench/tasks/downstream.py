@@ -65,7 +65,11 @@ class DownstreamTask(Task):
 
     def build_evaluator(self) -> Any:
         """The evaluator the options name (``-o evaluator=...``), with the task's default weights."""
-        return build_evaluator(self.kind, self.default_evaluator, self.options)
+        data = getattr(self, "data", None)
+        labelled = data is not None and data.label_source is not None
+        return build_evaluator(
+            self.kind, self.default_evaluator, self.options, data_root=self.config.data_root, labelled=labelled
+        )
 
     def build_scorer(self, evaluator: Any) -> Any:
         from bench.evaluators.scoring import DEFAULT_IOU_VARIANT, CocoDetectionScorer, CocoInstanceScorer
@@ -168,7 +172,8 @@ class DownstreamTask(Task):
         assert sample.clean is not None
         h, w = sample.clean.shape[:2]
         try:
-            truth = self.data.ground_truth(sample.rainy_path.stem, h, w)
+            also = [sample.clean_path.stem] if sample.clean_path is not None else []
+            truth = self.data.ground_truth(sample.rainy_path.stem, h, w, also=[*also, sample.id])
             if truth is not None:
                 self.check_truth(truth, h, w)
         except LABEL_ERRORS as err:
@@ -212,7 +217,7 @@ class DownstreamTask(Task):
             "derained.ssim_y": ssim_y(derained, sample.clean),
             "rainy.psnr_y": psnr_y(sample.rainy, sample.clean),
             "rainy.ssim_y": ssim_y(sample.rainy, sample.clean),
-            **self.data.conditions.get(sample.id, {}),  # rain_preset, time_of_day of a built set's image
+            **self.data.conditions.get(sample.rainy_path.stem, {}),  # rain_preset, time_of_day (keyed by file stem)
         }
 
     def save_extra(self, image_dir: Path, sample: Sample, derained: np.ndarray) -> None:

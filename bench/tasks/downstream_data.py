@@ -12,7 +12,7 @@ shipped with scikit-image) are rendered once with seeded synthetic rain and cach
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -54,40 +54,66 @@ class DownstreamSet:
 
         return read_coco_json(self.root / "annotations.json", with_masks=self.kind == "instance")
 
-    def ground_truth(self, stem: str, height: int, width: int) -> GroundTruth | None:
+    @cached_property
+    def _coco_by_stem(self) -> dict[str, GroundTruth]:
+        """The COCO ground truth keyed by ``file_name``'s stem (``val2017/x.jpeg`` → ``x``), when unambiguous."""
+        by_stem: dict[str, list[GroundTruth]] = {}
+        for name, truth in self._coco.items():
+            by_stem.setdefault(Path(name).stem, []).append(truth)
+        return {stem: found[0] for stem, found in by_stem.items() if len(found) == 1}
+
+    def ground_truth(self, stem: str, height: int, width: int, *, also: Sequence[str] = ()) -> GroundTruth | None:
         """Labels of one image, or ``None`` when the set has none (use pseudo labels).
 
+        Args:
+            stem: The image's file stem (the rainy file's: a built set names both images alike).
+            height: Image height (YOLO labels are relative to it).
+            width: Image width.
+            also: Other names the labels may go by, tried in order when ``stem`` has none (the clean file's
+                stem and the pair id, for layouts such as ``rain-001.png`` / ``norain-001.png``).
+
         Raises:
-            bench.data.labels.LabelFormatError: a malformed label file (caught per image by the task).
+            bench.data.labels.LabelFormatError: a malformed label file, or an image of a set with masks or a
+                COCO JSON that has no labels of its own (it is not scored on pseudo labels; caught per image
+                by the task). A YOLO set's image without a label file has no objects (the YOLO convention).
         """
+        from bench.data.labels import LabelFormatError
+
+        names = list(dict.fromkeys([stem, *also]))
         if self.label_source == "masks":
-            from bench.data.images import read_image
+            from bench.data.images import read_image, read_label_array
 
-            path = self.root / "masks" / f"{stem}.png"
-            if not path.exists():
-                return None
-            from bench.data.images import read_label_array
-
+            path = next((p for p in (self.root / "masks" / f"{n}.png" for n in names) if p.exists()), None)
+            if path is None:
+                raise LabelFormatError(
+                    f"no label mask {self.root / 'masks' / stem}.png for this image (the set has masks: an image "
+                    "without one is left out, not scored on pseudo labels)"
+                )
             mask = read_label_array(path)
             if mask.ndim == 3:
                 mask = read_image(path)[..., 0]
             if mask.dtype != np.uint8 and mask.size and (mask.min() < 0 or mask.max() > 255):
-                from bench.data.labels import LabelFormatError
-
                 raise LabelFormatError(f"{path}: label values {mask.min()}..{mask.max()} do not fit class ids 0..255")
             return GroundTruth(semantic=mask.astype(np.uint8))
         if self.label_source == "yolo":
             from bench.data.labels import read_yolo_labels
 
-            path = self.root / "labels" / f"{stem}.txt"
-            if not path.exists():
+            found = next((p for p in (self.root / "labels" / f"{n}.txt" for n in names) if p.exists()), None)
+            if found is None:
                 return GroundTruth()  # an image without objects
-            return read_yolo_labels(path, height, width, with_masks=self.kind == "instance")
+            return read_yolo_labels(found, height, width, with_masks=self.kind == "instance")
         if self.label_source == "coco":
-            for key in (stem, f"{stem}.jpg", f"{stem}.png"):
-                if key in self._coco:
-                    return self._coco[key]
-            return GroundTruth()
+            for name in names:
+                for key in (name, f"{name}.jpg", f"{name}.png"):
+                    if key in self._coco:
+                        return self._coco[key]
+            for name in names:
+                if name in self._coco_by_stem:
+                    return self._coco_by_stem[name]
+            raise LabelFormatError(
+                f"{self.root / 'annotations.json'} lists no image named {stem} (an image without objects is "
+                "listed with no annotations; one not listed is left out, not scored as having none)"
+            )
         return None
 
 
