@@ -84,3 +84,16 @@ def test_gpu_matches_cpu() -> None:
     cpu = InferenceEngine(model).derain([img])[0]
     gpu = InferenceEngine(model, InferenceConfig(device="cuda")).derain([img])[0]
     assert torch.allclose(cpu, gpu, atol=1e-4)
+
+
+class _Cropping(nn.Module):
+    """A broken derainer: drops the last row and column."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., :-1, :-1]
+
+
+def test_a_derainer_that_changes_the_size_is_a_clear_error() -> None:
+    engine = InferenceEngine(_Cropping())
+    with pytest.raises(ValueError, match=r"derainer _Cropping returned a batch of shape \(1, 3, 15, 19\)"):
+        engine.derain([np.zeros((16, 20, 3), dtype=np.uint8)])

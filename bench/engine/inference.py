@@ -127,7 +127,13 @@ class InferenceEngine:
 
     def _derain_padded(self, x: torch.Tensor) -> torch.Tensor:
         padded, (h, w) = pad_to_multiple(x, self.multiple)
-        return self._forward(padded)[..., :h, :w]
+        out = self._forward(padded)
+        if out.shape != padded.shape:
+            raise ValueError(
+                f"derainer {type(self.model).__name__} returned a batch of shape {tuple(out.shape)} for an input of "
+                f"shape {tuple(padded.shape)}: a derainer must return images of its input's size and channels"
+            )
+        return out[..., :h, :w]
 
     def _derain_tiled(self, x: torch.Tensor) -> torch.Tensor:
         """Tile one ``(1, 3, H, W)`` image; tiles are batched ``batch_size`` at a time."""
