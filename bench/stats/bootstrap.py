@@ -266,7 +266,7 @@ def sign_flip_test(differences: np.ndarray, n_flips: int, seed: int) -> tuple[fl
     """Paired sign-flip (permutation) test of mean per-image difference 0; returns ``(p, test name)``.
 
     Under the null each image's difference is as likely ``+d`` as ``−d``. Exact over all ``2^n`` sign
-    patterns when ``n <= 12`` or ``2^n <= n_flips``; otherwise ``n_flips`` random patterns from a generator seeded with
+    patterns when ``n <= 12``, or ``n <= 20`` and ``2^n <= n_flips``; otherwise ``n_flips`` random patterns from a generator seeded with
     ``(seed, 1)``, ``p = (1 + #{|mean(s·d)| ≥ |mean(d)|}) / (1 + n_flips)``.
 
     Example:

@@ -141,10 +141,12 @@ def split_scores(
             subset = [e for e in entries if e[0] in wanted]
             block: dict[str, Any] = {"n_images": len(subset), "ids": ids}
             for cond in conditions:
-                scorer = CocoDetectionScorer(
+                scorer = CocoDetectionScorer(  # the record's own scoring (as bench.stats.samples reads it)
                     score_threshold=float(scoring.get("operating_point_score", 0.6)),
                     match_iou=float(scoring.get("operating_point_match_iou", 0.5)),
-                    iou_variant=str(scoring.get("iou_variant", "overlap")),
+                    max_dets=int(scoring.get("max_dets", 100)),
+                    zero_division=float(scoring.get("zero_division", 0.0)),
+                    iou_variant=str(scoring.get("iou_variant", "matched")),  # records before IoU readings: matched
                 )
                 for item_id, shape, truth, preds in subset:
                     scorer.update([preds[cond]], [truth], names=[item_id], shapes=[shape])
