@@ -12,6 +12,7 @@ from PIL import Image
 
 from bench.data.builders import (
     COCO80_TO_91,
+    SELECTION_RULE,
     Annotation,
     build_labelled,
     build_named,
@@ -418,6 +419,10 @@ def test_bdd150_builder_on_official_format(bdd_root: Path, tmp_path: Path) -> No
     out = tmp_path / "bdd150"
     report = build_named("bdd150", bdd_root, out, select=2, progress=False)
     assert report.manifest["kind"] == "semantic"
+    # the card's rule name (what the Table 6 report checks) beside what was done: 2 of 3 by keyed hash
+    sel = report.manifest["config"]["selection"]
+    assert sel["rule"] == "all" and sel["eligibility"] == "images that have a mask" and sel["eligible"] == 3
+    assert sel["procedure"] == SELECTION_RULE and sel["size"] == 2
     for item in report.manifest["items"]:
         stem = Path(item["name"]).stem
         src = np.asarray(Image.open(bdd_root / "labels" / "sem_seg" / "masks" / "val" / f"{stem}.png"))

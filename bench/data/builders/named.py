@@ -20,16 +20,25 @@ def _find_first(root: Path, candidates: Sequence[str], what: str) -> Path:
     raise FileNotFoundError(f"{root}: {what} not found; looked for {', '.join(candidates)}")
 
 
+ALL_RULE = "all eligible items, in source order"
+
+
 def _restrict(
-    source: LabelledSource, eligible: Callable[[SourceItem], bool], size: int | None, seed: int
+    source: LabelledSource, eligible: Callable[[SourceItem], bool], size: int | None, seed: int, eligibility: str
 ) -> tuple[LabelledSource, dict[str, Any]]:
+    """Keep the eligible items, then :func:`select_ids`' ``size`` of them; and the record of that.
+
+    The record's ``rule`` says how the items were chosen among the eligible ones: :data:`ALL_RULE` when
+    every one is kept, else :data:`SELECTION_RULE` (the keyed hash); ``eligibility`` says which are eligible.
+    """
     pool = [it for it in source.items if eligible(it)]
     chosen = [pool[i] for i in select_ids([it.source_id for it in pool], size, seed)]
     selection = {
         "eligible": len(pool),
+        "eligibility": eligibility,
         "size": len(chosen),
         "seed": int(seed),
-        "rule": SELECTION_RULE,
+        "rule": ALL_RULE if len(chosen) == len(pool) else SELECTION_RULE,
         "source_ids": [it.source_id for it in chosen],
     }
     return LabelledSource(source.format, source.kind, source.categories, chosen, dict(source.dropped)), selection
@@ -76,7 +85,13 @@ def build_named(
         )
         images = _find_first(root, ["val2017", "images/val2017", "images"], "COCO val2017 images folder")
         source = read_coco(images, ann)
-        source, selection = _restrict(source, lambda it: any(a.iscrowd == 0 for a in it.annotations), size, sel["seed"])
+        source, selection = _restrict(
+            source,
+            lambda it: any(a.iscrowd == 0 for a in it.annotations),
+            size,
+            sel["seed"],
+            "images with at least one annotation with iscrowd == 0",
+        )
     elif name == "bdd350":
         labels = (
             Path(annotations)
@@ -94,14 +109,24 @@ def build_named(
         )
         images = _find_first(root, ["images/100k/val", "100k/val"], "BDD100K images/100k/val")
         source = read_bdd_det(images, labels, card.get("class_map"))
-        source, selection = _restrict(source, lambda it: bool(it.annotations), size, sel["seed"])
+        source, selection = _restrict(
+            source,
+            lambda it: bool(it.annotations),
+            size,
+            sel["seed"],
+            "frames with at least one box2d label whose category maps to COCO",
+        )
     elif name == "bdd150":
         images = _find_first(root, ["images/10k/val", "10k/val"], "BDD100K images/10k/val")
         masks = _find_first(root, ["labels/sem_seg/masks/val", "sem_seg/masks/val"], "BDD100K sem_seg masks (val)")
         source = read_bdd_sem(images, masks)
-        source, selection = _restrict(source, lambda it: True, size, sel["seed"])
+        source, selection = _restrict(source, lambda it: True, size, sel["seed"], "images that have a mask")
     else:
         raise ValueError(f"unknown dataset {name!r}; choose coco350, bdd350, bdd150 or 'labelled'")
+    # ``rule`` is the card's name for its selection (the Table 6 report checks a set against its card by
+    # it; bdd150's card calls its rule "all", meaning all images with a mask are eligible), so what was
+    # done is recorded beside it: ``eligibility`` and ``procedure`` (the keyed hash, or every eligible item).
+    selection["procedure"] = selection["rule"]
     selection["rule"] = sel.get("rule")
     rain = card["rain"]
     return build_set(
@@ -134,12 +159,14 @@ def build_labelled(
 ) -> BuildReport:
     """Build a rainy set from any labelled folder (YOLO, COCO JSON or Cityscapes masks).
 
+    ``select`` images are chosen by the keyed hash of ``seed`` and source id (:func:`select_ids`; the
+    manifest's ``config.selection.rule`` says so), all of them when ``select`` is ``None``.
+
     Example:
         >>> build_labelled("../shared/data/images/coco8-seg", "out/coco8-seg-rain", seed=1)  # doctest: +SKIP
     """
     source = read_labelled(source_root, annotations=annotations)
-    source, selection = _restrict(source, lambda it: True, select, seed)
-    selection["rule"] = "all" if select is None else "random"
+    source, selection = _restrict(source, lambda it: True, select, seed, "every image of the source")
     mix = mix or RainMix(
         presets=(("light", 1.0), ("medium", 1.0), ("heavy", 1.0), ("night", 1.0)), angle_range=(-30.0, 30.0)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,11 +17,16 @@ from bench.data.builders.source import (
     LabelledSource,
     SourceItem,
     coco80_categories,
-    image_id_for,
+    image_ids_for,
 )
 from bench.data.images import is_image_file
 from bench.data.labels import COCO80_NAMES, LabelFormatError, load_coco_json, parse_yolo_file
 from bench.data.paired import natural_key
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+EXIF_ORIENTATION = 0x0112  # the EXIF Orientation tag
 
 
 def _read_class_names(root: Path) -> list[str] | None:
@@ -40,10 +45,28 @@ def _read_class_names(root: Path) -> list[str] | None:
     return None
 
 
+def oriented_size(im: Image.Image) -> tuple[int, int]:
+    """``(W, H)`` of an opened image as displayed: W and H swapped when its EXIF orientation (5–8) turns it
+    a quarter, as :func:`PIL.ImageOps.exif_transpose` (which :func:`~bench.data.images.read_image`
+    applies) does. Reads the header only.
+
+    Example:
+        >>> from PIL import Image
+        >>> im = Image.new("RGB", (80, 40))
+        >>> im.getexif()[0x0112] = 6  # rotate 90° on display
+        >>> oriented_size(im)
+        (40, 80)
+    """
+    orientation = im.getexif().get(EXIF_ORIENTATION, 1)
+    return (im.height, im.width) if orientation in (5, 6, 7, 8) else (im.width, im.height)
+
+
 def read_yolo(root: str | Path, *, splits: Sequence[str] | None = None) -> LabelledSource:
     """Read an ultralytics-layout folder: ``images/<split>/*`` + ``labels/<split>/<stem>.txt``.
 
-    Box lines are ``cls cx cy w h``; longer lines are polygons ``cls x1 y1 x2 y2 …`` (all normalised).
+    Box lines are ``cls cx cy w h``; longer lines are polygons ``cls x1 y1 x2 y2 …`` (all normalised to
+    the image as displayed, i.e. after its EXIF orientation, as ultralytics' ``exif_size``). Image ids are
+    the file stems when all are distinct numbers, else ``1..n`` (:func:`image_ids_for`).
     Class names come from a ``*.yaml`` beside ``images/`` (``names:``); with COCO's 80 names, category
     ids are COCO's (80-class index → id 1..90), else ``index + 1``.
 
@@ -68,7 +91,7 @@ def read_yolo(root: str | Path, *, splits: Sequence[str] | None = None) -> Label
         label_dir = root / "labels" / split_dir.relative_to(images_dir)
         for path in sorted((p for p in split_dir.iterdir() if is_image_file(p)), key=lambda p: natural_key(p.name)):
             with Image.open(path) as im:
-                width, height = im.size
+                width, height = oriented_size(im)
             rows: list[Annotation] = []
             for obj in parse_yolo_file(label_dir / f"{path.stem}.txt"):  # the package's one YOLO parser
                 max_cls = max(max_cls, obj.cls)
@@ -87,12 +110,15 @@ def read_yolo(root: str | Path, *, splits: Sequence[str] | None = None) -> Label
                     source_id=str(path.relative_to(root)),
                     image_path=path,
                     stem=path.stem,
-                    image_id=image_id_for(path.stem, len(items) + 1),
+                    image_id=0,  # assigned below, once every stem is known
                     annotations=rows,
+                    size=(width, height),
                 )
             )
     if not items:
         raise LabelFormatError(f"{images_dir}: no images")
+    for item, image_id in zip(items, image_ids_for([it.stem for it in items])):
+        item.image_id = image_id
     if names is None:
         names = [str(i) for i in range(max_cls + 1)]
     if coco_like:
@@ -112,7 +138,9 @@ def read_yolo(root: str | Path, *, splits: Sequence[str] | None = None) -> Label
 def read_coco(images_dir: str | Path, annotation_file: str | Path) -> LabelledSource:
     """Read a COCO instances JSON (``images``, ``annotations``, ``categories``) and its image folder.
 
-    Polygon segmentations become polygons, RLE segmentations (crowd regions) stay RLE.
+    Polygon segmentations become polygons, RLE segmentations (crowd regions) stay RLE. Each image's
+    ``width``/``height`` become its item's ``size``, which :func:`~bench.data.builders.build_set` checks
+    against the decoded image.
 
     Raises:
         LabelFormatError: the JSON lacks the COCO keys.
@@ -152,6 +180,7 @@ def read_coco(images_dir: str | Path, annotation_file: str | Path) -> LabelledSo
                 stem=Path(img["file_name"]).stem,
                 image_id=int(img["id"]),
                 annotations=by_image.get(int(img["id"]), []),
+                size=(int(img["width"]), int(img["height"])) if "width" in img and "height" in img else None,
             )
         )
     categories = [

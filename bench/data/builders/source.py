@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -62,7 +63,12 @@ class Annotation:
 
 @dataclass
 class SourceItem:
-    """One source image with its labels."""
+    """One source image with its labels.
+
+    ``size`` is the ``(W, H)`` the labels are relative to (the COCO JSON's ``width``/``height``, or the
+    EXIF-oriented size a YOLO folder's labels are normalised to); the builder checks the decoded image
+    against it. ``None`` when the source does not say.
+    """
 
     source_id: str
     image_path: Path
@@ -72,6 +78,7 @@ class SourceItem:
     mask_path: Path | None = None
     mask_is_label_ids: bool = False
     attributes: dict[str, Any] = field(default_factory=dict)
+    size: tuple[int, int] | None = None
 
 
 @dataclass
@@ -110,9 +117,23 @@ def coco80_categories() -> list[dict[str, Any]]:
     return [{"id": cid, "name": name} for cid, name in zip(COCO80_TO_91, COCO80_NAMES)]
 
 
-def image_id_for(stem: str, fallback: int) -> int:
-    digits = re.sub(r"\D", "", stem)
-    return int(digits) if digits and len(digits) <= 15 and stem.isdigit() else fallback
+def image_ids_for(stems: Sequence[str]) -> list[int]:
+    """COCO image ids for items with these file stems, in order; always unique.
+
+    When every stem is all digits (at most 15, as COCO's ``000000000139``) and no two stems give the same
+    number, the ids are those numbers (a COCO-named folder keeps its ids); otherwise they are ``1..n`` in
+    order: a digit stem repeated across splits (``train/1.jpg``, ``val/1.jpg``), equal numbers spelt
+    differently (``1``, ``01``) or digit and other names mixed (``2.jpg`` and ``bus.jpg`` as item 2) would
+    otherwise give two images one id.
+
+    Example:
+        >>> image_ids_for(["000000000139", "285"]), image_ids_for(["1", "1"]), image_ids_for(["2", "bus"])
+        ([139, 285], [1, 2], [1, 2])
+    """
+    numbers = [int(s) if re.fullmatch(r"[0-9]{1,15}", s) else None for s in stems]
+    if all(n is not None for n in numbers) and len(set(numbers)) == len(numbers):
+        return [int(n) for n in numbers if n is not None]
+    return list(range(1, len(stems) + 1))
 
 
 def polygon_area(poly: np.ndarray) -> float:

@@ -145,7 +145,8 @@ def build_set(
         source: The parsed labelled source, already restricted to the selected items.
         out: Output folder.
         dataset: Name written into the manifest.
-        seed: Rain seed; item ``i`` renders from ``SeedSequence(seed, spawn_key=hash(source_id))``.
+        seed: Rain seed; each item renders from ``item_seed(seed, source_id)``, i.e.
+            ``SeedSequence(seed, spawn_key=sha256(source_id)[:16] as 4 uint32)``.
         mix: How presets and angles are drawn per image.
         size: Output ``(W, H)``; ``None`` keeps each image's size.
         selection: How the items were selected (recorded in the manifest).
@@ -156,6 +157,10 @@ def build_set(
 
     Returns:
         A :class:`BuildReport`; ``built`` is False when the folder already held this build.
+
+    Raises:
+        LabelFormatError: two items share an image id or an output name, a decoded image's size differs
+            from the size its labels are for (``SourceItem.size``), or a mask's from its image.
     """
     from PIL import Image
 
@@ -164,16 +169,14 @@ def build_set(
     out = Path(out)
     kind = kind or source.kind
     plan = []
-    names_seen: set[str] = set()
-    for item in source.items:
-        name = item.stem if item.stem not in names_seen else f"{item.stem}_{item.image_id}"
-        names_seen.add(name)
+    for item, name in zip(source.items, _output_stems(source)):
         seq = item_seed(seed, item.source_id)
         plan.append(
             {
                 "name": f"{name}.png",
                 "stem": name,
                 "source_id": item.source_id,
+                **({"image_id": item.image_id} if kind != "semantic" else {}),  # written to annotations.json
                 "source_sha256": file_sha256(item.image_path),
                 "label_sha256": file_sha256(item.mask_path) if item.mask_path else None,
                 "seed": seed_record(seq),
@@ -212,6 +215,11 @@ def build_set(
     )
     for item, entry in bar:
         clean = read_image(item.image_path)
+        if item.size is not None and (clean.shape[1], clean.shape[0]) != tuple(item.size):
+            raise LabelFormatError(
+                f"{item.image_path}: the decoded image (EXIF orientation applied) is {clean.shape[1]}x{clean.shape[0]}"
+                f" but its {source.format} labels are for {item.size[0]}x{item.size[1]} (width x height)"
+            )
         geo = cover_geometry(clean.shape[1], clean.shape[0], size)
         clean = apply_geometry(clean, geo)
         rng = np.random.default_rng(item_seed(seed, item.source_id))
@@ -301,11 +309,43 @@ def build_set(
     return BuildReport(out, True, manifest, dropped)
 
 
+def _output_stems(source: LabelledSource) -> list[str]:
+    """The output stem of every item: its own, or ``<stem>_<image id>`` for a stem already taken.
+
+    Raises:
+        LabelFormatError: two items share an image id (one's ground truth would be lost in the COCO JSON),
+            or a renamed stem is itself taken (two items would write the same files).
+    """
+    by_id: dict[int, str] = {}
+    for item in source.items:
+        other = by_id.setdefault(item.image_id, item.source_id)
+        if other != item.source_id:
+            raise LabelFormatError(
+                f"{source.format} source: image id {item.image_id} is given to both {other!r} and "
+                f"{item.source_id!r}; image ids must be unique"
+            )
+    stems: list[str] = []
+    owner: dict[str, str] = {}
+    for item in source.items:
+        stem = item.stem if item.stem not in owner else f"{item.stem}_{item.image_id}"
+        if stem in owner:
+            raise LabelFormatError(
+                f"{source.format} source: {item.source_id!r} would be written as {stem}.png, the name of "
+                f"{owner[stem]!r}; rename one of the source files"
+            )
+        owner[stem] = item.source_id
+        stems.append(stem)
+    return stems
+
+
 def _ann_key(ann: Annotation) -> list[Any]:
+    """Everything of an annotation that reaches annotations.json (the whole RLE, the extra fields)."""
+    rle = None if ann.rle is None else {k: v.decode("ascii") if isinstance(v, bytes) else v for k, v in ann.rle.items()}
     return [
         ann.category_id,
         [round(v, 4) for v in ann.bbox],
         ann.iscrowd,
         [[round(float(v), 4) for v in p.ravel()] for p in ann.polygons],
-        ann.rle and str(ann.rle.get("counts"))[:64],
+        rle,
+        dict(ann.extra),
     ]
