@@ -54,8 +54,9 @@ def name_spawn_key(name: str) -> tuple[int, ...]:
 def item_seed(seed: int, name: str) -> np.random.SeedSequence:
     """The seed sequence of one item: ``SeedSequence(seed, spawn_key=name_spawn_key(name))``.
 
-    Depends only on the set's seed and the item's name, so a set renders the same whatever the
-    order, subset or number of workers.
+    Depends only on the set's seed and the item's key (its file name for ``bench synth --input``, its
+    source id for the dataset builders), so a set renders the same whatever the order, subset or number
+    of workers.
 
     Example:
         >>> rng = np.random.default_rng(item_seed(0, "a.png"))
