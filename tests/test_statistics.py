@@ -316,3 +316,25 @@ def test_readme_main_job_prints_its_gain_with_an_interval(
         line
     )
     assert line.endswith(("on 5 images.", "(5 images)."))
+
+
+def test_summary_says_when_the_test_and_the_interval_disagree() -> None:
+    from bench.report.intervals import summary_lines
+
+    def record(lo: float, hi: float, p: float) -> dict[str, object]:
+        interval = {"estimate": 0.02, "lo": lo, "hi": hi, "se": 0.01, "p_value": p}
+        return {
+            "task": "detection",
+            "derainer": {"name": "x"},
+            "metrics": {"gain.map50_95": 0.02},
+            "intervals": {
+                "n_images": 5,
+                "settings": {"n_resamples": 1000, "seed": 0},
+                "metrics": {"gain.map50_95": interval},
+            },
+        }
+
+    said = [summary_lines([record(*case)])[1] for case in ((-0.01, 0.05, 0.03), (0.01, 0.05, 0.2), (-0.01, 0.05, 0.4))]
+    assert said[0].endswith("paired test rejects 0, interval does not: too few images (5) to say.")
+    assert said[1].endswith("interval excludes 0, paired test does not: too few images (5).")
+    assert said[2].endswith("not distinguishable from zero on 5 images.")

@@ -194,7 +194,9 @@ def summary_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:
         )
         if found.p_value is not None:
             text += f", p = {found.p_value:.3f}" if found.p_value >= 0.001 else ", p < 0.001"
-        if not found.excludes_zero():
+        if not found.excludes_zero() and found.p_value is not None and found.p_value < 0.05:
+            text += f" — paired test rejects 0, interval does not: too few images ({n}) to say."
+        elif not found.excludes_zero():
             text += f" — not distinguishable from zero on {n} images."
         elif found.p_value is not None and found.p_value >= 0.05:  # few images: the percentile interval is too narrow
             text += f" — interval excludes 0, paired test does not: too few images ({n})."
