@@ -64,7 +64,20 @@ class Detections:
 @dataclass
 class GroundTruth:
     """Labels of one image: boxes/labels (and optional masks) for detection and instances,
-    or a per-pixel class map for semantic segmentation."""
+    or a per-pixel class map for semantic segmentation.
+
+    Attributes:
+        boxes: ``(K, 4)`` float ``x1, y1, x2, y2`` in pixels.
+        labels: ``(K,)`` int class indices.
+        masks: Optional ``(K, H, W)`` bool instance masks.
+        iscrowd: Optional ``(K,)`` bool COCO crowd flags (``None``: no crowd).
+        areas: Optional ``(K,)`` float object areas in px², the COCO annotation's ``area`` field (the
+            segmentation's area), which COCOeval's small / medium / large ranges bin for box and mask AP
+            alike; NaN where an object has none. ``None`` (YOLO text, pseudo labels): scoring bins by the
+            box area (mask area for mask AP). Overall mAP (area range "all") does not depend on it.
+        semantic: Optional ``(H, W)`` per-pixel class map (semantic segmentation).
+        pseudo: True when derived from the model's output on the clean image.
+    """
 
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -72,3 +85,4 @@ class GroundTruth:
     iscrowd: np.ndarray | None = None
     semantic: np.ndarray | None = None
     pseudo: bool = False  # True when derived from the model's output on the clean image
+    areas: np.ndarray | None = None

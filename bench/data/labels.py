@@ -2,7 +2,8 @@
 
 * YOLO text labels, one object a line, coordinates normalised to ``[0, 1]``:
   boxes ``cls cx cy w h`` or polygons ``cls x1 y1 x2 y2 ...`` (as in ultralytics' ``coco8`` / ``coco8-seg``).
-* COCO ``instances_*.json`` files, category ids mapped to the 80 contiguous COCO classes.
+* COCO ``instances_*.json`` files, category ids mapped to the 80 contiguous COCO classes when every category
+  is COCO's by id and name (:func:`coco_indexed`), else to ``0..n-1`` in id order.
 
 Both give :class:`~bench.data.annotations.GroundTruth` with ``x1, y1, x2, y2`` pixel boxes and, on request,
 ``(K, H, W)`` bool masks rasterised with pycocotools exactly as COCO evaluation does (``frPyObjects``).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,12 +239,42 @@ def yolo_label_path(image_path: str | Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
+def coco_indexed(categories: Sequence[Mapping[str, Any]]) -> bool:
+    """True when every category is a COCO category by id *and* name (then labels use COCO's 80-class index).
+
+    The rule of the dataset builder (``LabelledSource.coco_indexed``), so a built set's YOLO text labels,
+    its manifest and :func:`read_coco_json` of its ``annotations.json`` give every object the same class.
+
+    Example:
+        >>> coco_indexed([{"id": 1, "name": "person"}, {"id": 3, "name": "car"}])
+        True
+        >>> coco_indexed([{"id": 1, "name": "pedestrian"}, {"id": 3, "name": "vehicle"}])
+        False
+    """
+    coco = dict(zip(_COCO91_IDS, COCO80_NAMES))
+    return bool(categories) and all(coco.get(int(c["id"])) == c.get("name") for c in categories)
+
+
 def _category_index(categories: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+    """Category id → class index: COCO's 80-class index when :func:`coco_indexed`, else ``0..n-1`` by id.
+
+    Raises:
+        LabelFormatError: two categories share an id.
+
+    Example:
+        >>> _category_index([{"id": 1, "name": "person"}, {"id": 3, "name": "car"}])
+        {1: 0, 3: 2}
+        >>> _category_index([{"id": 1, "name": "pedestrian"}, {"id": 3, "name": "vehicle"}, {"id": 5, "name": "sign"}])
+        {1: 0, 3: 1, 5: 2}
+    """
     ids = sorted(int(c["id"]) for c in categories)
-    standard = coco91_to_coco80()
-    if ids and set(ids) <= set(standard):
+    repeated = sorted(cid for cid, n in Counter(ids).items() if n > 1)
+    if repeated:
+        raise LabelFormatError(f"duplicate category id(s) {', '.join(map(str, repeated))}")
+    if coco_indexed(categories):
+        standard = coco91_to_coco80()
         return {cid: standard[cid] for cid in ids}
-    logger.info("category ids are not the standard COCO ids: mapping them in sorted order to 0..%d", len(ids) - 1)
+    logger.info("the categories are not COCO's (id and name): mapping them in id order to 0..%d", len(ids) - 1)
     return {cid: i for i, cid in enumerate(ids)}
 
 
@@ -268,13 +300,19 @@ def load_coco_json(path: str | Path) -> dict[str, Any]:
 def read_coco_json(path: str | Path, *, with_masks: bool = False) -> dict[str, GroundTruth]:
     """Read a COCO instances JSON into per-image ground truth keyed by ``file_name``.
 
-    Category ids of the standard COCO set map to the 80 contiguous indices (:func:`coco91_to_coco80`);
-    any other category set maps in sorted-id order to ``0..n-1``. Boxes ``x, y, w, h`` become
-    ``x1, y1, x2, y2``; ``iscrowd`` is kept. Images without annotations get empty ground truth.
+    Categories that are all COCO's (id and name) map to the 80 contiguous indices (:func:`coco91_to_coco80`);
+    any other category set maps in sorted-id order to ``0..n-1`` (:func:`_category_index`, the dataset
+    builder's rule). Boxes ``x, y, w, h`` become ``x1, y1, x2, y2``; ``iscrowd`` is kept, and so is
+    ``area`` (as :attr:`GroundTruth.areas`, NaN where an annotation has none), which COCOeval bins by
+    object size. Images without annotations get empty ground truth.
 
     Args:
         path: The JSON file.
         with_masks: Decode ``segmentation`` (polygons or RLE) into ``(K, H, W)`` bool masks.
+
+    Raises:
+        LabelFormatError: unreadable or malformed JSON, an annotation of an unknown image, two images with
+            the same id or the same ``file_name``, or two categories with the same id.
 
     Example:
         >>> gts = read_coco_json("annotations/instances_val2017.json")  # doctest: +SKIP
@@ -293,8 +331,11 @@ def read_coco_json(path: str | Path, *, with_masks: bool = False) -> dict[str, G
 
 def _coco_ground_truth(data: Any, path: Path, *, with_masks: bool) -> dict[str, GroundTruth]:
     """The per-image ground truth of a parsed COCO JSON (raises KeyError/TypeError on a bad structure)."""
-    cat_map = _category_index(data.get("categories", []))
-    images = {int(im["id"]): im for im in data.get("images", [])}
+    try:
+        cat_map = _category_index(data.get("categories", []))
+    except LabelFormatError as exc:
+        raise LabelFormatError(f"{path}: {exc}") from exc
+    images = _unique_images(data.get("images", []), path)
     per_image: dict[int, list[dict]] = {i: [] for i in images}
     for ann in data.get("annotations", []):
         image_id = int(ann["image_id"])
@@ -309,11 +350,29 @@ def _coco_ground_truth(data: Any, path: Path, *, with_masks: bool) -> dict[str, 
         boxes[:, 2:] += boxes[:, :2]
         labels = np.asarray([cat_map[int(a["category_id"])] for a in anns], dtype=np.int64)
         iscrowd = np.asarray([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
+        areas = np.asarray([float(a["area"]) if a.get("area") is not None else np.nan for a in anns])
         masks = None
         if with_masks:
             masks = np.zeros((len(anns), height, width), dtype=bool)
             for k, ann in enumerate(anns):
                 if "segmentation" in ann:
                     masks[k] = _decode_segmentation(ann["segmentation"], height, width)
-        out[str(im["file_name"])] = GroundTruth(boxes=boxes, labels=labels, masks=masks, iscrowd=iscrowd)
+        out[str(im["file_name"])] = GroundTruth(
+            boxes=boxes, labels=labels, masks=masks, iscrowd=iscrowd, areas=areas.reshape(-1)
+        )
     return out
+
+
+def _unique_images(images: Sequence[Mapping[str, Any]], path: Path) -> dict[int, Mapping[str, Any]]:
+    """The images of a COCO JSON by id; two with one id or one ``file_name`` would lose one's labels."""
+    by_id: dict[int, list[str]] = {}
+    by_name: dict[str, list[int]] = {}
+    for im in images:
+        by_id.setdefault(int(im["id"]), []).append(str(im["file_name"]))
+        by_name.setdefault(str(im["file_name"]), []).append(int(im["id"]))
+    problems = [f"image id {i} ({', '.join(map(repr, names))})" for i, names in by_id.items() if len(names) > 1]
+    problems += [f"file_name {n!r} (ids {', '.join(map(str, ids))})" for n, ids in by_name.items() if len(ids) > 1]
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise LabelFormatError(f"{path}: duplicate images, one's ground truth would be lost: {shown}")
+    return {int(im["id"]): im for im in images}

@@ -1,8 +1,8 @@
 """COCO mAP through pycocotools' ``COCOeval`` for the scorers of :mod:`bench.evaluators.scoring`.
 
 :func:`coco_map` builds the COCO ground-truth dataset and result list of a set of images (category id =
-class index + 1, boxes ``x, y, w, h``, masks as RLE) and returns mAP@[.5:.95], mAP@.5 and
-:func:`ap_breakdown` (per-class AP and AP by object size).
+class index + 1, boxes ``x, y, w, h``, masks as RLE, object ``area`` by :func:`object_areas`) and returns
+mAP@[.5:.95], mAP@.5 and :func:`ap_breakdown` (per-class AP and AP by object size).
 """
 
 from __future__ import annotations
@@ -16,14 +16,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["CocoImage", "ap_breakdown", "coco_map", "xyxy_to_xywh"]
+__all__ = ["CocoImage", "ap_breakdown", "coco_map", "in_area_range", "object_areas", "xyxy_to_xywh"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class CocoImage:
-    """One image as the scorers keep it: ground truth and detections (boxes ``x1, y1, x2, y2``, RLE masks)."""
+    """One image as the scorers keep it: ground truth and detections (boxes ``x1, y1, x2, y2``, RLE masks).
+
+    ``gt_areas`` are the objects' annotation areas (:attr:`~bench.data.annotations.GroundTruth.areas`, NaN
+    where unknown; ``None``: all unknown), the areas COCOeval bins by size; see :func:`object_areas`.
+    """
 
     image_id: int
     name: str
@@ -38,6 +42,49 @@ class CocoImage:
     dt_labels: np.ndarray
     dt_rles: list[dict[str, Any]] | None
     counts: dict[str, int] = field(default_factory=dict)
+    gt_areas: np.ndarray | None = None
+
+
+def object_areas(
+    boxes_xywh: np.ndarray, rles: Sequence[Mapping[str, Any]] | None = None, given: np.ndarray | None = None
+) -> list[float]:
+    """Each ground-truth object's ``area`` in the COCO dataset COCOeval scores (what its size ranges bin).
+
+    The given annotation area where known (COCO's ``area``: the segmentation's area, for box AP too, as
+    pycocotools reads it), else the mask area of ``rles`` (mask AP) or the box area ``w * h``.
+
+    Raises:
+        ValueError: ``given`` holds another number of areas than there are boxes.
+
+    Example:
+        >>> object_areas(np.array([[0, 0, 40, 40.0], [0, 0, 10, 10]]), given=np.array([800.0, np.nan]))
+        [800.0, 100.0]
+    """
+    boxes_xywh = np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)
+    if rles is not None:
+        from pycocotools import mask as mask_utils
+
+        fallback = [float(mask_utils.area(rle)) for rle in rles]
+    else:
+        fallback = [float(w * h) for w, h in boxes_xywh[:, 2:]]
+    if given is None:
+        return fallback
+    areas = np.asarray(given, dtype=np.float64).reshape(-1)
+    if len(areas) != len(fallback):
+        raise ValueError(f"{len(areas)} object areas for {len(fallback)} objects")
+    return [float(a) if np.isfinite(a) else f for a, f in zip(areas.tolist(), fallback)]
+
+
+def in_area_range(area: float, area_range: Sequence[float]) -> bool:
+    """Whether COCOeval counts an object of ``area`` in ``area_range``: both ends included, as pycocotools.
+
+    So an object of exactly 32² px counts as small *and* medium (COCOeval ignores it in neither).
+
+    Example:
+        >>> in_area_range(32.0**2, [0, 32**2]), in_area_range(32.0**2, [32**2, 96**2])
+        (True, True)
+    """
+    return float(area_range[0]) <= float(area) <= float(area_range[1])
 
 
 def _mean_valid(values: np.ndarray) -> float | None:
@@ -57,7 +104,9 @@ def ap_breakdown(evaluator: Any | None, annotations: Sequence[Mapping[str, Any]]
     Returns:
         ``{"per_class": {class index: {"ap", "ap50", "n_objects"}}, "by_size": {"small" | "medium" |
         "large": {"ap", "ap50", "n_objects"}}, "area_ranges": ...}``; AP is None where undefined (no object
-        of that class or size). Classes without ground-truth objects are left out.
+        of that class or size). Classes without ground-truth objects are left out. Sizes bin the
+        annotations' ``area`` with both range ends included (:func:`in_area_range`, as COCOeval), so an
+        object on a range edge counts in both ranges.
     """
     from pycocotools.cocoeval import Params
 
@@ -66,8 +115,8 @@ def ap_breakdown(evaluator: Any | None, annotations: Sequence[Mapping[str, Any]]
         params.catIds = sorted({int(a["category_id"]) for a in annotations})
         shape = (len(params.iouThrs), len(params.recThrs), len(params.catIds), len(params.areaRng), 1)
         precision = np.zeros(shape)
-        for a, (lo, hi) in enumerate(params.areaRng):  # -1 (undefined) where no object of that size exists
-            if not any(lo <= float(x["area"]) < hi and not x.get("iscrowd") for x in annotations):
+        for a, rng in enumerate(params.areaRng):  # -1 (undefined) where no object of that size exists
+            if not any(in_area_range(x["area"], rng) and not x.get("iscrowd") for x in annotations):
                 precision[:, :, :, a, :] = -1
     else:
         precision = evaluator.eval["precision"]  # (T, R, K, A, M)
@@ -79,8 +128,8 @@ def ap_breakdown(evaluator: Any | None, annotations: Sequence[Mapping[str, Any]]
         if ann.get("iscrowd"):
             continue
         objects[int(ann["category_id"])] = objects.get(int(ann["category_id"]), 0) + 1
-        for label, (lo, hi) in zip(labels, params.areaRng):
-            if label != "all" and lo <= float(ann["area"]) < hi:
+        for label, rng in zip(labels, params.areaRng):
+            if label != "all" and in_area_range(ann["area"], rng):
                 sizes[label] = sizes.get(label, 0) + 1
     per_class: dict[str, dict[str, Any]] = {}
     for k, cat_id in enumerate(params.catIds):
@@ -137,21 +186,22 @@ def coco_map(
     for rec in records:
         images.append({"id": rec.image_id, "height": rec.height, "width": rec.width})
         gt_xywh = xyxy_to_xywh(rec.gt_boxes)
+        rles = None
+        if iou_type == "segm" and len(rec.gt_labels):
+            assert rec.gt_rles is not None
+            rles = rec.gt_rles
+        areas = object_areas(gt_xywh, rles, rec.gt_areas)
         for k in range(len(rec.gt_labels)):
             ann: dict[str, Any] = {
                 "id": len(annotations) + 1,
                 "image_id": rec.image_id,
                 "category_id": int(rec.gt_labels[k]) + 1,
                 "bbox": gt_xywh[k].tolist(),
-                "area": float(gt_xywh[k, 2] * gt_xywh[k, 3]),
+                "area": areas[k],
                 "iscrowd": int(rec.gt_crowd[k]),
             }
-            if iou_type == "segm":
-                from pycocotools import mask as mask_utils
-
-                assert rec.gt_rles is not None
-                ann["segmentation"] = rec.gt_rles[k]
-                ann["area"] = float(mask_utils.area(rec.gt_rles[k]))
+            if rles is not None:
+                ann["segmentation"] = rles[k]
             annotations.append(ann)
             categories.add(int(rec.gt_labels[k]) + 1)
         dt_xywh = xyxy_to_xywh(rec.dt_boxes)

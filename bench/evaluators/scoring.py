@@ -6,9 +6,15 @@
 * The paper's operating point (Table 6): detections with score >= ``score_threshold`` (0.6) are matched
   greedily in descending score order, each to the unmatched ground-truth object of the same class with the
   highest IoU, if that IoU >= ``match_iou`` (0.5). Precision = TP / (TP + FP), recall = TP / (TP + FN) over
-  the whole set, IoU = mean IoU of the matched pairs. Crowd ground truth is not counted as a miss; a
+  the whole set. IoU (``iou``) is the ``iou_variant`` reading, summed over the set and then divided; the
+  default ``overlap`` is the mean, over the detections (score >= threshold) that overlap a same-class
+  non-crowd object, of their best IoU with one (``matched``: mean IoU of the matched pairs; every reading
+  is also kept as ``iou_<variant>``, :data:`IOU_VARIANTS`). Crowd ground truth is not counted as a miss; a
   detection whose best same-class match is a crowd region is ignored (neither TP nor FP). Undefined ratios
   (0 / 0) are ``zero_division`` (0.0).
+* Per-class AP and AP by object size (:meth:`CocoDetectionScorer.ap_breakdown`) from the same ``COCOeval``;
+  sizes bin each object's annotation ``area`` where the labels carry one (COCO JSON), else its box area
+  (mask area for mask AP), range ends included, as pycocotools.
 
 Boxes are ``x1, y1, x2, y2`` pixels; IoU is area-based (no +1), as in pycocotools.
 """
@@ -61,6 +67,7 @@ class CocoDetectionScorer:
         match_iou: IoU needed for a true positive at the operating point (0.5).
         max_dets: Detections per image considered by COCOeval (COCO: 100).
         zero_division: Value of precision / recall / IoU when undefined (0 / 0).
+        iou_variant: Which IoU reading is ``iou`` (:data:`IOU_VARIANTS`; default ``overlap``).
 
     Example:
         >>> scorer = CocoDetectionScorer()
@@ -143,6 +150,9 @@ class CocoDetectionScorer:
                 gt_rles = [] if gt.masks is None else encode_masks(gt.masks)  # None: an image without objects
                 dt_rles = [] if det.masks is None else encode_masks(det.masks)
             n_gt = len(gt.labels)
+            areas = None if gt.areas is None else np.asarray(gt.areas, dtype=np.float64).reshape(-1)
+            if areas is not None and len(areas) != n_gt:
+                raise ValueError(f"image {name}: {len(areas)} object areas for {n_gt} objects")
             record = CocoImage(
                 image_id=image_id,
                 name=name,
@@ -158,6 +168,7 @@ class CocoDetectionScorer:
                 dt_scores=np.asarray(det.scores, dtype=np.float64).reshape(-1),
                 dt_labels=np.asarray(det.labels, dtype=np.int64).reshape(-1),
                 dt_rles=dt_rles,
+                gt_areas=areas,
             )
             record.counts = self._operating_point(record)[0]
             self._images.append(record)

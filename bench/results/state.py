@@ -176,6 +176,10 @@ def _iter_ragged(
         start = stop
 
 
+#: Present in state files whose logged ground truth carries annotation areas (in its score column).
+AREAS_MARKER = "log.gt_areas"
+
+
 class DetectionLog:
     """Every scored image's ground truth and per-condition predictions, for rebuilding mAP after a merge.
 
@@ -204,7 +208,9 @@ class DetectionLog:
         self.pseudo.append(bool(truth.pseudo))
         n_gt = len(np.asarray(truth.labels).reshape(-1))
         crowd = np.zeros(n_gt, dtype=bool) if truth.iscrowd is None else truth.iscrowd
-        self.truth.add(truth.boxes, np.zeros(n_gt), truth.labels, crowd, truth.masks)
+        # the truth's score column holds its annotation areas (NaN: none; by-size AP after a merge)
+        areas = np.full(n_gt, np.nan) if truth.areas is None else np.asarray(truth.areas, dtype=np.float64)
+        self.truth.add(truth.boxes, areas, truth.labels, crowd, truth.masks)
         for cond in self.conditions:
             det = predictions[cond]
             self.preds[cond].add(det.boxes, det.scores, det.labels, np.zeros(len(det.scores), dtype=bool), det.masks)
@@ -214,6 +220,7 @@ class DetectionLog:
             "log.ids": np.asarray(self.ids, dtype=np.str_).reshape(-1),
             "log.shapes": np.asarray(self.shapes, dtype=np.int64).reshape(-1, 2),
             "log.pseudo": np.asarray(self.pseudo, dtype=bool),
+            AREAS_MARKER: np.asarray(True),
         }
         out.update(self.truth.arrays("gt"))
         for cond in self.conditions:
@@ -234,10 +241,16 @@ class DetectionLog:
         shapes = arrays["log.shapes"]
         truths = _iter_ragged(arrays, "gt", shapes)
         preds = {c: _iter_ragged(arrays, f"pred.{c}", shapes) for c in conditions}
+        logged_areas = AREAS_MARKER in arrays  # older state files hold zeros in the truth's score column
         for k, item_id in enumerate(arrays["log.ids"].tolist()):
-            boxes, _, labels, crowd, masks = next(truths)
+            boxes, areas, labels, crowd, masks = next(truths)
             truth = GroundTruth(
-                boxes=boxes, labels=labels, masks=masks, iscrowd=crowd, pseudo=bool(arrays["log.pseudo"][k])
+                boxes=boxes,
+                labels=labels,
+                masks=masks,
+                iscrowd=crowd,
+                pseudo=bool(arrays["log.pseudo"][k]),
+                areas=areas if logged_areas and np.isfinite(areas).any() else None,
             )
             dets = {}
             for cond in conditions:

@@ -39,6 +39,7 @@ from typing import Any, Literal
 import numpy as np
 
 from bench.evaluators.base import Detections, GroundTruth
+from bench.evaluators.coco_map import object_areas
 
 IouType = Literal["bbox", "segm"]
 #: Weight rows evaluated at once (bounds memory: rows × true positives of the largest category).
@@ -79,9 +80,8 @@ def coco_inputs(
     iou_type: IouType = "bbox",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The COCO ground-truth dataset and result list that :class:`~bench.evaluators.scoring.CocoDetectionScorer`
-    builds (image ids ``1..n`` in order, category = label + 1, boxes ``x, y, w, h``)."""
-    from pycocotools import mask as mask_utils
-
+    builds (image ids ``1..n`` in order, category = label + 1, boxes ``x, y, w, h``, object ``area`` by
+    :func:`~bench.evaluators.coco_map.object_areas`)."""
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
@@ -93,18 +93,18 @@ def coco_inputs(
         crowd = np.zeros(len(labels), bool) if gt.iscrowd is None else np.asarray(gt.iscrowd, bool).reshape(-1)
         boxes = _xywh(gt.boxes)
         gt_rles = _rles(gt.masks, len(labels)) if iou_type == "segm" else []
+        areas = object_areas(boxes, gt_rles if iou_type == "segm" else None, gt.areas)
         for j in range(len(labels)):
             ann: dict[str, Any] = {
                 "id": len(annotations) + 1,
                 "image_id": image_id,
                 "category_id": int(labels[j]) + 1,
                 "bbox": boxes[j].tolist(),
-                "area": float(boxes[j, 2] * boxes[j, 3]),
+                "area": areas[j],
                 "iscrowd": int(crowd[j]),
             }
             if iou_type == "segm":
                 ann["segmentation"] = gt_rles[j]
-                ann["area"] = float(mask_utils.area(gt_rles[j]))
             annotations.append(ann)
             categories.add(int(labels[j]) + 1)
         dt_labels = np.asarray(det.labels, dtype=np.int64).reshape(-1)
