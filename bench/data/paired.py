@@ -228,7 +228,9 @@ class PairedDataset:
             return pairs
         kept = []
         for pair in pairs:
-            unlisted = [f for f in (pair.rainy, pair.clean) if Path(os.path.relpath(f, self.root)).as_posix() not in listed]
+            unlisted = [
+                f for f in (pair.rainy, pair.clean) if Path(os.path.relpath(f, self.root)).as_posix() not in listed
+            ]
             if unlisted:
                 self.issues.append(DataIssue(str(unlisted[0]), "not in the built set's manifest.json: not scored"))
             else:
