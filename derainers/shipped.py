@@ -59,11 +59,8 @@ def shipped_weights(derainer: str, architecture: dict[str, Any] | None = None) -
             continue
         validation = card.get("validation") or {}
         training = card.get("training") or {}
-        steps, planned = training.get("steps"), training.get("planned_steps")
-        if "finished" in training:  # why the run ended (None: still going); older cards: steps vs planned
-            unfinished = not training["finished"]
-        else:
-            unfinished = isinstance(steps, int) and isinstance(planned, int) and steps < planned
+        # why the run ended (None: still going); older cards: steps vs planned
+        finished = bool(training["finished"]) if "finished" in training else None
         reported = {}
         if validation.get("dataset") and validation.get("metrics"):
             reported = {f"{validation['dataset']} {validation.get('ids', '')}".strip(): dict(validation["metrics"])}
@@ -79,10 +76,30 @@ def shipped_weights(derainer: str, architecture: dict[str, Any] | None = None) -
                 protocol=str(validation.get("protocol", "")),
                 packaged=True,
                 parts=tuple(str(part["file"]) for part in card.get("parts", ())),
-                status=f"interim: step {steps} of {planned}" if unfinished else "",
+                status=interim_status(training.get("steps"), training.get("planned_steps"), finished),
             )
         )
     return tuple(sources)
+
+
+def interim_status(step: object, planned: object, finished: bool | None = None) -> str:
+    """``"interim: step N of M"`` for weights of a training run that has not finished, else ``""``.
+
+    ``finished`` says whether the run ended (all planned steps done, or stopped on the convergence rule);
+    ``None`` (not known) judges by the step: a run is unfinished while ``step < planned``. Shipped cards
+    (their ``training.finished``) and checkpoints loaded by path (``training.step``, the planned
+    ``training.config.steps`` and ``training.converged_at``; :func:`bench.tasks.common.derainer_info`)
+    both get their ``status`` here.
+
+    Example:
+        >>> interim_status(300, 100000), interim_status(100000, 100000), interim_status(300, 100000, finished=True)
+        ('interim: step 300 of 100000', '', '')
+        >>> interim_status(44000, 50000, finished=False), interim_status(None, None)
+        ('interim: step 44000 of 50000', '')
+    """
+    if finished is None:
+        finished = not (isinstance(step, int) and isinstance(planned, int) and step < planned)
+    return "" if finished else f"interim: step {step} of {planned}"
 
 
 def split_file(path: Path, max_bytes: int = MAX_PART_BYTES) -> list[dict[str, Any]]:

@@ -16,7 +16,10 @@ from bench.results.merge import MergeError, interleave, merge_shards
 from bench.results.record import read_record
 from bench.results.state import StateError, state_path
 from bench.tasks.config import RunConfig, resolve_shard, select_shard
+from tests import test_builders
 from tests.conftest import comparable, identity_restoration_argv, write_scene_pairs
+
+bdd_root = test_builders.bdd_root  # a tiny BDD100K in the official layout (the fixture of test_builders)
 
 
 def _paired_set(root: Path, n: int = 7, labels: bool = False, bad: bool = True) -> None:
@@ -162,6 +165,55 @@ def test_a_shard_with_the_old_evaluator_hash_key_merges_with_a_new_one(tmp_path:
     _, merged = merge_shards(paths, tmp_path / "merged.json")
     assert merged["evaluator"]["scoring"]["images"] == 4
     set_hash(paths[1], "weights_sha256", "cd" * 32)  # really another evaluator
+    with pytest.raises(MergeError, match="evaluator differs"):
+        merge_shards(paths, tmp_path / "merged2.json")
+
+
+def test_detection_merge_on_a_built_set_with_a_label_space(
+    bdd_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect: shards of a detection run on a BDD-built set (a label space) did not merge ("evaluator
+    differs": each shard counts its own dropped detections), and a merge kept shard 0's count."""
+    from bench.data.builders import build_named
+    from bench.data.images import read_image
+    from bench.data.labels import read_yolo_labels
+    from bench.evaluators.base import Detections
+    from bench.results.cache import array_sha256
+    from bench.tasks.downstream import DetectionTask
+
+    class Umbrellas(test_builders._OracleDetector):
+        """The oracle: one umbrella (a class BDD100K never labels) on every image, three on the second clean
+        image, so the two shards drop different numbers of detections."""
+
+        def predict(self, images: list[np.ndarray]) -> list[Detections]:
+            out = []
+            for image, det in zip(images, super().predict(images)):
+                extra = 2 if array_sha256(image) == second else 0
+                boxes = np.concatenate([det.boxes, np.zeros((extra, 4))])
+                labels = np.concatenate([det.labels, np.full(extra, 25)]).astype(np.int64)
+                out.append(Detections(boxes, np.full(len(labels), 0.9), labels))
+            return out
+
+    out = tmp_path / "bdd350"
+    build_named("bdd350", bdd_root, out, select=2, seed=5, progress=False)
+    truths = {}
+    pngs = sorted((out / "norain").glob("*.png"))
+    for png in pngs:
+        image = read_image(png)
+        truths[array_sha256(image)] = read_yolo_labels(out / "labels" / f"{png.stem}.txt", *image.shape[:2])
+    second = array_sha256(read_image(pngs[1]))
+    monkeypatch.setattr(DetectionTask, "build_evaluator", lambda self: Umbrellas(truths))
+    cfg = RunConfig(task="detection", derainer="identity", weights="none", dataset=str(out))
+    whole, paths = _run_sharded(cfg, 2, tmp_path / "runs")
+    shards = [read_record(p)["evaluator"]["label_space"]["dropped_detections"] for p in paths]
+    assert shards[0] != shards[1]
+    _, merged = merge_shards(paths, tmp_path / "merged.json")
+    dropped = merged["evaluator"]["label_space"]["dropped_detections"]
+    assert dropped == {c: shards[0][c] + shards[1][c] for c in shards[0]} == {"clean": 4, "rainy": 2, "derained": 2}
+    assert comparable(merged) == comparable(whole)
+    other = json.loads(paths[1].read_text())
+    other["evaluator"]["label_space"]["classes"] = [0]  # really another label space: still refused
+    paths[1].write_text(json.dumps(other))
     with pytest.raises(MergeError, match="evaluator differs"):
         merge_shards(paths, tmp_path / "merged2.json")
 

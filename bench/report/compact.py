@@ -2,10 +2,14 @@
 (method, dataset) holding all the table's metrics (``PSNR/SSIM/FSIM`` in Table 4, ``NIQE/SSEQ`` in Table 5).
 
 The paper's rows come first (its numbers as published), then one row per measured model (its one
-label). A measured column states how many images were scored; one compact table holds records of one
-protocol only (a second protocol gets its own table, without the paper's rows). Nothing is bold: the
-cells of paper and ours come from different models and images. Differences to the paper: ``--wide``.
-Our cells are read from the pivot of :func:`bench.results.load` (:class:`bench.report.values.RecordValues`).
+label; records of different weights that share a label are told apart by the weights file or a short
+sha256, :func:`bench.results.labels.distinct_labels`). A measured column states how many images were
+scored; one compact table holds records of one protocol only. The paper's rows go with the protocol the
+paper states (quantize, crop); the other protocols get tables of their own, without the paper's rows, and
+when no record has the paper's protocol a note under the paper's rows says ours differs. Records of
+randomly initialised networks are left out (a note says so). Nothing is bold: the cells of paper and ours
+come from different models and images. Differences to the paper: ``--wide``. Our cells are read from the
+pivot of :func:`bench.results.load` (:class:`bench.report.values.RecordValues`).
 
 Example:
     >>> [t.title for t in compact_table([], "5")]
@@ -14,16 +18,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bench.report.common import ReportTable, digits_for, issues_note
 from bench.report.grouping import Group
-from bench.report.paper_common import Record, finite, paper_digits
-from bench.report.paper_tables import paper_groups
+from bench.report.paper_common import Record, finite, paper_digits, partial_note, protocol_differs, protocol_of
+from bench.report.paper_tables import group_labels, paper_groups
 from bench.report.published import PaperTable, Published, load_published
 from bench.report.table import Column, Table
 from bench.report.values import RecordValues
-from bench.results.frames import derainer_label, protocol_text
+from bench.results.frames import protocol_text
 
 
 def cell_text(values: Sequence[float | None], digits: Sequence[int]) -> str | None:
@@ -46,26 +50,38 @@ def compact_table(records: Sequence[Record], key: str, pub: Published | None = N
     """Table 4 or 5 in the paper's layout: one table per protocol of the measured records.
 
     Args:
-        records: Run records (those of the table's task are used; shards left out, duplicates collapsed).
+        records: Run records (those of the table's task are used; shards left out, duplicates merged,
+            random initialisations left out).
         key: ``"4"`` or ``"5"``.
         pub: Published numbers (default: the shipped YAML).
         ci: Accepted for symmetry; intervals are shown by the wide layout only (a note says so).
 
     Returns:
-        The tables; the first carries the paper's rows, caption and notes (said once).
+        The tables; the first carries the paper's rows (beside our records of the paper's protocol when
+        there are any), caption and notes (said once).
     """
     pub = pub or load_published()
     paper = pub.tables[key]
     found, selection_notes = paper_groups(records, key, pub)
+    labels = group_labels(found)
     by_protocol: dict[str, list[tuple[str, Group]]] = {}
     for ds, group in found:
         by_protocol.setdefault(group.protocol, []).append((ds, group))
     metrics = _metric_titles(paper)
     tables: list[Table] = []
     protocols = list(by_protocol.items()) or [("", [])]
+    # the paper's rows go with our records of the paper's protocol (first such protocol; else the first)
+    protocols.sort(key=lambda pm: bool(pm[1]) and protocol_differs(paper, protocol_of(pm[1][0][1].records[0])))
     for i, (protocol, members) in enumerate(protocols):
         with_paper = i == 0
-        table = _one_table(pub, paper, members, with_paper)
+        table = _one_table(pub, paper, members, with_paper, labels)
+        ours = protocol_of(members[0][1].records[0]) if members else None
+        if with_paper and ours is not None and protocol_differs(paper, ours):
+            table.notes.append(
+                f"No record has the paper's protocol: ours (quantize={ours[0]}, crop multiple={ours[1]}) differs "
+                "from the paper's for some columns, and the cells side by side include that effect (see "
+                "../shared/calibration/README.md: up to ~0.2 dB)."
+            )
         if not members:
             table.title = f"Table {key} ({metrics}) as published ({pub.short(paper.source)})"
         else:
@@ -83,7 +99,13 @@ def compact_table(records: Sequence[Record], key: str, pub: Published | None = N
     return tables
 
 
-def _one_table(pub: Published, paper: PaperTable, members: Sequence[tuple[str, Group]], with_paper: bool) -> Table:
+def _one_table(
+    pub: Published,
+    paper: PaperTable,
+    members: Sequence[tuple[str, Group]],
+    with_paper: bool,
+    label_of: Mapping[int, str],
+) -> Table:
     digits = [paper_digits(v) for v in paper.columns]
     ours_digits = [digits_for(v.metric) if not v.metric.startswith(("ssim", "fsim")) else 4 for v in paper.columns]
     count: dict[str, int] = {}
@@ -108,13 +130,8 @@ def _one_table(pub: Published, paper: PaperTable, members: Sequence[tuple[str, G
                 if ds in per_ds:
                     row[col.key] = cell_text([paper.value(method, ds, v.key) for v in paper.columns], digits)
             rows.append(row)
-    labels: list[str] = []
-    records: list[Record] = []
-    for _ds, member in members:
-        for rec in member.records:
-            records.append(rec)
-            if derainer_label(rec) not in labels:
-                labels.append(derainer_label(rec))
+    records = [rec for _ds, member in members for rec in member.records]
+    labels = list(dict.fromkeys(label_of[id(rec)] for rec in records))  # one row per model (and weights)
     values = {id(slot): RecordValues(slot.records) for _ds, slot in keys if slot is not None}
     if key_has_rainy(paper):
         rainy: dict[str, object] = {"name": "Rain input (ours)"}
@@ -130,14 +147,14 @@ def _one_table(pub: Published, paper: PaperTable, members: Sequence[tuple[str, G
         for (_ds, slot), col in zip(keys, columns):
             if slot is None:
                 continue
-            found = [r for r in slot.records if derainer_label(r) == label]
-            if found:
-                parts = [finite(values[id(slot)].get(found[0], v.metric)) for v in paper.columns]
+            found = next((r for r in slot.records if label_of[id(r)] == label), None)  # one per slot
+            if found is not None:
+                parts = [finite(values[id(slot)].get(found, v.metric)) for v in paper.columns]
                 row[col.key] = cell_text(parts, ours_digits)
         rows.append(row)
     notes = []
     for row in rows:
-        rec_of = [r for r in records if derainer_label(r) == row["name"]]
+        rec_of = [r for r in records if label_of[id(r)] == row["name"]]
         if rec_of and all(v is None for k, v in row.items() if k != "name"):  # none of the table's metrics
             other = sorted({str(k) for r in rec_of for k in r.get("metrics") or {}})
             notes.append(
@@ -150,6 +167,8 @@ def _one_table(pub: Published, paper: PaperTable, members: Sequence[tuple[str, G
             + ("; ".join(sorted({protocol_text(g.records[0]) for _, g in members})))
             + "). Differences to the paper: `bench report --table N --wide`."
         )
+    if with_paper:
+        notes += [n for ds, g in members if ds in paper.datasets and (n := partial_note(ds, g.records))]
     unused = issues_note(records)
     if unused:
         notes.append(unused)

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.evaluators.info import weights_sha256
-from bench.report.common import ReportTable, derainer_label, digits_for, direction, is_random_init, issues_note
+from bench.report.common import ReportTable, digits_for, direction, is_random_init, issues_note
 from bench.report.downstream_metrics import CLEAN, FIDELITY, PERCENT, RAIN_INPUT, TITLES, task_metrics
 from bench.report.table import Column, Table
 from bench.report.values import RecordValues
+from bench.results.labels import distinct_labels
 
 
 def _scale(metric: str, info: dict[str, dict[str, Any]]) -> float:
@@ -155,9 +156,9 @@ def downstream_table(
     for m in metrics:
         rainy[m] = values.get(ref, f"rainy.{m}", _scale(m, info))
     rows.append(rainy)
-    for rec in records:
+    for rec, label in zip(records, distinct_labels(records)):  # two checkpoints of one model: two labels
         row: dict[str, object] = {
-            "name": derainer_label(rec),
+            "name": label,
             "_condition": "derained",
             # no derainer name for a random network: it is never matched to the paper's row of the model
             "_derainer": None if is_random_init(rec) else (rec.get("derainer") or {}).get("name"),

@@ -3,7 +3,10 @@
 Records go into one table only when they share the dataset's identity (manifest hash or resolved path,
 never the folder name alone), the protocol (quantize, crop, tiling, precision, evaluator and its
 thresholds) and the scored image ids (:mod:`bench.results.frames`). Before grouping, shard records are
-left out (merge them first) and duplicates collapse to the newest record, each with a one-line note.
+left out (merge them first) and duplicates (records of the same model, weights, set, images and
+protocol) become one record, the newest, each with a one-line note. Where an older duplicate measured a
+metric the newest did not (PSNR/SSIM, then a run with FSIM only), its value fills the gap: duplicates
+merge metric by metric, the newest value winning, and the note names what came from which run.
 
 Example:
     >>> a = {"task": "restoration", "derainer": {"name": "prenet"}, "dataset": {"name": "mine", "path": "/a/mine"},
@@ -32,6 +35,7 @@ class Selection:
     notes: list[str] = field(default_factory=list)
     shards: int = 0
     superseded: int = 0
+    merged: int = 0
 
 
 def is_shard(record: Record) -> bool:
@@ -40,7 +44,8 @@ def is_shard(record: Record) -> bool:
 
 
 def duplicate_key(record: Record) -> tuple[Any, ...]:
-    """Records with equal keys measured the same thing (same model and weights, set, ids and protocol)."""
+    """Records with equal keys measured the same thing (same model and weights, set, ids and protocol);
+    :func:`select` merges them metric by metric, the newest value winning."""
     d = record.get("derainer") or {}
     weights = d.get("weights") or {}
     return (
@@ -58,21 +63,80 @@ def newest(records: Sequence[Record]) -> Record:
     return max(records, key=lambda r: str(r.get("created", "")))
 
 
+def merge_duplicates(records: Sequence[Record]) -> tuple[Record, dict[str, str]]:
+    """The newest of duplicate records, with the metrics only older ones measured filled in from the newest
+    of those (values, ``metric_info``, per-image values by id and, under the same bootstrap settings, the
+    stored intervals); returns it with ``{metric: run id it came from}`` for the filled ones.
+
+    The newest record itself is returned (not a copy) when no older one adds a metric.
+
+    Example:
+        >>> old = {"run_id": "a", "created": "1", "metrics": {"psnr_y": 30.0, "fsim": 0.8}, "rows": [{"id": "1", "psnr_y": 30.0}]}
+        >>> new = {"run_id": "b", "created": "2", "metrics": {"fsim": 0.9}, "rows": [{"id": "1", "fsim": 0.9}]}
+        >>> merged, filled = merge_duplicates([old, new])
+        >>> merged["metrics"], merged["rows"], filled
+        ({'psnr_y': 30.0, 'fsim': 0.9}, [{'id': '1', 'psnr_y': 30.0, 'fsim': 0.9}], {'psnr_y': 'a'})
+    """
+    ordered = sorted(records, key=lambda r: str(r.get("created", "")))
+    top = ordered[-1]
+    filled: dict[str, str] = {}
+    for older in reversed(ordered[:-1]):  # newest first: a metric comes from the newest record that has it
+        for key in older.get("metrics") or {}:
+            if key not in (top.get("metrics") or {}) and key not in filled:
+                filled[key] = str(older.get("run_id", "?"))
+    if not filled:
+        return top, {}
+    merged = dict(top)
+    metrics: dict[str, Any] = {}
+    info: dict[str, Any] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    intervals: dict[str, Any] = {}
+    settings = (top.get("intervals") or {}).get("settings")
+    for rec in ordered:  # oldest first: later values overwrite
+        metrics.update(rec.get("metrics") or {})
+        info.update(rec.get("metric_info") or {})
+        for row in rec.get("rows") or []:
+            rows.setdefault(str(row.get("id")), {}).update(row)
+        block = rec.get("intervals") or {}
+        if block.get("settings") == settings:
+            intervals.update(block.get("metrics") or {})
+    merged["metrics"] = metrics
+    merged["metric_info"] = info
+    merged["rows"] = [rows[str(row.get("id"))] for row in top.get("rows") or []]
+    if top.get("intervals"):
+        merged["intervals"] = {**top["intervals"], "metrics": intervals}
+    return merged, filled
+
+
 def select(records: Sequence[Record]) -> Selection:
-    """Leave out shard records and collapse duplicates to the newest, with one note for each.
+    """Leave out shard records and merge duplicates into the newest, with one note for each.
 
     Example:
         >>> r = {"task": "restoration", "derainer": {"name": "identity"}, "dataset": {"name": "d"}, "rows": []}
         >>> s = select([{**r, "created": "1"}, {**r, "created": "2"}, {**r, "config": {"shard": "0/2"}}])
         >>> len(s.records), s.records[0]["created"], s.shards, s.superseded
         (1, '2', 1, 1)
+        >>> s = select([{**r, "created": "1", "metrics": {"psnr_y": 30.0}}, {**r, "created": "2", "metrics": {"fsim": 0.9}}])
+        >>> s.records[0]["metrics"], s.merged
+        ({'psnr_y': 30.0, 'fsim': 0.9}, 1)
     """
     shards = [r for r in records if is_shard(r)]
     by_key: dict[tuple[Any, ...], list[Record]] = {}
     for rec in records:
         if not is_shard(rec):
             by_key.setdefault(duplicate_key(rec), []).append(rec)
-    kept = [newest(group) for group in by_key.values()]
+    kept: list[Record] = []
+    filled_notes: list[str] = []
+    for group in by_key.values():
+        merged, filled = merge_duplicates(group)
+        kept.append(merged)
+        by_run: dict[str, list[str]] = {}
+        for key, run in filled.items():
+            by_run.setdefault(run, []).append(key)
+        if by_run:
+            where = (merged.get("dataset") or {}).get("name", "?")
+            parts = "; ".join(f"{', '.join(keys)} from {run}" for run, keys in by_run.items())
+            filled_notes.append(f"{derainer_label(merged)} on {where}: {parts}")
     superseded = sum(len(group) - 1 for group in by_key.values())
     notes: list[str] = []
     if shards:
@@ -85,7 +149,12 @@ def select(records: Sequence[Record]) -> Selection:
             f"{superseded} older duplicate record(s) (same model, weights, set, images and protocol) "
             "collapsed to the newest."
         )
-    return Selection(records=kept, notes=notes, shards=len(shards), superseded=superseded)
+    if filled_notes:
+        notes.append(
+            "Duplicates merged metric by metric (the newest value wins): metrics the newest record did not "
+            f"measure come from the newest older record that did — {' | '.join(filled_notes)}."
+        )
+    return Selection(records=kept, notes=notes, shards=len(shards), superseded=superseded, merged=len(filled_notes))
 
 
 @dataclass

@@ -3,12 +3,15 @@
 For each group of records (same dataset identity, protocol and scored images; :mod:`bench.report.grouping`)
 the measured value of a method sits next to the paper's value for the same method, dataset and metric
 variant, followed by the difference (ours − paper). Paper cells without a measurement, and measurements
-without a paper cell, are shown with "—", never dropped. The compact layout is :mod:`bench.report.compact`.
+without a paper cell, are shown with "—", never dropped. Records of randomly initialised networks are left
+out (a note says so; ``bench report`` without ``--table`` shows them), and records of different weights
+that share a label are told apart (:func:`bench.results.labels.distinct_labels`). The compact layout is
+:mod:`bench.report.compact`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bench.report.common import ArrowColumn, ReportTable, digits_for, is_random_init, issues_note
 from bench.report.downstream import RAIN_INPUT
@@ -21,12 +24,16 @@ from bench.report.paper_common import (
     finite,
     method_name,
     paper_digits,
+    partial_note,
+    protocol_differs,
     protocol_of,
+    random_init_note,
     row_label,
 )
 from bench.report.published import PaperTable, Published, Variant, load_published, variant_name
 from bench.report.table import Column, Table
 from bench.report.values import RecordValues
+from bench.results.labels import distinct_labels
 
 
 def comparison_table(
@@ -37,6 +44,7 @@ def comparison_table(
     rainy_row: bool = False,
     ci: bool = False,
     paper_notes: bool = True,
+    labels: Mapping[int, str] | None = None,
 ) -> Table:
     """Measured records of one homogeneous group next to one paper table's cells for that dataset.
 
@@ -48,6 +56,8 @@ def comparison_table(
         rainy_row: Add a "Rain input" row from the records' ``rainy.*`` scores (no-reference sets).
         ci: Show our cells' stored 95 % intervals (``± half-width``).
         paper_notes: Add the paper's caption and notes (once per paper table, on its first block).
+        labels: Row label of each record (by ``id``), to keep labels the same across blocks; default
+            :func:`~bench.results.labels.distinct_labels` of the group's records.
 
     Returns:
         One table: rows = paper methods (paper order) and extra measured derainers; for each variant the
@@ -55,6 +65,7 @@ def comparison_table(
     """
     kept = list(group.records)
     values = RecordValues(kept)  # every measured cell: the pivot of bench.results.load
+    names = dict(labels) if labels is not None else {id(r): n for r, n in zip(kept, distinct_labels(kept))}
     has_paper = dataset in {d for rows in paper.rows.values() for d in rows}
     uniform = protocol_of(kept[0]) if kept else None
     columns: list[Column] = []
@@ -82,7 +93,8 @@ def comparison_table(
             continue
         candidates: list[Record | None] = list(recs) or [None]  # no record: the paper's row alone
         for found in candidates:
-            row = _row(row_label(method, found), paper, method, dataset, found, uniform, values)
+            label = row_label(method, found, names.get(id(found)) if found is not None else None)
+            row = _row(label, paper, method, dataset, found, uniform, values)
             if method in UNRANKED_METHODS:
                 row["_unranked"] = True
             rows.append(row)
@@ -92,7 +104,7 @@ def comparison_table(
         if id(rec) in matched:
             continue
         name = None if is_random_init(rec) else method_name(pub, paper.key, (rec.get("derainer") or {}).get("name"))
-        rows.append(_row(row_label(name, rec), paper, None, dataset, rec, uniform, values))
+        rows.append(_row(row_label(name, rec, names.get(id(rec))), paper, None, dataset, rec, uniform, values))
     if rainy_row and kept:
         ref = kept[0]
         rainy: dict[str, object] = {"name": RAIN_INPUT, "_unranked": True}
@@ -106,7 +118,7 @@ def comparison_table(
         rows.insert(0, rainy)
         rainy["_rainy_of"] = ref
 
-    weights_cols = _add_weights_columns(pub, dataset, rows, columns, values)
+    weights_cols, unmatched = _add_weights_columns(pub, dataset, rows, columns, values)
     title = (
         f"Table {paper.key} — {group.describe()}: ours vs {pub.short(paper.source)}"
         if has_paper
@@ -116,14 +128,11 @@ def comparison_table(
     if has_paper and paper_notes:
         notes += [paper.caption, *paper.notes]
         notes += [f"Paper variant {v.title}: {v.describe}" for v in paper.columns if v.describe]
-    if (
-        uniform is not None
-        and has_paper
-        and any(
-            (v.quantize and v.quantize != uniform[0]) or (v.crop_multiple and v.crop_multiple != uniform[1])
-            for v in paper.columns
-        )
-    ):
+    if has_paper:
+        partial = partial_note(dataset, kept)
+        if partial:
+            notes.append(partial)
+    if uniform is not None and has_paper and protocol_differs(paper, uniform):
         notes.append(
             f"Our protocol (quantize={uniform[0]}, crop multiple={uniform[1]}) differs from the paper's "
             f"for some columns; Δ includes that effect (see ../shared/calibration/README.md: up to ~0.2 dB)."
@@ -137,6 +146,12 @@ def comparison_table(
         notes.append(
             "Weights' published: the score the weights' own authors published on this test set, in their "
             "variant (column 'published variant'); its Δ uses our value of the same metric variant only."
+        )
+    if unmatched:
+        notes.append(
+            f"No Δ to the weights' published {', '.join(sorted(unmatched))}: the records hold no value of that "
+            "variant (run with --metrics to measure it; a score of the float output before any 8-bit step, like "
+            "DDN's psnr_rgb_float, bench does not measure: `bench reproduce` sets it beside psnr_rgb and psnr_y)."
         )
     if ci:
         notes += _ours_intervals(rows, paper, kept)
@@ -220,8 +235,11 @@ def _weights_published(pub: Published, rec: Record, dataset: str) -> tuple[dict[
 
 def _add_weights_columns(
     pub: Published, dataset: str, rows: list[dict[str, object]], columns: list[Column], values: RecordValues
-) -> bool:
+) -> tuple[bool, set[str]]:
+    """Add the weights' published scores and Δ (same variant only); returns (any added, published variants
+    the records have no value of, whose Δ is therefore "—")."""
     found = False
+    unmatched: set[str] = set()
     for row in rows:
         rec = row.get("_record")
         if not isinstance(rec, dict):
@@ -236,9 +254,11 @@ def _add_weights_columns(
             key = next((k for k in scores if k.startswith(group)), None)
             if key is None:
                 continue
-            ours_key = key if key != group else f"{group}_y"  # a bare "psnr": variant not stated, compare psnr_y
+            ours = finite(values.get(rec, key)) if key != group else None  # a bare "psnr" states no variant
             row[f"w.{group}"] = scores[key]
-            row[f"wdelta.{group}"] = delta(finite(values.get(rec, ours_key)), scores[key])
+            row[f"wdelta.{group}"] = delta(ours, scores[key])
+            if ours is None:
+                unmatched.add(key)
     if found:
         columns += [
             Column("w.psnr", "PSNR weights' published", True, 2),
@@ -247,7 +267,7 @@ def _add_weights_columns(
             ArrowColumn("wdelta.ssim", "Δ SSIM (ours − weights' published, same variant)", None, 4),
             Column("wvariant", "published variant", None),
         ]
-    return found
+    return found, unmatched
 
 
 def published_only_table(pub: Published, paper: PaperTable, datasets: Sequence[str], notes: bool = True) -> Table:
@@ -279,20 +299,36 @@ def published_only_table(pub: Published, paper: PaperTable, datasets: Sequence[s
 
 
 def paper_groups(records: Sequence[Record], key: str, pub: Published) -> tuple[list[tuple[str, Group]], list[str]]:
-    """The homogeneous groups of a paper table's records with their paper dataset names, and the selection notes."""
+    """The homogeneous groups of a paper table's records with their paper dataset names, and the selection
+    notes. Records of randomly initialised networks are left out (a note says so): a table that carries the
+    paper's numbers never shows them."""
     paper = pub.tables[key]
     selection = select([r for r in records if r.get("task") in TABLE_TASKS[key]])
-    found = [(pub.canonical_dataset(g.dataset) or g.dataset, g) for g in groups(selection.records)]
+    notes = list(selection.notes)
+    left_out = random_init_note(selection.records)
+    if left_out:
+        notes.append(left_out)
+    kept = [r for r in selection.records if not is_random_init(r)]
+    found = [(pub.canonical_dataset(g.dataset) or g.dataset, g) for g in groups(kept)]
     if key in ("2", "3"):  # single-dataset ablations: only Test100 is comparable
         found = [(d, g) for d, g in found if d in paper.datasets]
     found.sort(key=lambda dg: (dg[0] not in paper.datasets, dg[0]))
-    return found, selection.notes
+    return found, notes
+
+
+def group_labels(found: Sequence[tuple[str, Group]]) -> dict[int, str]:
+    """Row label of every record of a paper table's groups (by ``id``): one model, one label across blocks;
+    records of different weights that share a label are told apart (:func:`distinct_labels`)."""
+    records = [rec for _ds, g in found for rec in g.records]
+    slots = [id(g) for _ds, g in found for _rec in g.records]
+    return {id(rec): label for rec, label in zip(records, distinct_labels(records, slots))}
 
 
 def paper_table(records: Sequence[Record], key: str, pub: Published | None = None, ci: bool = False) -> list[Table]:
     """Tables 2–5 (``--wide``): one comparison table per homogeneous group, then the paper's unmeasured datasets.
 
-    The paper's caption and notes are said once, under the first block that has paper cells.
+    The paper's caption and notes are said once, under the first block that has paper cells; the selection
+    notes (shards, duplicates, random initialisations left out) under the first table.
 
     Example:
         >>> tables = paper_table([], "4")
@@ -302,18 +338,28 @@ def paper_table(records: Sequence[Record], key: str, pub: Published | None = Non
     pub = pub or load_published()
     paper = pub.tables[key]
     found, selection_notes = paper_groups(records, key, pub)
+    labels = group_labels(found)
     tables: list[Table] = []
     said = False
     for ds, group in found:
         has_paper = ds in paper.datasets
         tables.append(
-            comparison_table(pub, paper, ds, group, rainy_row=(key == "5"), ci=ci, paper_notes=has_paper and not said)
+            comparison_table(
+                pub,
+                paper,
+                ds,
+                group,
+                rainy_row=(key == "5"),
+                ci=ci,
+                paper_notes=has_paper and not said,
+                labels=labels,
+            )
         )
         said = said or has_paper
-    if tables:
-        tables[0].notes[:0] = selection_notes
     measured_sets = {ds for ds, _ in found}
     missing = [d for d in paper.datasets if d not in measured_sets]
     if missing:
         tables.append(published_only_table(pub, paper, missing, notes=not said))
+    if tables:
+        tables[0].notes[:0] = selection_notes
     return tables

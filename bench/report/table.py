@@ -330,25 +330,43 @@ def columns_for(metric_names: Sequence[str], info: dict[str, dict[str, object]])
     return cols
 
 
+#: Characters LaTeX reads as markup, and the symbols of the tables' titles and notes, in LaTeX.
+_LATEX: dict[str, str] = {
+    "\\": "\\textbackslash{}",
+    "{": "\\{",
+    "}": "\\}",
+    "$": "\\$",
+    "_": "\\_",
+    "%": "\\%",
+    "&": "\\&",
+    "#": "\\#",
+    "~": "\\textasciitilde{}",
+    "^": "\\textasciicircum{}",
+    "↑": "$\\uparrow$",
+    "↓": "$\\downarrow$",
+    "—": "--",
+    "–": "--",
+    "−": "$-$",
+    "Δ": "$\\Delta$",
+    "×": "$\\times$",
+    "≤": "$\\leq$",
+    "≥": "$\\geq$",
+    "∞": "$\\infty$",
+    "±": "$\\pm$",
+}
+
+
 def latex_escape(text: str) -> str:
-    """LaTeX-safe text (arrows, dashes, infinity and ± as math).
+    """LaTeX-safe text: markup characters escaped (``\\ { } $ _ % & # ~ ^``), arrows, Δ, the minus sign,
+    ≤/≥, infinity and ± as math, dashes as ``--``.
 
     Example:
         >>> print(latex_escape("psnr_y ↑ 5%"))
         psnr\\_y $\\uparrow$ 5\\%
+        >>> print(latex_escape("Δ PSNR (ours − paper) {x} $1"))
+        $\\Delta$ PSNR (ours $-$ paper) \\{x\\} \\$1
     """
-    return (
-        text.replace("\\", "\\textbackslash{}")
-        .replace("_", "\\_")
-        .replace("%", "\\%")
-        .replace("&", "\\&")
-        .replace("#", "\\#")
-        .replace("↑", "$\\uparrow$")
-        .replace("↓", "$\\downarrow$")
-        .replace("—", "--")
-        .replace("∞", "$\\infty$")
-        .replace("±", "$\\pm$")
-    )
+    return "".join(_LATEX.get(char, char) for char in text)
 
 
 def _csv_cell(value: object) -> object:

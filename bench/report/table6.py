@@ -3,7 +3,8 @@
 A block shows the paper's cells and Δ only when its records were scored on the paper's set itself: the
 record's manifest matches the dataset card (count, size, selection rule, rain recipe) and every image was
 scored (:func:`paper_set_mismatch`). Otherwise the block is "measured only" and says why. Every block
-states how many images were scored.
+states how many images were scored. Records of randomly initialised derainers are left out of Table 6
+(a note says so; ``bench report`` without ``--table`` shows them, labelled "(random init)").
 """
 
 from __future__ import annotations
@@ -13,11 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from bench.report.common import ArrowColumn, ReportTable, derainer_label
+from bench.report.common import ArrowColumn, ReportTable, derainer_label, is_random_init
 from bench.report.compact import cell_text
 from bench.report.downstream import downstream_table
 from bench.report.grouping import groups, select
-from bench.report.paper_common import TABLE_TASKS, Record, delta, method_name, paper_digits, row_label
+from bench.report.paper_common import (
+    TABLE_TASKS,
+    Record,
+    delta,
+    method_name,
+    paper_digits,
+    random_init_note,
+    row_label,
+)
 from bench.report.paper_tables import published_only_table
 from bench.report.published import PaperTable, Published, load_published
 from bench.report.table import Column, Table
@@ -88,17 +97,22 @@ def table6(
     """
     pub = pub or load_published()
     selection = select([r for r in records if r.get("task") in TABLE_TASKS["6"]])
+    selection_notes = list(selection.notes)
+    left_out = random_init_note(selection.records)  # a random network is never placed beside the paper
+    if left_out:
+        selection_notes.append(left_out)
     tables: list[Table] = []
     measured_sets: set[tuple[str, str]] = set()
     said_no_paper = False
-    for group in groups(selection.records):
+    for group in groups([r for r in selection.records if not is_random_init(r)]):
         kept = sorted(group.records, key=lambda r: _t6_order(pub, r))
         dataset = pub.canonical_dataset(group.dataset) or group.dataset
         table = downstream_table(kept, title=f"Table 6 — {group_title(group)}", ci=ci, use_holm=use_holm)
         for row in table.rows:
             rec = row.get("_record")
             if row.get("_condition") == "derained" and isinstance(rec, dict):
-                row["name"] = row_label(method_name(pub, "6:detection", cast(str | None, row.get("_derainer"))), rec)
+                method = method_name(pub, "6:detection", cast(str | None, row.get("_derainer")))
+                row["name"] = row_label(method, rec, str(row["name"]))  # the block's distinct label
         block = next((b for b in pub.table6_blocks() if b.task == group.task and dataset in b.datasets), None)
         reason = paper_set_mismatch(kept[0], dataset) if block is not None else None
         if block is not None and reason is None:
@@ -112,8 +126,6 @@ def table6(
             table.notes.append("The paper reports no numbers on this set; its Table 6 blocks follow as published.")
             said_no_paper = True
         tables.append(table)
-    if tables:
-        tables[0].notes[:0] = selection.notes
     for block in pub.table6_blocks():
         left = [d for d in block.datasets if (block.task, d) not in measured_sets]
         if left:
@@ -128,6 +140,8 @@ def table6(
             )
             t.terminal_form = published_cells_table(pub, block, left, t.title)
             tables.append(t)
+    if tables:
+        tables[0].notes[:0] = selection_notes
     return tables
 
 

@@ -16,6 +16,7 @@ from bench.report.downstream import CLEAN, PERCENT, RAIN_INPUT, TITLES, downstre
 from bench.report.grouping import Group, groups, select
 from bench.report.table import CellInterval, Column, Table, columns_for
 from bench.results.frames import RECORD_COLUMNS, n_images, protocol_text, record_metric_rows
+from bench.results.labels import distinct_labels
 from bench.results.record import to_float
 
 DOWNSTREAM_TASKS: frozenset[str] = frozenset({"detection", "instance", "semantic", "noref"})
@@ -47,8 +48,9 @@ def records_table(
     if mixed:
         cols = [Column("protocol", "protocol", None), *[Column(c.key, c.title, None, c.digits) for c in cols]]
     rows = []
+    labels = distinct_labels(records)  # records of different weights that share a label are told apart
     for i, rec in enumerate(records):
-        row: dict[str, object] = {"name": derainer_label(rec), "_record": rec}
+        row: dict[str, object] = {"name": labels[i], "_record": rec}
         if mixed:
             row["protocol"] = protocol_text(rec)
         for name in names:

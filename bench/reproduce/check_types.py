@@ -27,7 +27,7 @@ class Expected:
     Attributes:
         metric: The measured key it is compared with (a bench metric, or ``params_m``).
         published: The published value.
-        label: What the source called it, when that differs from ``metric`` (``psnr`` for DDN).
+        label: What the source called it, when that differs from ``metric`` (``psnr_rgb_float`` for DDN).
     """
 
     metric: str

@@ -51,9 +51,9 @@ WEIGHTS_PROTOCOLS: dict[str, dict[str, Any]] = {
     "ddn": {
         "quantize": "round",
         "crop_multiple": 1,
-        # README: skimage PSNR on the RGB float output (unclamped); the YAML compares with psnr_y.
-        # bench has no float-output PSNR: both nearest 8-bit variants are measured.
-        "metrics": {"psnr": ("psnr_rgb", "psnr_y")},
+        # README: skimage PSNR on the RGB float output (unclamped), psnr_rgb_float in the YAML and on the card.
+        # bench scores 8-bit outputs (no float-output PSNR): both nearest 8-bit variants are measured.
+        "metrics": {"psnr_rgb_float": ("psnr_rgb", "psnr_y")},
     },
 }
 #: Derainers scored under another family's protocol (the PReNet variants share PReNet's scripts).

@@ -4,8 +4,9 @@ A shard run processes ``ids[i::n]`` of the set's items in natural order and writ
 state sidecar (:mod:`bench.results.state`). The merge
 
 1. checks that the shards belong together: same task and protocol except ``shard``, every index
-   ``0 .. n-1`` exactly once, same derainer weights, dataset and evaluator, and each state file matches
-   its record (same ids);
+   ``0 .. n-1`` exactly once, same derainer weights, dataset and evaluator (its per-shard counts of
+   detections outside the set's label space aside: the merged record sums them), and each state file
+   matches its record (same ids);
 2. rebuilds the unsharded item order by interleaving the shards' id lists (round-robin inverted), puts the
    rows and per-item issues in that order, and
 3. lets the task recompute the dataset-level metrics exactly as ``bench run`` does: means of rows for
@@ -131,6 +132,30 @@ def _without(d: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k not in keys}
 
 
+def _evaluator_identity(record: RunRecord) -> dict[str, Any]:
+    """The evaluator of a shard as the compatibility check compares it: without the scorer's ``scoring``
+    (rebuilt by the merge) and the label space's ``dropped_detections`` (counted per shard, summed)."""
+    # normalized: a shard written before the one EvaluatorInfo schema ("sha256") matches a newer one
+    ev = _without(normalized(record.get("evaluator")), frozenset({"scoring"}))
+    space = ev.get("label_space")
+    if isinstance(space, dict):
+        ev["label_space"] = _without(space, frozenset({"dropped_detections"}))
+    return ev
+
+
+def _sum_dropped(record: RunRecord, shards: Sequence[Shard]) -> None:
+    """Give the merged record the sum of the shards' detections dropped outside the label space."""
+    space = (record.get("evaluator") or {}).get("label_space")
+    if not isinstance(space, dict) or "dropped_detections" not in space:
+        return
+    total: dict[str, int] = {}
+    for shard in shards:
+        counts = ((shard.record.get("evaluator") or {}).get("label_space") or {}).get("dropped_detections") or {}
+        for cond, n in counts.items():
+            total[cond] = total.get(cond, 0) + int(n)
+    space["dropped_detections"] = total
+
+
 def _check_compatible(shards: Sequence[Shard]) -> None:
     first = shards[0]
     name = first.path.name
@@ -156,10 +181,7 @@ def _check_compatible(shards: Sequence[Shard]) -> None:
             first.record["dataset"], SHARD_DATASET_KEYS
         ):
             raise MergeError(f"{other}: dataset differs from {name}")
-        # normalized: a shard written before the one EvaluatorInfo schema ("sha256") matches a newer one
-        mine_eval = _without(normalized(first.record.get("evaluator")), frozenset({"scoring"}))
-        their_eval = _without(normalized(shard.record.get("evaluator")), frozenset({"scoring"}))
-        if mine_eval != their_eval:
+        if _evaluator_identity(first.record) != _evaluator_identity(shard.record):
             raise MergeError(f"{other}: evaluator differs from {name}")
     seen: dict[int, Path] = {}
     for shard in shards:
@@ -320,6 +342,7 @@ def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) 
         dataset["n_skipped"] = sum(int(s.record["dataset"].get("n_skipped", 0)) for s in shards)
     record["rows"] = rows
     record["issues"] = _merge_issues(shards, order, path_to_id)
+    _sum_dropped(record, shards)
     task.finish_merge(record, [s.state for s in shards], order)
 
     timings = _sum_timings([s.record.get("timings", {}) for s in shards])

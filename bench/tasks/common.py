@@ -56,24 +56,79 @@ def engine_precision(engine: InferenceEngine) -> str:
 
 
 def derainer_info(model: Any, requested: str) -> dict[str, Any]:
+    """``record["derainer"]``: what ran, with which weights, and whether those weights are final.
+
+    ``weights`` keeps the file's path and sha256, the card's tag and ``status`` (also for a card's file
+    loaded by path: same sha256); weights loaded by path from a ``bench train`` checkpoint also keep a
+    summary of its ``training`` block (:func:`training_summary`), and their ``status`` is derived from it as
+    for shipped cards (``"interim: step 300 of 100000"`` while the run had not done its planned steps nor
+    converged; :func:`derainers.shipped.interim_status`), so tables label them "interim". A ``best.pt``
+    saved before the end of its run reads as interim too: its block knows only its own step.
+    """
     card = model.card
     weights = dict(getattr(model, "weights_info", {}) or {})
     weights.pop("card", None)
-    reported = {}
+    training = weights.pop("training", None)
     tag = weights.get("tag")
+    known = None if tag else next((s for s in card.weights if s.sha256 and s.sha256 == weights.get("sha256")), None)
+    if known is not None:  # a card's file loaded by path is those weights: the card's tag and status
+        weights["tag"] = tag = known.tag
+        if known.status:
+            weights["status"] = known.status
+    reported = {}
     if tag and card.weights_for(tag) is not None:
         reported = {k: dict(v) for k, v in card.weights_for(tag).reported.items()}
+    kept = {k: v for k, v in weights.items() if k in ("path", "sha256", "tag", "status")}
+    summary = training_summary(training)
+    if summary is not None:
+        kept["training"] = summary
+        if not tag:  # a card's weights keep the card's status (it knows how the whole run ended)
+            from derainers.shipped import interim_status
+
+            finished = True if summary.get("converged_at") is not None else None
+            status = interim_status(summary.get("step"), summary.get("planned_steps"), finished)
+            if status:
+                kept["status"] = status
+                logger.warning(
+                    "%s: weights %s come from an unfinished training run (%s); records and tables label them 'interim'",
+                    card.name,
+                    kept.get("path"),
+                    status,
+                )
     return {
         "name": card.name,
         "requested": requested,
         "summary": card.summary,
         "paper": card.paper,
         "params": int(sum(p.numel() for p in model.parameters())),
-        "weights": {k: v for k, v in weights.items() if k in ("path", "sha256", "tag", "status")} or None,
+        "weights": kept or None,
         "reported": reported,
         # A trainable network run without weights: its numbers are never the model's (tables say so).
         "random_init": bool(card.trainable and any(True for _ in model.parameters()) and not weights),
     }
+
+
+def training_summary(training: Any) -> dict[str, Any] | None:
+    """What a record keeps of a checkpoint's ``training`` block (``bench.train``'s ``last.pt``/``best.pt``):
+    the step reached, the planned steps (``training.config.steps``) and ``converged_at`` when set.
+
+    Example:
+        >>> training_summary({"step": 300, "config": {"steps": 100000}, "converged_at": None, "val_history": []})
+        {'step': 300, 'planned_steps': 100000}
+        >>> training_summary(None) is None
+        True
+    """
+    if not isinstance(training, dict):
+        return None
+    config = training.get("config")
+    config = config if isinstance(config, dict) else {}
+    found = {
+        "step": training.get("step"),
+        "planned_steps": config.get("steps"),
+        "converged_at": training.get("converged_at"),
+    }
+    kept = {k: int(v) for k, v in found.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    return kept or None
 
 
 def output_dir(config: RunConfig) -> Path:
