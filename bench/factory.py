@@ -131,13 +131,13 @@ def create_derainer(
                     source.tag,
                     source.status,
                 )
+    model.model_kwargs = dict(kwargs)  # before loading: load_weights compares the file's model_kwargs with them
     if weights_path is not None:
         info = model.load_weights(weights_path, expected_sha256=expected_sha)
         if weights_tag:
             info["tag"] = weights_tag
         if weights_status:
             info["status"] = weights_status
-    model.model_kwargs = dict(kwargs)
     model.eval()
     if device is not None:
         model.to(device)

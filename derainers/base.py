@@ -8,6 +8,7 @@ harness clamps and quantises.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -119,16 +120,28 @@ class Derainer(nn.Module):
         """Map a checkpoint's keys onto this module's keys (strips a DataParallel ``module.``)."""
         return {k.removeprefix("module."): v for k, v in state_dict.items()}
 
+    def architecture(self) -> dict[str, Any] | None:
+        """The model's resolved architecture (its ``config``, JSON-normalised: tuples are lists), if it has one.
+
+        Bench checkpoints and exported weights store it as ``"architecture"``; :meth:`load_weights` compares.
+        """
+        config = getattr(self, "config", None)
+        return json_normal(dict(config)) if isinstance(config, Mapping) else None
+
     def load_weights(self, path: str | Path, *, expected_sha256: str | None = None) -> dict[str, Any]:
         """Load weights from ``path`` with ``weights_only=True`` and strict key matching.
 
-        Accepts a bare state dict, or a bench checkpoint ``{"state_dict": ..., "card": ...}``.
+        Accepts a bare state dict, or a bench checkpoint ``{"state_dict": ..., "card": ...}``. A checkpoint that
+        records the architecture it was trained with (``"architecture"``, or the ``"model_kwargs"`` of the
+        factory) must fit this model (:func:`architecture_mismatch`): same-shaped weights of another
+        architecture (``value_range``, ``pyramid``) would load without an error and compute something else.
 
         Returns:
             Information about the loaded file (path, sha256, and the checkpoint's card if any).
 
         Raises:
-            ValueError: the file's hash differs from ``expected_sha256``.
+            ValueError: the file's hash differs from ``expected_sha256``, or the file was trained for another
+                architecture.
             bench.engine.checkpoint.UnsafeCheckpointError: the file needs arbitrary unpickling.
         """
         from bench.engine.checkpoint import load_checkpoint
@@ -145,6 +158,12 @@ class Derainer(nn.Module):
         if isinstance(payload, Mapping) and "state_dict" in payload:
             state = payload["state_dict"]
             extra = {k: v for k, v in payload.items() if k in ("card", "model_kwargs", "training")}
+            differ = architecture_mismatch(self, payload)
+            if differ:
+                raise ValueError(
+                    f"{path} was trained for another architecture than this {self.card.name} model: "
+                    f"{'; '.join(differ)} (build the model with the file's options, e.g. --model-arg KEY=VALUE)"
+                )
         else:
             state = payload
         state = self.convert_state_dict(state)
@@ -156,3 +175,56 @@ class Derainer(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def json_normal(value: Any) -> Any:
+    """``value`` as JSON would give it back (tuples become lists, other objects their ``str``).
+
+    Example:
+        >>> json_normal({"hidden": (4, 8), "name": "avg"})
+        {'hidden': [4, 8], 'name': 'avg'}
+    """
+    return json.loads(json.dumps(value, default=str))
+
+
+def _same_option(stored: Any, built: Any) -> bool:
+    """Whether an architecture value recorded in a file equals the model's (a scalar given for a per-item list
+    counts as that value everywhere: ``cau_per_scale=1`` builds ``[1, 1, 1]``)."""
+    stored, built = json_normal(stored), json_normal(built)
+    if isinstance(built, list) and not isinstance(stored, list):
+        return all(item == stored for item in built)
+    return bool(stored == built)
+
+
+def architecture_mismatch(model: Derainer, payload: Mapping[str, Any]) -> list[str]:
+    """The architecture options on which the checkpoint ``payload`` and ``model`` differ (``[]``: they fit).
+
+    The checkpoint's ``"architecture"`` (written by bench since it records one) is compared key by key with
+    :meth:`Derainer.architecture` (on the keys both have: files stay loadable when an option is added); otherwise each of its factory ``"model_kwargs"`` that is part of the
+    model's architecture (or, for a model without one, that the model was built with) must have the model's
+    value. Files that record neither (official and third-party weights, converted bare state dicts) fit.
+
+    Example:
+        >>> from derainers.mspfn import mspfn_tiny
+        >>> architecture_mismatch(mspfn_tiny(), {"model_kwargs": {"pyramid": "gaussian"}})
+        ["pyramid: the file's 'gaussian', the model's 'avg'"]
+        >>> architecture_mismatch(mspfn_tiny(), {"model_kwargs": {"cau_per_scale": 1, "channels_last": False}})
+        []
+    """
+    built = model.architecture()
+    stored_arch = payload.get("architecture")
+    if isinstance(stored_arch, Mapping) and built is not None:
+        stored = json_normal(dict(stored_arch))
+        keys = sorted(
+            set(stored) & set(built)
+        )  # an option only one side knows (added or removed later) is not compared
+        return [f"{k}: the file's {stored[k]!r}, the model's {built[k]!r}" for k in keys if stored[k] != built[k]]
+    kwargs = payload.get("model_kwargs")
+    if not isinstance(kwargs, Mapping):
+        return []
+    reference = built if built is not None else json_normal(dict(getattr(model, "model_kwargs", {}) or {}))
+    return [
+        f"{k}: the file's {json_normal(v)!r}, the model's {reference[k]!r}"
+        for k, v in sorted(kwargs.items())
+        if k in reference and not _same_option(v, reference[k])
+    ]

@@ -4,10 +4,16 @@ The card's validation scores are measured here with the shipped (fp16) file itse
 ``bench run --task restoration`` code a user runs, on the held-back pairs of the training set, so a
 fresh clone reproduces them exactly (``tests/test_shipped_weights.py`` checks it).
 
+The card describes the run it came from, or nothing is shipped: the scores are measured on the run's
+held-out ids (``training.dataset.val_ids`` of the checkpoint; ``--val-ids`` must name exactly those), on
+the run's own pairs (the digest of the pair list recorded at training) or a copy of them (``--val-dataset``),
+the architecture is the checkpoint's (its ``model_kwargs``), and the command lists every option that
+differs from the defaults (``bench.train.card``).
+
 Usage::
 
     python scripts/ship_weights.py --run-dir ~/.cache/bench/train/mspfn_light-r1 --derainer mspfn_light \\
-        --tag RainTrainL --val-ids 181-200 --default --hardware "2-core AMD EPYC, AVX-512 + avx512_bf16"
+        --tag RainTrainL --default --hardware "2-core AMD EPYC, AVX-512 + avx512_bf16"
 """
 
 from __future__ import annotations
@@ -15,42 +21,19 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shlex
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.train.card import COMMAND_FIELDS, check_val_data, held_out_ids, optimizer_text, train_command
+
+__all__ = ["COMMAND_FIELDS", "main", "train_command"]
+
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = REPO / "derainers" / "weights"
 CURVES_DIR = REPO / "reports" / "training"
-
-#: TrainConfig fields written as ``bench train`` options in the card's command (others are defaults).
-COMMAND_FIELDS = (
-    "derainer", "init_weights", "start_step", "train", "val_split", "steps", "batch_size", "patch_size",
-    "schedule", "lr", "lr_step", "lr_gamma", "amp", "device", "val_every", "save_every", "log_every", "seed",
-    "min_steps",
-)  # fmt: skip
-
-
-def train_command(config: dict[str, Any], output_dir: str) -> str:
-    """The ``bench train`` command line that reproduces ``config``."""
-    parts = ["python -m bench train"]
-    for name in COMMAND_FIELDS:
-        value = config.get(name)
-        if value is not None and not (name in ("start_step", "min_steps") and value == 0):
-            flag = "precision" if name == "amp" else name.replace("_", "-")  # --amp is the old spelling
-            value = "fp32" if name == "amp" and value == "none" else value
-            parts.append(f"--{flag} {shlex.quote(str(value))}")
-    if config.get("channels_last"):
-        parts.append("--channels-last")
-    if config.get("compile"):
-        parts.append("--optimize compile")
-    if config.get("stop_when_converged"):
-        parts.append("--stop-when-converged")
-    parts.append(f"--output-dir {output_dir}")
-    return " ".join(parts)
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, str]]:
@@ -214,7 +197,12 @@ def main(argv: list[str] | None = None) -> int:
         help="set the card's scores are measured on (default: the run's --train; name RainTrainL for a run "
         "trained on an unpacked copy, e.g. on a GPU machine)",
     )
-    parser.add_argument("--val-ids", default="181-200", help="held-back pair ids the card's scores are measured on")
+    parser.add_argument(
+        "--val-ids",
+        default=None,
+        help="held-back pair ids the card's scores are measured on (default: the run's, from the checkpoint; "
+        "others are refused)",
+    )
     parser.add_argument("--default", action="store_true", help="make these the derainer's default weights")
     parser.add_argument("--hardware", required=True, help="where it was trained, in words (ISA, cores)")
     parser.add_argument("--note", default="", help="free text for the card (e.g. where training stands)")
@@ -229,26 +217,41 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from bench.engine.checkpoint import load_checkpoint
+    from bench.factory import create_derainer
     from bench.fileio import file_sha256
     from bench.train import export_weights
     from bench.train.convergence import history_from_metrics, plateau
+    from derainers.base import Derainer, architecture_mismatch
     from derainers.shipped import MAX_PART_BYTES, split_file
 
     checkpoint = args.run_dir / args.checkpoint
     payload = load_checkpoint(checkpoint)
     training = payload.get("training", {})
     config = training.get("config", {})
+    # the architecture the run trained (its model_kwargs), checked against what the checkpoint records
+    model: Derainer = create_derainer(args.derainer, weights=None, **(payload.get("model_kwargs") or {}))
+    differ = architecture_mismatch(model, payload)
+    if training.get("derainer") and training["derainer"] != model.card.name:
+        differ.append(f"the run trained {training['derainer']}, not {model.card.name}")
+    if differ:
+        raise SystemExit(f"not shipped: {checkpoint} does not fit --derainer {args.derainer}: {'; '.join(differ)}")
+    val_dataset = args.val_dataset or str(config.get("train", "RainTrainL"))
+    try:
+        val_ids = held_out_ids(training, args.val_ids)
+        own = args.val_dataset is None or args.val_dataset == config.get("train")
+        val_digest = check_val_data(training, val_dataset, own)
+    except ValueError as err:
+        raise SystemExit(f"not shipped: {err}") from err
     stem = f"{args.derainer}-{args.tag}"
     card_path = WEIGHTS_DIR / f"{stem}.json"
     step = int(payload.get("step", 0))
     start_step = int(config.get("start_step") or 0)
     earlier = earlier_lineage(card_path, start_step) if start_step else None
     weights = WEIGHTS_DIR / f"{stem}.pt"
-    val_dataset = args.val_dataset or str(config.get("train", "RainTrainL"))
     with tempfile.TemporaryDirectory(prefix="ship-") as scratch:  # measured before anything shipped is touched
         candidate = export_weights(checkpoint, Path(scratch) / weights.name, dtype="fp16")
-        shipped = measure(args.derainer, candidate, val_dataset, args.val_ids)
-        refuse_if_worse(card_path, shipped, args.val_ids, args.allow_worse)
+        shipped = measure(args.derainer, candidate, val_dataset, val_ids)
+        refuse_if_worse(card_path, shipped, val_ids, args.allow_worse)
         for stale in WEIGHTS_DIR.glob(f"{stem}.pt.part*"):  # parts of an earlier shipping
             stale.unlink()
         shutil.move(candidate, weights)
@@ -270,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         "hardware": args.hardware,
         "command": train_command(now_config, "~/.cache/bench/train/<run>"),
     }
+    init = now.get("init_weights") or training.get("init_weights")  # absent in checkpoints of older code
+    if init:
+        this_segment["init_weights"] = init
     val_history = [v for v in training.get("val_history", []) if int(v["step"]) > start_step]
     curve_rows = list(rows)  # the whole run so far, also past the shipped checkpoint
     segments = [this_segment]
@@ -282,10 +288,6 @@ def main(argv: list[str] | None = None) -> int:
     csv_path, png_path = write_curve(curve_rows, stem, now_config, step, restarts)
     history = history_from_metrics(curve_rows)
     convergence = plateau(history).as_dict() if history else None
-    from bench.factory import create_derainer
-    from derainers.base import Derainer
-
-    model: Derainer = create_derainer(args.derainer, weights=None)
     card = {
         "derainer": args.derainer,
         "tag": args.tag,
@@ -298,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         "architecture": json.loads(json.dumps(getattr(model, "config", {}), default=str)),
         "parameters": sum(p.numel() for p in model.parameters()),
         "trained_on": f"{args.val_dataset or config.get('train')} pairs outside the held-back last {config.get('val_split')} "
-        f"(validation: ids {args.val_ids})",
+        f"(validation: ids {val_ids})",
         "source": "trained by this project with bench train; see 'training'",
         "licence": "MIT (this project); RainTrainL's own terms apply to the data",
         "training": {
@@ -310,9 +312,10 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": config.get("batch_size"),
             "patch_size": config.get("patch_size"),
             "schedule": {k: config.get(k) for k in ("schedule", "lr", "lr_step", "lr_gamma", "lr_floor")},
-            "optimizer": "Adam (betas 0.9/0.999, eps 1e-8), fp32 master weights, loss in fp32",
+            "optimizer": optimizer_text(config),
             "precision": run_config.get("autocast", config.get("amp")),
             "augment": config.get("augment"),
+            "dataset_sha256": (training.get("dataset") or {}).get("sha256"),
             "hardware": args.hardware,
             "cpu": run_config.get("cpu"),
             "torch": run_config.get("torch"),
@@ -326,8 +329,10 @@ def main(argv: list[str] | None = None) -> int:
             "note": args.note,
             **(
                 {
-                    "continued": f"from exported weights {config.get('init_weights')} at step {start_step} "
-                    "(resume state lost: Adam's moment estimates restarted there; schedule and data stream continued)"
+                    "continued": f"from exported weights {config.get('init_weights')}"
+                    + (f" (sha256 {init['sha256']})" if init and init.get("sha256") else "")
+                    + f" at step {start_step} (resume state lost: Adam's moment estimates restarted there; "
+                    "schedule and data stream continued)"
                 }
                 if start_step
                 else {}
@@ -335,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         "validation": {
             "dataset": val_dataset,
-            "ids": args.val_ids,
+            "ids": val_ids,
+            "dataset_sha256": val_digest,
             "protocol": "bench run --task restoration: psnr_y/ssim_y (MATLAB BT.601 Y), quantize round, "
             "crop multiple 1, fp32 inference of the shipped fp16 weights",
             "metrics": {"psnr_y": shipped["psnr_y"], "ssim_y": shipped["ssim_y"]},
@@ -346,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(
         f"{weights}{f' in {len(parts)} parts' if parts else ''} ({size / 1e6:.1f} MB, sha256 {sha[:12]}…): step {card['training']['steps']}, "
-        f"val psnr_y {shipped['psnr_y']:.3f} / ssim_y {shipped['ssim_y']:.4f} on {args.val_ids}; card {card_path}\n"
+        f"val psnr_y {shipped['psnr_y']:.3f} / ssim_y {shipped['ssim_y']:.4f} on {val_ids}; card {card_path}\n"
     )
     return 0
 

@@ -66,9 +66,12 @@ def test_two_chunks_then_ship(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(ship, "CURVES_DIR", tmp_path / "curves")
     (tmp_path / "weights").mkdir()
     (tmp_path / "work").rename(tmp_path / "device-was-here")  # the device's unpacked copy is not here
-    argv = ["--run-dir", str(run), "--derainer", "mspfn_tiny", "--tag", "Gpu", "--val-ids", "21-24"]
-    argv += ["--val-dataset", str(tmp_path / "pairs")]
-    assert ship.main([*argv, "--hardware", "dry run"]) == 0
+    argv = ["--run-dir", str(run), "--derainer", "mspfn_tiny", "--tag", "Gpu", "--hardware", "dry run"]
+    argv += ["--val-dataset", str(tmp_path / "pairs")]  # the original of the device's copy
+    with pytest.raises(SystemExit, match="not the run's held-out ids 5-24: 5-20 left out"):
+        ship.main([*argv, "--val-ids", "21-24"])  # not all of the run's held-out pairs: refused
+    assert ship.main(argv) == 0  # the run's held-out ids (--val-split 20 of 24), from the checkpoint
     card = json.loads((tmp_path / "weights" / "mspfn_tiny-Gpu.json").read_text())
-    assert card["training"]["steps"] == payload["step"] and card["validation"]["images"] == 4
+    assert card["training"]["steps"] == payload["step"] and card["validation"]["images"] == 20
+    assert card["validation"]["ids"] == "5-24"
     assert card["validation"]["dataset"] == str(tmp_path / "pairs")

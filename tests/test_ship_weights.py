@@ -158,6 +158,9 @@ def test_continued_run_keeps_the_history_and_worse_weights_are_refused(
     assert training["val_history"][:2] == card_a["training"]["val_history"]
     assert [s["steps"] for s in training["segments"]] == [[0, 4], [4, 8]]
     assert [s["hardware"] for s in training["segments"]] == ["machine A", "machine B"]
+    init = training["segments"][1]["init_weights"]  # the exact file it started from, not only a path or tag
+    assert init["sha256"] == card_a["sha256"] and init["file"] == card_a["file"]
+    assert f"(sha256 {card_a['sha256']}) at step 4" in training["continued"]
     assert training["wall_seconds"] == pytest.approx(sum(s["wall_seconds"] for s in training["segments"]), abs=0.11)
     assert training["steps_per_second"]["overall"] > 0
     with (tmp_path / card_b["curve"]["csv"]).open() as handle:
@@ -288,3 +291,114 @@ def test_card_says_whether_the_run_has_ended(
     assert training["convergence"]["converged"] is True and training["convergence"]["window"] == [8, 10]
     assert "--stop-when-converged" in training["command"]
     assert _shipped_status(weights_dir, monkeypatch) == ""
+
+
+def test_card_spells_the_runs_options_and_architecture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run with non-default optimiser, schedule, augmentation and architecture options: the card's architecture
+    is the trained one, its command spells every option, so --continue-shipped continues the same run, and
+    the weights load (by tag) only into that architecture."""
+    import derainers.shipped as shipped
+    from bench.cli import build_parser
+    from bench.cli.train import build_config
+    from bench.factory import create_derainer
+
+    data = write_offset_pairs(tmp_path / "pairs", range(1, 13), np.random.default_rng(3), size=(32, 40))
+    options: dict[str, object] = {
+        "grad_clip": 0.5, "augment": "batch", "lr_floor": 1e-5, "weight_decay": 1e-4, "betas": (0.5, 0.9),
+        "adam_eps": 1e-6, "model_kwargs": {"pyramid": "gaussian", "lstm_hidden": (4, 4, 4)},
+    }  # fmt: skip
+    run = _train(data, tmp_path / "run", steps=2, **options)
+    ship = _script()
+    weights_dir = _ship_into(ship, tmp_path, monkeypatch)
+    argv = ["--run-dir", str(run), "--derainer", "mspfn_tiny", "--tag", "Odd", "--hardware", "test"]
+    assert ship.main(argv) == 0
+    card = json.loads((weights_dir / "mspfn_tiny-Odd.json").read_text())
+    assert card["architecture"]["pyramid"] == "gaussian" and card["architecture"]["lstm_hidden"] == [4, 4, 4]
+    command = card["training"]["command"]
+    for flag in ("--grad-clip 0.5", "--augment batch", "--lr-floor 1e-05", "--weight-decay 0.0001",
+                 "--betas 0.5 0.9", "--adam-eps 1e-06", "--model-arg lstm_hidden=4,4,4", "--model-arg pyramid=gaussian"):  # fmt: skip
+        assert flag in command, flag
+    assert card["training"]["optimizer"] == (
+        "Adam (betas 0.5/0.9, eps 1e-6, weight decay 0.0001), gradient norm clipped to 0.5, fp32 master weights, "
+        "loss in fp32"
+    )
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", weights_dir)
+    shipped.shipped_cards.cache_clear()
+    try:
+        args = build_parser().parse_args(
+            ["train", "--derainer", "mspfn_tiny", "--continue-shipped", "Odd", "--output-dir", str(tmp_path / "c")]
+        )
+        continued = json.loads(json.dumps(build_config(args).to_dict()))  # as config.json has it
+        trained = json.loads((run / "config.json").read_text())["config"]
+        for key in ("grad_clip", "augment", "lr_floor", "weight_decay", "betas", "adam_eps", "model_kwargs", "lr"):
+            assert continued[key] == trained[key], key
+        assert continued["start_step"] == 2 and continued["init_weights"] == "Odd"
+        model = create_derainer("mspfn_tiny", weights="Odd", pyramid="gaussian", lstm_hidden=(4, 4, 4))
+        assert model.weights_info["sha256"] == card["sha256"]
+        with pytest.raises(Exception, match="neither a file nor a known tag"):
+            create_derainer("mspfn_tiny", weights="Odd")  # the default architecture: these weights do not fit
+        with pytest.raises(SystemExit, match="the run trained mspfn_tiny"):
+            ship.main(["--run-dir", str(run), "--derainer", "mspfn_light", "--tag", "X", "--hardware", "test"])
+    finally:
+        shipped.shipped_cards.cache_clear()
+
+
+@pytest.mark.parametrize("stem", ["mspfn_light-RainTrainL", "mspfn-RainTrainL"])
+def test_existing_cards_continue_with_the_defaults_and_keep_their_command(stem: str) -> None:
+    """Cards written before the command listed --augment, --betas, ... continue with the defaults (what those
+    runs used), and the command this code writes for such a run is the card's, word for word."""
+    import shlex
+
+    from bench.cli import build_parser
+    from bench.cli.train import build_config, shipped_training_values
+    from bench.train import TrainConfig
+    from derainers.shipped import shipped_cards
+
+    shipped_cards.cache_clear()
+    card = json.loads((REPO / "derainers" / "weights" / f"{stem}.json").read_text())
+    command = card["training"]["command"]
+    values = shipped_training_values(card["derainer"], card["tag"])
+    defaults = TrainConfig()
+    config = TrainConfig.from_dict({"train": "RainTrainL", **values})
+    for key in ("augment", "grad_clip", "lr_floor", "weight_decay", "betas", "adam_eps", "model_kwargs"):
+        assert getattr(config, key) == getattr(defaults, key), key
+    ship = _script()
+    tokens = shlex.split(command)[3:]
+    cfg = build_config(build_parser().parse_args(tokens))
+    assert ship.train_command(cfg.to_dict(), "~/.cache/bench/train/<run>") == command
+    assert card["training"]["optimizer"] == ship.optimizer_text(cfg.to_dict())
+
+
+def test_card_scores_are_on_the_runs_held_out_pairs(
+    trained_run: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--val-ids default to the checkpoint's held-out ids and must name exactly those; the pairs must be the
+    ones the run trained on (or a copy of them given as --val-dataset)."""
+    import shutil
+
+    data, run = trained_run
+    ship = _script()
+    weights_dir = _ship_into(ship, tmp_path, monkeypatch)
+    common = ["--run-dir", str(run), "--derainer", "mspfn_tiny", "--tag", "T", "--hardware", "test"]
+    with pytest.raises(SystemExit, match="--val-ids 1-2 are not the run's held-out ids 11-12: 1-2 were not held out"):
+        ship.main([*common, "--val-ids", "1-2"])
+    with pytest.raises(SystemExit, match="12 left out"):
+        ship.main([*common, "--val-ids", "11"])
+    assert not list(weights_dir.iterdir())  # nothing shipped
+    assert ship.main(common) == 0
+    card = json.loads((weights_dir / "mspfn_tiny-T.json").read_text())
+    digest = torch.load(run / "best.pt", weights_only=True)["training"]["dataset"]["sha256"]
+    assert card["validation"]["ids"] == "11-12" and card["validation"]["images"] == 2
+    assert card["validation"]["dataset_sha256"] == card["training"]["dataset_sha256"] == digest
+
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    assert ship.main([*common, "--allow-worse", "--val-dataset", str(copy)]) == 0  # a copy of the run's pairs
+    write_offset_pairs(copy, [13], np.random.default_rng(1), size=(32, 40))
+    with pytest.raises(SystemExit, match="13 pairs ending in 12-13, not a copy of the run's data"):
+        ship.main([*common, "--allow-worse", "--val-dataset", str(copy)])
+    write_offset_pairs(data, [13], np.random.default_rng(1), size=(32, 40))  # the run's own set changed
+    with pytest.raises(SystemExit, match="not the ones the run trained on"):
+        ship.main([*common, "--allow-worse"])

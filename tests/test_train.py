@@ -299,6 +299,7 @@ def test_checkpoint_contents_and_weights_only(paired_set: Path, tmp_path: Path) 
     assert {p.name for p in out.iterdir()} >= {"last.pt", "best.pt", "metrics.csv", "config.json"}
     ckpt = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
     assert set(ckpt) >= {"state_dict", "model_kwargs", "card", "training", "optimizer", "scheduler", "rng", "step"}
+    assert ckpt["architecture"]["channels"] == 8 and ckpt["architecture"]["lstm_hidden"] == [4, 4, 8]
     assert ckpt["step"] == 3
     assert ckpt["card"]["name"] == "mspfn_tiny" and ckpt["card"]["training_steps"] == 3
     assert ckpt["card"]["validation"]["pairs"] == 2
@@ -324,7 +325,8 @@ def test_checkpoint_contents_and_weights_only(paired_set: Path, tmp_path: Path) 
     # weights-only export
     exported = export_weights(out / "best.pt", tmp_path / "ship.pt", dtype="fp16")
     shipped = torch.load(exported, map_location="cpu", weights_only=True)
-    assert set(shipped) == {"state_dict", "model_kwargs", "card"}
+    assert set(shipped) == {"state_dict", "model_kwargs", "architecture", "card"}
+    assert shipped["architecture"] == ckpt["architecture"] == model.architecture()
     assert all(v.dtype == torch.float16 for v in shipped["state_dict"].values() if v.is_floating_point())
     half = create_derainer("mspfn_tiny", weights=exported)
     x = to_tensor(read_image(paired_set / "rain" / "1.png"))[:, :, :32, :48]

@@ -43,6 +43,8 @@ _CONFIG_ARGS: tuple[str, ...] = (
     "compile",
     "deterministic",
     "weight_decay",
+    "betas",
+    "adam_eps",
 )
 
 
@@ -129,6 +131,8 @@ def add_parser(sub: Any, help_text: str) -> None:
     g.add_argument("--lr-gamma", type=float, help="decay factor (default: the schedule's, 0.5 / 0.8)")
     g.add_argument("--lr-floor", type=float, help="floor (step) or additive constant (exp) (1e-6)")
     g.add_argument("--weight-decay", type=float, help="Adam weight decay (0)")
+    g.add_argument("--betas", type=float, nargs=2, metavar=("B1", "B2"), help="Adam betas (0.9 0.999)")
+    g.add_argument("--adam-eps", type=float, metavar="EPS", help="Adam epsilon (1e-8)")
     g.add_argument(
         "--stop-when-converged",
         action=argparse.BooleanOptionalAction,
@@ -237,6 +241,9 @@ def shipped_training_values(derainer: str | None, tag: str) -> dict[str, Any]:
 
     The card's ``training.command`` is parsed by this same parser, then ``init_weights`` is the tag and
     ``start_step`` the card's ``training.steps`` (the step counter, schedule and data stream go on from there).
+    Options the command does not spell out (cards written before it listed ``--augment``, ``--grad-clip``,
+    ``--lr-floor``, ``--weight-decay``, ``--betas``, ``--adam-eps`` and ``--model-arg``, or any option at its
+    default) take the defaults.
 
     Raises:
         ValueError: no ``--derainer``, no such shipped weights, or a card without a training command.
@@ -263,6 +270,8 @@ def shipped_training_values(derainer: str | None, tag: str) -> dict[str, Any]:
         del tokens[at : at + 2]
     card_args = build_parser().parse_args(["train", *tokens, "--output-dir", "."])
     values = {k: v for k, v in _cli_values(card_args).items() if k != "output_dir"}
+    if card_args.model_arg:  # the architecture the weights were trained with (none: the defaults)
+        values["model_kwargs"] = parse_model_args(card_args.model_arg)
     values.update(derainer=derainer, init_weights=tag, start_step=int(training["steps"]))
     logger.info(
         "continuing %s %r from step %d with its card's command (Adam restarts; options given here override)",

@@ -3,7 +3,8 @@
 :mod:`bench.train.trainer` (the loop), :mod:`bench.train.config` (what a run is),
 :mod:`bench.train.checkpoint` (the checkpoint format), :mod:`bench.train.log` (``metrics.csv``),
 :mod:`bench.train.validation` (PSNR/SSIM on held-back pairs), :mod:`bench.train.export` (shippable weights),
-:mod:`bench.train.convergence` (has a run converged? the validation trend), :mod:`bench.train.curve` (its plot).
+:mod:`bench.train.convergence` (has a run converged? the validation trend), :mod:`bench.train.curve` (its plot),
+:mod:`bench.train.resume` (what a resume may change), :mod:`bench.train.card` (what a shipped card says).
 
 The names below load their modules on first use, so ``python -m bench.train.convergence`` and
 ``import bench.train.convergence`` do not import torch or the trainer.

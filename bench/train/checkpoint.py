@@ -3,9 +3,11 @@
 The format is a contract with older and newer commits (a running job resumes across upgrades): plain
 containers loadable with ``weights_only=True``, ``training.format`` = :data:`CHECKPOINT_FORMAT`::
 
-    {"state_dict", "model_kwargs", "card", "training", "optimizer", "scheduler", "scaler", "rng", "step"}
+    {"state_dict", "model_kwargs", "architecture", "card", "training", "optimizer", "scheduler", "scaler",
+     "rng", "step"}
 
-Change a key only with a new format number and a reader for the old one.
+Change a key only with a new format number and a reader for the old one (keys added later, readers
+tolerate their absence: ``architecture``, ``training.init_weights``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Resumed:
     elapsed_seconds: float
     val_history: list[dict[str, float]]
     converged_at: int | None = None
+    init_weights: dict[str, Any] | None = None
 
 
 @dataclass
@@ -57,8 +60,25 @@ class TrainParts:
     scaler: Any  # torch.amp.GradScaler, or None without fp16
 
 
-def restore_training(payload: Mapping[str, Any], cfg: TrainConfig, parts: TrainParts) -> Resumed:
-    """Load a checkpoint's model, optimiser, schedule, scaler and RNG states; return where the run was."""
+def restore_training(
+    payload: Mapping[str, Any], cfg: TrainConfig, parts: TrainParts, data_info: Mapping[str, Any]
+) -> Resumed:
+    """Load a checkpoint's model, optimiser, schedule, scaler and RNG states; return where the run was.
+
+    ``data_info`` is the run's record of the data it resumes on (``training.dataset`` of a checkpoint).
+
+    Raises:
+        ValueError: the checkpoint's run fixed another schedule, optimiser or architecture, or trained on
+            other data (:mod:`bench.train.resume`).
+    """
+    from bench.train.resume import check_resume_data, check_resume_options
+    from derainers.base import architecture_mismatch
+
+    check_resume_options(payload, cfg)
+    check_resume_data(payload, data_info, cfg.resume)
+    differ = architecture_mismatch(parts.model, payload)
+    if differ:
+        raise ValueError(f"{cfg.resume}: the checkpoint's model has another architecture: {'; '.join(differ)}")
     ctx = parts.ctx
     parts.model.load_state_dict(payload["state_dict"], strict=True)
     parts.optimizer.load_state_dict(payload["optimizer"])
@@ -84,7 +104,7 @@ def restore_training(payload: Mapping[str, Any], cfg: TrainConfig, parts: TrainP
     old_cfg = training.get("config", {})
     changed = [
         k
-        for k in ("batch_size", "seed", "patch_size", "train", "val_split", "augment")
+        for k in ("batch_size", "seed", "patch_size", "augment")  # the data itself: check_resume_data
         if k in old_cfg and old_cfg[k] != getattr(cfg, k)
     ]
     if changed:
@@ -93,7 +113,8 @@ def restore_training(payload: Mapping[str, Any], cfg: TrainConfig, parts: TrainP
         )
     logger.info("resumed from %s at step %d", cfg.resume, step)
     converged_at = training.get("converged_at")  # absent in checkpoints of older code
-    return Resumed(step, best_psnr, best_step, elapsed_before, val_history, converged_at)
+    init = training.get("init_weights")  # idem
+    return Resumed(step, best_psnr, best_step, elapsed_before, val_history, converged_at, init)
 
 
 def save_training(
@@ -107,8 +128,12 @@ def save_training(
     data_info: dict[str, Any],
     elapsed: float,
     is_best: bool,
+    init_weights: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``last.pt`` (and ``best.pt`` when ``is_best``); a collective call under DDP."""
+    """Write ``last.pt`` (and ``best.pt`` when ``is_best``); a collective call under DDP.
+
+    ``init_weights``: what the run started from (:func:`bench.train.resume.init_weights_record`).
+    """
     from bench.engine.checkpoint import save_atomic
 
     ctx, model = parts.ctx, parts.model
@@ -152,6 +177,7 @@ def save_training(
         "best_step": result.best_step,
         "val_history": val_history,
         "converged_at": result.converged_at,
+        "init_weights": init_weights,
         "elapsed_seconds": elapsed,
         "world_size": ctx.world_size,
         "torch": torch.__version__,
@@ -160,6 +186,7 @@ def save_training(
     payload = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "model_kwargs": plain(getattr(model, "model_kwargs", {}) or {}),
+        "architecture": model.architecture(),
         "card": card,
         "training": plain(training),
         "optimizer": parts.optimizer.state_dict(),

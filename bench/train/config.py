@@ -64,7 +64,9 @@ class TrainConfig:
         deterministic: On CUDA, use deterministic cuDNN kernels instead of benchmarking.
         progress: Show a tqdm progress bar.
         tensorboard: Also log to ``output_dir/tensorboard`` when TensorBoard is installed.
-        resume: Resume from this checkpoint.
+        resume: Resume from this checkpoint. Its schedule, Adam options, ``model_kwargs`` and data must be this
+            configuration's (a resume refuses others: :mod:`bench.train.resume`); ``steps`` and the options of
+            how the run goes on may change.
     """
 
     derainer: str = "mspfn"

@@ -14,7 +14,7 @@ ExportDtype = Literal["fp32", "fp16", "bf16"]
 
 
 def export_weights(checkpoint: str | Path, out: str | Path, dtype: ExportDtype = "fp16") -> Path:
-    """Write a shippable weights file ``{"state_dict", "model_kwargs", "card"}`` from a training checkpoint.
+    """Write a shippable weights file ``{"state_dict", "model_kwargs", "architecture", "card"}`` from a checkpoint.
 
     Floating-point tensors are cast to ``dtype``; :meth:`derainers.base.Derainer.load_weights` casts them
     back to the model's dtype when loading.
@@ -35,5 +35,8 @@ def export_weights(checkpoint: str | Path, out: str | Path, dtype: ExportDtype =
     card = dict(payload.get("card") or {})
     card["exported_dtype"] = dtype
     out = Path(out)
-    save_atomic({"state_dict": state, "model_kwargs": payload.get("model_kwargs", {}), "card": card}, out)
+    kept = {"state_dict": state, "model_kwargs": payload.get("model_kwargs", {}), "card": card}
+    if payload.get("architecture") is not None:  # checkpoints of older code have none
+        kept["architecture"] = payload["architecture"]
+    save_atomic(kept, out)
     return out

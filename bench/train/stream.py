@@ -1,15 +1,54 @@
-"""The trainer's data stream (patch batches, inline or from loader workers), its time limit, rank-0 decisions."""
+"""The trainer's data (the pairs and their split), its stream (patch batches, inline or from loader workers),
+its time limit, rank-0 decisions."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
 from bench.engine.distributed import DistContext
-from bench.engine.patches import PatchDataset, PatchSampler
+from bench.engine.patches import PatchDataset, PatchSampler, pairs_digest, split_pairs
+
+if TYPE_CHECKING:
+    from bench.data.paired import Pair
+    from bench.train.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+
+def training_data(cfg: TrainConfig, patch_size: int) -> tuple[list[Pair], list[Pair], dict[str, Any]]:
+    """The training and held-back pairs of ``cfg.train`` and the run's record of them (``training.dataset``:
+    name, folder, layout, counts, ``val_ids`` and ``sha256``, the digest of the pair list).
+
+    Raises:
+        ValueError: the set is not a paired one, or the split leaves no training pairs.
+    """
+    from bench.data.catalog import resolve_dataset
+    from bench.data.paired import detect_pairs
+    from bench.registries import DATASETS
+
+    name, folder, kind = resolve_dataset(cfg.train, cfg.data_root, registry=DATASETS)
+    if kind not in (None, "paired"):
+        raise ValueError(f"{name} is a {kind} dataset; training needs rainy/clean pairs")
+    layout = detect_pairs(folder)
+    for issue in layout.issues:
+        logger.warning("skipping %s: %s", issue.path, issue.reason)
+    train_pairs, val_pairs = split_pairs(layout.pairs, cfg.val_split)
+    info = {
+        "name": name,
+        "folder": str(folder),
+        "layout": layout.layout,
+        "train_pairs": len(train_pairs),
+        "val_pairs": len(val_pairs),
+        "val_ids": [p.id for p in val_pairs],
+        "sha256": pairs_digest(layout.pairs),
+        "patch_size": patch_size,
+    }
+    return train_pairs, val_pairs, info
 
 
 def patch_batches(

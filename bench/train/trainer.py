@@ -14,7 +14,11 @@ the same loss trajectory as an uninterrupted one (bit for bit on CPU).
 
 Checkpoints are plain containers of tensors, numbers and strings, loadable with ``weights_only=True``::
 
-    {"state_dict", "model_kwargs", "card", "training", "optimizer", "scheduler", "scaler", "rng", "step"}
+    {"state_dict", "model_kwargs", "architecture", "card", "training", "optimizer", "scheduler", "scaler", "rng",
+     "step"}
+
+Before it trains, a run checks what it may do (:mod:`bench.train.resume`): a resume keeps the checkpoint's
+schedule, optimiser, architecture and data, a new run does not write into another run's folder.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import numpy as np
 import torch
 
 from bench.engine.distributed import DistContext, resolve_device, setup_distributed
-from bench.engine.patches import PatchDataset, PatchSampler, pairs_digest, split_pairs
+from bench.engine.patches import PatchDataset, PatchSampler
 from bench.engine.plain import json_safe
 from bench.engine.precision import autocast, autocast_dtype, cpu_description
 from bench.engine.schedule import ScheduledLR
@@ -39,13 +43,13 @@ from bench.train.checkpoint import TrainParts, restore_training, save_training
 from bench.train.config import TrainConfig, TrainResult
 from bench.train.convergence import earlier_history, plateau, trend_note
 from bench.train.log import MetricsLog
-from bench.train.stream import patch_batches, rank0_decides, time_is_up
+from bench.train.resume import init_weights_record, refuse_stale_output
+from bench.train.stream import patch_batches, rank0_decides, time_is_up, training_data
 from bench.train.validation import load_val_images, validate
 
 __all__ = ["Trainer"]
 
 if TYPE_CHECKING:
-    from bench.data.paired import Pair
     from derainers.base import Derainer
 
 logger = logging.getLogger(__name__)
@@ -72,41 +76,19 @@ class Trainer:
         self._model = model
 
     # ---------------------------------------------------------------- setup
-    def _data(self, patch_size: int) -> tuple[list[Pair], list[Pair], dict[str, Any]]:
-        from bench.data.catalog import resolve_dataset
-        from bench.data.paired import detect_pairs
-        from bench.registries import DATASETS
-
-        cfg = self.config
-        name, folder, kind = resolve_dataset(cfg.train, cfg.data_root, registry=DATASETS)
-        if kind not in (None, "paired"):
-            raise ValueError(f"{name} is a {kind} dataset; training needs rainy/clean pairs")
-        layout = detect_pairs(folder)
-        for issue in layout.issues:
-            logger.warning("skipping %s: %s", issue.path, issue.reason)
-        train_pairs, val_pairs = split_pairs(layout.pairs, cfg.val_split)
-        info = {
-            "name": name,
-            "folder": str(folder),
-            "layout": layout.layout,
-            "train_pairs": len(train_pairs),
-            "val_pairs": len(val_pairs),
-            "val_ids": [p.id for p in val_pairs],
-            "sha256": pairs_digest(layout.pairs),
-            "patch_size": patch_size,
-        }
-        return train_pairs, val_pairs, info
-
-    def _build_model(self, resuming: bool) -> Derainer:
-        """The model to train: ``init_weights`` loaded, unless a checkpoint's state replaces them anyway."""
+    def _build_model(self, resume: Mapping[str, Any] | None) -> Derainer:
+        """The model to train: ``init_weights`` loaded, unless a checkpoint's state replaces them anyway (a resume
+        builds the checkpoint's architecture: its ``model_kwargs`` include those of the weights it started from)."""
         cfg = self.config
         if self._model is not None:
             return self._model
         from bench.factory import create_derainer
 
         torch.manual_seed(cfg.seed)  # the initialisation is part of the run's definition
-        weights = None if resuming else cfg.init_weights  # a resume needs only its checkpoint
-        return create_derainer(cfg.derainer, weights=weights, **cfg.model_kwargs)
+        if resume is None:
+            return create_derainer(cfg.derainer, weights=cfg.init_weights, **cfg.model_kwargs)
+        kwargs = {**(resume.get("model_kwargs") or {}), **cfg.model_kwargs}  # a resume needs only its checkpoint
+        return create_derainer(cfg.derainer, weights=None, **kwargs)
 
     # ---------------------------------------------------------------- main loop
     def fit(self, time_limit: float | None = None) -> TrainResult:
@@ -139,6 +121,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = not cfg.deterministic
             torch.backends.cudnn.deterministic = cfg.deterministic
         out = Path(cfg.output_dir)
+        refuse_stale_output(out, cfg)
         if ctx.is_main:
             out.mkdir(parents=True, exist_ok=True)
 
@@ -148,7 +131,8 @@ class Trainer:
             if not isinstance(resume_payload, Mapping) or "optimizer" not in resume_payload:
                 raise ValueError(f"{cfg.resume}: not a resumable training checkpoint (no optimizer state)")
 
-        model = self._build_model(resuming=resume_payload is not None)
+        model = self._build_model(resume_payload)
+        init = init_weights_record(model, cfg) if resume_payload is None else None
         card = model.card
         if not getattr(card, "trainable", True):
             raise ValueError(f"derainer {card.name!r} is not trainable (card.trainable is False)")
@@ -156,7 +140,7 @@ class Trainer:
         multiple = max(1, int(card.size_multiple))
         if patch % multiple:
             raise ValueError(f"patch size {patch} is not a multiple of {card.name}'s size multiple {multiple}")
-        train_pairs, val_pairs, data_info = self._data(patch)
+        train_pairs, val_pairs, data_info = training_data(cfg, patch)
 
         model.train().to(device)
         if cfg.channels_last:
@@ -189,10 +173,11 @@ class Trainer:
         converged_at: int | None = None
         parts = TrainParts(ctx, device, model, optimizer, scheduler, scaler)
         if resume_payload is not None:
-            resumed = restore_training(resume_payload, cfg, parts)
+            resumed = restore_training(resume_payload, cfg, parts, data_info)
             step, best_psnr, best_step = resumed.step, resumed.best_psnr_y, resumed.best_step
             elapsed_before, val_history = resumed.elapsed_seconds, resumed.val_history
             converged_at = resumed.converged_at if cfg.stop_when_converged else None
+            init = resumed.init_weights
         sampler.next_batch = step
         lineage = earlier_history(card.name, cfg.init_weights, cfg.start_step)  # validations before start_step
         if step > cfg.steps:
@@ -227,6 +212,7 @@ class Trainer:
                             "cpu": cpu_description(),
                             "autocast": str(amp_dtype).replace("torch.", "") if amp_dtype is not None else "fp32",
                             "model_kwargs": getattr(model, "model_kwargs", {}),
+                            "init_weights": init,
                             "parameters": sum(p.numel() for p in model.parameters()),
                             "resumed_from": cfg.resume,
                             "resumed_at_step": step if resume_payload else None,
@@ -350,6 +336,7 @@ class Trainer:
                             data_info,
                             seconds(),
                             is_best,
+                            init,
                         )
                 if bar is not None:
                     bar.update(1)
@@ -376,5 +363,5 @@ class Trainer:
             last = out / "last.pt"
             result.last_checkpoint = last if last.is_file() else None
             best = out / "best.pt"
-            result.best_checkpoint = best if best.is_file() else None
+            result.best_checkpoint = best if best.is_file() and result.best_step is not None else None
         return result
