@@ -200,6 +200,12 @@ def _add_paper_columns(pub: Published, table: Table, block: PaperTable, dataset:
             row[f"delta.{variant.key}"] = delta(ours if isinstance(ours, int | float) else None, paper_value)
     table.columns = new_cols
     table.notes.append(f"Paper: {block.caption} Evaluator {block.evaluator}; ours as noted above.")
+    table.notes.append(
+        "Δ is context, not a reproduction: our rows score this project's rebuild of the set (rain synthesised "
+        "and calibrated to the paper's rain-input PSNR/SSIM, so that Δ is near 0 by construction) with our "
+        f"evaluator, not {block.evaluator}; the s/img Δ compares other hardware. Compare derainers within "
+        "our rows (paired intervals: --ci)."
+    )
     table.notes += list(block.notes)
     for row in table.rows:
         if row.get("_condition") == "clean":
