@@ -224,3 +224,23 @@ def test_built_set_conditions_and_manifest_cover_prefixed_names(tmp_path: Path) 
     dataset = PairedDataset(built)
     assert [p.id for p in dataset.pairs] == ["000", "001", "002"]
     assert [i.reason for i in dataset.issues] == ["not in the built set's manifest.json: not scored"]
+
+
+def test_the_cached_rainy_copy_of_a_labelled_set_is_rebuilt_when_the_build_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A labelled clean set is rendered once into the cache; a cached copy built by other code (another
+    config hash) is rebuilt, not an error asking the user for --force."""
+    import json
+
+    from bench.tasks.downstream_data import build_rainy_from_labelled
+    from tests.conftest import write_yolo_source
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    source = write_yolo_source(tmp_path / "src", n=2)
+    out = build_rainy_from_labelled(source, "detection", seed=0, preset="medium")
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["config_sha256"] = "0" * 64  # as if built by an earlier version
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    again = build_rainy_from_labelled(source, "detection", seed=0, preset="medium")
+    assert again == out and json.loads((out / "manifest.json").read_text())["config_sha256"] != "0" * 64

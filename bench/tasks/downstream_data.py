@@ -157,7 +157,8 @@ def build_rainy_from_labelled(source: Path, kind: TaskKind, seed: int, preset: s
 
     key = stable_hash({"source": str(source.resolve()), "kind": kind, "seed": seed, "preset": preset}, 12)
     out = cache_root() / "sets" / f"{source.name}-{preset}-{seed}-{key}"
-    build_labelled(source, out, seed=seed, mix=RainMix.single(preset), progress=False)  # no-op when built
+    # a cache: no-op when built; rebuilt (force) when this code builds it differently than the cached copy
+    build_labelled(source, out, seed=seed, mix=RainMix.single(preset), progress=False, force=True)
     return out
 
 
