@@ -81,9 +81,12 @@ def create_derainer(
             weights = cached_tf_conversion(weights, name, **kwargs)
     if weights is not None and str(weights).lower() not in NO_WEIGHTS and Path(str(weights)).expanduser().is_file():
         weights_path = Path(str(weights)).expanduser()
-        from bench.engine.checkpoint import load_checkpoint
+        from bench.engine.checkpoint import UnsafeCheckpointError, load_checkpoint
 
-        payload = load_checkpoint(weights_path)
+        try:
+            payload = load_checkpoint(weights_path)
+        except UnsafeCheckpointError:  # e.g. a legacy whole-model pickle: the derainer's own loader reads it
+            payload = None
         if isinstance(payload, dict) and isinstance(payload.get("model_kwargs"), dict):
             kwargs = {**payload["model_kwargs"], **kwargs}
     model = factory(**kwargs)

@@ -41,7 +41,8 @@ _PROTOCOL = (
 )
 _TRAIN_NOTE = (
     "; the repo's loader trains on the first 1,700 sorted files of its training folder and picks "
-    "model_best by PSNR on the next 100 files of that folder (see train_result.txt)"
+    "model_best by PSNR on the next 100 files of that folder (see train_result.txt): at least 1,800 pairs, "
+    "so not the 200-pair RainTrainL of ../shared (the reproduction's README names the set so)"
 )
 
 

@@ -52,7 +52,8 @@ def _no_op(*_args: Any, **_kwargs: Any) -> None:
 def _rebuild_tensor(
     storage: torch.Tensor, offset: int, size: tuple[int, ...], stride: tuple[int, ...], *_rest: Any
 ) -> torch.Tensor:
-    return storage.as_strided(size, stride, offset)
+    # as_strided counts from the start of the underlying buffer: a view's own offset comes first
+    return storage.as_strided(size, stride, storage.storage_offset() + offset)
 
 
 def _rebuild_parameter(data: torch.Tensor, *_rest: Any) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """RESCAN (Li et al., "Recurrent Squeeze-and-Excitation Context Aggregation Net for Single Image
-Deraining", ECCV 2018), default configuration of the official code (XiaLiPKU/RESCAN ``config/``):
-channel 24, depth 7, 4 stages, ConvGRU units, SE blocks on, frame "Full".
+Deraining", ECCV 2018), the ConvGRU / "Full" variant of the official code (XiaLiPKU/RESCAN ``config/``,
+whose settings default to RNN units and frame "Add"): channel 24, depth 7, 4 stages, SE blocks on.
 
 * Encoder: 5 recurrent units, 3→24 (dilation 1) then 24→24 with dilations 1, 2, 4, 8. Each ConvGRU has
   3×3 convs from x (dilated) and from h (not dilated) for z, r, n; in the first stage (no state yet)

@@ -41,14 +41,16 @@ OutputMode = Literal["minmax", "affine"]
 
 
 class _BatchNorm(nn.BatchNorm2d):
-    """BatchNorm2d that can normalise with the batch's own statistics in eval mode (official test)."""
+    """BatchNorm2d that can normalise with each image's own statistics in eval mode (the official test runs
+    train-mode BN on one image at a time; per-image statistics keep that whatever the batch size)."""
 
     use_batch_stats: bool = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training or not self.use_batch_stats:
             return super().forward(x)
-        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        # instance norm = train-mode batch norm of each image alone: results do not depend on --batch-size
+        return F.instance_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
 
 
 class Bottleneck(nn.Module):
@@ -131,8 +133,9 @@ class UMRL(Derainer):
     """UMRL network with the official key layout.
 
     Args:
-        bn_batch_stats: Normalise BatchNorm with each batch's own statistics in eval mode, as the
-            official test script does (it never calls ``eval()``). Use batch size 1 for that.
+        bn_batch_stats: Normalise BatchNorm with the statistics of the input in eval mode, as the
+            official test script does (it never calls ``eval()``; it runs one image at a time): each image is
+            normalised by its own statistics, so results do not depend on the batch size.
         output: ``"minmax"`` (official: stretch each output image to [0, 1]) or ``"affine"`` ((y+1)/2).
 
     Example:

@@ -205,6 +205,26 @@ def test_ddn_whole_model_pickle_is_read_without_code(data_root: Path) -> None:
     assert state["module.b3.1.running_var"].shape == (3,)
 
 
+def test_ddn_loads_by_path_as_by_tag(data_root: Path) -> None:
+    """``--weights PATH`` of the legacy whole-model pickle works like the tag (the factory's first look at
+    the file for stored model options must not refuse it)."""
+    from bench.factory import create_derainer
+
+    path, sha = _weights_file(data_root, "ddn", "Rain100L")
+    by_path, by_tag = create_derainer("ddn", weights=str(path)), create_derainer("ddn", weights="Rain100L")
+    assert by_path.weights_info["sha256"] == by_tag.weights_info["sha256"] == sha
+    for a, b in zip(by_path.state_dict().values(), by_tag.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_legacy_tensor_views_keep_their_offset() -> None:
+    from derainers.legacy_pickle import _rebuild_tensor
+
+    view = torch.arange(10.0)[4:8]  # a storage view, as a legacy pickle's persistent id gives
+    assert _rebuild_tensor(view, 0, (2,), (1,)).tolist() == [4.0, 5.0]
+    assert _rebuild_tensor(view, 1, (2, 1), (1, 1)).tolist() == [[5.0], [6.0]]
+
+
 class _Evil:
     def __reduce__(self) -> tuple[Any, ...]:
         import os
@@ -281,3 +301,16 @@ def test_prenet_rain100l_via_factory_on_raintrainl(data_root: Path) -> None:
     assert not model.training
     rainy, derained = _gain(model, _pairs(data_root, 3), quant="trunc")
     assert derained > rainy + 8.0, (rainy, derained)
+
+
+def test_umrl_output_does_not_depend_on_the_batch() -> None:
+    """The official test normalises each image with its own statistics (train-mode BN, one image at a time):
+    batching images together must not change any of them."""
+    from bench.engine.inference import InferenceConfig, InferenceEngine
+
+    model = umrl.umrl()
+    images = [np.random.default_rng(k).integers(0, 256, (32, 48, 3), dtype=np.uint8) for k in range(2)]
+    one = InferenceEngine(model, InferenceConfig(batch_size=1)).derain(images)
+    two = InferenceEngine(model, InferenceConfig(batch_size=2)).derain(images)
+    for a, b in zip(one, two, strict=True):  # batched convolutions round differently: float noise only
+        assert float((a - b).abs().max()) < 1e-4  # batch statistics pooled over 2 images: ~0.1

@@ -52,8 +52,9 @@ WEIGHTS_PROTOCOLS: dict[str, dict[str, Any]] = {
         "quantize": "round",
         "crop_multiple": 1,
         # README: skimage PSNR on the RGB float output (unclamped), psnr_rgb_float in the YAML and on the card.
-        # bench scores 8-bit outputs (no float-output PSNR): both nearest 8-bit variants are measured.
-        "metrics": {"psnr_rgb_float": ("psnr_rgb", "psnr_y")},
+        # bench scores 8-bit outputs (no float-output PSNR): the nearest 8-bit variant, RGB PSNR (a Y-channel
+        # PSNR is another quantity, not an 8-bit version of it).
+        "metrics": {"psnr_rgb_float": ("psnr_rgb",)},
     },
 }
 #: Derainers scored under another family's protocol (the PReNet variants share PReNet's scripts).
