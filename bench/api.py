@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def evaluate(
     weights: str | None = "default",
     data_root: str | None = None,
     limit: int | None = None,
-    ids: str | Sequence[str] | None = None,
+    ids: str | int | Sequence[str | int] | None = None,
     output_dir: str | None = None,
     device: str = "cpu",
     seed: int = 0,
@@ -148,9 +148,12 @@ def evaluate(
     from bench.tasks.config import RunConfig, parse_ids
 
     task_name, dataset_name = default_task_and_dataset(task, dataset)
+    if isinstance(ids, int):
+        ids = [ids]
     id_list = parse_ids(ids) if isinstance(ids, str) else (None if ids is None else [str(i) for i in ids])
     if "options" in options:  # the only RunConfig field that is no keyword here
         raise TypeError("evaluate() takes task options as keywords (evaluator='yolo'), not options={...}")
+    _refuse_misspelt_keywords(options)
     config = RunConfig(
         task=task_name,
         derainer=derainer,
@@ -178,3 +181,20 @@ def evaluate(
         options=dict(options),
     )
     return run_config(config)
+
+
+def _refuse_misspelt_keywords(options: Mapping[str, Any]) -> None:
+    """A task option spelt like an :func:`evaluate` keyword (``quantise=``, ``crop_mutiple=``) is a typo: it
+    would be passed to the task as an option while the run used the keyword's default.
+
+    Raises:
+        TypeError: naming the keyword meant.
+    """
+    import difflib
+    import inspect
+
+    keywords = [name for name in inspect.signature(evaluate).parameters if name != "options"]
+    for key in options:
+        close = difflib.get_close_matches(key, keywords, n=1, cutoff=0.8)
+        if close:
+            raise TypeError(f"evaluate() got {key}=…: did you mean {close[0]}=?")

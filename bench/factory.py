@@ -89,7 +89,10 @@ def create_derainer(
             payload = None
         if isinstance(payload, dict) and isinstance(payload.get("model_kwargs"), dict):
             kwargs = {**payload["model_kwargs"], **kwargs}
-    model = factory(**kwargs)
+    try:
+        model = factory(**kwargs)
+    except TypeError as err:  # an unknown model argument (--model-arg, -o, a file's model_kwargs)
+        raise ValueError(f"{name}: {err}; its model arguments are: {', '.join(model_arguments(factory))}") from err
     card = model.card
     if weights_path is None and weights is not None and str(weights).lower() not in NO_WEIGHTS:
         tag = card.default_weights if str(weights) == "default" else str(weights)
@@ -145,3 +148,27 @@ def create_derainer(
     if device is not None:
         model.to(device)
     return model
+
+
+def model_arguments(factory: Any) -> list[str]:
+    """The keyword arguments a derainer factory takes (those of the class it builds when it passes ``**kwargs``).
+
+    Example:
+        >>> from derainers.mspfn import mspfn_tiny
+        >>> {"num_ffm", "channels"} <= set(model_arguments(mspfn_tiny))
+        True
+    """
+    import inspect
+    import typing
+
+    params = inspect.signature(factory).parameters
+    names = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        try:
+            built = typing.get_type_hints(factory).get("return")
+        except (NameError, TypeError):
+            built = None
+        if isinstance(built, type):
+            init = inspect.signature(built).parameters  # the class: its __init__ without self
+            names += [n for n, p in init.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return list(dict.fromkeys(names)) or ["none"]

@@ -247,3 +247,47 @@ def test_random_init_is_recorded_and_labelled(
     for wide in (False, True):
         text, _ = render_requested([rec], table="4", fmt="markdown", wide=wide)
         assert "MSPFN (random init)" in text and "paper's MSPFN" not in text
+
+
+def test_save_images_on_a_finished_run_writes_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A finished identical record is reused, but not when --save-images asks for images it did not write."""
+    root = _pairs_folder(tmp_path, 2)
+    argv = ["run", "--derainer", "identity", "--dataset", str(root), "--output-dir", str(tmp_path / "r")]
+    assert _run(capsys, *argv)[0] == 0
+    code, _, err = _run(capsys, *argv, "--save-images")
+    assert code == 0 and "reusing it" not in err
+    (record,) = (tmp_path / "r").glob("*.json")
+    assert len(list((tmp_path / "r" / "images" / record.stem).glob("*.png"))) == 2
+    code, _, err = _run(capsys, *argv, "--save-images")
+    assert code == 0 and "reusing it" in err  # now the images are there
+
+
+def test_options_a_task_cannot_use_are_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An ignored ``-o`` would still change the record's protocol (and give it a table of its own)."""
+    import bench
+
+    root = _pairs_folder(tmp_path, 2)
+    code, _, err = _run(capsys, "run", "--derainer", "identity", "--dataset", str(root), "-o", "bogus=1")
+    assert code == 2 and "--task restoration takes no option(s) bogus" in err
+    with pytest.raises(TypeError, match="did you mean quantize="):
+        bench.evaluate("identity", "restoration", str(root), quantise="trunc")
+    with pytest.raises(ValueError, match="takes no option"):
+        bench.evaluate("identity", "restoration", str(root), force=True)
+
+
+def test_bad_numbers_and_model_arguments_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.factory import create_derainer
+
+    for argv in (
+        ["perf", "--derainer", "identity", "--size", "32x32", "--repeats", "0", "--no-flops"],
+        ["perf", "--derainer", "identity", "--size", "0x0", "--no-flops"],
+        ["run", "--derainer", "identity", "--workers", "-3"],
+    ):
+        try:
+            code: object = main(argv)
+        except SystemExit as stop:  # refused by argparse
+            code = stop.code
+        assert code == 2, argv
+        assert "Traceback" not in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"its model arguments are: .*num_ffm"):
+        create_derainer("mspfn_tiny", bogus=3)

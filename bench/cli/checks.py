@@ -32,6 +32,22 @@ def positive_int(text: str) -> int:
     return value
 
 
+def nonnegative_int(text: str) -> int:
+    """``argparse`` type: an integer ≥ 0.
+
+    Example:
+        >>> nonnegative_int("0")
+        0
+    """
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {text!r}") from err
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {value}")
+    return value
+
+
 def check_output_dir(path: str | os.PathLike[str] | None) -> None:
     """Create ``path`` if needed and prove it is writable, before any work.
 

@@ -24,7 +24,7 @@ from bench.cli.actions import (
     explicit,
     mark_explicit,
 )
-from bench.cli.checks import positive_int
+from bench.cli.checks import nonnegative_int, positive_int
 from bench.cli.values import parse_options, parse_pairs, parse_value
 
 __all__ = [
@@ -144,7 +144,7 @@ SHARED: dict[str, OptionSpec] = {
     "workers": OptionSpec(
         ("--workers",),
         {
-            "type": int,
+            "type": nonnegative_int,
             "default": DEFAULT_WORKERS,
             "metavar": "N",
             "help": "workers loading data ahead of the model (threads in run, processes in train; 0: in line)",

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from bench.cli.checks import nonnegative_int, positive_int
+
 if TYPE_CHECKING:
     import numpy as np
     import torch
@@ -41,8 +43,8 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     add(p, "channels_last")
     add(p, "optimize")
     add_deprecated(p, "--compile", dest="optimize", new="--optimize compile", nargs=0, convert=lambda _v: "compile")
-    p.add_argument("--repeats", type=int, default=3, help="timed rounds (the best is reported)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed rounds first (tracing, caches)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="timed rounds (the best is reported)")
+    p.add_argument("--warmup", type=nonnegative_int, default=1, help="untimed rounds first (tracing, caches)")
     p.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
     add(p, "output_dir", help="write a perf record (JSON) here")
     add(

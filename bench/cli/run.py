@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     for name in args.derainer:
         config = config_from_args(args, name, TASKS.canonical(task))
         found = None if args.force else finished_record(config)
+        if found is not None and config.save_images and not (found[0].parent / "images" / found[0].stem).is_dir():
+            found, config.resume = None, False  # the record is there, its images are not: run again to write them
         if found is not None:
             path, record = found
             record["_path"] = str(path)

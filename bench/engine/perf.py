@@ -59,6 +59,8 @@ def parse_size(text: str) -> tuple[int, int]:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError as err:
         raise ValueError(f"--size must look like WIDTHxHEIGHT, not {text!r}") from err
+    if w < 1 or h < 1:
+        raise ValueError(f"--size needs a width and height of at least 1 pixel, not {text!r}")
     return w, h
 
 

@@ -81,9 +81,17 @@ class Task:
     #: What :meth:`process` raises for an item that cannot be scored (it is skipped, recorded as an issue).
     item_errors: ClassVar[tuple[type[Exception], ...]] = (ValueError,)
 
+    #: ``-o key=value`` options the task reads (``None``: the task checks them itself, e.g. the evaluator's).
+    accepted_options: ClassVar[frozenset[str] | None] = None
+
     def __init__(self, config: RunConfig) -> None:
         self.config = config
         self.options = dict(config.options)
+        if self.accepted_options is not None:
+            unknown = sorted(set(self.options) - self.accepted_options)
+            if unknown:  # an ignored option would still change the record's protocol (a table of its own)
+                takes = ", ".join(sorted(self.accepted_options)) or "none"
+                raise ValueError(f"--task {self.name} takes no option(s) {', '.join(unknown)} (-o takes: {takes})")
         self.image_dir: Path | None = None  # where --save-images writes, once a run has started
 
     # ------------------------------------------------------------------ what a task says

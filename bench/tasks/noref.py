@@ -50,6 +50,7 @@ class NoRefTask(Task):
     """
 
     name = "noref"
+    accepted_options = frozenset()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -29,6 +29,7 @@ class RestorationTask(Task):
     """
 
     name = "restoration"
+    accepted_options = frozenset()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
