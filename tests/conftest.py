@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -162,3 +162,14 @@ def write_yolo_source(root: Path, n: int = 6) -> Path:
         (root / "labels" / "val" / f"{i:03d}.txt").write_text("1 0.375 0.3125 0.25 0.125\n")
     (root / "data.yaml").write_text("names: [person, bicycle]\n")
     return root
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One intra-op thread for the test (the CI machine's 2 cores are shared by parallel jobs: faster, stable)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -39,13 +39,7 @@ class TinyConv(Derainer):
         return rainy - self.conv(rainy)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The CI machine has 2 cores shared by parallel jobs; one intra-op thread is faster and stable."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture

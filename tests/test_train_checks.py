@@ -19,13 +19,7 @@ from bench.fileio import file_sha256
 from bench.train import TrainConfig, Trainer, export_weights
 from tests.conftest import write_offset_pairs
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture

@@ -16,6 +16,16 @@ class UsageError(ValueError):
     """A command-line argument that cannot work (reported as ``error: ...``, exit code 2)."""
 
 
+def _whole_number(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ {minimum}, got {text!r}") from err
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ {minimum}, got {value}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """``argparse`` type: an integer ≥ 1.
 
@@ -23,13 +33,7 @@ def positive_int(text: str) -> int:
         >>> positive_int("3")
         3
     """
-    try:
-        value = int(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}") from err
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
-    return value
+    return _whole_number(text, 1)
 
 
 def nonnegative_int(text: str) -> int:
@@ -39,13 +43,7 @@ def nonnegative_int(text: str) -> int:
         >>> nonnegative_int("0")
         0
     """
-    try:
-        value = int(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {text!r}") from err
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {value}")
-    return value
+    return _whole_number(text, 0)
 
 
 def check_output_dir(path: str | os.PathLike[str] | None) -> None:
