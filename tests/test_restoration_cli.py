@@ -128,7 +128,8 @@ def test_ls_cards_show_shipped_weights_with_their_scores_and_status(capsys: pyte
     (line,) = [ln for ln in out.splitlines() if "weights RainTrainL: mspfn_light-RainTrainL.pt" in ln]
     assert f"psnr_y {card['validation']['metrics']['psnr_y']:.6g}" in line
     training = card["training"]
-    interim = training["steps"] < training["planned_steps"]
+    # a run that ended (all planned steps, or converged) is final even when its best checkpoint came earlier
+    interim = not training["finished"] if "finished" in training else training["steps"] < training["planned_steps"]
     assert (f"interim: step {training['steps']} of {training['planned_steps']}" in line) is interim
 
 
