@@ -18,6 +18,8 @@ from bench.results.labels import derainer_label
 from bench.tasks.common import derainer_info
 from tests.conftest import write_offset_pairs
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
 
 def _train(data: Path, out: Path, steps: int, time_limit: float | None = None) -> Path:
     """mspfn_tiny trained on ``data`` by ``bench.train`` (``time_limit`` 0: stop after the first step)."""
@@ -38,12 +40,7 @@ def _train(data: Path, out: Path, steps: int, time_limit: float | None = None) -
         device="cpu",
         workers=0,
     )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        Trainer(config).fit(time_limit=time_limit)
-    finally:
-        torch.set_num_threads(threads)
+    Trainer(config).fit(time_limit=time_limit)
     return out / "last.pt"
 
 
