@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -99,6 +99,9 @@ class Derainer(nn.Module):
     """
 
     card: DerainerCard = DerainerCard(name="derainer", summary="")  # class default; ``card=`` overrides per instance
+    # ``config`` keys that only the training loss reads (e.g. MSPFN's ``edge_weight``): recorded with the
+    # architecture, but weights trained with one value fit a model built with another.
+    training_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, card: DerainerCard | None = None) -> None:
         super().__init__()
@@ -215,9 +218,8 @@ def architecture_mismatch(model: Derainer, payload: Mapping[str, Any]) -> list[s
     stored_arch = payload.get("architecture")
     if isinstance(stored_arch, Mapping) and built is not None:
         stored = json_normal(dict(stored_arch))
-        keys = sorted(
-            set(stored) & set(built)
-        )  # an option only one side knows (added or removed later) is not compared
+        # an option only one side knows (added or removed later) is not compared, nor a training-loss option
+        keys = sorted((set(stored) & set(built)) - model.training_options)
         return [f"{k}: the file's {stored[k]!r}, the model's {built[k]!r}" for k in keys if stored[k] != built[k]]
     kwargs = payload.get("model_kwargs")
     if not isinstance(kwargs, Mapping):
@@ -226,5 +228,5 @@ def architecture_mismatch(model: Derainer, payload: Mapping[str, Any]) -> list[s
     return [
         f"{k}: the file's {json_normal(v)!r}, the model's {reference[k]!r}"
         for k, v in sorted(kwargs.items())
-        if k in reference and not _same_option(v, reference[k])
+        if k in reference and k not in model.training_options and not _same_option(v, reference[k])
     ]

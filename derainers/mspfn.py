@@ -23,7 +23,7 @@ release reads images with OpenCV. ``mspfn_official`` combines both with ``value_
 
 Value range: the harness feeds RGB in [0, 1]. With ``value_range="symmetric"`` the model works on
 ``2x − 1`` internally (as the TF release does on [-1, 1] data), i.e. it returns
-``((2I − 1) − R*) + 1) / 2 = I − R*/2``, and :meth:`MSPFN.training_loss` compares the images in [-1, 1]
+``((2I − 1) − R* + 1) / 2 = I − R*/2``, and :meth:`MSPFN.training_loss` compares the images in [-1, 1]
 so that ε = 1e-3 has the release's meaning. The default ``"unit"`` works on [0, 1] directly.
 
 Example:
@@ -342,7 +342,7 @@ def _per_scale(value: int | Sequence[int], what: str) -> tuple[int, int, int]:
 
 # ----------------------------------------------------------------------------- the model
 class MSPFN(Derainer):
-    """Multi-Scale Progressive Fusion Network (spec §1-5), configurable to every variant of the paper.
+    """Multi-Scale Progressive Fusion Network (spec §1-5), configurable to the paper's M/N variants and MSPFN*.
 
     Args:
         num_ffm: M, the number of cascaded fine-fusion modules (0 gives the paper's "no FFM" Model3).
@@ -372,6 +372,9 @@ class MSPFN(Derainer):
         >>> model.card.size_multiple
         8
     """
+
+    # λ of the edge loss changes the training, not the network: weights fit whatever it is set to
+    training_options = frozenset({"edge_weight"})
 
     def __init__(
         self,
@@ -406,6 +409,14 @@ class MSPFN(Derainer):
             raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
         n = _per_scale(cau_per_scale, "cau_per_scale")
         hidden = _per_scale(lstm_hidden, "lstm_hidden")
+        if min(n) < 0:
+            raise ValueError(f"cau_per_scale must be >= 0 at every scale, got {n}")
+        widths = {"channels": channels, "lstm_input": lstm_input, "rm_mid": rm_mid, "cau_reduction": cau_reduction}
+        for what, value in widths.items():
+            if value < 1:
+                raise ValueError(f"{what} must be >= 1, got {value}")
+        if min(hidden) < 1:
+            raise ValueError(f"lstm_hidden must be >= 1 at every scale, got {hidden}")
         self.config: dict[str, Any] = {
             "num_ffm": num_ffm,
             "cau_per_scale": n,
@@ -460,8 +471,8 @@ class MSPFN(Derainer):
             trainable=True,
             patch_size=96,
             # trained by this project (derainers/weights/<name>-<tag>.json), for this exact architecture
-            weights=shipped_weights(name, cfg),
-            default_weights=default_shipped_tag(name, cfg),
+            weights=shipped_weights(name, cfg, MSPFN.training_options),
+            default_weights=default_shipped_tag(name, cfg, MSPFN.training_options),
             # measured for mspfn_light with its trained weights (RainTrainL 1-3, bf16 vs fp32: +0.0015 dB psnr_y)
             reduced_precision=("bf16",) if name == "mspfn_light" else (),
             notes=NOTES,
@@ -495,9 +506,9 @@ class MSPFN(Derainer):
             raise ValueError(f"MSPFN expects an (N, 3, H, W) batch, got shape {tuple(rainy.shape)}")
         m = self.card.size_multiple
         h, w = rainy.shape[-2:]
-        if h % m or w % m:
+        if h % m or w % m or h == 0 or w == 0:
             raise ValueError(
-                f"{self.card.name}: H and W must be multiples of {m}, got {h}x{w} "
+                f"{self.card.name}: H and W must be positive multiples of {m}, got {h}x{w} "
                 "(pad or crop first; the harness does this)"
             )
 

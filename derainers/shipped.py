@@ -44,18 +44,24 @@ def shipped_cards(derainer: str) -> tuple[dict[str, Any], ...]:
     return tuple(cards)
 
 
-def _matches(card: dict[str, Any], architecture: dict[str, Any] | None) -> bool:
-    """Whether weights trained for ``card["architecture"]`` fit a model built with ``architecture``."""
+def _matches(card: dict[str, Any], architecture: dict[str, Any] | None, ignore: frozenset[str] = frozenset()) -> bool:
+    """Whether weights trained for ``card["architecture"]`` fit a model built with ``architecture`` (the
+    ``ignore`` keys, options only the training loss reads, aside)."""
     if architecture is None or "architecture" not in card:
         return True
-    return bool(json.loads(json.dumps(architecture, default=str)) == card["architecture"])
+    built = json.loads(json.dumps(architecture, default=str))
+    trained = card["architecture"]
+    return {k: v for k, v in built.items() if k not in ignore} == {k: v for k, v in trained.items() if k not in ignore}
 
 
-def shipped_weights(derainer: str, architecture: dict[str, Any] | None = None) -> tuple[WeightsSource, ...]:
-    """``derainer``'s shipped weights as packaged weights sources (those that fit ``architecture``)."""
+def shipped_weights(
+    derainer: str, architecture: dict[str, Any] | None = None, ignore: frozenset[str] = frozenset()
+) -> tuple[WeightsSource, ...]:
+    """``derainer``'s shipped weights as packaged weights sources (those that fit ``architecture``; the
+    ``ignore`` keys are training-loss options, see :attr:`derainers.base.Derainer.training_options`)."""
     sources = []
     for card in shipped_cards(derainer):
-        if not _matches(card, architecture):
+        if not _matches(card, architecture, ignore):
             continue
         validation = card.get("validation") or {}
         training = card.get("training") or {}
@@ -161,9 +167,11 @@ def join_parts(source: WeightsSource, folder: Path | None = None) -> Path:
     return target
 
 
-def default_shipped_tag(derainer: str, architecture: dict[str, Any] | None = None) -> str | None:
-    """The tag of ``derainer``'s default shipped weights that fit ``architecture``, if any."""
+def default_shipped_tag(
+    derainer: str, architecture: dict[str, Any] | None = None, ignore: frozenset[str] = frozenset()
+) -> str | None:
+    """The tag of ``derainer``'s default shipped weights that fit ``architecture`` (``ignore`` aside), if any."""
     for card in shipped_cards(derainer):
-        if card.get("default") and _matches(card, architecture):
+        if card.get("default") and _matches(card, architecture, ignore):
             return str(card["tag"])
     return None

@@ -1,7 +1,8 @@
 """Training losses shared by derainers: Charbonnier, Laplacian edge loss and the MSPFN loss.
 
-All functions take float tensors of shape ``(N, C, H, W)`` and return a scalar tensor (the mean over
-every element), so they can be used directly as ``loss.backward()`` targets.
+The losses take float tensors of shape ``(N, C, H, W)`` and return a scalar tensor (the mean over
+every element), so they can be used directly as ``loss.backward()`` targets; :func:`laplacian_edges`
+returns the ``(N, C, H, W)`` edge map itself.
 
 The MSPFN loss (Jiang et al., CVPR 2020, mspfn_spec.md §6) is
 

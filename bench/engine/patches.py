@@ -92,6 +92,19 @@ class PatchSpec:
     transform: int
 
 
+def _check_seed(seed: int) -> int:
+    """``seed`` if the counter-based streams can use it: one 32-bit word.
+
+    NumPy's ``SeedSequence`` splits a larger integer into several 32-bit words (and pads short entropy with
+    zeros), so ``[seed, stream, ...]`` for a seed >= 2**32 can equal another seed's key: seed ``2**32 + s``
+    would draw its epoch-``e`` permutation from seed ``s``'s batch-``e`` stream. Negative seeds are refused
+    by NumPy only at the first batch.
+    """
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"the data-stream seed must be in [0, 2**32), got {seed}")
+    return seed
+
+
 class PatchSampler:
     """An endless stream of batches of :class:`PatchSpec`, deterministic given ``(seed, rank, batch)``.
 
@@ -121,6 +134,9 @@ class PatchSampler:
             raise ValueError(f"batch size must be >= 1, got {batch_size}")
         if augment not in ("sample", "batch", "none"):
             raise ValueError(f"augment must be 'sample', 'batch' or 'none', not {augment!r}")
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, world_size), got rank {rank} of world size {world_size}")
+        _check_seed(seed)
         self.num_images = num_images
         self.batch_size = batch_size
         self.seed = seed
@@ -173,7 +189,7 @@ class PatchSampler:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.seed = int(state["seed"])
+        self.seed = _check_seed(int(state["seed"]))
         self.next_batch = int(state["next_batch"])
         self.augment = state.get("augment", self.augment)
         self._perm_cache = None
@@ -235,6 +251,9 @@ class PatchDataset:
         return np.pad(image, ((0, ph), (0, pw), (0, 0)), mode=mode)
 
     def __getitem__(self, spec: PatchSpec) -> tuple[torch.Tensor, torch.Tensor]:
+        if not (0.0 <= spec.fy <= 1.0 and 0.0 <= spec.fx <= 1.0):
+            # a negative fraction would slice from the end: a short or empty patch instead of an error
+            raise ValueError(f"crop fractions must be in [0, 1], got fy={spec.fy}, fx={spec.fx}")
         rainy, clean = (self._fit(a) for a in self.load(spec.index))
         p = self.patch_size
         h, w = rainy.shape[:2]
