@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, SupportsIndex, cast
 
 import torch
@@ -489,13 +489,24 @@ class MSPFN(Derainer):
             seed: Seed of a private generator; ``None`` uses torch's global generator.
         """
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
+
+        def draw(weight: torch.Tensor, init: Callable[[torch.Tensor], object]) -> None:
+            # the private generator lives on the CPU: draw there and copy, so that a seed gives the same
+            # initialisation on every device (a model built under ``torch.device("cuda")`` included)
+            if gen is None or weight.device.type == "cpu":
+                init(weight)
+            else:
+                host = torch.empty(weight.shape, dtype=weight.dtype)
+                init(host)
+                weight.copy_(host)
+
         lstm_convs = {id(m.gates) for m in self.modules() if isinstance(m, ConvLSTMCell)}
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
                 if id(module) in lstm_convs:
-                    nn.init.trunc_normal_(module.weight, std=1e-3, a=-2e-3, b=2e-3, generator=gen)
+                    draw(module.weight, lambda w: nn.init.trunc_normal_(w, std=1e-3, a=-2e-3, b=2e-3, generator=gen))
                 else:
-                    nn.init.xavier_uniform_(module.weight, generator=gen)
+                    draw(module.weight, lambda w: nn.init.xavier_uniform_(w, generator=gen))
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.PReLU):

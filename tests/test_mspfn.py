@@ -416,3 +416,13 @@ def test_light_720p_inference_cpu() -> None:
         elapsed = time.perf_counter() - start
     print(f"\nmspfn_light 1280x720 CPU forward: {elapsed:.2f} s ({torch.get_num_threads()} threads)")
     assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (the seeded init draws on the CPU)")
+def test_seeded_init_is_the_same_on_cuda() -> None:
+    cpu = mm.mspfn_tiny()
+    cpu.reset_parameters(seed=3)
+    gpu = mm.mspfn_tiny().to("cuda")
+    gpu.reset_parameters(seed=3)  # was: a CPU generator used on CUDA tensors (RuntimeError)
+    for name, tensor in cpu.state_dict().items():
+        assert torch.equal(gpu.state_dict()[name].cpu(), tensor), name
