@@ -63,7 +63,7 @@ def test_adapter_converts_detectron2_instances(standin: Path, tmp_path: Path) ->
     weights = _weights(tmp_path)
     model = MaskRCNN(weights, backend="detectron2", conf=0.05, max_det=7, device="cpu")
     (det,) = model.predict([_image()])
-    assert det.labels.tolist() == [0, 2]  # RGB arrays reach detectron2 as BGR (cfg.INPUT.FORMAT)
+    assert det.labels.tolist() == [0, 2]  # RGB arrays reach DefaultPredictor as BGR, its contract
     np.testing.assert_array_equal(det.boxes, [[10, 5, 30, 15], [40, 20, 52, 36]])
     assert det.boxes.dtype == np.float64 and det.scores.dtype == np.float64 and det.labels.dtype == np.int64
     np.testing.assert_allclose(det.scores, [0.9, 0.7], rtol=1e-6)
@@ -77,8 +77,11 @@ def test_adapter_converts_detectron2_instances(standin: Path, tmp_path: Path) ->
     assert model.describe()["backend"] == "detectron2"
 
     rgb_model = MaskRCNN(weights, backend="detectron2", device="cpu")
-    rgb_model.model.input_format = "RGB"  # a model trained on RGB input gets the array as it is
-    assert rgb_model.predict([_image()])[0].labels.tolist() == [0, 2]
+    rgb_model.model.input_format = "RGB"  # DefaultPredictor still takes BGR and flips it for such a model
+    rgb_det = rgb_model.predict([_image()])[0]
+    # was: the RGB model saw BGR and found the red box as the blue one's class and vice versa
+    assert rgb_det.labels.tolist() == [0, 2]
+    np.testing.assert_array_equal(rgb_det.boxes, [[10, 5, 30, 15], [40, 20, 52, 36]])
 
 
 def test_instances_edge_cases(standin: Path) -> None:

@@ -53,6 +53,7 @@ def test_an_isa_cap_turns_bf16_off(env: dict[str, str]) -> None:
 
 def test_fallback_and_gpu_rules(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(precision, "cpu_bf16_native", lambda: False)
+    monkeypatch.setattr(precision, "cuda_bf16_emulated", lambda: False)  # an Ampere-or-later GPU
     precision._note_once.cache_clear()
     assert autocast_dtype("bf16", "cpu") is None
     assert "no native bf16" in caplog.text
@@ -66,6 +67,7 @@ def test_fallback_and_gpu_rules(monkeypatch: pytest.MonkeyPatch, caplog: pytest.
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_takes_only_verified_native_precisions(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
     monkeypatch.setattr(precision, "cpu_bf16_native", lambda: native)
+    monkeypatch.setattr(precision, "cuda_bf16_emulated", lambda: False)  # an Ampere-or-later GPU
     assert resolve_precision("auto", "cpu", ("bf16",)) == ("bf16" if native else "fp32")
     assert resolve_precision("auto", "cpu", ()) == "fp32"  # not verified for this derainer: never chosen
     assert resolve_precision("auto", "cuda", ("bf16",)) == "bf16"

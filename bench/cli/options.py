@@ -300,7 +300,7 @@ def add_run_arguments(p: argparse.ArgumentParser, *, several_derainers: bool = T
     add(p, "crop_multiple", help="crop every image top-left to a multiple of K (paper protocol: 8)")
     add(p, "metrics", help="metric names, space or comma separated (default: the task's)")
     p.add_argument("--tile", type=positive_int, default=None, help="tile frames larger than this many pixels per side")
-    p.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels")
+    p.add_argument("--overlap", type=nonnegative_int, default=32, help="tile overlap in pixels")
     add(p, "batch_size")
     add(p, "precision")
     add(p, "channels_last")

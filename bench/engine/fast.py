@@ -63,7 +63,11 @@ class OptimizedModel(nn.Module):
 
     def _key(self, x: torch.Tensor) -> tuple[Any, ...]:
         cl = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-        return (tuple(x.shape), x.dtype, x.device.type, cl, torch.is_autocast_enabled())
+        # A trace records the autocast casts it ran under: key on the autocast state of x's device (the
+        # argument-less torch.is_autocast_enabled() is CUDA's only) and on its dtype.
+        device = x.device.type
+        amp = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+        return (tuple(x.shape), x.dtype, device, cl, amp)
 
     def _trace(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         key = self._key(x)

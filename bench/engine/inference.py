@@ -3,7 +3,8 @@
 * Padding: reflect-pad to the derainer's size multiple, crop back afterwards.
 * Tiling: frames larger than ``tile`` are split **on the CPU** into overlapping tiles; each tile is
   derained on the device and blended back with feathered weights, so a 4K frame never needs to fit
-  on the device. Tile margins (``overlap // 2``) where context is missing are discarded before blending.
+  on the device. Of the pixels two neighbours share, each tile's outer quarter (``overlap // 4``, where
+  its context is missing) is discarded and the middle half is cross-faded linearly.
 * Batching: images of equal size are stacked (size bucketing); everything runs under
   ``torch.inference_mode()``, optionally channels-last and with bf16/fp16 autocast on GPU.
 """
@@ -48,18 +49,38 @@ def _tile_starts(size: int, tile: int, stride: int) -> list[int]:
     return starts
 
 
-def _ramp(length: int, fade_start: int, fade_end: int, keep_lo: int, keep_hi: int) -> np.ndarray:
-    """1-D blending weights of a tile: 0 on discarded margins, linear fades over the overlap."""
+def _fade_in(length: int, overlap: int, margin: int) -> np.ndarray:
+    """Weights of a tile over its leading ``overlap`` pixels shared with the previous tile.
+
+    0 over the first ``margin`` pixels (context missing), then a linear ramp up to 1 over the rest of the
+    overlap but its last ``margin`` pixels; reversed, it is the previous tile's fade-out over the same
+    pixels, and the two sum to 1 at every pixel they share.
+    """
     w = np.ones(length, dtype=np.float32)
-    if fade_start > 0:
-        w[:keep_lo] = 0.0
-        n = max(fade_start - keep_lo, 1)
-        w[keep_lo:fade_start] = (np.arange(fade_start - keep_lo, dtype=np.float32) + 1) / (n + 1)
-    if fade_end < length:
-        w[keep_hi:] = 0.0
-        n = max(keep_hi - fade_end, 1)
-        w[fade_end:keep_hi] = (np.arange(keep_hi - fade_end, 0, -1, dtype=np.float32)) / (n + 1)
+    if overlap <= 0:
+        return w
+    margin = min(margin, (overlap - 1) // 2)
+    ramp = overlap - 2 * margin
+    w[:margin] = 0.0
+    w[margin : margin + ramp] = (np.arange(ramp, dtype=np.float32) + 1) / (ramp + 1)
     return w
+
+
+def _axis_weights(starts: list[int], tile: int, margin: int) -> list[np.ndarray]:
+    """1-D blending weights of each tile along one axis, from its real overlaps with its neighbours.
+
+    The last tile is flush with the image edge, so its overlap with the one before may be wider than the
+    others: each pair of neighbours fades over the pixels they actually share.
+    """
+    weights = []
+    for i, start in enumerate(starts):
+        w = np.ones(tile, dtype=np.float32)
+        if i > 0:
+            w *= _fade_in(tile, starts[i - 1] + tile - start, margin)
+        if i + 1 < len(starts):
+            w *= _fade_in(tile, start + tile - starts[i + 1], margin)[::-1]
+        weights.append(w)
+    return weights
 
 
 @dataclass
@@ -100,6 +121,7 @@ class InferenceEngine:
 
     def __init__(self, model: nn.Module, config: InferenceConfig | None = None) -> None:
         self.config = config or InferenceConfig()
+        _check_config(self.config)
         self.model = model.eval().to(self.config.device)
         if self.config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -135,38 +157,34 @@ class InferenceEngine:
             )
         return out[..., :h, :w]
 
+    def _tile_side(self, tile: int, size: int) -> int:
+        """The tile side along an axis of ``size`` pixels: the whole axis when it fits, else ``tile`` rounded
+        down to the size multiple, so that interior tiles see their real neighbours instead of reflect padding."""
+        if size <= tile:
+            return size
+        return max(self.multiple, tile // self.multiple * self.multiple)
+
     def _derain_tiled(self, x: torch.Tensor) -> torch.Tensor:
         """Tile one ``(1, 3, H, W)`` image; tiles are batched ``batch_size`` at a time."""
         cfg = self.config
         assert cfg.tile is not None
         _, c, h, w = x.shape
-        tile_h, tile_w = min(cfg.tile, h), min(cfg.tile, w)
+        tile_h, tile_w = self._tile_side(cfg.tile, h), self._tile_side(cfg.tile, w)
         overlap = min(cfg.overlap, tile_h // 2, tile_w // 2)
         stride_h, stride_w = max(tile_h - overlap, 1), max(tile_w - overlap, 1)
         out = torch.zeros((c, h, w), dtype=torch.float32)
         weight = torch.zeros((1, h, w), dtype=torch.float32)
-        boxes = [(y0, x0) for y0 in _tile_starts(h, tile_h, stride_h) for x0 in _tile_starts(w, tile_w, stride_w)]
-        margin = overlap // 2
-        for i in range(0, len(boxes), max(cfg.batch_size, 1)):
+        starts_y, starts_x = _tile_starts(h, tile_h, stride_h), _tile_starts(w, tile_w, stride_w)
+        margin = overlap // 4
+        ramps_y = dict(zip(starts_y, _axis_weights(starts_y, tile_h, margin), strict=True))
+        ramps_x = dict(zip(starts_x, _axis_weights(starts_x, tile_w, margin), strict=True))
+        boxes = [(y0, x0) for y0 in starts_y for x0 in starts_x]
+        for i in range(0, len(boxes), cfg.batch_size):
             chunk = boxes[i : i + cfg.batch_size]
             batch = torch.cat([x[:, :, y0 : y0 + tile_h, x0 : x0 + tile_w] for y0, x0 in chunk])
             result = self._derain_padded(batch)
             for (y0, x0), tile_out in zip(chunk, result, strict=True):
-                wy = _ramp(
-                    tile_h,
-                    overlap if y0 > 0 else 0,
-                    tile_h - overlap if y0 + tile_h < h else tile_h,
-                    margin if y0 > 0 else 0,
-                    tile_h - margin if y0 + tile_h < h else tile_h,
-                )
-                wx = _ramp(
-                    tile_w,
-                    overlap if x0 > 0 else 0,
-                    tile_w - overlap if x0 + tile_w < w else tile_w,
-                    margin if x0 > 0 else 0,
-                    tile_w - margin if x0 + tile_w < w else tile_w,
-                )
-                wmap = torch.from_numpy(np.outer(wy, wx))[None]
+                wmap = torch.from_numpy(np.outer(ramps_y[y0], ramps_x[x0]))[None]
                 out[:, y0 : y0 + tile_h, x0 : x0 + tile_w] += tile_out * wmap
                 weight[:, y0 : y0 + tile_h, x0 : x0 + tile_w] += wmap
         return (out / weight.clamp_min(1e-8))[None]
@@ -190,6 +208,12 @@ class InferenceEngine:
 
         Images of equal size are batched together (size bucketing); order is preserved.
         """
+        for k, img in enumerate(images):
+            if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+                raise ValueError(
+                    f"image {k}: derain takes uint8 (H, W, 3) RGB arrays, not {img.dtype} {img.shape} "
+                    "(bench.data.images.read_image converts greyscale, RGBA, 16-bit and float images)"
+                )
         results: list[torch.Tensor | None] = [None] * len(images)
         for indices in bucket_by_size(images):
             batch = torch.from_numpy(np.stack([images[i] for i in indices])).permute(0, 3, 1, 2).float().div_(255.0)
@@ -197,6 +221,16 @@ class InferenceEngine:
             for j, i in enumerate(indices):
                 results[i] = out[j]
         return [r for r in results if r is not None]
+
+
+def _check_config(cfg: InferenceConfig) -> None:
+    """Refuse settings that would leave pixels uncovered by any tile or batch nothing."""
+    if cfg.batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, not {cfg.batch_size}")
+    if cfg.overlap < 0:
+        raise ValueError(f"overlap must be >= 0, not {cfg.overlap} (a negative overlap leaves gaps between tiles)")
+    if cfg.tile is not None and cfg.tile < 1:
+        raise ValueError(f"tile must be >= 1 or None, not {cfg.tile}")
 
 
 def bucket_by_size(images: Sequence[np.ndarray]) -> Iterator[list[int]]:

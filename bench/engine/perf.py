@@ -97,7 +97,8 @@ def measure(
 
     The input is padded by the caller's size multiple beforehand (sizes are rounded up to it here).
     ``optimize`` picks an optimised path of :mod:`bench.engine.fast` (``"jit"``, ``"compile"``…);
-    tracing/compilation happens during the warm-up runs (at least one is done), not in the timings.
+    tracing/compilation (also ``compile_model``) happens during the warm-up runs (at least one is then
+    done, whatever ``warmup`` says), not in the timings.
     """
     multiple = max(1, int(getattr(getattr(model, "card", None), "size_multiple", 1)))
     h = math.ceil(height / multiple) * multiple
@@ -122,7 +123,8 @@ def measure(
         from bench.engine.fast import optimize_model
 
         runner = optimize_model(runner, optimize)
-        warmup = max(warmup, 1)
+    if compile_model or optimize != "none":
+        warmup = max(warmup, 1)  # compilation and tracing happen on the first call, never in the timings
     x = x.to(device)
     from bench.engine.precision import autocast, autocast_dtype
 
@@ -133,11 +135,11 @@ def measure(
         with torch.inference_mode(), autocast(x.device.type, dtype):
             runner(x)
         if is_cuda:
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(x.device)  # the device the work runs on, not the current one
 
     gc.collect()
     if is_cuda:
-        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.reset_peak_memory_stats(x.device)
     else:
         reset_cpu_peak()  # else the peak is since process start: the largest model measured so far
     for _ in range(warmup):
@@ -154,7 +156,7 @@ def measure(
         cpu_s = (sum(usage_after) - sum(usage_before)) / repeats
         system_s = (usage_after[1] - usage_before[1]) / repeats
     gc.collect()
-    peak = torch.cuda.max_memory_allocated() / 2**20 if is_cuda else cpu_peak_mb()
+    peak = torch.cuda.max_memory_allocated(x.device) / 2**20 if is_cuda else cpu_peak_mb()
     latency = statistics.median(times)
     per_image = latency / batch
     size = f"{width}x{height}"

@@ -41,13 +41,34 @@ def _cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+def _onednn_cap() -> str:
+    """The ISA cap the user set for oneDNN (``ONEDNN_MAX_CPU_ISA``, formerly ``DNNL_MAX_CPU_ISA``), upper case."""
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "")).strip().upper()
+
+
+def _onednn_uncapped(cap: str) -> bool:
+    return cap in ("", "ALL", "DEFAULT")
+
+
 def _isa_capped_below_avx512() -> bool:
     """True when the user capped oneDNN or ATen below AVX-512 (``ONEDNN_MAX_CPU_ISA``, ``ATEN_CPU_CAPABILITY``)."""
-    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "")).strip().upper()
+    onednn = _onednn_cap()
     aten = os.environ.get("ATEN_CPU_CAPABILITY", "").strip().lower()
-    onednn_low = bool(onednn) and not (onednn.startswith("AVX512") or onednn.startswith("AVX10") or onednn == "ALL")
+    onednn_low = not _onednn_uncapped(onednn) and not onednn.startswith(("AVX512", "AVX10"))
     aten_low = bool(aten) and aten in ("default", "avx2", "sse", "zvector", "vsx")
     return onednn_low or aten_low
+
+
+def _onednn_capped_below_bf16() -> bool:
+    """True when ``ONEDNN_MAX_CPU_ISA`` stops oneDNN short of its native-bf16 kernels.
+
+    ``AVX512_CORE`` and ``AVX512_CORE_VNNI`` are AVX-512 but have no bf16 instructions: oneDNN then
+    emulates bf16. Native bf16 starts at ``AVX512_CORE_BF16`` (then ``AVX512_CORE_FP16``/``_AMX``, ``AVX10_*``).
+    """
+    onednn = _onednn_cap()
+    if _onednn_uncapped(onednn):
+        return False
+    return not onednn.startswith(("AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX10"))
 
 
 def isa_capped_below_hardware() -> bool:
@@ -60,13 +81,13 @@ def cpu_bf16_native() -> bool:
     """Whether this CPU computes bf16 natively, as torch and oneDNN will use it in this process.
 
     True needs the hardware (``avx512_bf16`` or ``amx_bf16`` in the CPU flags) and no ISA cap
-    (``ONEDNN_MAX_CPU_ISA=AVX2`` or ``ATEN_CPU_CAPABILITY=avx2`` turn it off, as they turn off
-    oneDNN's bf16 kernels) and a tiny bf16 matmul that runs and agrees with fp32.
+    (``ONEDNN_MAX_CPU_ISA=AVX2`` or ``=AVX512_CORE``, or ``ATEN_CPU_CAPABILITY=avx2`` turn it off, as
+    they turn off oneDNN's bf16 kernels) and a tiny bf16 matmul that runs and agrees with fp32.
     """
     flags = _cpu_flags()
     if not ({"avx512_bf16", "amx_bf16"} & flags):
         return False
-    if _isa_capped_below_avx512():
+    if _isa_capped_below_avx512() or _onednn_capped_below_bf16():
         return False
     try:
         a = torch.linspace(-1.0, 1.0, 64).reshape(8, 8)
@@ -90,12 +111,18 @@ def cpu_description() -> dict[str, object]:
     }
 
 
+def cuda_bf16_emulated() -> bool:
+    """Whether the current CUDA device would run bf16 emulated (before Ampere: no bf16 tensor cores)."""
+    return bool(torch.cuda.is_available()) and not torch.cuda.is_bf16_supported(including_emulation=False)
+
+
 def autocast_dtype(precision: str, device_type: str) -> torch.dtype | None:
     """The autocast dtype to use for ``precision`` on ``device_type``; ``None`` means plain fp32.
 
-    On CUDA, bf16 and fp16 autocast as asked. On CPU only bf16, and only where it is native
-    (:func:`cpu_bf16_native`): elsewhere it falls back to fp32 with a one-line note (emulated bf16
-    is slower than fp32). fp16 on CPU falls back to fp32 too.
+    On CUDA, fp16 autocast as asked, bf16 where the GPU has it natively (Ampere and later; an older
+    GPU falls back to fp32 with a note, :func:`cuda_bf16_emulated`). On CPU only bf16, and only where it
+    is native (:func:`cpu_bf16_native`): elsewhere it falls back to fp32 with a one-line note (emulated
+    bf16 is slower than fp32). fp16 on CPU falls back to fp32 too.
 
     Raises:
         ValueError: an unknown precision name.
@@ -103,7 +130,12 @@ def autocast_dtype(precision: str, device_type: str) -> torch.dtype | None:
     if precision not in ("fp32", "bf16", "fp16"):
         raise ValueError(f"precision must be fp32, bf16 or fp16, not {precision!r}")
     dtype = AUTOCAST_DTYPES.get(precision)
-    if dtype is None or device_type == "cuda":
+    if dtype is None:
+        return dtype
+    if device_type == "cuda":
+        if precision == "bf16" and cuda_bf16_emulated():
+            _note_once("this GPU has no native bf16 (before Ampere): running fp32")
+            return None
         return dtype
     if device_type == "cpu" and precision == "bf16":
         if cpu_bf16_native():
@@ -129,7 +161,7 @@ def native_dtype(precision: str, device_type: str) -> torch.dtype | None:
     if precision == "fp32" or precision not in AUTOCAST_DTYPES:
         return None
     if device_type == "cuda":
-        return AUTOCAST_DTYPES[precision]
+        return None if precision == "bf16" and cuda_bf16_emulated() else AUTOCAST_DTYPES[precision]
     if device_type == "cpu" and precision == "bf16" and cpu_bf16_native():
         return AUTOCAST_DTYPES[precision]
     return None

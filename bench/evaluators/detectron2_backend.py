@@ -7,8 +7,8 @@ or a ``.yaml`` path) and turns its ``Instances`` into :class:`~bench.evaluators.
 * ``pred_boxes.tensor`` → ``boxes`` (``x1, y1, x2, y2`` pixels of the input image), ``scores`` → ``scores``,
   ``pred_classes`` → ``labels`` (detectron2's COCO models already use the 80 contiguous classes),
   ``pred_masks`` (``(K, H, W)`` bool at the image size) → ``masks``.
-* The predictor reads images in ``cfg.INPUT.FORMAT`` (``"BGR"`` for the zoo models), so bench's RGB
-  arrays are flipped to BGR before the call.
+* ``DefaultPredictor`` takes BGR arrays whatever the model reads (it flips them itself when
+  ``cfg.INPUT.FORMAT`` is ``"RGB"``), so bench's RGB arrays are always flipped to BGR before the call.
 
 detectron2 is not on PyPI (it builds from source); without it, building this backend fails with one line
 naming the install command (:data:`bench.optional.BACKENDS`). Its conversion is tested against a stand-in
@@ -105,14 +105,14 @@ def instances_to_detections(instances: Any, shape: tuple[int, int]) -> Detection
     return Detections(boxes=boxes, scores=scores, labels=labels, masks=masks)
 
 
-def predict_rgb(predictor: Any, image: np.ndarray, input_format: str = "BGR") -> Detections:
-    """Run ``predictor`` on one ``(H, W, 3)`` uint8 RGB image (flipped to BGR when the model reads BGR).
+def predict_rgb(predictor: Any, image: np.ndarray) -> Detections:
+    """Run ``predictor`` on one ``(H, W, 3)`` uint8 RGB image, given to it as BGR (``DefaultPredictor``'s
+    contract for every ``cfg.INPUT.FORMAT``: it flips the array itself for a model that reads RGB).
 
     Example:
         >>> predict_rgb(build_predictor("model_final_f10217.pkl"), image)  # doctest: +SKIP
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
-    pixels = image[..., ::-1] if input_format.upper() == "BGR" else image
-    output = predictor(np.ascontiguousarray(pixels))
+    output = predictor(np.ascontiguousarray(image[..., ::-1]))
     return instances_to_detections(output["instances"], (image.shape[0], image.shape[1]))

@@ -113,6 +113,11 @@ class ESPNetv2Segmenter:
         for w, h in [self.input_size, *files]:
             if w % 16 or h % 16:
                 raise ValueError(f"input size {(w, h)} must be a multiple of 16 (4 stride-2 levels)")
+        if files and self.input_size not in files:  # e.g. weights="1024x512" with input_size=(512, 256)
+            raise ValueError(
+                f"input_size {self.input_size[0]}x{self.input_size[1]} does not match the weights' size "
+                f"{', '.join(f'{w}x{h}' for w, h in files)}"
+            )
         self.weights_path: Path | None = files.get(self.input_size)
         self.models: dict[tuple[int, int], ESPNetv2Segmentation] = {}
         self.hashes: dict[tuple[int, int], str] = {}

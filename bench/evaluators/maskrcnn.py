@@ -152,7 +152,6 @@ class MaskRCNN:
             self._label_map[cid] = idx
 
     def _build_torchvision(self) -> Any:
-        import torch
         from torchvision.models import detection
 
         build = detection.maskrcnn_resnet50_fpn if self.variant == "v1" else detection.maskrcnn_resnet50_fpn_v2
@@ -167,10 +166,10 @@ class MaskRCNN:
             **self.model_kwargs,
         )
         if self.weights is not None:
-            state = torch.load(self.weights, map_location="cpu", weights_only=True)
-            if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-                state = state["model"]
-            model.load_state_dict(state, strict=True)
+            from bench.evaluators.torchvision_seg import load_torchvision_state_dict
+
+            # a hub file, or a checkpoint of torchvision's detection reference script (holds an argparse.Namespace)
+            model.load_state_dict(load_torchvision_state_dict(self.weights), strict=True)
         else:
             logger.warning("Mask R-CNN with random weights: scores are meaningless (tests only)")
         return model.eval().to(self.device)
@@ -227,7 +226,7 @@ class MaskRCNN:
         from bench.evaluators.detectron2_backend import predict_rgb
 
         model = self.model  # detectron2's DefaultPredictor reads cfg.INPUT.FORMAT images
-        return predict_rgb(model, image, str(getattr(model, "input_format", "BGR")))
+        return predict_rgb(model, image)
 
     def describe(self) -> EvaluatorInfo:
         """Backend, weights path and sha256, thresholds, for the run record."""

@@ -49,13 +49,40 @@ def _unwrap_state_dict(state: Any) -> dict[str, Any]:
     return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state.items()}
 
 
+def load_torchvision_state_dict(path: str | Path) -> dict[str, Any]:
+    """The model state dict of a torchvision weights file, read with ``weights_only=True``.
+
+    Takes a bare state dict (torchvision's hub files) and the checkpoints of torchvision's reference
+    training scripts (``references/segmentation|detection/train.py``: ``{"model": ..., "optimizer": ...,
+    "lr_scheduler": ..., "epoch": ..., "args": argparse.Namespace}``), which is how users train their own
+    weights; ``argparse.Namespace`` (plain attributes, no code) is the one class allowed beyond tensors.
+
+    Raises:
+        bench.engine.checkpoint.UnsafeCheckpointError: the file needs other pickled objects.
+        ValueError: the file holds no state dict.
+
+    Example:
+        >>> load_torchvision_state_dict("model_29.pth")["classifier.4.weight"].shape  # doctest: +SKIP
+        torch.Size([19, 256, 1, 1])
+    """
+    import argparse
+
+    import torch
+
+    from bench.engine.checkpoint import load_checkpoint
+
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        return _unwrap_state_dict(load_checkpoint(path))
+
+
 class TorchvisionSegmenter:
     """A torchvision segmentation network with Cityscapes-trained weights from a path.
 
     Args:
         arch: One of :data:`ARCHITECTURES`.
         weights: Path to a state dict (``torch.save(model.state_dict())``, optionally wrapped in
-            ``{"state_dict": ...}`` / ``{"model": ...}``), loaded strictly; ``None`` = random weights.
+            ``{"state_dict": ...}`` / ``{"model": ...}``, e.g. a checkpoint of torchvision's reference
+            training script), loaded strictly; ``None`` = random weights.
         num_classes: Output channels of the classifier (19 for Cityscapes trainIds).
         class_names: Names of the evaluated classes (default: the 19 Cityscapes trainIds when
             ``num_classes`` is 19 or 20, else ``"0"``, ``"1"``...); channels beyond them map to ``ignore_index``.
@@ -104,7 +131,7 @@ class TorchvisionSegmenter:
                 from bench.paths import MissingDataError
 
                 raise MissingDataError(f"torchvision segmentation weights not found: {self.weights_path}")
-            state = _unwrap_state_dict(torch.load(self.weights_path, map_location="cpu", weights_only=True))
+            state = load_torchvision_state_dict(self.weights_path)
             if aux_loss is None:
                 aux_loss = any(k.startswith("aux_classifier.") for k in state)
         kwargs: dict[str, Any] = {"weights": None, "weights_backbone": None, "num_classes": num_classes}

@@ -14,7 +14,11 @@ RULES = ((0, 0, 0.9), (2, 2, 0.7))
 
 
 class DefaultPredictor:
-    """Takes one ``(H, W, 3)`` uint8 image in ``cfg.INPUT.FORMAT`` and returns ``{"instances": Instances}``."""
+    """Takes one ``(H, W, 3)`` uint8 BGR image and returns ``{"instances": Instances}``.
+
+    As detectron2's: the argument is BGR whatever ``cfg.INPUT.FORMAT`` says; for a model that reads RGB the
+    predictor flips it before the model sees it.
+    """
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
@@ -24,7 +28,9 @@ class DefaultPredictor:
     def __call__(self, original_image: np.ndarray) -> dict[str, Instances]:
         assert original_image.ndim == 3 and original_image.dtype == np.uint8
         self.calls.append(original_image.shape)
-        rgb = original_image[:, :, ::-1] if self.input_format == "BGR" else original_image
+        # what the model sees, in its cfg.INPUT.FORMAT (detectron2 flips BGR to RGB for an RGB model)
+        seen = original_image[:, :, ::-1] if self.input_format == "RGB" else original_image
+        rgb = seen if self.input_format == "RGB" else seen[:, :, ::-1]  # the rule-based model reads colours
         height, width = rgb.shape[:2]
         boxes, scores, classes, masks = [], [], [], []
         for channel, label, score in RULES:
