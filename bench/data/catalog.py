@@ -165,8 +165,8 @@ def resolve_dataset(
         bench.registry.UnknownNameError: neither a folder nor a registered name.
     """
     candidate = Path(name_or_path).expanduser()
-    if candidate.is_dir():
-        return candidate.name, candidate, None
+    if candidate.is_dir():  # named by its folder, also when given as "." or "../x/.." (not "" or "..")
+        return Path(os.path.abspath(candidate)).name or str(candidate), candidate, None
     looks_like_path = os.sep in name_or_path or name_or_path.startswith(".")
     if name_or_path in registry:
         spec: DatasetSpec = registry.get(name_or_path)

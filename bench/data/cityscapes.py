@@ -234,7 +234,7 @@ def find_cityscapes_pairs(
         Pairs sorted by image path. Images without a label file are logged and left out.
 
     Raises:
-        FileNotFoundError: ``root/leftImg8bit`` or ``root/gtFine`` does not exist.
+        FileNotFoundError: ``root/leftImg8bit``, ``root/gtFine`` or the split's folder does not exist.
 
     Example:
         >>> pairs = find_cityscapes_pairs("images/cityscapes-pseudo", split="val")  # doctest: +SKIP
@@ -249,6 +249,9 @@ def find_cityscapes_pairs(
                 f"Cityscapes folder not found: {folder} (expected leftImg8bit/ and gtFine/ under {root})"
             )
     base = img_root / split if split else img_root
+    if not base.is_dir():  # else a mistyped split gives an empty set without a word
+        splits = sorted(d.name for d in img_root.iterdir() if d.is_dir())
+        raise FileNotFoundError(f"Cityscapes split {split!r} not found: no {base} (splits here: {', '.join(splits)})")
     pairs: list[CityscapesPair] = []
     for image in sorted(base.rglob("*_leftImg8bit.png")):
         rel = image.relative_to(img_root)

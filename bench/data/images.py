@@ -1,12 +1,13 @@
 """Reading, writing and converting images: every input becomes 8-bit RGB, or a clear error.
 
-Handled (design.md principle 10): grayscale, palette, RGBA/LA (alpha dropped), 16-bit and float
-images (scaled to 8 bit with rounding), EXIF orientation. Corrupt or truncated files raise
-:class:`ImageReadError` naming the file.
+Handled (design.md principle 10): grayscale, palette, RGBA/LA (alpha dropped), 16-bit (either byte
+order, grey or colour) and float images (scaled to 8 bit with rounding), other colour modes (converted
+to RGB), EXIF orientation. Corrupt or truncated files raise :class:`ImageReadError` naming the file.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +27,8 @@ def is_image_file(path: Path) -> bool:
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    if not arr.dtype.isnative:  # PIL 'I;16B' (big-endian 16-bit TIFF): the same values, native byte order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == np.uint16:
@@ -39,6 +42,48 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
         scale = 255.0 if float(np.nanmax(arr, initial=0.0)) <= 1.0 else 1.0
         return np.round(np.clip(np.nan_to_num(arr) * scale, 0, 255)).astype(np.uint8)
     raise ImageReadError(f"unsupported pixel type {arr.dtype}")
+
+
+#: Pillow decodes 16-bit-per-sample colour files (PNG, TIFF) to 8 bit by keeping the high byte (a truncation);
+#: these raw modes mark them, and :func:`_read_wide_colour` reads the full samples instead (then rounds).
+_WIDE_COLOUR_RAWMODE = re.compile(r"(?:RGB|RGBA|RGBX|LA);16[BLN]")
+#: EXIF orientation -> the transform that displays the stored pixels upright (as ``ImageOps.exif_transpose``).
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _wide_colour(im: object) -> bool:
+    """Whether Pillow would cut this (not yet loaded) image's 16-bit colour samples to their high byte."""
+    for tile in getattr(im, "tile", None) or ():
+        args = tile[3] if len(tile) > 3 else None
+        raw = args if isinstance(args, str) else (args[0] if isinstance(args, tuple) and args else None)
+        if isinstance(raw, str) and _WIDE_COLOUR_RAWMODE.fullmatch(raw):
+            return True
+    return False
+
+
+def _read_wide_colour(path: Path, size: tuple[int, int], orientation: int) -> np.ndarray | None:
+    """The 16-bit samples of a colour PNG/TIFF as ``(H, W, 3)`` uint16 RGB, upright; ``None`` if OpenCV cannot."""
+    import cv2
+
+    try:
+        arr = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)  # stored orientation, BGR(A)
+    except cv2.error:
+        return None
+    if arr is None or arr.dtype != np.uint16 or arr.shape[:2] != (size[1], size[0]):
+        return None
+    if arr.ndim == 3 and arr.shape[2] >= 3:
+        arr = arr[..., 2::-1]
+    elif arr.ndim == 3:
+        arr = arr[..., 0]
+    return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(arr))
 
 
 #: What decoding a broken or unsupported file may raise inside PIL (or a plugin a third party patched in,
@@ -94,18 +139,23 @@ def read_image(path: str | Path) -> np.ndarray:
         with Image.open(path) as opened:
             if opened.width * opened.height > MAX_PIXELS:
                 raise ImageReadError(f"{path}: {opened.width}x{opened.height} exceeds the {MAX_PIXELS}-pixel limit")
+            wide = _wide_colour(opened)
             opened.load()
             im: Image.Image = ImageOps.exif_transpose(opened) or opened
             mode = im.mode
             if mode in ("P", "PA"):
                 im = im.convert("RGBA")
                 mode = "RGBA"
-            if mode in ("RGB", "RGBA", "L", "LA", "CMYK", "YCbCr", "1"):
-                if mode not in ("RGB", "RGBA", "L", "LA"):
-                    im = im.convert("RGB")
-                arr = np.asarray(im)
-            else:  # I;16, I, F and friends: keep full precision, convert below
-                arr = np.asarray(im)
+            wide_arr = None
+            if wide:
+                orientation = int(opened.getexif().get(0x0112, 1) or 1)
+                wide_arr = _read_wide_colour(path, opened.size, orientation)
+            if wide_arr is not None:
+                arr = wide_arr
+            elif mode in ("RGB", "RGBA", "L", "LA", "1") or mode == "F" or mode.startswith("I"):
+                arr = np.asarray(im)  # I;16, I, F and friends keep full precision, converted below
+            else:  # CMYK, YCbCr, LAB, HSV, RGBX…: their pixels are not RGB
+                arr = np.asarray(im.convert("RGB"))
     except ImageReadError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, ImportError) as err:  # = DECODE_ERRORS

@@ -99,7 +99,8 @@ def unpack_pairs(pack: str | Path, out_root: str | Path) -> int:
     """Write the pairs of ``pack`` under ``out_root`` in their original layout (PNG); returns the pair count.
 
     Raises:
-        ValueError: not a pack, or an image whose decoded pixels do not match the manifest's sha256.
+        ValueError: not a pack, an image whose decoded pixels do not match the manifest's sha256, or a
+            file path that would land outside ``out_root``.
     """
     from bench.data.images import write_image
 
@@ -117,6 +118,8 @@ def unpack_pairs(pack: str | Path, out_root: str | Path) -> int:
                     raise ValueError(f"{pack}: pair {entry['id']}: {name} pixels differ from the manifest")
             for rel, image in ((entry["rainy"], rainy), (entry["clean"], clean)):
                 target = (out_root / rel).with_suffix(".png")
+                if Path(rel).is_absolute() or ".." in Path(rel).parts:
+                    raise ValueError(f"{pack}: pair {entry['id']}: path {rel!r} leads outside {out_root}")
                 write_image(target, image)
     return len(manifest["pairs"])
 

@@ -69,6 +69,10 @@ def _shorten(items: list[str], limit: int = 8) -> str:
     return ", ".join(items[:limit]) + (f", … ({len(items)} in all)" if len(items) > limit else "")
 
 
+def _duplicate(item_id: str, first: Path) -> str:
+    return f"duplicate id {item_id!r}: {first.name} has the same id and is used; this file is not scored"
+
+
 class EmptyDatasetError(ValueError):
     """A dataset folder holds no usable pairs or images."""
 
@@ -155,6 +159,7 @@ def detect_pairs(root: str | Path) -> PairedLayout:
     pairs: list[Pair] = []
     issues: list[DataIssue] = []
     used: set[Path] = set()
+    first_with_id: dict[str, Path] = {}
     for rainy in rainy_files:
         clean = by_name.get(rainy.name) or by_stem.get(rainy.stem) or by_id.get(pair_id(rainy.stem))
         if clean is None:
@@ -165,8 +170,13 @@ def detect_pairs(root: str | Path) -> PairedLayout:
         if clean is None:
             issues.append(DataIssue(str(rainy), "unpaired: no clean image with a matching name or id"))
             continue
+        pid = pair_id(rainy.stem)
+        if pid in first_with_id:  # ids key rows, resume journals and merges: a second one would overwrite the first
+            issues.append(DataIssue(str(rainy), _duplicate(pid, first_with_id[pid])))
+            continue
+        first_with_id[pid] = rainy
         used.add(clean)
-        pairs.append(Pair(pair_id(rainy.stem), rainy, clean))
+        pairs.append(Pair(pid, rainy, clean))
     if clean_dir is not None:
         issues.extend(
             DataIssue(str(c), "unpaired: clean image without a rainy counterpart") for c in clean_files if c not in used
@@ -276,9 +286,22 @@ class ImageFolder:
         files.sort(key=lambda p: natural_key(str(p.relative_to(self.root))))
         if not files:
             raise EmptyDatasetError(f"{self.root}: folder holds no images")
-        self.files = files[:limit] if limit else files
-        self.crop_multiple = crop_multiple
         self.issues: list[DataIssue] = []
+        first_with_id: dict[str, Path] = {}
+        unique = []
+        for path in files:  # ``a.png`` and ``a.jpg`` share the id ``a``: keep the first, report the other
+            item_id = self.item_id(path)
+            if item_id in first_with_id:
+                self.issues.append(DataIssue(str(path), _duplicate(item_id, first_with_id[item_id])))
+                continue
+            first_with_id[item_id] = path
+            unique.append(path)
+        self.files = unique[:limit] if limit else unique
+        self.crop_multiple = crop_multiple
+
+    def item_id(self, path: Path) -> str:
+        """The id of one of the folder's images: its path below the folder, without the suffix."""
+        return str(path.relative_to(self.root).with_suffix(""))
 
     def __len__(self) -> int:
         return len(self.files)
@@ -290,4 +313,4 @@ class ImageFolder:
             except ImageReadError as err:
                 yield DataIssue(str(path), str(err))
                 continue
-            yield Sample(str(path.relative_to(self.root).with_suffix("")), image, None, path)
+            yield Sample(self.item_id(path), image, None, path)

@@ -6,24 +6,16 @@ pass without the start-up cost and pickling of worker processes.
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Final, TypeVar
+from typing import TypeVar
 
 Item = TypeVar("Item")
 Loaded = TypeVar("Loaded")
 
 DEFAULT_WORKERS = 2
 DEFAULT_DEPTH = 4
-
-
-class _Sentinel(enum.Enum):
-    END = enum.auto()
-
-
-_END: Final = _Sentinel.END  # end of ``items`` (an enum member, so ``is not _END`` narrows the item's type)
 
 
 def prefetch(
@@ -42,7 +34,8 @@ def prefetch(
         workers: Loader threads; ``0`` loads in the caller's thread, one item at a time.
         depth: Items submitted ahead of the consumer (bounds memory: at most ``depth`` decoded images wait).
         catch: Exceptions of ``load`` that are yielded in place of the result (so the caller can skip that
-            item); any other exception is raised at that item's turn.
+            item); any other exception is raised at that item's turn. An exception of ``items`` itself is
+            raised after every item before it has been yielded.
 
     Example:
         >>> [r for _, r in prefetch([1, 2, 3], lambda v: v * 10)]
@@ -63,18 +56,28 @@ def prefetch(
         return
     iterator = iter(items)
     pending: deque[tuple[Item, Future[Loaded | BaseException]]] = deque()
+    ended: list[Exception | None] = []  # set once ``items`` is exhausted: None, or the error iterating raised
+
+    def refill(pool: ThreadPoolExecutor) -> None:
+        while not ended and len(pending) < depth:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                ended.append(None)
+            except Exception as err:  # raised at its turn: after the items before it, which are loaded already
+                ended.append(err)
+            else:
+                pending.append((item, pool.submit(guarded, item)))
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bench-prefetch") as pool:
         try:
-            for item in iterator:
-                pending.append((item, pool.submit(guarded, item)))
-                if len(pending) >= depth:
-                    break
+            refill(pool)
             while pending:
                 item, future = pending.popleft()
-                nxt = next(iterator, _END)
-                if nxt is not _END:
-                    pending.append((nxt, pool.submit(guarded, nxt)))
+                refill(pool)
                 yield item, future.result()
+            if ended and ended[0] is not None:
+                raise ended[0]
         finally:
             for _, future in pending:  # consumer stopped early: drop what was not started
                 future.cancel()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,10 +86,27 @@ class RainParams:
     scale_with_size: bool = True
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # a string from a hand-edited YAML fails here, naming the field
+            value = getattr(self, f.name)
+            if f.name not in ("tint", "night", "scale_with_size") and not isinstance(value, numbers.Real):
+                raise ValueError(f"{f.name} must be a number, got {value!r}")
+        for name in ("layers", "drops"):  # counts: 2.0 would fail deep in the renderer
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
         if self.layers < 1:
             raise ValueError(f"layers must be >= 1, got {self.layers}")
         for name in (
             "density",
+            "density_growth",
+            "depth_scale",
+            "depth_falloff",
+            "angle_jitter",
+            "streak_angle_jitter",
+            "haze_gradient",
+            "night_contrast",
+            "light_boost",
             "length",
             "width",
             "opacity",
@@ -103,7 +121,7 @@ class RainParams:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("opacity", "haze", "night_contrast"):
+        for name in ("opacity", "haze", "haze_gradient", "night_contrast"):  # alphas: > 1 gives negative light
             if getattr(self, name) > 1:
                 raise ValueError(f"{name} must be <= 1, got {getattr(self, name)}")
         if self.drops < 0:
