@@ -86,6 +86,7 @@ class Task:
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
+        self.nonfinite = 0  # NaN/inf values in the derainer output of the item being scored
         self.options = dict(config.options)
         if self.accepted_options is not None:
             unknown = sorted(set(self.options) - self.accepted_options)
@@ -130,7 +131,9 @@ class Task:
         """The quantised derained image and the seconds its forward pass and quantisation took."""
         t0 = time.perf_counter()
         with watch.time("derain"):
-            derained = quantize(engine.derain([sample.rainy])[0], self.config.quantize)
+            output = engine.derain([sample.rainy])[0]
+            derained = quantize(output, self.config.quantize)
+        self.nonfinite = int(output.numel() - int(output.isfinite().sum()))
         return derained, time.perf_counter() - t0
 
     def finish(self, record: RunRecord, rows: list[dict[str, Any]]) -> None:
@@ -246,12 +249,17 @@ class Task:
             self.prepare(sample)
         except ValueError as err:  # e.g. a malformed label file: this image only
             return self._skip(ref, str(err))
+        self.nonfinite = 0
         derained, seconds = self.derain(engine, sample, watch)
         try:
             with watch.time("process"):
                 row = {"id": ref.id, "file": ref.path.name, "seconds": seconds, **self.process(sample, derained)}
         except self.item_errors as err:  # e.g. an image smaller than a metric's window: this image only
             return self._skip(ref, str(err))
+        if self.nonfinite:  # scored as quantised (NaN -> 0, ±inf clipped), and said in the record
+            reason = f"the derainer output {self.nonfinite} non-finite values (NaN/inf), scored as quantised"
+            logger.warning("%s: %s", ref.path, reason)
+            row.setdefault(ROW_ISSUES, []).append(row_issue(ref.path, reason))
         if image_dir is not None:
             write_image(image_dir / f"{ref.id}.png", derained)
             self.save_extra(image_dir, sample, derained)

@@ -187,10 +187,11 @@ class DownstreamTask(Task):
         key = cache.key({"derainer": self.derainer_key, "image": array_sha256(sample.rainy)})
         cached = cache.get(key)
         if cached is not None and "seconds" in cached:
+            self.nonfinite = int(cached["nonfinite"]) if "nonfinite" in cached else 0
             return cached["image"], float(cached["seconds"])
         derained, seconds = super().derain(engine, sample, watch)
         # the forward time is stored with the image: a cached run reports the same s/img, not ~0
-        cache.put(key, {"image": derained, "seconds": np.asarray(seconds)})
+        cache.put(key, {"image": derained, "seconds": np.asarray(seconds), "nonfinite": np.asarray(self.nonfinite)})
         return derained, seconds
 
     def process(self, sample: Sample, derained: np.ndarray) -> dict[str, Any]:

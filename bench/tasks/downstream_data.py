@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from bench.data.manifest import item_conditions
-from bench.data.paired import PairedDataset
+from bench.data.paired import RAINY_DIRS, PairedDataset
 from bench.evaluators.base import GroundTruth
 from bench.paths import cache_root
 from bench.results.record import stable_hash
@@ -188,7 +188,7 @@ def open_downstream_set(
         name, root, ds_kind = resolve_dataset(dataset, data_root, registry=DATASETS)
         is_paired = ds_kind == "paired" or (
             ds_kind is None
-            and any((root / d).is_dir() for d in ("rain", "rainy", "rain100mm", "inputcrop", "rainy_image"))
+            and any((root / d).is_dir() for d in RAINY_DIRS)  # every rainy-folder name the pair reader knows
         )
         if ds_kind == "real":
             raise ValueError(

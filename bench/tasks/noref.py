@@ -74,9 +74,11 @@ class NoRefTask(Task):
         if kind == "paired" or (kind is None and not any(p.is_file() for p in root.iterdir())):
             paired = PairedDataset(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple, ids=cfg.id_set())
             items = [ItemRef(p.id, p.rainy) for p in paired.pairs]
+            issues = list(paired.issues)
         else:
             folder = ImageFolder(root, limit=cfg.limit, crop_multiple=cfg.crop_multiple)
-            items = [ItemRef(str(p.relative_to(root).with_suffix("")), p) for p in folder.files]
+            items = [ItemRef(folder.item_id(p), p) for p in folder.files]
+            issues = list(folder.issues)
             if cfg.ids is not None:
                 found, _ = match_ids([it.id for it in items], cfg.ids)
                 items = [items[k] for k in found]
@@ -85,6 +87,7 @@ class NoRefTask(Task):
             info={"name": ds_name, "path": str(root), "kind": kind or "folder"},
             items=items,
             load=functools.partial(_load_rainy, crop_multiple=cfg.crop_multiple),
+            issues=issues,  # unpaired, duplicate and unlisted files: in the record, as in the paired tasks
         )
 
     def process(self, sample: Sample, derained: np.ndarray) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ from bench.data.builders.source import (
 from bench.data.images import is_image_file
 from bench.data.labels import COCO80_NAMES, LabelFormatError, load_coco_json, parse_yolo_file
 from bench.data.paired import natural_key
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -248,16 +251,26 @@ def read_bdd_sem(images_dir: str | Path, masks_dir: str | Path) -> LabelledSourc
     """Read BDD100K semantic segmentation: ``images/10k/<split>/*.jpg`` + ``labels/sem_seg/masks/<split>/<stem>.png``."""
     images_dir, masks_dir = Path(images_dir), Path(masks_dir)
     items: list[SourceItem] = []
+    unlabelled: list[Path] = []
     for path in sorted((p for p in images_dir.iterdir() if is_image_file(p)), key=lambda p: p.name):
         mask = masks_dir / f"{path.stem}.png"
         if not mask.is_file():
+            unlabelled.append(path)
             continue
         items.append(
             SourceItem(source_id=path.name, image_path=path, stem=path.stem, image_id=len(items) + 1, mask_path=mask)
         )
     if not items:
         raise LabelFormatError(f"{images_dir}: no image with a mask in {masks_dir}")
+    _warn_unlabelled(unlabelled, f"no mask in {masks_dir}")
     return LabelledSource("bdd-sem", "semantic", _semantic_categories(), items)
+
+
+def _warn_unlabelled(paths: Sequence[Path], why: str) -> None:
+    """Say which images a semantic source leaves out for want of a label (none: silent)."""
+    if paths:
+        shown = ", ".join(p.name for p in paths[:3]) + (" …" if len(paths) > 3 else "")
+        logger.warning("%d image(s) left out of the set (%s): %s", len(paths), why, shown)
 
 
 def read_cityscapes(root: str | Path, *, split: str | None = None) -> LabelledSource:
@@ -268,6 +281,7 @@ def read_cityscapes(root: str | Path, *, split: str | None = None) -> LabelledSo
     root = Path(root)
     left = root / "leftImg8bit"
     items: list[SourceItem] = []
+    unlabelled: list[Path] = []
     for path in sorted(left.rglob("*_leftImg8bit.png"), key=lambda p: str(p)):
         rel = path.relative_to(left)
         if split is not None and rel.parts[0] != split:
@@ -281,6 +295,7 @@ def read_cityscapes(root: str | Path, *, split: str | None = None) -> LabelledSo
         elif label_ids.is_file():
             mask, is_ids = label_ids, True
         else:
+            unlabelled.append(path)
             continue
         items.append(
             SourceItem(
@@ -294,6 +309,7 @@ def read_cityscapes(root: str | Path, *, split: str | None = None) -> LabelledSo
         )
     if not items:
         raise LabelFormatError(f"{root}: no leftImg8bit/*/*/*_leftImg8bit.png with gtFine labels")
+    _warn_unlabelled(unlabelled, "no gtFine labelTrainIds/labelIds")
     return LabelledSource("cityscapes", "semantic", _semantic_categories(), items)
 
 
