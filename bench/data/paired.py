@@ -6,7 +6,10 @@ Supported layouts (``../shared/data/README.md``):
   ``rain100mm/`` + ``norain/`` (RainCityscapes), ``input/`` + ``target/`` and similar;
 * MSPFN: ``inputcrop/1.png`` ↔ ``cleancrop/1.png``;
 * PReNet: ``rainy/rain-001.png`` ↔ ``norain-001.png`` (clean images in the set's root);
-* DDN/Rain1400: ``rainy_image/901_1.jpg`` … ``901_14.jpg`` ↔ ``ground_truth/901.jpg``.
+* DDN/Rain1400: ``rainy_image/901_1.jpg`` … ``901_14.jpg`` ↔ ``ground_truth/901.jpg``;
+* RainCityscapes as downloaded from the Cityscapes site (:func:`detect_official_raincityscapes`):
+  ``leftImg8bit_rain/<split>/<city>/<frame>_leftImg8bit_rain_alpha_…_pattern_<p>.png`` ↔
+  ``leftImg8bit/<split>/<city>/<frame>_leftImg8bit.png``, several rainy versions per clean image.
 
 Pairs are ordered naturally by id (1, 2, …, 10, not 1, 10, 100). Problems with individual files
 (unpaired files, unreadable images, size mismatches) are collected as :class:`DataIssue` records
@@ -51,6 +54,11 @@ CLEAN_DIRS: tuple[str, ...] = (
     "label",
     "high",
 )
+#: The rainy folder of the official RainCityscapes download (Hu et al., CVPR 2019); its clean images are
+#: Cityscapes' own ``leftImg8bit/``. Only looked for when no folder of ``RAINY_DIRS`` is present.
+OFFICIAL_RAIN_DIR = "leftImg8bit_rain"
+OFFICIAL_CLEAN_DIR = "leftImg8bit"
+_OFFICIAL_RAINY = re.compile(r"^(?P<frame>.+?_\d{6}_\d{6})_leftImg8bit_rain(?:_.+)?$")
 _ID_PREFIXES = re.compile(r"^(?:norain|rain|rainy|clean|gt)[-_]", re.IGNORECASE)
 _DDN_ID = re.compile(r"^(.+)_(\d+)$")
 
@@ -136,6 +144,8 @@ def detect_pairs(root: str | Path) -> PairedLayout:
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder {root} does not exist")
     rainy_dir = _find_dir(root, RAINY_DIRS)
+    if rainy_dir is None and (official := _find_dir(root, (OFFICIAL_RAIN_DIR.lower(),))) is not None:
+        return detect_official_raincityscapes(root, official)
     if rainy_dir is None:
         raise EmptyDatasetError(
             f"{root}: no rainy-image folder found (looked for {', '.join(RAINY_DIRS)}); expected e.g. "
@@ -185,6 +195,65 @@ def detect_pairs(root: str | Path) -> PairedLayout:
         raise EmptyDatasetError(f"{root}: no rainy/clean pairs could be matched ({len(issues)} unpaired files)")
     pairs.sort(key=lambda p: natural_key(p.id))
     return PairedLayout(root=root, layout=layout, pairs=pairs, issues=issues)
+
+
+def detect_official_raincityscapes(root: Path, rainy_dir: Path) -> PairedLayout:
+    """Pair the official RainCityscapes layout: ``leftImg8bit_rain/<split>/<city>/`` ↔ ``leftImg8bit/<split>/<city>/``.
+
+    A rainy file is paired with the clean image of its frame in the *same* ``<split>/<city>`` folder (never
+    across splits); its id is its stem (``aachen_000004_000019_leftImg8bit_rain_alpha_0.01_…_pattern_1``).
+    Every split found is used, grouped by split and in natural order within one; a set spanning several
+    splits says so in ``layout`` and in a warning. Rainy files without a clean image or with another name
+    are issues; clean images without rainy versions are not (``leftImg8bit/`` is the whole of Cityscapes,
+    RainCityscapes renders a few hundred of its frames).
+
+    Raises:
+        EmptyDatasetError: no ``leftImg8bit/`` beside ``rainy_dir``, no rainy image, or nothing paired.
+    """
+    clean_dir = _find_dir(root, (OFFICIAL_CLEAN_DIR.lower(),))
+    if clean_dir is None:
+        raise EmptyDatasetError(
+            f"{root}: {rainy_dir.name}/ (RainCityscapes) found but no {OFFICIAL_CLEAN_DIR}/ beside it; put the "
+            f"clean Cityscapes images (leftImg8bit_trainvaltest.zip) in {root / OFFICIAL_CLEAN_DIR}"
+        )
+    rainy_files = sorted(
+        (p for p in rainy_dir.rglob("*") if is_image_file(p)),
+        key=lambda p: natural_key(p.relative_to(rainy_dir).as_posix()),
+    )
+    if not rainy_files:
+        raise EmptyDatasetError(f"{rainy_dir}: folder holds no images")
+    found: list[tuple[str, Pair]] = []
+    issues: list[DataIssue] = []
+    first_with_id: dict[str, Path] = {}
+    for rainy in rainy_files:
+        rel = rainy.relative_to(rainy_dir)
+        match = _OFFICIAL_RAINY.match(rainy.stem)
+        if match is None:
+            reason = "unpaired: not a RainCityscapes name (<city>_<seq>_<frame>_leftImg8bit_rain_….png)"
+            issues.append(DataIssue(str(rainy), reason))
+            continue
+        names = dict.fromkeys(f"{match['frame']}_leftImg8bit{ext}" for ext in (rainy.suffix, ".png"))
+        clean = next((c for c in (clean_dir / rel.parent / n for n in names) if c.is_file()), None)
+        if clean is None:
+            where = (clean_dir / rel.parent / next(iter(names))).relative_to(root).as_posix()
+            issues.append(DataIssue(str(rainy), f"unpaired: no clean image {where}"))
+            continue
+        if rainy.stem in first_with_id:
+            issues.append(DataIssue(str(rainy), _duplicate(rainy.stem, first_with_id[rainy.stem])))
+            continue
+        first_with_id[rainy.stem] = rainy
+        found.append((rel.parts[0] if len(rel.parts) > 1 else "", Pair(rainy.stem, rainy, clean)))
+    if not found:
+        raise EmptyDatasetError(f"{root}: no rainy/clean pairs could be matched ({len(issues)} unpaired files)")
+    found.sort(key=lambda sp: (natural_key(sp[0]), natural_key(sp[1].id)))
+    counts: dict[str, int] = {}
+    for split, _ in found:
+        counts[split or "."] = counts.get(split or ".", 0) + 1
+    splits = ", ".join(f"{s} {n}" for s, n in counts.items())
+    if len(counts) > 1:
+        logger.warning("%s: RainCityscapes pairs of %d splits are used together (%s)", root, len(counts), splits)
+    layout = f"{rainy_dir.name}/ + {clean_dir.name}/ (RainCityscapes, several rainy per clean; splits: {splits})"
+    return PairedLayout(root=root, layout=layout, pairs=[p for _, p in found], issues=issues)
 
 
 class PairedDataset:

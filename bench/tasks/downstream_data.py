@@ -2,7 +2,9 @@
 
 A downstream set is a paired folder (``rain/`` + ``norain/``, the layout ``bench synth`` writes)
 with optional labels beside it: ``labels/<stem>.txt`` (YOLO boxes or polygons),
-``annotations.json`` (COCO instances) or ``masks/<stem>.png`` (Cityscapes trainIds, 255 ignore).
+``annotations.json`` (COCO instances) or ``masks/<stem>.png`` (Cityscapes trainIds, 255 ignore);
+the official RainCityscapes layout (``leftImg8bit_rain/`` + ``leftImg8bit/``) takes its semantic labels
+from Cityscapes' ``gtFine/`` beside them, found by frame id.
 Without labels, the evaluator's output on the clean image is the pseudo ground truth.
 
 Sources that are not yet rainy (a labelled clean set such as coco8, or the ``embedded`` photos
@@ -21,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from bench.data.manifest import item_conditions
-from bench.data.paired import RAINY_DIRS, PairedDataset
+from bench.data.paired import OFFICIAL_RAIN_DIR, RAINY_DIRS, PairedDataset
 from bench.evaluators.base import GroundTruth
 from bench.paths import cache_root
 from bench.results.record import stable_hash
@@ -40,7 +42,7 @@ class DownstreamSet:
     root: Path
     kind: TaskKind
     paired: PairedDataset
-    label_source: str | None  # "yolo", "coco", "masks" or None (pseudo labels)
+    label_source: str | None  # "yolo", "coco", "masks", "gtfine" or None (pseudo labels)
     provenance: dict[str, object] = field(default_factory=dict)
     #: Detector class indices the set annotates (a built set's manifest); ``None``: every class counts.
     label_space: frozenset[int] | None = None
@@ -95,6 +97,8 @@ class DownstreamSet:
             if mask.dtype != np.uint8 and mask.size and (mask.min() < 0 or mask.max() > 255):
                 raise LabelFormatError(f"{path}: label values {mask.min()}..{mask.max()} do not fit class ids 0..255")
             return GroundTruth(semantic=mask.astype(np.uint8))
+        if self.label_source == "gtfine":
+            return self._gtfine_truth(stem, names)
         if self.label_source == "yolo":
             from bench.data.labels import read_yolo_labels
 
@@ -116,10 +120,34 @@ class DownstreamSet:
             )
         return None
 
+    def _gtfine_truth(self, stem: str, names: Sequence[str]) -> GroundTruth:
+        """The trainIds of a Cityscapes frame from ``gtFine/<split>/<city>/`` (an image without them is left out)."""
+        from bench.data.cityscapes import frame_id, label_path_for, read_train_ids
+        from bench.data.labels import LabelFormatError
+
+        gt_root = self.root / "gtFine"
+        for name in names:
+            try:
+                frame_id(name)
+            except ValueError:
+                continue
+            found = label_path_for(name, gt_root)
+            if found is not None:
+                try:
+                    return GroundTruth(semantic=read_train_ids(*found))
+                except ValueError as err:
+                    raise LabelFormatError(str(err)) from err
+        raise LabelFormatError(
+            f"no gtFine label (<frame>_gtFine_labelTrainIds.png or _labelIds.png) for {stem} under {gt_root} "
+            "(the set has gtFine labels: an image without them is left out, not scored on pseudo labels)"
+        )
+
 
 def _label_source(root: Path, kind: TaskKind) -> str | None:
     if kind == "semantic":
-        return "masks" if (root / "masks").is_dir() else None
+        if (root / "masks").is_dir():
+            return "masks"
+        return "gtfine" if (root / OFFICIAL_RAIN_DIR).is_dir() and (root / "gtFine").is_dir() else None
     # A built set has both: its COCO JSON keeps what YOLO text cannot (crowd regions, every polygon).
     if (root / "annotations.json").is_file():
         return "coco"
@@ -188,7 +216,8 @@ def open_downstream_set(
         name, root, ds_kind = resolve_dataset(dataset, data_root, registry=DATASETS)
         is_paired = ds_kind == "paired" or (
             ds_kind is None
-            and any((root / d).is_dir() for d in RAINY_DIRS)  # every rainy-folder name the pair reader knows
+            # every rainy-folder name the pair reader knows
+            and any((root / d).is_dir() for d in (*RAINY_DIRS, OFFICIAL_RAIN_DIR))
         )
         if ds_kind == "real":
             raise ValueError(
