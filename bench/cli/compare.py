@@ -60,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     add(p, "limit", help="only the first N items of every set")
     p.add_argument("--quick", action="store_true", help=f"--limit {QUICK_LIMIT} everywhere (smoke test)")
     add(p, "output_dir", help="where run records and the tables go (default $BENCH_RUNS or ./runs)")
-    add(p, "runs", help="stored records to compare with (searched recursively; default: the output dir)")
+    add(p, "runs", help="more stored records to compare with, besides the output dir's (searched recursively)")
     p.add_argument(
         "--task",
         nargs="+",

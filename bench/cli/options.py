@@ -127,7 +127,7 @@ SHARED: dict[str, OptionSpec] = {
             "choices": PRECISIONS,
             "default": "fp32",
             "help": "autocast: bf16/fp16 on GPU, bf16 on a CPU with native bf16 (fp32 elsewhere); auto: the "
-            "fastest precision native here that the derainer's card has verified",
+            "fastest precision native here that the derainer's card has verified (where offered: bench run)",
         },
         frozenset({"choices"}),
     ),

@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
         nargs="+",
         default=None,
         metavar="NAME",
-        help="only these checks: names, shell patterns (prenet-*) or groups (weights, metric, params, downstream)",
+        help="only these checks: names, shell patterns (prenet-*) or groups (weights, metric, params, downstream, paper)",
     )
     p.add_argument("--list", action="store_true", help="list the checks and exit")
     add(p, "limit", help="only the first N images of each check (quick)")

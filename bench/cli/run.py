@@ -33,8 +33,8 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument(
         "--task",
         default=None,
-        help="restoration | detection | instance | semantic | noref (default: detection when no "
-        "--dataset is given, else restoration for paired sets)",
+        help="restoration | detection | instance | semantic | noref (default: restoration when --dataset "
+        "is given, whatever the set; else detection on the embedded photos)",
     )
     add_run_arguments(p)
     p.set_defaults(func=run)
