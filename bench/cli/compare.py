@@ -11,7 +11,7 @@ The suite adapts to the data that is configured and says what it skipped and why
   scikit-image photos, with the task's default detector unless ``--detector`` is given (Table 6);
 * ``semantic`` on RainCityscapes when the ESPNetv2 Cityscapes weights exist (or ``--segmenter`` is given).
 
-Then every run record under ``--runs`` (default: the output folder), i.e. the stored records of the
+Then every run record under the output folder (and under ``--runs``, if given), i.e. the stored records of the
 built-in derainers, is rendered with the new ones into the paper's Tables 4-6.
 """
 

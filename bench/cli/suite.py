@@ -187,7 +187,7 @@ def _set_run(folder: Path, args: argparse.Namespace, *, has_segmenter: bool) -> 
     if kind is None:
         return f"set {folder}: no manifest.json kind, masks/, labels/ or annotations.json; cannot tell its task"
     if kind not in args.tasks and not (kind == "instance" and "detection" in args.tasks):
-        return f"set {folder}: a {kind} set, but --tasks excludes {kind}"
+        return f"set {folder}: a {kind} set, but --task excludes {kind}"
     options: dict[str, Any] = {}
     if kind == "detection" and args.detector:
         options["evaluator"] = args.detector
