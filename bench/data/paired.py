@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,8 +78,15 @@ def _shorten(items: list[str], limit: int = 8) -> str:
     return ", ".join(items[:limit]) + (f", … ({len(items)} in all)" if len(items) > limit else "")
 
 
-def _duplicate(item_id: str, first: Path) -> str:
-    return f"duplicate id {item_id!r}: {first.name} has the same id and is used; this file is not scored"
+def _keep_first(item_id: str, path: Path, first_with_id: dict[str, Path], issues: list[DataIssue]) -> bool:
+    """Whether ``path`` is the first file with ``item_id`` (ids key rows, resume journals and merges: a second
+    file would overwrite the first); a later one becomes a "duplicate id" issue."""
+    if item_id in first_with_id:
+        reason = f"duplicate id {item_id!r}: {first_with_id[item_id].name} has the same id and is used; this file is not scored"
+        issues.append(DataIssue(str(path), reason))
+        return False
+    first_with_id[item_id] = path
+    return True
 
 
 class EmptyDatasetError(ValueError):
@@ -181,10 +189,8 @@ def detect_pairs(root: str | Path) -> PairedLayout:
             issues.append(DataIssue(str(rainy), "unpaired: no clean image with a matching name or id"))
             continue
         pid = pair_id(rainy.stem)
-        if pid in first_with_id:  # ids key rows, resume journals and merges: a second one would overwrite the first
-            issues.append(DataIssue(str(rainy), _duplicate(pid, first_with_id[pid])))
+        if not _keep_first(pid, rainy, first_with_id, issues):
             continue
-        first_with_id[pid] = rainy
         used.add(clean)
         pairs.append(Pair(pid, rainy, clean))
     if clean_dir is not None:
@@ -238,17 +244,13 @@ def detect_official_raincityscapes(root: Path, rainy_dir: Path) -> PairedLayout:
             where = (clean_dir / rel.parent / next(iter(names))).relative_to(root).as_posix()
             issues.append(DataIssue(str(rainy), f"unpaired: no clean image {where}"))
             continue
-        if rainy.stem in first_with_id:
-            issues.append(DataIssue(str(rainy), _duplicate(rainy.stem, first_with_id[rainy.stem])))
+        if not _keep_first(rainy.stem, rainy, first_with_id, issues):
             continue
-        first_with_id[rainy.stem] = rainy
         found.append((rel.parts[0] if len(rel.parts) > 1 else "", Pair(rainy.stem, rainy, clean)))
     if not found:
         raise EmptyDatasetError(f"{root}: no rainy/clean pairs could be matched ({len(issues)} unpaired files)")
     found.sort(key=lambda sp: (natural_key(sp[0]), natural_key(sp[1].id)))
-    counts: dict[str, int] = {}
-    for split, _ in found:
-        counts[split or "."] = counts.get(split or ".", 0) + 1
+    counts = Counter(split or "." for split, _ in found)
     splits = ", ".join(f"{s} {n}" for s, n in counts.items())
     if len(counts) > 1:
         logger.warning("%s: RainCityscapes pairs of %d splits are used together (%s)", root, len(counts), splits)
@@ -359,12 +361,8 @@ class ImageFolder:
         first_with_id: dict[str, Path] = {}
         unique = []
         for path in files:  # ``a.png`` and ``a.jpg`` share the id ``a``: keep the first, report the other
-            item_id = self.item_id(path)
-            if item_id in first_with_id:
-                self.issues.append(DataIssue(str(path), _duplicate(item_id, first_with_id[item_id])))
-                continue
-            first_with_id[item_id] = path
-            unique.append(path)
+            if _keep_first(self.item_id(path), path, first_with_id, self.issues):
+                unique.append(path)
         self.files = unique[:limit] if limit else unique
         self.crop_multiple = crop_multiple
 
