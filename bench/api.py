@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -29,21 +30,31 @@ Optimize = Literal["none", "jit", "jit_onednn", "compile"]
 def default_task_and_dataset(task: str | None, dataset: str | None) -> tuple[str, str]:
     """The task and dataset a run uses when either is omitted (as ``bench run`` documents).
 
-    No task: ``restoration`` when a dataset is named, else ``detection``. No dataset: ``RainTrainL``
-    for restoration, ``embedded`` (the images shipped with bench) otherwise. The task comes back in
-    its registered spelling.
+    No task: the named set's own task (``bench ls datasets``: ``restoration`` for paired sets, ``noref``
+    for real photos, ``detection`` for coco8, ``instance`` for coco8-seg, ``semantic`` for
+    cityscapes-pseudo, ``detection`` for ``embedded``), ``restoration`` for any folder, ``detection`` when no
+    dataset is named either.
+    No dataset: ``RainTrainL`` for restoration, ``embedded`` (the images shipped with bench) otherwise.
+    The task comes back in its registered spelling.
 
     Example:
         >>> default_task_and_dataset(None, None)
         ('detection', 'embedded')
         >>> default_task_and_dataset("restoration", None)
         ('restoration', 'RainTrainL')
+        >>> default_task_and_dataset(None, "coco8")
+        ('detection', 'coco8')
 
     Raises:
         bench.registry.UnknownNameError: ``task`` is not a registered task.
     """
-    from bench.registries import TASKS
+    from bench.registries import DATASETS, TASKS
 
+    if task is None and dataset is not None and not Path(dataset).expanduser().is_dir():  # a folder wins
+        if dataset.lower() == "embedded":
+            task = "detection"
+        elif dataset in DATASETS:
+            task = DATASETS.get(dataset).default_task
     name = task or ("restoration" if dataset else "detection")
     name = TASKS.canonical(name)
     if dataset is None:

@@ -53,11 +53,21 @@ def test_evaluate_record_equals_the_cli_record(tmp_path: Path, capsys: pytest.Ca
     assert comparable(api) == comparable(cli)
 
 
-def test_evaluate_applies_the_run_defaults(tmp_path: Path) -> None:
+def test_evaluate_applies_the_run_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from bench.api import default_task_and_dataset
 
     assert default_task_and_dataset(None, "somewhere") == ("restoration", "somewhere")
     assert default_task_and_dataset("detection", None) == ("detection", "embedded")
+    # a named set brings its own task; one named by a folder is restoration, whatever the folder's name
+    assert default_task_and_dataset(None, "COCO8") == ("detection", "COCO8")
+    assert default_task_and_dataset(None, "coco8-seg") == ("instance", "coco8-seg")
+    assert default_task_and_dataset(None, "Real147") == ("noref", "Real147")
+    assert default_task_and_dataset(None, "RainTrainL") == ("restoration", "RainTrainL")
+    assert default_task_and_dataset(None, "embedded") == ("detection", "embedded")
+    assert default_task_and_dataset("restoration", "coco8") == ("restoration", "coco8")
+    (tmp_path / "coco8").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert default_task_and_dataset(None, "coco8") == ("restoration", "coco8")
     data = _paired_fixture(tmp_path / "pairs")
     record = bench.evaluate(dataset=str(data), limit=1, output_dir=str(tmp_path), metrics=["psnr_y"])
     assert record["task"] == "restoration" and record["derainer"]["name"] == "identity"

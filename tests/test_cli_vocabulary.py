@@ -180,6 +180,10 @@ def test_ls_datasets_marks_what_is_present(tmp_path: Path, capsys: pytest.Captur
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "[absent]" in lines["Rain100H"] and "[absent]" in lines["Real147"]
     assert "[present]" in lines["RainTrainL"], lines["RainTrainL"]
+    # each set says the task a run without --task uses on it; the embedded photos are listed too
+    assert lines["RainTrainL"].endswith("[task: restoration]") and lines["Real147"].endswith("[task: noref]")
+    assert lines["coco8"].endswith("[task: detection]") and lines["coco8-seg"].endswith("[task: instance]")
+    assert "[present]" in lines["embedded"] and lines["embedded"].endswith("[task: detection]")
 
 
 def test_data_root_default_reads_the_environment_when_the_parser_is_built(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -90,16 +90,23 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"{kind}:\n")
         for entry in registry.entries():
             aliases = f" (aliases: {', '.join(entry.aliases)})" if entry.aliases else ""
-            extra = ""
+            extra, summary = "", entry.summary
             lines: list[str] = []
             if kind == "derainers" and (args.params or args.cards):
                 extra, lines = _derainer_extra(entry.name, args.params, args.cards)
             elif kind == "datasets":
-                extra = _presence(registry.get(entry.name), args.data_root)
+                spec = registry.get(entry.name)
+                extra = _presence(spec, args.data_root)
+                task = getattr(spec, "default_task", None)  # a plugin's set may be no DatasetSpec
+                summary += f" [task: {task}]" if task else ""
             origin = "" if entry.origin == "builtin" else f" [{entry.origin}]"
-            out.write(f"  {entry.name:<18} {extra + '  ' if extra else ''}{entry.summary}{aliases}{origin}\n")
+            out.write(f"  {entry.name:<18} {extra + '  ' if extra else ''}{summary}{aliases}{origin}\n")
             for line in lines:
                 out.write(f"  {'':<18}   {line}\n")
-        for pattern, summary in registry.families():  # e.g. pyiqa:<name>, made on first use
-            out.write(f"  {pattern:<18} {summary}\n")
+        if kind == "datasets":  # no folder to find: the photos ship with scikit-image, the rain is rendered
+            from bench.tasks.downstream_data import EMBEDDED_SUMMARY
+
+            out.write(f"  {'embedded':<18} [present]  {EMBEDDED_SUMMARY} [task: detection]\n")
+        for pattern, family_summary in registry.families():  # e.g. pyiqa:<name>, made on first use
+            out.write(f"  {pattern:<18} {family_summary}\n")
     return 0

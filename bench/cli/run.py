@@ -33,8 +33,9 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument(
         "--task",
         default=None,
-        help="restoration | detection | instance | semantic | noref (default: restoration when --dataset "
-        "is given, whatever the set; else detection on the embedded photos)",
+        help="restoration | detection | instance | semantic | noref (default: the named set's own task, "
+        "shown by 'bench ls datasets': restoration for paired sets and folders, noref for real photos, "
+        "detection for coco8; with no --dataset, detection on the embedded photos)",
     )
     add_run_arguments(p)
     p.set_defaults(func=run)
@@ -100,17 +101,15 @@ def finished_record(config: Any) -> tuple[Path, dict[str, Any]] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.api import run_config
+    from bench.api import default_task_and_dataset, run_config
     from bench.cli.checks import check_dataset_path, check_output_dir
     from bench.factory import get_factory
     from bench.paths import runs_root
     from bench.registries import TASKS
     from bench.report.tables import render_run_summary
 
-    task = args.task or ("restoration" if args.dataset else "detection")
-    if args.dataset is None:
-        args.dataset = "RainTrainL" if task == "restoration" else "embedded"
-    TASKS.get(task)  # every name and path is checked before the output folder is made or a model loaded
+    task, args.dataset = default_task_and_dataset(args.task, args.dataset)  # unknown task names raise here
+    # every name and path is checked before the output folder is made or a model loaded
     for name in args.derainer:
         get_factory(name)
     check_dataset_path(args.dataset, args.data_root)

@@ -30,6 +30,8 @@ class DatasetSpec:
         summary: One line for ``bench ls datasets``.
         source: Where the data comes from and how to get it.
         size: Number of pairs/images in the full set, if known.
+        task: The task ``bench run`` uses on this set when ``--task`` is omitted (default: ``restoration``
+            for paired sets, ``noref`` for real photos, ``detection`` for labelled sets).
     """
 
     name: str
@@ -38,6 +40,12 @@ class DatasetSpec:
     summary: str
     source: str = ""
     size: int | None = None
+    task: str | None = None
+
+    @property
+    def default_task(self) -> str:
+        """The task a run on this set uses when none is named."""
+        return self.task or {"paired": "restoration", "real": "noref", "labelled": "detection"}[self.kind]
 
     def resolve(self, root: str | os.PathLike[str] | None = None) -> Path:
         """The dataset folder under ``root`` (default ``$BENCH_DATA``).
@@ -135,6 +143,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         "8 COCO images with YOLO polygon labels.",
         "ultralytics example dataset",
         8,
+        task="instance",
     ),
     DatasetSpec(
         "cityscapes-pseudo",
@@ -143,6 +152,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         "One Cityscapes frame with gtFine labels.",
         "mmsegmentation test data",
         1,
+        task="semantic",
     ),
 )
 

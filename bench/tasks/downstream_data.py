@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 TaskKind = Literal["detection", "instance", "semantic"]
 EMBEDDED_PHOTOS: tuple[str, ...] = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle")
+EMBEDDED_SUMMARY = (
+    f"{len(EMBEDDED_PHOTOS)} scikit-image sample photos with seeded synthetic rain and pseudo labels "
+    "(needs no data root; the default of 'bench run')."
+)
 
 
 @dataclass
