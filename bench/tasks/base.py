@@ -51,6 +51,21 @@ class ItemRef:
     ref: Any = None  # what the loader needs (a dataset pair); ``path`` when None
 
 
+@dataclass(frozen=True)
+class Derained:
+    """What :meth:`Task.derain` returns for one item.
+
+    Attributes:
+        image: The quantised derained image (uint8, HWC).
+        seconds: Its forward pass plus quantisation.
+        nonfinite: NaN/inf values in the derainer's output before quantisation (an issue in the record).
+    """
+
+    image: np.ndarray
+    seconds: float
+    nonfinite: int = 0
+
+
 @dataclass
 class TaskData:
     """What :meth:`Task.open` returns: the set's name and record block, its items and their loader."""
@@ -86,7 +101,6 @@ class Task:
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
-        self.nonfinite = 0  # NaN/inf values in the derainer output of the item being scored
         self.options = dict(config.options)
         if self.accepted_options is not None:
             unknown = sorted(set(self.options) - self.accepted_options)
@@ -127,14 +141,14 @@ class Task:
         return {}
 
     # ------------------------------------------------------------------ hooks with defaults
-    def derain(self, engine: Any, sample: Sample, watch: Stopwatch) -> tuple[np.ndarray, float]:
-        """The quantised derained image and the seconds its forward pass and quantisation took."""
+    def derain(self, engine: Any, sample: Sample, watch: Stopwatch) -> Derained:
+        """The quantised derained image, the seconds its forward pass and quantisation took, its NaN/inf count."""
         t0 = time.perf_counter()
         with watch.time("derain"):
             output = engine.derain([sample.rainy])[0]
             derained = quantize(output, self.config.quantize)
-        self.nonfinite = int(output.numel() - int(output.isfinite().sum()))
-        return derained, time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
+        return Derained(derained, seconds, int(output.numel() - int(output.isfinite().sum())))
 
     def finish(self, record: RunRecord, rows: list[dict[str, Any]]) -> None:
         """Fill ``metrics``, ``metric_info`` and ``rows`` (and whatever else is dataset-level)."""
@@ -249,15 +263,15 @@ class Task:
             self.prepare(sample)
         except ValueError as err:  # e.g. a malformed label file: this image only
             return self._skip(ref, str(err))
-        self.nonfinite = 0
-        derained, seconds = self.derain(engine, sample, watch)
+        result = self.derain(engine, sample, watch)
+        derained = result.image
         try:
             with watch.time("process"):
-                row = {"id": ref.id, "file": ref.path.name, "seconds": seconds, **self.process(sample, derained)}
+                row = {"id": ref.id, "file": ref.path.name, "seconds": result.seconds, **self.process(sample, derained)}
         except self.item_errors as err:  # e.g. an image smaller than a metric's window: this image only
             return self._skip(ref, str(err))
-        if self.nonfinite:  # scored as quantised (NaN -> 0, ±inf clipped), and said in the record
-            reason = f"the derainer output {self.nonfinite} non-finite values (NaN/inf), scored as quantised"
+        if result.nonfinite:  # scored as quantised (NaN -> 0, ±inf clipped), and said in the record
+            reason = f"the derainer output {result.nonfinite} non-finite values (NaN/inf), scored as quantised"
             logger.warning("%s: %s", ref.path, reason)
             row.setdefault(ROW_ISSUES, []).append(row_issue(ref.path, reason))
         if image_dir is not None:

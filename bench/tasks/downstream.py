@@ -33,7 +33,7 @@ from bench.results.state import (
 )
 from bench.stats.derived import CONDITIONS, gain_and_recovery
 from bench.stats.intervals import attach_intervals
-from bench.tasks.base import ItemRef, Task, TaskData
+from bench.tasks.base import Derained, ItemRef, Task, TaskData
 from bench.tasks.common import Stopwatch
 from bench.tasks.downstream_data import TaskKind, open_downstream_set
 from bench.tasks.evaluator_options import build_evaluator
@@ -181,18 +181,21 @@ class DownstreamTask(Task):
             raise ValueError(f"labels: {reason}") from err
         self.truth = truth
 
-    def derain(self, engine: Any, sample: Sample, watch: Stopwatch) -> tuple[np.ndarray, float]:
+    def derain(self, engine: Any, sample: Sample, watch: Stopwatch) -> Derained:
         """The derained image from the cache when there, else from the engine (stored with its seconds)."""
         cache = self.derain_cache
         key = cache.key({"derainer": self.derainer_key, "image": array_sha256(sample.rainy)})
         cached = cache.get(key)
         if cached is not None and "seconds" in cached:
-            self.nonfinite = int(cached["nonfinite"]) if "nonfinite" in cached else 0
-            return cached["image"], float(cached["seconds"])
-        derained, seconds = super().derain(engine, sample, watch)
+            nonfinite = int(cached["nonfinite"]) if "nonfinite" in cached else 0
+            return Derained(cached["image"], float(cached["seconds"]), nonfinite)
+        result = super().derain(engine, sample, watch)
         # the forward time is stored with the image: a cached run reports the same s/img, not ~0
-        cache.put(key, {"image": derained, "seconds": np.asarray(seconds), "nonfinite": np.asarray(self.nonfinite)})
-        return derained, seconds
+        cache.put(
+            key,
+            {"image": result.image, "seconds": np.asarray(result.seconds), "nonfinite": np.asarray(result.nonfinite)},
+        )
+        return result
 
     def process(self, sample: Sample, derained: np.ndarray) -> dict[str, Any]:
         assert sample.clean is not None
