@@ -42,6 +42,8 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from bench.report.tables import render_run_summary
     from bench.results.merge import MergeError, find_shard_groups, merge_shards
+    from bench.results.record import RecordError
+    from bench.results.state import StateError
 
     if bool(args.records) == bool(args.runs):
         raise ValueError("give either shard record files or --runs DIR")
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     for paths in groups:
         try:
             path, record = merge_shards(paths, args.output)
-        except MergeError as err:
+        except (MergeError, StateError, RecordError) as err:  # --runs: one bad group does not stop the others
             if not args.runs:
                 raise
             failed += 1

@@ -96,10 +96,17 @@ def _evaluate(
     loaded = (record.get("derainer") or {}).get("weights") or {}
     if weights not in (None, "none") and not loaded.get("sha256"):
         raise CheckError(f"{derainer}: weights {weights!r} were not loaded (record has {loaded or 'none'})")
+    n_skipped = int((record.get("dataset") or {}).get("n_skipped") or 0)
+    if not record.get("rows"):  # NaN means, or a mAP of no images: nothing was measured
+        raise CheckError(f"{derainer} on {dataset}: no image was scored ({n_skipped} skipped; see the record's issues)")
     metrics = record.get("metrics") or {}
+    values = {key: float(metrics[source]) for key, source in keys.items() if source in metrics}
+    # published over the whole set (or the named ids): say when bench scored only part of it
+    note = f"{n_skipped} image(s) skipped (the record's issues)" if n_skipped else ""
     return Measurement(
-        values={key: float(metrics[source]) for key, source in keys.items() if source in metrics},
+        values=values,
         n_items=len(record.get("rows") or []),
+        notes=dict.fromkeys(values, note) if note else {},
         record=record.get("_path"),
     )
 

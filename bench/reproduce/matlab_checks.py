@@ -33,11 +33,14 @@ def _compare_rows(
     if not ids:
         raise CheckError("no image of the reference file was scored")
     out = Measurement(values={}, n_items=len(ids))
+    left_out = len(reference) - len(ids)  # reference images bench did not score (skipped: the record's issues)
     for key in keys:
         out.values[key] = sum(measured[i][key] for i in ids) / len(ids)
         out.published[key] = sum(reference[i][key] for i in ids) / len(ids)
         worst = max(abs(measured[i][key] - reference[i][key]) for i in ids)
-        out.notes[key] = f"max |Δ| per image {worst:.1e}"
+        out.notes[key] = f"max |Δ| per image {worst:.1e}" + (
+            f"; {left_out} of {len(reference)} reference images not scored" if left_out else ""
+        )
     return out
 
 

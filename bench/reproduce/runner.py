@@ -65,6 +65,8 @@ def run_check(check: Check, ctx: Context) -> list[Outcome]:
     def rows(status: Status, reason: str, m: Measurement | None = None, seconds: float = 0.0) -> list[Outcome]:
         expected = _expected(check, m)
         if not expected:
+            if status == "measured":  # a measurement with no number to hold it against checks nothing
+                reason, status = "measured, but no published or reference value to compare with", "failed"
             return [Outcome(check, "—", None, None, status, reason, seconds=seconds)]
         out = []
         for e in expected:
@@ -100,7 +102,9 @@ def run_check(check: Check, ctx: Context) -> list[Outcome]:
         return rows("failed", f"{type(err).__name__}: {err}")
     if ctx.limit is not None and check.expected:  # published over the whole set, measured on a part
         for e in check.expected:
-            measurement.notes.setdefault(e.metric, f"--limit {ctx.limit}: not the published set")
+            note = measurement.notes.get(e.metric)
+            limited = f"--limit {ctx.limit}: not the published set"
+            measurement.notes[e.metric] = f"{limited}; {note}" if note else limited
     return rows("measured", "", measurement, time.perf_counter() - started)
 
 

@@ -109,6 +109,20 @@ def evaluator_options(record: Record) -> dict[str, Any]:
     return out
 
 
+def effective_precision(record: Record) -> str | None:
+    """The precision a record's derainer really computed in (``derainer.precision``: ``auto`` resolved, a
+    reduced precision the hardware lacks fallen back to fp32), else the requested one (older records).
+
+    Example:
+        >>> effective_precision({"config": {"precision": "auto"}, "derainer": {"precision": "bf16"}})
+        'bf16'
+        >>> effective_precision({"config": {"precision": "fp16"}})
+        'fp16'
+    """
+    found = (record.get("derainer") or {}).get("precision") or (record.get("config") or {}).get("precision")
+    return None if found is None else str(found)
+
+
 def protocol(record: Record) -> dict[str, Any]:
     """Every option of a record that changes its numbers, apart from the derainer and the dataset.
 
@@ -117,13 +131,14 @@ def protocol(record: Record) -> dict[str, Any]:
         'round'
     """
     cfg = record.get("config") or {}
+    precision = effective_precision(record)
     return {
         "task": record.get("task"),
         "quantize": cfg.get("quantize"),
         "crop_multiple": cfg.get("crop_multiple"),
         "tile": cfg.get("tile"),
         "overlap": cfg.get("overlap") if cfg.get("tile") else None,
-        "precision": cfg.get("precision") if cfg.get("precision") not in (None, "fp32") else None,
+        "precision": precision if precision != "fp32" else None,
         "evaluator": evaluator_options(record),
     }
 
@@ -191,7 +206,7 @@ def record_fields(record: Record) -> dict[str, Any]:
         "shard": cfg.get("shard") or None,
         "quantize": cfg.get("quantize"),
         "crop_multiple": cfg.get("crop_multiple"),
-        "precision": cfg.get("precision"),
+        "precision": effective_precision(record),
         "tile": cfg.get("tile"),
         "evaluator": ev.get("evaluator"),
         "evaluator_options": json.dumps({k: v for k, v in ev.items() if k != "evaluator"}, sort_keys=True)

@@ -4,7 +4,8 @@ A shard run processes ``ids[i::n]`` of the set's items in natural order and writ
 state sidecar (:mod:`bench.results.state`). The merge
 
 1. checks that the shards belong together: same task and protocol except ``shard``, every index
-   ``0 .. n-1`` exactly once, same derainer weights, dataset and evaluator (its per-shard counts of
+   ``0 .. n-1`` exactly once, same bench version, same derainer (weights, effective precision, ...), dataset
+   and evaluator (its per-shard counts of
    detections outside the set's label space aside: the merged record sums them), and each state file
    matches its record (same ids);
 2. rebuilds the unsharded item order by interleaving the shards' id lists (round-robin inverted), puts the
@@ -177,6 +178,16 @@ def _check_compatible(shards: Sequence[Shard]) -> None:
             )
         if shard.record["derainer"].get("weights") != first.record["derainer"].get("weights"):
             raise MergeError(f"{other}: derainer weights differ from {name}")
+        mine_d, theirs_d = first.record["derainer"], shard.record["derainer"]
+        if mine_d != theirs_d:  # e.g. --precision auto resolved to bf16 on one machine, fp32 on another
+            diff = sorted(k for k in {*mine_d, *theirs_d} if mine_d.get(k) != theirs_d.get(k))
+            raise MergeError(
+                f"{other}: derainer differs from {name}: "
+                + ", ".join(f"{k}={theirs_d.get(k)!r} vs {mine_d.get(k)!r}" for k in diff)
+            )
+        versions = ((shard.record.get("env") or {}).get("bench"), (first.record.get("env") or {}).get("bench"))
+        if versions[0] != versions[1]:
+            raise MergeError(f"{other}: written by bench {versions[0]}, {name} by bench {versions[1]}")
         if _without(shard.record["dataset"], SHARD_DATASET_KEYS) != _without(
             first.record["dataset"], SHARD_DATASET_KEYS
         ):

@@ -99,7 +99,10 @@ def validate_record(obj: dict[str, Any], source: str = "record") -> RunRecord:
     missing = [k for k in REQUIRED_KEYS if k not in obj]
     if missing:
         raise RecordError(f"{source}: not a bench run record (missing keys: {', '.join(missing)})")
-    if int(obj["schema_version"]) > SCHEMA_VERSION:
+    version = obj["schema_version"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise RecordError(f"{source}: schema version {version!r} is not an integer")
+    if version > SCHEMA_VERSION:
         raise RecordError(
             f"{source}: schema version {obj['schema_version']} is newer than this bench "
             f"({SCHEMA_VERSION}); upgrade bench"
@@ -111,7 +114,7 @@ def read_record(path: str | Path) -> RunRecord:
     path = Path(path)
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:  # e.g. a half-copied or binary file
         raise RecordError(f"{path}: invalid JSON ({err})") from err
     if not isinstance(obj, dict):
         raise RecordError(f"{path}: not a bench run record")
@@ -125,7 +128,7 @@ def find_records(root: str | Path) -> list[tuple[Path, RunRecord]]:
         return [(root, read_record(root))]
     found = []
     for path in sorted(root.rglob("*.json")):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
+        if any(part.startswith(".") for part in path.relative_to(root).parts) or not path.is_file():
             continue
         try:
             found.append((path, read_record(path)))

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def read_state(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # truncated or corrupt (a torn copy)
         raise StateError(f"{path}: unreadable state file ({err})") from err
     for key in ("ids", "paths"):
         if key not in arrays:
