@@ -126,7 +126,10 @@ def _prefix_of(path: Path) -> Path:
             match = re.search(r'^model_checkpoint_path:\s*"(.+)"', state.read_text(errors="replace"), re.M)
             if match:
                 named = Path(match.group(1))
-                return named if named.is_absolute() else path / named
+                # an absolute path written on another machine, or a checkpoint since deleted: the folder's own
+                for candidate in (named if named.is_absolute() else path / named, path / named.name):
+                    if candidate.with_name(candidate.name + ".index").is_file():
+                        return candidate
         indexes = sorted(path.glob("*.index"))
         if len(indexes) == 1:
             return indexes[0].with_suffix("")

@@ -101,10 +101,13 @@ def check_pair(image: np.ndarray, reference: np.ndarray) -> None:
 
 
 def check_image(image: np.ndarray) -> None:
+    """Validate one metric input: ``(H, W, 3)``, uint8, not empty (e.g. ``--crop-multiple 8`` of a 5×5 image)."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
     if image.dtype != np.uint8:
         raise ValueError(f"expected uint8 pixels (quantise first), got {image.dtype}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"empty image (shape {image.shape}): nothing to score")
 
 
 def same_shape_chunks(arrays: Sequence[np.ndarray], max_pixels: int) -> Iterator[list[int]]:

@@ -118,6 +118,8 @@ def brisque_features(image: np.ndarray) -> np.ndarray:
 
     cv2 = _cv2()
     check_image(image)
+    if min(image.shape[:2]) < 2:  # the half-size scale would be empty: cv::resize asserts (cv2.error)
+        raise ValueError(f"BRISQUE needs an image of at least 2x2 pixels, got {image.shape[:2]}")
     gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1.0 / 255.0)
     feats: list[float] = []
     for scale in (1, 2):

@@ -245,9 +245,11 @@ def _nanmean_nancov(feat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def matlab_pinv(matrix: np.ndarray) -> np.ndarray:
-    """MATLAB ``pinv`` with its default tolerance ``max(size(A)) · eps(norm(A))``."""
+    """MATLAB ``pinv`` with its default tolerance ``max(size(A)) · eps(norm(A))``; NaN for a non-finite matrix."""
+    if matrix.size == 0 or not np.isfinite(matrix).all():  # numpy's svd raises LinAlgError on NaN
+        return np.full(matrix.T.shape, np.nan)
     u, s, vt = np.linalg.svd(matrix)
-    if s.size == 0 or not np.isfinite(s).all():
+    if not np.isfinite(s).all():
         return np.full(matrix.T.shape, np.nan)
     tol = max(matrix.shape) * np.spacing(s[0])
     r = int((s > tol).sum())
@@ -255,8 +257,18 @@ def matlab_pinv(matrix: np.ndarray) -> np.ndarray:
 
 
 def niqe_distance(feat: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray) -> float:
-    """The NIQE score from per-block features ``(blocks, 36)`` and the pristine model."""
+    """The NIQE score from per-block features ``(blocks, 36)`` and the pristine model.
+
+    Raises:
+        ValueError: no block has a complete set of finite features (a flat image): the covariance is NaN,
+            which MATLAB's ``pinv`` (``svd``) refuses too.
+    """
     mu_dist, cov_dist = _nanmean_nancov(feat)
+    if not np.isfinite(cov_dist).all():
+        raise ValueError(
+            f"NIQE is undefined for this image: none of its {feat.shape[0]} blocks has finite features "
+            "(flat image regions)"
+        )
     diff = (mu_pris - mu_dist)[None, :]
     invcov = matlab_pinv((cov_pris + cov_dist) / 2.0)
     value = float((diff @ invcov @ diff.T)[0, 0])

@@ -182,6 +182,22 @@ def sseq_features_batch(gray_stack: np.ndarray) -> np.ndarray:
     return feats
 
 
+#: The coarsest scale (``ceil(size / 4)`` pixels a side) needs two 8×8 blocks on one side: with one block
+#: its entropy maps have no spread, the skewness features are 0/0 and the score NaN (in MATLAB too).
+MIN_SIDE = BLOCK * 2 ** (SCALES - 1) + 1
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    """``rgb2gray`` (uint8) of a checked ``(H, W, 3)`` uint8 image large enough for the three scales."""
+    check_image(image)
+    if max(image.shape[:2]) < MIN_SIDE:
+        raise ValueError(
+            f"SSEQ needs an image with at least {MIN_SIDE} pixels on one side, got {image.shape[:2]} "
+            f"(its third scale would be a single {BLOCK}x{BLOCK} block: no skewness, a NaN score)"
+        )
+    return rgb_to_gray(image).astype(np.uint8)
+
+
 def sseq_features(image: np.ndarray) -> np.ndarray:
     """The 12 raw SSEQ features (before ``setscale``) of one ``(H, W, 3)`` uint8 RGB image.
 
@@ -189,8 +205,7 @@ def sseq_features(image: np.ndarray) -> np.ndarray:
         >>> sseq_features(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).shape
         (12,)
     """
-    check_image(image)
-    return sseq_features_batch(rgb_to_gray(image).astype(np.uint8)[None])[0]
+    return sseq_features_batch(_gray(image)[None])[0]
 
 
 def sseq_batch(images: Sequence[np.ndarray], references: Sequence[np.ndarray] | None = None) -> list[float]:
@@ -202,10 +217,7 @@ def sseq_batch(images: Sequence[np.ndarray], references: Sequence[np.ndarray] | 
     """
     del references  # no-reference metric
     model = load_model()
-    grays = []
-    for img in images:
-        check_image(img)
-        grays.append(rgb_to_gray(img).astype(np.uint8))
+    grays = [_gray(img) for img in images]
     feats = np.empty((len(grays), 4 * SCALES))
     for idx in same_shape_chunks(grays, _CHUNK_PIXELS):
         feats[idx] = sseq_features_batch(np.stack([grays[i] for i in idx]))

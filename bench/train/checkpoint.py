@@ -68,12 +68,18 @@ def restore_training(
     ``data_info`` is the run's record of the data it resumes on (``training.dataset`` of a checkpoint).
 
     Raises:
-        ValueError: the checkpoint's run fixed another schedule, optimiser or architecture, or trained on
-            other data (:mod:`bench.train.resume`).
+        ValueError: the checkpoint's format is newer than :data:`CHECKPOINT_FORMAT`, or its run fixed another
+            schedule, optimiser or architecture, or trained on other data (:mod:`bench.train.resume`).
     """
     from bench.train.resume import check_resume_data, check_resume_options
     from derainers.base import architecture_mismatch
 
+    version = (payload.get("training") or {}).get("format", CHECKPOINT_FORMAT)  # older code wrote 1 or nothing
+    if not isinstance(version, int) or version > CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{cfg.resume}: training checkpoint format {version!r} is newer than this code reads "
+            f"(format {CHECKPOINT_FORMAT}): resume it with the bench version that wrote it"
+        )
     check_resume_options(payload, cfg)
     check_resume_data(payload, data_info, cfg.resume)
     differ = architecture_mismatch(parts.model, payload)

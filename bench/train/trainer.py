@@ -141,6 +141,8 @@ class Trainer:
         if patch % multiple:
             raise ValueError(f"patch size {patch} is not a multiple of {card.name}'s size multiple {multiple}")
         train_pairs, val_pairs, data_info = training_data(cfg, patch)
+        # read (and check) the held-back pairs now: a bad one found at the first validation costs those steps
+        val_images = load_val_images(val_pairs) if ctx.is_main and val_pairs else None
 
         model.train().to(device)
         if cfg.channels_last:
@@ -192,7 +194,6 @@ class Trainer:
             forward = torch.compile(forward)
 
         batches = patch_batches(PatchDataset(train_pairs, patch), sampler, device, cfg.workers)
-        val_images: list[tuple[np.ndarray, np.ndarray]] | None = None
         log = (
             MetricsLog(out, resume_step=step if resume_payload else None, tensorboard=cfg.tensorboard)
             if ctx.is_main
@@ -299,9 +300,7 @@ class Trainer:
                     mean_loss = flush()
                     val: dict[str, float] | None = None
                     is_best = converged = False
-                    if do_val and ctx.is_main:
-                        if val_images is None:
-                            val_images = load_val_images(val_pairs)
+                    if do_val and val_images is not None:  # rank 0
                         val = validate(model, val_images, device, channels_last=cfg.channels_last)
                         model.train()
                         val = {"step": step, **val}

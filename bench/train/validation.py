@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 __all__ = ["load_val_images", "validate"]
 
+SSIM_WINDOW = 11  # bench.metrics.fidelity.ssim_index's window: smaller images have no ssim_y
+
 
 def validate(
     model: Derainer,
@@ -45,7 +47,12 @@ def validate(
 
 
 def load_val_images(pairs: Sequence[Pair]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Read the validation pairs once (uint8 rainy, clean); a pair whose sizes differ is an error."""
+    """Read the validation pairs once (uint8 rainy, clean).
+
+    Raises:
+        ImageReadError: a file cannot be read, a pair's sizes differ, or an image is smaller than the
+            ``ssim_y`` window (11 pixels a side).
+    """
     from bench.data.images import ImageReadError, read_image
 
     images = []
@@ -53,5 +60,10 @@ def load_val_images(pairs: Sequence[Pair]) -> list[tuple[np.ndarray, np.ndarray]
         rainy, clean = read_image(pair.rainy), read_image(pair.clean)
         if rainy.shape != clean.shape:
             raise ImageReadError(f"{pair.rainy}: size differs from its clean image {pair.clean}")
+        if min(rainy.shape[:2]) < SSIM_WINDOW:
+            raise ImageReadError(
+                f"{pair.rainy}: a validation image of {rainy.shape[0]}x{rainy.shape[1]} is smaller than the "
+                f"{SSIM_WINDOW}x{SSIM_WINDOW} ssim_y window"
+            )
         images.append((rainy, clean))
     return images
