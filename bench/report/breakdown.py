@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bench.report.common import ReportTable, derainer_label
+from bench.report.common import ReportTable
 from bench.report.downstream import CLEAN, RAIN_INPUT
 from bench.report.grouping import groups, select
 from bench.report.table import Column, Table
+from bench.results.labels import distinct_labels
 
 Record = dict[str, Any]
 
@@ -58,7 +59,8 @@ def ap_tables(records: Sequence[Record]) -> list[Table]:
         iou_types = sorted({t for cond in breakdown.values() for t in (cond or {})})
         for iou in iou_types:
             columns = [Column("n", "objects", None, 0), Column("rainy", RAIN_INPUT, None, 2)]
-            columns += [Column(f"d{i}", derainer_label(r), True, 2) for i, r in enumerate(group.records)]
+            # not ranked: a column's rows are classes (or sizes), and the best class of a derainer is no finding
+            columns += [Column(f"d{i}", label, None, 2) for i, label in enumerate(distinct_labels(group.records))]
             columns.append(Column("clean", CLEAN, None, 2))
             for part, title in (("per_class", "per class"), ("by_size", "by object size")):
                 keys = _keys(breakdown, iou, part)

@@ -142,7 +142,7 @@ def _percent(value: object) -> float | None:
 def _operating_point(scoring: Mapping[str, Any]) -> str:
     score = float(scoring.get("operating_point_score", 0.6))
     match = float(scoring.get("operating_point_match_iou", 0.5))
-    variant = str(scoring.get("iou_variant", "overlap"))
+    variant = str(scoring.get("iou_variant", "matched"))  # as split_scores rescores records from before the readings
     return f"P, R and IoU at score ≥ {score:g}, matching IoU {match:g}, IoU variant {variant!r}"
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench.report.common import derainer_label
+from bench.results.labels import distinct_labels
 
 Record = dict[str, Any]
 
@@ -54,13 +55,13 @@ def _error_bars(records: Sequence[Record], key: str, scale: float = 1.0) -> dict
     from bench.report.intervals import record_interval
 
     out: dict[str, list[list[float]]] = {}
-    for rec in records:
+    for rec, label in zip(records, distinct_labels(records)):  # one label per record: its own bars
         found = record_interval(rec, key)
         if found is None or not all(np.isfinite([found.lo, found.hi, found.estimate])):
             continue
         below = max(0.0, (found.estimate - found.lo) * scale)
         above = max(0.0, (found.hi - found.estimate) * scale)
-        out[derainer_label(rec)] = [[below], [above]]
+        out[label] = [[below], [above]]
     return out
 
 
@@ -76,7 +77,8 @@ def psnr_vs_gain_plot(records: Sequence[Record], metric: str | None = None) -> b
     metric = metric or headline_metric(records)
     if metric is None:
         return None
-    measured = [(derainer_label(r), _metric(r, "derained.psnr_y"), _metric(r, f"gain.{metric}")) for r in records]
+    labels = distinct_labels(records)
+    measured = [(n, _metric(r, "derained.psnr_y"), _metric(r, f"gain.{metric}")) for r, n in zip(records, labels)]
     points = [(n, x, y) for n, x, y in measured if x is not None and y is not None]
     if not points:
         return None
@@ -126,7 +128,7 @@ def conditions_plot(records: Sequence[Record], metric: str | None = None) -> byt
     metric = metric or headline_metric(records)
     if metric is None or not records:
         return None
-    names = [derainer_label(r) for r in records]
+    names = distinct_labels(records)
     derained = [_metric(r, f"derained.{metric}") for r in records]
     rainy = _metric(records[0], f"rainy.{metric}")
     if all(v is None for v in derained) or rainy is None:
@@ -171,7 +173,7 @@ def restoration_plots(records: Sequence[Record], metric: str = "psnr_y") -> list
 
         fig = Figure(figsize=(max(4.5, 1.0 + 0.9 * len(others)), 3.8))
         ax = fig.add_subplot()
-        _baseline_bars(ax, [derainer_label(r) for r in others], values, base, 2)
+        _baseline_bars(ax, distinct_labels(others), values, base, 2)
         ax.set_ylabel(f"{metric} (bars from the {stated} {base:.2f})", fontsize=8)
         title = f"restoration on {group.describe()}"
         ax.set_title(f"{metric}: {title}"[:110], fontsize=9)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.report.common import derainer_label
+from bench.results.labels import distinct_labels
 
 logger = logging.getLogger(__name__)
 
@@ -218,8 +218,9 @@ def comparison_grid(records: Sequence[Record], n_examples: int = 3, crop: int = 
     ]
     if not ids:
         notes.append("no image id was saved by every record.")
-    preds = {derainer_label(r): _predictions(r) for r in with_images}
-    shared_preds = next((p for p in preds.values() if p), {})
+    labels = distinct_labels(with_images)  # two checkpoints of one model: two columns, each its own boxes
+    preds = [_predictions(r) for r in with_images]
+    shared_preds = next((p for p in preds if p), {})
     if task in ("detection", "instance") and not shared_preds:
         notes.append("no predictions_file in these records: boxes not drawn.")
     if task == "semantic" and not any(_label_map(r, "derained", i) is not None for r in with_images for i in ids[:1]):
@@ -238,13 +239,14 @@ def comparison_grid(records: Sequence[Record], n_examples: int = 3, crop: int = 
         h, w = derained0.shape[:2]
         window = _window(h, w, crop)
         rainy_path, clean_path = sources.get(item_id, (None, None))
-        cells: list[tuple[str, Path | None, str, Record]] = [("rainy", rainy_path, "rainy", first)]
+        cells: list[tuple[str, Path | None, str, Record, int]] = [("rainy", rainy_path, "rainy", first, 0)]
         cells += [
-            (derainer_label(r), Path(str(r["images_dir"])) / f"{item_id}.png", "derained", r) for r in with_images
+            (labels[k], Path(str(r["images_dir"])) / f"{item_id}.png", "derained", r, k)
+            for k, r in enumerate(with_images)
         ]
         if task != "noref":
-            cells.append(("clean", clean_path, "clean", first))
-        for label, path, condition, rec in cells:
+            cells.append(("clean", clean_path, "clean", first, 0))
+        for label, path, condition, rec, k in cells:
             if path is None:
                 row.cells.append((label, None, "file not found"))
                 continue
@@ -253,11 +255,7 @@ def comparison_grid(records: Sequence[Record], n_examples: int = 3, crop: int = 
             except ImageReadError as err:
                 row.cells.append((label, None, str(err)))
                 continue
-            boxes = (
-                (preds.get(derainer_label(rec), {}) if condition == "derained" else shared_preds)
-                .get(item_id, {})
-                .get(condition)
-            )
+            boxes = (preds[k] if condition == "derained" else shared_preds).get(item_id, {}).get(condition)
             thumb = _thumb(image, window, width, boxes, _label_map(rec, condition, item_id))
             caption = (
                 f"{len(boxes)} boxes (score ≥ threshold)"

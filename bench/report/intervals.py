@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.report.table import CellInterval
-from bench.stats.bootstrap import BootstrapSettings, Interval, holm
+from bench.stats.bootstrap import BootstrapSettings, Interval, holm, single_image
 
 if TYPE_CHECKING:
     from bench.stats.intervals import Member
@@ -30,9 +30,15 @@ Record = dict[str, Any]
 
 
 def record_interval(record: Mapping[str, Any], key: str) -> Interval | None:
-    """A record's stored interval of ``key`` (None when absent)."""
-    block = (record.get("intervals") or {}).get("metrics") or {}
-    return Interval.from_dict(block[key]) if key in block else None
+    """A record's stored interval of ``key`` (None when absent); one stored over a single image (by a bench
+    before :func:`~bench.stats.bootstrap.single_image`) is read as undefined, as it is computed now."""
+    block = record.get("intervals") or {}
+    metrics = block.get("metrics") or {}
+    if key not in metrics:
+        return None
+    found = Interval.from_dict(metrics[key])
+    n = block.get("n_images")
+    return single_image(found) if isinstance(n, int) and n < 2 else found
 
 
 def record_cell_interval(
@@ -185,8 +191,15 @@ def summary_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:
         n = int((rec.get("intervals") or {}).get("n_images", len(rec.get("rows") or [])))
         if found is None or not math.isfinite(found.lo):
             value = (rec.get("metrics") or {}).get(f"gain.{metric}")
-            shown = _signed(float(value) * scale, digits) + unit if isinstance(value, int | float) else "—"
-            lines.append(f"  {label}: {shown} (no interval: the record holds no per-image data to resample).")
+            shown = "—"
+            if isinstance(value, int | float) and math.isfinite(value):
+                shown = _signed(float(value) * scale, digits) + unit
+            why = (
+                f"{n} image cannot show how the gain varies over images"
+                if found is not None and n < 2
+                else "the record holds no per-image data to resample"
+            )
+            lines.append(f"  {label}: {shown} (no interval: {why}).")
             continue
         text = (
             f"  {label}: {_signed(found.estimate * scale, digits)}{unit} "

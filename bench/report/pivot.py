@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.report.common import ReportTable, derainer_label, digits_for, direction
+from bench.report.common import ReportTable, derainer_label, digits_for, direction, is_random_init
+from bench.report.grouping import is_shard
 from bench.report.paper_common import Record, finite, protocol_of
 from bench.report.published import variant_name
 from bench.report.table import Column, Table
@@ -74,9 +75,21 @@ def pivot_table(records: Sequence[Record], spec: str) -> Table:
     if len(parts) != 3 or not all(parts):
         raise ValueError(f"--pivot wants ROWS:COLUMNS:VALUE (e.g. derainer:dataset:psnr_y), got {spec!r}")
     row_fields, col_fields, value = parts[0].split(","), parts[1].split(","), parts[2]
+    shards = sum(1 for r in records if is_shard(r))
+    records = [r for r in records if not is_shard(r)]  # one shard is not the run (as in every table)
+    shard_note = (
+        [f"{shards} shard record(s) not shown (one shard is not the run): merge first with `bench merge --runs DIR`."]
+        if shards
+        else []
+    )
+    if not records:
+        return ReportTable(title=f"{value} by {parts[0]} × {parts[1]}", columns=[], notes=shard_note)
+    labelled = "label" in row_fields or "label" in col_fields
 
-    def key(rec: Record, fields: list[str]) -> str:
-        return " / ".join("—" if (v := field_value(rec, f)) is None else str(v) for f in fields)
+    def key(rec: Record, fields: list[str], row: bool = False) -> str:
+        text = " / ".join("—" if (v := field_value(rec, f)) is None else str(v) for f in fields)
+        # a random network never shares a row with (or replaces) the trained model of the same name
+        return text + " (random init)" if row and not labelled and is_random_init(rec) else text
 
     def number(v: Any) -> Any:
         return finite(v) if isinstance(v, int | float | str) and not isinstance(v, bool) and _is_num(v) else v
@@ -84,7 +97,7 @@ def pivot_table(records: Sequence[Record], spec: str) -> Table:
     # the records' fields as a tidy frame, then a pandas pivot of the newest record per cell
     tidy = pd.DataFrame(
         {
-            "row": [key(r, row_fields) for r in records],
+            "row": [key(r, row_fields, row=True) for r in records],
             "col": [key(r, col_fields) for r in records],
             "value": [number(field_value(r, value)) for r in records],
             "created": [str(r.get("created", "")) for r in records],
@@ -117,7 +130,7 @@ def pivot_table(records: Sequence[Record], spec: str) -> Table:
                 v = v.item() if hasattr(v, "item") else v  # numpy scalar -> Python
                 row[c] = None if v is None or (isinstance(v, float) and v != v) else v
         rows.append(row)
-    notes = []
+    notes = list(shard_note)
     if len(protocols) > 1:
         notes.append("Records use different protocols (quantize, crop): " + ", ".join(map(str, protocols)) + ".")
         for col in columns:

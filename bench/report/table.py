@@ -118,8 +118,17 @@ class Table:
         return [c for c in self.columns if any(self.interval(r, c) is not None for r in self.rows)]
 
     def _is_best(self, row: dict[str, object], col: Column, best: dict[str, float]) -> bool:
+        """Whether a cell shows the column's best value as printed: cells that read the same are all bold
+        (``30.004`` and ``30.001`` both print ``30.00``); a bound row (``_unranked``) never is."""
         value = row.get(col.key)
-        return col.key in best and isinstance(value, int | float) and value == best[col.key]
+        if col.key not in best or row.get("_unranked") or not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        if value == best[col.key]:
+            return True
+        if not (isinstance(value, float) and math.isfinite(value)):
+            return False
+        digits = self._digits(row, col)
+        return self._number(value, digits) == self._number(float(best[col.key]), digits)
 
     # ------------------------------------------------------------------ formats (rendered by pandas)
     def _headers(self) -> list[str]:
@@ -199,7 +208,7 @@ class Table:
     def to_markdown(self, width: int | None = None) -> str:
         """Markdown: the bold title, the table (tabulate's pipe format), the notes as paragraphs; with
         ``width`` the title and notes are wrapped at ``width`` characters (Markdown joins the lines again)."""
-        frame = self.display_frame(mark=lambda t: f"**{t}**")
+        frame = self.display_frame(mark=lambda t: f"**{t}**", escape=markdown_escape)
         align = ["left"] + ["right"] * len(self.columns)
         body = frame.to_markdown(index=False, colalign=align, disable_numparse=True) if self.columns else ""
 
@@ -216,7 +225,7 @@ class Table:
 
         frame = pd.DataFrame(self._values(), dtype=object).map(_csv_cell)
         text = frame.to_csv(index=False, lineterminator="\n") if self.columns else ""
-        return text + "".join(f"# {n}\n" for n in self.notes)
+        return text + "".join(f"# {line}\n" for n in self.notes for line in n.splitlines() or [""])
 
     def to_latex(self) -> str:
         frame = self.display_frame(mark=lambda t: f"\\textbf{{{t}}}", escape=latex_escape)
@@ -367,6 +376,16 @@ def latex_escape(text: str) -> str:
         $\\Delta$ PSNR (ours $-$ paper) \\{x\\} \\$1
     """
     return "".join(_LATEX.get(char, char) for char in text)
+
+
+def markdown_escape(text: str) -> str:
+    """A pipe-table cell: ``|`` escaped (it would end the cell), line breaks as spaces (they would end the row).
+
+    Example:
+        >>> print(markdown_escape("MSPFN (a|b.pt)"))
+        MSPFN (a\\|b.pt)
+    """
+    return text.replace("|", "\\|").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
 
 
 def _csv_cell(value: object) -> object:

@@ -135,6 +135,23 @@ class Interval:
         )
 
 
+def single_image(interval: Interval) -> Interval:
+    """``interval`` as it stands on one image: every resample draws that image, so there is no spread.
+
+    The ``[Δ, Δ]`` the bootstrap gives would read as certainty, and the shifted bootstrap test as
+    ``p = 1 / (1 + B)``; neither says anything about other images. The estimate stays; the interval and
+    SE become undefined (NaN) and a bootstrap test is dropped (an exact sign-flip test, ``p = 1``, stays).
+
+    Example:
+        >>> single_image(Interval(2.0, 2.0, 2.0, 0.0, p_value=0.001, test="bootstrap")).to_dict()
+        {'estimate': 2.0, 'lo': nan, 'hi': nan, 'se': nan, 'defined': 1.0}
+    """
+    interval.lo = interval.hi = interval.se = math.nan
+    if interval.test == "bootstrap":
+        interval.p_value, interval.test = None, None
+    return interval
+
+
 def resample_counts(n: int, n_resamples: int, seed: int) -> np.ndarray:
     """``(n_resamples, n)`` bootstrap weights: how often each of ``n`` images is drawn in each resample.
 

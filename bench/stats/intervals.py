@@ -35,6 +35,7 @@ from bench.stats.bootstrap import (
     jackknife_weights,
     resample_counts,
     sign_flip_test,
+    single_image,
     summarize,
 )
 from bench.stats.derived import derive, derived_keys
@@ -128,7 +129,7 @@ def member_intervals(member: Member, settings: BootstrapSettings | None = None) 
             name = key.split(".", 1)[1]
             a, b = data.per_image.get(f"derained.{name}"), data.per_image.get(f"rainy.{name}")
             interval.p_value, interval.test = _paired_test(a, b, samples[key], point[key], settings.seed)
-        out[key] = interval.to_dict()
+        out[key] = (single_image(interval) if n < 2 else interval).to_dict()
     block["metrics"] = out
     return block
 
@@ -258,7 +259,11 @@ def compare(
             if a is not None and b is not None:
                 finite = (a - b)[np.isfinite(a - b)]
                 sd = float(np.std(finite, ddof=1)) if finite.size > 1 else None
-            out.append(Comparison(members[i].label, members[j].label, metric, interval, n, sd))
+            out.append(
+                Comparison(
+                    members[i].label, members[j].label, metric, single_image(interval) if n < 2 else interval, n, sd
+                )
+            )
     return out
 
 
