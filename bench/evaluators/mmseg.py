@@ -7,7 +7,8 @@ scores it with the same :class:`~bench.evaluators.semantic_scoring.SemanticScore
 * **Config**: a ``.py`` path, or a model-zoo config that mmseg ships, by name
   (``pspnet_r50-d8_4xb2-40k_cityscapes-512x1024``) or as ``mmseg::pspnet/<name>.py``.
 * **Weights**: a ``.pth`` path (``{"state_dict": ..., "meta": {"dataset_meta": {"classes": ...}}}`` as
-  mmseg saves it, or a bare state dict), loaded with ``weights_only=True`` and strict keys; ``"default"``:
+  mmseg saves it, or a bare state dict), loaded with ``weights_only=True`` and strict keys (a checkpoint of
+  mmengine's runner loads too: its ``message_hub`` objects stay inert, nothing of mmengine runs); ``"default"``:
   the zoo weights file named by mmseg's metafile, looked up in ``$BENCH_WEIGHTS/semseg/`` and torch's
   checkpoint cache (never downloaded); ``None`` (``-o weights=none``): random weights, tests only.
 * **Pre/post-processing** is mmseg's own: the config's test pipeline (``LoadImageFromNDArray`` on the
@@ -144,7 +145,7 @@ def resolve_mmseg_weights(weights: str | Path | None, config_path: Path) -> Path
 def _read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     from bench.engine.checkpoint import load_checkpoint
 
-    raw = load_checkpoint(path)
+    raw = load_checkpoint(path, opaque=("mmengine.",))  # a runner's checkpoint: its message_hub stays inert
     if not isinstance(raw, Mapping):
         raise ValueError(f"{_PURPOSE}: {path} does not hold a state dict")
     state = raw.get("state_dict", raw)
