@@ -24,7 +24,19 @@ export PYTHONUNBUFFERED=1
 .venv/bin/python -m ruff check .
 .venv/bin/python -m ruff format --check .
 .venv/bin/python -m mypy  # configured in pyproject.toml: bench/ and derainers/
-# The throughput benchmarks (tests/benchmarks) run as part of the suite; their numbers are kept in
-# .benchmarks/throughput.json (machine, commit and per-test timings).
+# The throughput benchmarks (marker `benchmark`) run first, alone on the machine, so that their numbers
+# (kept in .benchmarks/throughput.json: machine, commit and per-test timings) measure the code, not a
+# neighbouring test. The rest runs in TEST_WORKERS pytest-xdist processes (default 2: one per core of the
+# CI machine), each with one OpenMP thread so that the workers do not oversubscribe the cores; tests that
+# time or compare thread counts set their own. With arguments (a file, -k, -m ...) it is one plain pytest.
 mkdir -p .benchmarks
-.venv/bin/python -m pytest -q -p no:cacheprovider --benchmark-json=.benchmarks/throughput.json "$@"
+if [ "$#" -gt 0 ]; then
+  exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+fi
+.venv/bin/python -m pytest -q -p no:cacheprovider -m benchmark --benchmark-json=.benchmarks/throughput.json
+WORKERS=${TEST_WORKERS:-2}
+if [ "$WORKERS" -gt 1 ]; then
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1} \
+    exec .venv/bin/python -m pytest -q -p no:cacheprovider -m "not benchmark" -n "$WORKERS" --dist loadgroup
+fi
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -m "not benchmark"

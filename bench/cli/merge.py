@@ -2,7 +2,9 @@
 
 Each ``bench run --shard i/n`` writes a record and a ``.state.npz`` beside it. Merging the n records
 gives the record of the unsharded run (same metrics to the last digit, rows in natural order); see
-``docs/scaling.md`` for torchrun and SLURM recipes.
+``docs/scaling.md`` for torchrun and SLURM recipes. Shards that do not cover their selection (one missing,
+an item lost) are refused, since the merged record would read as the whole run; ``--allow-partial`` merges
+them into a record marked ``partial`` (named ``...-partial.json``) and says what it lacks.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     add(p, "output", help="merged record file (default: beside the shards, named like the unsharded run)")
     add_deprecated(p, "-O", dest="output", new="--output")
     add(p, "runs", help="instead of listing records: merge every complete set of shard records under this folder")
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="merge shards that do not cover their selection (missing shards, lost items) into a record "
+        "marked partial (named ...-partial.json) instead of refusing them",
+    )
     p.set_defaults(func=run)
 
 
@@ -62,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     merged, failed = [], 0
     for paths in groups:
         try:
-            path, record = merge_shards(paths, args.output)
+            path, record = merge_shards(paths, args.output, allow_partial=args.allow_partial)
         except (MergeError, StateError, RecordError) as err:  # --runs: one bad group does not stop the others
             if not args.runs:
                 raise
@@ -71,8 +79,22 @@ def run(args: argparse.Namespace) -> int:
             continue
         record["_path"] = str(path)
         merged.append(record)
-        sys.stderr.write(f"merged {len(paths)} shards: {path}\n")
+        if record.get("partial"):
+            sys.stderr.write(f"merged {len(paths)} shards into a record marked partial ({_lacks(record)}): {path}\n")
+        else:
+            sys.stderr.write(f"merged {len(paths)} shards: {path}\n")
     if merged:
         # the report layer reads records as plain dicts (which RunRecords are at run time)
         sys.stdout.write(render_run_summary(cast(list[dict[str, Any]], merged)) + "\n")
     return 1 if failed else 0
+
+
+def _lacks(record: Any) -> str:
+    """What a partial merged record lacks, in words: ``shard(s) 1/3 missing; 5 of 7 items``."""
+    missing = record.get("missing_shards") or []
+    lost = record.get("unaccounted_ids") or []
+    expected = record.get("expected_items")
+    merged = int(record["dataset"].get("n_items", 0)) - len(lost)
+    parts = [f"shard(s) {', '.join(missing)} missing"] if missing else []
+    parts += [f"{len(lost)} item(s) neither scored nor skipped"] if lost else []
+    return "; ".join([*parts, f"{merged} of {expected} items" if expected is not None else f"{merged} items"])

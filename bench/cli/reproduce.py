@@ -152,4 +152,28 @@ def run(args: argparse.Namespace) -> int:
             revision=(git_hash() or "")[:12] or None,
         )
         sys.stderr.write(f"docs: {write_docs(args.write_docs, block)}\n")
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
+    code, verdict = _verdict(outcomes)
+    sys.stderr.write(f"reproduce: {verdict}\n")
+    return code
+
+
+def _verdict(outcomes: Sequence[Any]) -> tuple[int, str]:
+    """The exit code and the last line on stderr.
+
+    1 when a check failed. 2 when nothing was checked (every check skipped): a reproduction that compared
+    no number must not read as one that reproduced them, and 2 is what the CLI answers for absent data
+    anywhere (bench.cli.errors). Else 0, the line counting the skipped checks, which compared nothing.
+    """
+    from bench.reproduce.render import check_counts, skip_reasons
+
+    counts = check_counts(outcomes)
+    total = sum(counts.values())
+    others = f"{counts['measured']} measured, {counts['skipped']} skipped"
+    if counts["failed"]:
+        return 1, f"{counts['failed']} of {total} checks failed ({others})"
+    if not total:
+        return 2, "nothing was checked: no check was selected"
+    if not counts["measured"]:
+        return 2, f"nothing was checked: all {total} checks were skipped ({skip_reasons(outcomes)})"
+    skipped = f", {counts['skipped']} skipped (not checked: data, weights or a publication absent)"
+    return 0, f"{counts['measured']} of {total} checks measured, none failed" + (skipped if counts["skipped"] else "")

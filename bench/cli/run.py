@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from bench.cli.options import add_run_arguments, command_parser, parse_options
+
+logger = logging.getLogger(__name__)
 
 EXAMPLES = (
     "bench run --derainer identity mspfn_light --dataset RainTrainL --limit 20",
@@ -73,20 +76,26 @@ def config_from_args(args: argparse.Namespace, derainer: str, task: str):  # -> 
 
 
 def finished_record(config: Any) -> tuple[Path, dict[str, Any]] | None:
-    """The complete record of an identical earlier run in the output folder (same protocol, same data root).
+    """The complete record of an identical earlier run in the output folder: same protocol and same
+    :func:`bench.tasks.common.run_identity` (weights sha256, resolved data root, bench version).
 
     A record is written only when its run has finished, together with its state file; both must be there.
+    The protocol names the weights by path or tag, which a retrained file keeps, so the identity is compared
+    too; a record of the same protocol that differs in it is not reused (the log says why once) and the run
+    is done again. The identity is computed only when a record of the protocol is there (it may build the
+    derainer to resolve its weights).
     """
-    from bench.paths import data_root, runs_root
+    from bench.paths import runs_root
     from bench.results.record import RecordError, read_record
     from bench.results.state import state_path
+    from bench.tasks.common import identity_changes, record_identity, run_identity
     from bench.tasks.config import RunConfig
 
     folder = runs_root(config.output_dir)
     if not folder.is_dir():
         return None
     wanted = config.protocol()
-    root = data_root(config.data_root)
+    identity: dict[str, Any] | None = None
     fields = set(RunConfig.__dataclass_fields__)
     for path in sorted(folder.glob(f"{config.task}-*.json")):
         try:
@@ -95,8 +104,14 @@ def finished_record(config: Any) -> tuple[Path, dict[str, Any]] | None:
             old = RunConfig(**{k: v for k, v in stored.items() if k in fields})
         except (RecordError, TypeError, ValueError, OSError):
             continue
-        if old.protocol() == wanted and data_root(old.data_root) == root and state_path(path).is_file():
-            return path, dict(record)
+        if old.protocol() != wanted or not state_path(path).is_file() or record.get("partial"):
+            continue  # a partial merge (bench merge --allow-partial) lacks images: never a finished run
+        identity = run_identity(config) if identity is None else identity
+        why = identity_changes(record_identity(record), identity)
+        if why:
+            logger.warning("%s: not reusing this record (%s): running again", path, why)
+            continue
+        return path, dict(record)
     return None
 
 

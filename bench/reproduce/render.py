@@ -103,8 +103,8 @@ def unmeasured_table(outcomes: Sequence[Outcome]) -> str:
     return _table(("check", "model", "test set", "published", "status", "why"), rows)
 
 
-def summary_line(outcomes: Sequence[Outcome]) -> str:
-    """``26 checks: 9 measured, 17 skipped, 0 failed; 19 published numbers compared``.
+def check_counts(outcomes: Sequence[Outcome]) -> dict[str, int]:
+    """Checks (not numbers) per status: ``{"measured": 9, "skipped": 17, "failed": 0}``.
 
     A check counts as failed when any of its numbers failed, as measured when the others were measured.
     """
@@ -114,11 +114,37 @@ def summary_line(outcomes: Sequence[Outcome]) -> str:
     counts = {s: 0 for s in ("measured", "skipped", "failed")}
     for seen in states.values():
         counts["failed" if "failed" in seen else "measured" if "measured" in seen else "skipped"] += 1
+    return counts
+
+
+def summary_line(outcomes: Sequence[Outcome]) -> str:
+    """``26 checks: 9 measured, 17 skipped, 0 failed; 19 published numbers compared``."""
+    counts = check_counts(outcomes)
     compared = sum(o.status == "measured" for o in outcomes)
     return (
-        f"{len(states)} checks: {counts['measured']} measured, {counts['skipped']} skipped, "
+        f"{sum(counts.values())} checks: {counts['measured']} measured, {counts['skipped']} skipped, "
         f"{counts['failed']} failed; {compared} published numbers compared"
     )
+
+
+def skip_reasons(outcomes: Sequence[Outcome], most: int = 3) -> str:
+    """The different reasons checks were skipped, each with the checks it stopped (at most ``most`` reasons).
+
+    Example:
+        >>> from bench.reproduce.check_types import Check
+        >>> c = Check("a", "metric", "x", "y", "p", "s", (), skip_reason="no data")
+        >>> skip_reasons([Outcome(c, "—", None, None, "skipped", "no data")])
+        'a: no data'
+    """
+    by_reason: dict[str, list[str]] = {}
+    for o in outcomes:
+        if o.status == "skipped":
+            names = by_reason.setdefault(o.reason or "no reason given", [])
+            if o.check.name not in names:
+                names.append(o.check.name)
+    shown = [f"{', '.join(names)}: {reason}" for reason, names in list(by_reason.items())[:most]]
+    more = len(by_reason) - most
+    return "; ".join(shown) + (f"; and {more} other reason(s) (see the table)" if more > 0 else "")
 
 
 def render_markdown(outcomes: Sequence[Outcome], heading_level: int = 2) -> str:

@@ -34,6 +34,9 @@ class Journal:
     def __init__(self, path: str | Path, header: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
         self.header = header or {}
+        #: The header of a journal of another configuration found at ``path`` and discarded on opening
+        #: (``{}`` when its header was torn), so the caller can say why the run starts over.
+        self.discarded: dict[str, Any] | None = None
         self._done: dict[str, dict[str, Any]] = {}
         if self.path.exists():
             self._load()
@@ -55,6 +58,8 @@ class Journal:
             if not headed:
                 if not obj.get("_header") or obj.get("header") != wanted:
                     # a journal of a different configuration (or whose header a kill tore): start over
+                    found = obj.get("header") if obj.get("_header") else None
+                    self.discarded = found if isinstance(found, dict) else {}
                     self._done.clear()
                     self.path.unlink(missing_ok=True)
                     return

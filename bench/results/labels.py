@@ -54,6 +54,8 @@ def derainer_label(record: Record, extra: str | None = None) -> str:
         'MSPFN (random init)'
         >>> derainer_label({"derainer": {"name": "mspfn", "weights": {"tag": "L", "status": "interim: step 3 of 9"}}})
         'MSPFN (L, interim)'
+        >>> derainer_label({"derainer": {"name": "prenet"}, "partial": True, "expected_items": 7, "dataset": {"n_items": 5}})
+        'PReNet (partial: 5 of 7 images)'
         >>> derainer_label({"derainer": {"name": "mspfn", "weights": {"path": "/r/last.pt"}}}, extra="last.pt")
         'MSPFN (last.pt)'
     """
@@ -63,8 +65,17 @@ def derainer_label(record: Record, extra: str | None = None) -> str:
         return f"{name} (random init)"
     weights = d.get("weights") or {}
     interim = "interim" if str(weights.get("status", "")).startswith("interim") else None
-    notes = [str(note) for note in (weights.get("tag"), interim, extra) if note]
+    notes = [str(note) for note in (weights.get("tag"), interim, _partial_note(record), extra) if note]
     return f"{name} ({', '.join(notes)})" if notes else name
+
+
+def _partial_note(record: Record) -> str | None:
+    """``partial: 5 of 7 images`` for a record merged with shards missing (``bench merge --allow-partial``)."""
+    if not record.get("partial"):
+        return None
+    scored = (record.get("dataset") or {}).get("n_items")
+    expected = record.get("expected_items")
+    return f"partial: {scored} of {expected} images" if scored is not None and expected else "partial"
 
 
 def weights_identity(record: Record) -> str | None:

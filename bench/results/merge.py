@@ -3,11 +3,12 @@
 A shard run processes ``ids[i::n]`` of the set's items in natural order and writes its record plus a
 state sidecar (:mod:`bench.results.state`). The merge
 
-1. checks that the shards belong together: same task and protocol except ``shard``, every index
-   ``0 .. n-1`` exactly once, same bench version, same derainer (weights, effective precision, ...), dataset
-   and evaluator (its per-shard counts of
+1. checks that the shards belong together: same task and protocol except ``shard``, same bench version,
+   same derainer (weights, effective precision, ...), dataset and evaluator (its per-shard counts of
    detections outside the set's label space aside: the merged record sums them), and each state file
-   matches its record (same ids);
+   matches its record (same ids); and that they cover their selection (:mod:`bench.results.shards`: every
+   index ``0 .. n-1`` exactly once, one selection, every item scored or skipped), or, with
+   ``allow_partial``, that the merged record says what it lacks;
 2. rebuilds the unsharded item order by interleaving the shards' id lists (round-robin inverted), puts the
    rows and per-item issues in that order, and
 3. lets the task recompute the dataset-level metrics exactly as ``bench run`` does: means of rows for
@@ -31,7 +32,7 @@ import math
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -48,7 +49,10 @@ from bench.results.record import (
     write_json_atomic,
     write_record,
 )
+from bench.results.shards import MergeError, Shard, check_coverage, interleave, positions
 from bench.results.state import item_arrays, read_state, state_path, write_state
+
+__all__ = ["MergeError", "find_shard_groups", "interleave", "load_shard", "merge_shards"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,29 +71,6 @@ class MergeableTask(Protocol):
     def merged_state(
         self, states: Sequence[Mapping[str, np.ndarray]], order: Mapping[str, int]
     ) -> dict[str, np.ndarray] | None: ...
-
-
-class MergeError(ValueError):
-    """Records that cannot be merged (not shards, shards of different runs, missing shards, ...)."""
-
-
-@dataclass
-class Shard:
-    """One shard record with its state sidecar."""
-
-    path: Path
-    record: RunRecord
-    state: dict[str, np.ndarray]
-    index: int
-    count: int
-
-    @property
-    def ids(self) -> list[str]:
-        return [str(i) for i in self.state["ids"].tolist()]
-
-    @property
-    def paths(self) -> list[str]:
-        return [str(p) for p in self.state["paths"].tolist()]
 
 
 def unsharded_config(config: dict[str, Any]) -> Any:
@@ -194,40 +175,6 @@ def _check_compatible(shards: Sequence[Shard]) -> None:
             raise MergeError(f"{other}: dataset differs from {name}")
         if _evaluator_identity(first.record) != _evaluator_identity(shard.record):
             raise MergeError(f"{other}: evaluator differs from {name}")
-    seen: dict[int, Path] = {}
-    for shard in shards:
-        if shard.index in seen:
-            raise MergeError(
-                f"shard {shard.index}/{shard.count} given twice: {seen[shard.index].name} and {shard.path.name}"
-            )
-        seen[shard.index] = shard.path
-    missing = [f"{i}/{first.count}" for i in range(first.count) if i not in seen]
-    if missing:
-        raise MergeError(
-            f"missing shard(s) {', '.join(missing)} of {first.record.get('run_id')} "
-            f"({len(shards)} of {first.count} given)"
-        )
-
-
-def interleave(id_lists: Sequence[Sequence[str]]) -> list[str]:
-    """Invert the round-robin split: ``lists[i] == ids[i::n]`` → ``ids``.
-
-    Example:
-        >>> interleave([["1", "3", "5"], ["2", "4"]])
-        ['1', '2', '3', '4', '5']
-
-    Raises:
-        MergeError: the lengths cannot come from one round-robin split.
-    """
-    n = len(id_lists)
-    total = sum(len(ids) for ids in id_lists)
-    for i, ids in enumerate(id_lists):
-        if len(ids) != len(range(i, total, n)):
-            raise MergeError(
-                f"shard {i}/{n} has {len(ids)} items; a round-robin split of {total} items "
-                f"gives it {len(range(i, total, n))}"
-            )
-    return [str(id_lists[k % n][k // n]) for k in range(total)]
 
 
 def _sum_timings(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -290,19 +237,26 @@ def _merge_images(shards: Sequence[Shard], target: Path, record: RunRecord) -> N
         record["predictions_file"] = str(write_json_atomic(target / "predictions.json", ordered))
 
 
-def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) -> tuple[Path, RunRecord]:
+def merge_shards(
+    paths: Sequence[str | Path], output: str | Path | None = None, *, allow_partial: bool = False
+) -> tuple[Path, RunRecord]:
     """Merge shard records into the record of the unsharded run and write it (with its state file).
 
     Args:
         paths: The shard records (any order), one per shard index.
         output: Where to write the merged record (default: beside the first shard, named as the
-            unsharded run's record would be).
+            unsharded run's record would be; a partial merge's name ends in ``-partial``, so that it never
+            takes the whole run's place).
+        allow_partial: Merge shards that do not cover their selection (some missing, an item neither scored
+            nor skipped) into a record marked ``partial`` (with ``missing_shards``, ``expected_items`` and
+            ``unaccounted_ids``) instead of refusing them.
 
     Returns:
         The merged record's path and the record.
 
     Raises:
-        MergeError: the records are not shards of one run, or some are missing.
+        MergeError: the records are not shards of one run or of one selection, or (without
+            ``allow_partial``) they do not cover it.
 
     Example:
         >>> merge_shards(sorted(Path("runs").glob("*-shard-*-of-2-*.json")))  # doctest: +SKIP
@@ -314,15 +268,14 @@ def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) 
         raise MergeError("no shard records given")
     shards = sorted((load_shard(p) for p in paths), key=lambda s: s.index)
     _check_compatible(shards)
+    coverage = check_coverage(shards, allow_partial)
     first = shards[0]
-    full_ids = interleave([s.ids for s in shards])
-    order = {item_id: k for k, item_id in enumerate(full_ids)}
-    if len(order) != len(full_ids):
-        raise MergeError("an item id occurs in more than one shard")
-    full_paths: list[str] = [""] * len(full_ids)
-    for shard in shards:
-        for item_id, item_path in zip(shard.ids, shard.paths):
-            full_paths[order[item_id]] = item_path
+    if not coverage.missing:
+        interleave([s.ids for s in shards])  # the lengths of one round-robin split (records of any age)
+    order = positions(shards)  # an item's place in the unsharded run (gaps where shards are missing)
+    full_ids = sorted(order, key=order.__getitem__)
+    path_of = {item_id: item_path for s in shards for item_id, item_path in zip(s.ids, s.paths)}
+    full_paths = [path_of[item_id] for item_id in full_ids]
     path_to_id = dict(zip(full_paths, full_ids))
 
     config = unsharded_config(first.record["config"])
@@ -344,6 +297,10 @@ def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) 
     record["run_id"] = run_id(config, derainer_name, dataset_name)
     record["created"] = now_iso()
     record["config"] = config.to_dict()
+    record.pop("shard", None)  # the merged record is of the whole selection (or says it is partial)
+    if not coverage.complete:
+        record.update(cast(RunRecord, coverage.partial_fields()))
+        logger.info("partial merge of %s: %s", record["run_id"], coverage.describe())
     dataset = record["dataset"]
     dataset["n_items"] = len(full_ids)
     dataset["ids_hash"] = stable_hash(full_ids)
@@ -373,7 +330,7 @@ def merge_shards(paths: Sequence[str | Path], output: str | Path | None = None) 
         ],
     }
 
-    stem = record_name(config, derainer_name, dataset_name)
+    stem = record_name(config, derainer_name, dataset_name) + ("" if coverage.complete else "-partial")
     out = Path(output) if output is not None else first.path.parent / f"{stem}.json"
     _merge_images(shards, out.parent / "images" / stem, record)
     state = item_arrays(full_ids, full_paths)

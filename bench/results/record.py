@@ -6,7 +6,10 @@ hash), ``metrics`` (name → value over the whole set), ``metric_info`` (directi
 ``rows`` (one dict per image: ``id``, per-image metrics, ``seconds``), ``issues`` (files that could not
 be used, with the reason), ``config`` (every option), ``env`` (versions, git hash, device),
 ``timings`` (seconds), ``intervals`` (95 % paired-bootstrap intervals over images of every aggregate,
-gains with a paired test, the resamples and seed; see docs/statistics.md).
+gains with a paired test, the resamples and seed; see docs/statistics.md). A ``--shard i/n`` record adds
+``shard`` (the selection it was cut from, so that ``bench merge`` can check coverage:
+:mod:`bench.results.shards`); a merge of an incomplete set of shards (``--allow-partial``) adds
+``partial``, ``missing_shards``, ``expected_items`` and ``unaccounted_ids``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ class RunRecord(TypedDict, total=False):
     per_class_iou: dict[str, dict[str, float]]  # semantic segmentation: condition → class → IoU
     ap_breakdown: dict[str, dict[str, Any]]  # detection/instance: condition → IoU type → per-class AP, AP by size
     intervals: dict[str, Any]  # paired-bootstrap intervals of the aggregates (bench.stats.intervals)
+    shard: dict[str, Any]  # shard runs: index, count, total_items and ids_sha256 of the unsharded selection
+    partial: bool  # a merge of an incomplete set of shards (bench merge --allow-partial); absent otherwise
+    missing_shards: list[str]  # partial merges: the shards not merged ("1/4")
+    expected_items: int | None  # partial merges: items of the whole selection (None: the shards do not say)
+    unaccounted_ids: list[str]  # partial merges: items in a shard neither scored nor recorded as skipped
     _path: str  # in memory only: where the record was written or read from (never in the file)
 
 

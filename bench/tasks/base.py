@@ -30,6 +30,7 @@ from bench.data.images import quantize, write_image
 from bench.data.paired import DataIssue, Sample
 from bench.data.prefetch import prefetch
 from bench.results.record import RunRecord, stable_hash, write_record
+from bench.results.shards import add_shard_info
 from bench.results.state import item_arrays, state_path, write_state
 from bench.stats.intervals import attach_intervals
 from bench.tasks.common import Stopwatch, base_record, build_engine, open_journal, output_dir, progress, skip_reason
@@ -197,8 +198,9 @@ class Task:
             self.setup(model, dinfo)
         info = {**data.info, "n_items": len(items), "ids_hash": stable_hash([it.id for it in items])}
         record = base_record(cfg, dinfo, info)
+        add_shard_info(record, [it.id for it in data.items], cfg.shard)  # the selection: merge checks coverage
         stem = record_name(cfg, dinfo["name"], data.name)
-        journal = open_journal(cfg, stem) if self.resumable else None
+        journal = open_journal(cfg, stem, dinfo) if self.resumable else None
         done: dict[str, dict[str, Any]] = {}
         image_dir = self.image_dir = output_dir(cfg) / "images" / stem if cfg.save_images else None
 
@@ -270,6 +272,7 @@ class Task:
                 row = {"id": ref.id, "file": ref.path.name, "seconds": result.seconds, **self.process(sample, derained)}
         except self.item_errors as err:  # e.g. an image smaller than a metric's window: this image only
             return self._skip(ref, str(err))
+        row = drop_undefined(row, ref.path)
         if result.nonfinite:  # scored as quantised (NaN -> 0, ±inf clipped), and said in the record
             reason = f"the derainer output {result.nonfinite} non-finite values (NaN/inf), scored as quantised"
             logger.warning("%s: %s", ref.path, reason)
@@ -287,6 +290,32 @@ class Task:
 def row_issue(path: str | Path, reason: str) -> dict[str, str]:
     """An issue that does not cost the item its row; ``process`` lists them under ``row[ROW_ISSUES]``."""
     return {"path": str(path), "reason": reason}
+
+
+def drop_undefined(row: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """``row`` without its NaN scores, each named in a row issue.
+
+    A score the reference code itself leaves undefined on this image (SSEQ, BRISQUE or FSIM of a flat
+    image are NaN in MATLAB too) says nothing about the derainer: kept, one such image would make the set's
+    mean NaN. Left out, the image counts in every other mean, and the record says which score it lacks.
+    Infinite scores (PSNR of identical images) stay: they are defined, and a mean over them is infinite.
+
+    Example:
+        >>> row = drop_undefined({"id": "1", "psnr_y": 30.0, "fsim": float("nan")}, "1.png")
+        >>> sorted(k for k in row if k != ROW_ISSUES), row[ROW_ISSUES][0]["reason"][:27]
+        (['id', 'psnr_y'], 'fsim is undefined (NaN) on')
+    """
+    undefined = [k for k, v in row.items() if isinstance(v, float) and math.isnan(v)]
+    if not undefined:
+        return row
+    kept = {k: v for k, v in row.items() if k not in undefined}
+    issues = list(kept.get(ROW_ISSUES, []))
+    for key in undefined:
+        reason = f"{key} is undefined (NaN) on this image (e.g. a flat image): left out of its mean"
+        logger.warning("%s: %s", path, reason)
+        issues.append(row_issue(path, reason))
+    kept[ROW_ISSUES] = issues
+    return kept
 
 
 def open_paired(config: RunConfig, task: str) -> TaskData:

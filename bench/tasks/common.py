@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bench import _version
 from bench.config import RunConfig, run_id
 from bench.engine.inference import InferenceConfig, InferenceEngine
-from bench.paths import runs_root
+from bench.fileio import file_sha256
+from bench.paths import data_root, runs_root
 from bench.results.journal import Journal
 from bench.results.record import RunRecord, env_info, now_iso
 
@@ -135,11 +138,120 @@ def output_dir(config: RunConfig) -> Path:
     return runs_root(config.output_dir)
 
 
-def open_journal(config: RunConfig, stem: str) -> Journal:
-    journal = Journal(output_dir(config) / ".partial" / f"{stem}.jsonl", header=config.protocol())
+def weights_sha256(config: RunConfig) -> str | None:
+    """The sha256 of the weights ``config`` loads, as its record's ``derainer["weights"]["sha256"]`` will say
+    (``None``: no weights, a random initialisation).
+
+    A run's weights are named by a path or a tag, which stay the same when the file behind them is retrained
+    or replaced; this hash is what tells the two apart. A file is hashed as the derainer's loader hashes it;
+    ``default``, a tag or a TF checkpoint are resolved by building the derainer (quietly: the run that follows
+    logs the factory's warnings itself).
+    """
+    import torch
+
+    from bench.factory import NO_WEIGHTS, create_derainer
+
+    weights = config.weights
+    if weights is None or str(weights).lower() in NO_WEIGHTS:
+        return None
+    path = Path(str(weights)).expanduser()
+    if path.is_file():
+        from bench.convert.tf_checkpoint import is_tf_checkpoint
+
+        if not is_tf_checkpoint(path):
+            return file_sha256(path)
+    factory_log = logging.getLogger("bench.factory")
+    was_disabled, factory_log.disabled = factory_log.disabled, True
+    try:
+        with torch.random.fork_rng(devices=[]):  # the run's own seeding is not disturbed
+            model = create_derainer(config.derainer, weights=weights)
+    finally:
+        factory_log.disabled = was_disabled
+    sha = (getattr(model, "weights_info", {}) or {}).get("sha256")
+    return str(sha) if sha else None
+
+
+def resolved_data_root(config: RunConfig) -> str | None:
+    """The data root ``config`` reads named sets from (``--data-root``, else ``$BENCH_DATA``), absolute.
+
+    Resolved when the run starts: a record or journal that kept ``None`` could not tell ``$BENCH_DATA``
+    of then from that of now.
+    """
+    root = data_root(config.data_root)
+    return str(root.resolve()) if root is not None else None
+
+
+def run_identity(config: RunConfig, derainer: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What decides a run's rows beside :meth:`RunConfig.protocol`: the weights' sha256, the resolved data
+    root and the bench version. The protocol names the record, so it cannot hold these (a retrained file
+    would get a new record name); they are compared before a journal's rows or a finished record are reused.
+
+    Args:
+        config: The run.
+        derainer: The run's ``record["derainer"]`` (:func:`build_engine`), whose weights' sha256 is then taken
+            as is; without it the weights are resolved and hashed (:func:`weights_sha256`).
+    """
+    sha = weights_sha256(config) if derainer is None else (derainer.get("weights") or {}).get("sha256")
+    return {"weights_sha256": sha, "data_root": resolved_data_root(config), "bench": _version.__version__}
+
+
+def record_identity(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """:func:`run_identity` of the run that wrote ``record`` (``None``: a record from before it kept its data root)."""
+    env = record.get("env") or {}
+    if "data_root" not in env:
+        return None
+    weights = (record.get("derainer") or {}).get("weights") or {}
+    return {"weights_sha256": weights.get("sha256"), "data_root": env["data_root"], "bench": env.get("bench")}
+
+
+def identity_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str:
+    """Why an earlier run (identity ``old``) is not this one (``new``), in words; ``""`` when it is.
+
+    Example:
+        >>> identity_changes({"weights_sha256": "ab" * 32, "data_root": "/d", "bench": "1"},
+        ...                  {"weights_sha256": "cd" * 32, "data_root": "/d", "bench": "1"})
+        'weights changed (sha256 abababababab… → cdcdcdcdcdcd…)'
+        >>> identity_changes({"weights_sha256": None, "data_root": "/d", "bench": "1"},
+        ...                  {"weights_sha256": None, "data_root": "/d", "bench": "1"})
+        ''
+    """
+    if not isinstance(old, Mapping):
+        return "written by an older bench that kept no weights sha256, data root and bench version"
+
+    def short(sha: Any) -> str:
+        return f"{str(sha)[:12]}…" if sha else "none"
+
+    changes = []
+    if old.get("weights_sha256") != new.get("weights_sha256"):
+        changes.append(
+            f"weights changed (sha256 {short(old.get('weights_sha256'))} → {short(new.get('weights_sha256'))})"
+        )
+    if old.get("data_root") != new.get("data_root"):
+        changes.append(f"data root changed ({old.get('data_root')} → {new.get('data_root')})")
+    if old.get("bench") != new.get("bench"):
+        changes.append(f"bench version changed ({old.get('bench')} → {new.get('bench')})")
+    return "; ".join(changes)
+
+
+def open_journal(config: RunConfig, stem: str, derainer: Mapping[str, Any] | None = None) -> Journal:
+    """The journal of the run's finished rows, keyed on the protocol and :func:`run_identity`.
+
+    A journal of the same protocol written with other weights (same path or tag, another sha256), another data
+    root or another bench version holds rows of another run: it is discarded (saying why) and the run starts over.
+
+    Args:
+        config: The run.
+        stem: The record's file stem (:func:`bench.config.record_name`).
+        derainer: The run's ``record["derainer"]``; without it the weights are hashed once more.
+    """
+    header = {**config.protocol(), "identity": run_identity(config, derainer)}
+    journal = Journal(output_dir(config) / ".partial" / f"{stem}.jsonl", header=header)
     if not config.resume:
         journal.remove()
-        journal = Journal(journal.path, header=config.protocol())
+        journal = Journal(journal.path, header=header)
+    elif journal.discarded:  # rows of another run under this name: say once why they are not reused
+        why = identity_changes(journal.discarded.get("identity"), header["identity"]) or "its options differ"
+        logger.warning("%s: not resuming the partial run (%s): starting over", stem, why)
     elif len(journal):  # the task says "resuming ..." once, with the counts
         logger.debug("resuming: %d finished items found in %s", len(journal), journal.path)
     return journal
@@ -158,7 +270,8 @@ def base_record(config: RunConfig, derainer: dict[str, Any], dataset: dict[str, 
         rows=[],
         issues=[],
         config=config.to_dict(),
-        env=env_info(config.device),
+        # the data root too: `bench run` compares it before it reuses the record (record_identity)
+        env={**env_info(config.device), "data_root": resolved_data_root(config)},
         timings={},
     )
 

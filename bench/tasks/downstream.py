@@ -141,6 +141,8 @@ class DownstreamTask(Task):
         )
 
     def setup(self, model: Any, derainer: dict[str, Any]) -> None:
+        import torch
+
         cfg = self.config
         self.evaluator = self.build_evaluator()
         # the one evaluator schema (bench.evaluators.info), also for a plugin whose describe() is a mapping
@@ -157,6 +159,12 @@ class DownstreamTask(Task):
                 "tile": cfg.tile,
                 "overlap": cfg.overlap,
                 "precision": derainer["precision"],
+                # these change the derained pixels (other kernels, in the last bits) and the stored seconds;
+                # the device's type does, its index does not; batch size only batches tiles (one image a call)
+                "device": torch.device(cfg.device).type,
+                "optimize": cfg.optimize,
+                "channels_last": cfg.channels_last,
+                "batch_size": cfg.batch_size if cfg.tile else None,
             },
             40,
         )

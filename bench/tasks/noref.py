@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,18 +92,32 @@ class NoRefTask(Task):
         )
 
     def process(self, sample: Sample, derained: np.ndarray) -> dict[str, Any]:
+        """Both scores of each metric, or neither: a metric that fails (or is undefined, NaN) on the rainy or
+        the derained photo is left out of this row with an issue, so rainy and derained means always cover the
+        same photos. The photo is skipped only when no metric could score it."""
         row: dict[str, Any] = {}
         issues = []
         for n, spec in self._specs().items():
-            key = self.cache.key({"metric": n, "image": array_sha256(sample.rainy)})
-            value = self.cache.get_or_compute(key, functools.partial(_score_entry, spec, sample.rainy))
-            row[f"rainy.{n}"] = float(value["v"])
             try:
-                row[f"derained.{n}"] = float(spec(derained))
+                key = self.cache.key({"metric": n, "image": array_sha256(sample.rainy)})
+                scores = {
+                    "rainy": float(
+                        self.cache.get_or_compute(key, functools.partial(_score_entry, spec, sample.rainy))["v"]
+                    ),
+                    "derained": float(spec(derained)),
+                }
             except ValueError as err:
-                issues.append(row_issue(sample.rainy_path, f"{n}: {err}"))
+                issues.append(f"{n}: {err}")
+                continue
+            undefined = [cond for cond, value in scores.items() if math.isnan(value)]
+            if undefined:
+                issues.append(f"{n} is undefined (NaN) on the {' and '.join(undefined)} photo: left out of its means")
+                continue
+            row.update({f"{cond}.{n}": value for cond, value in scores.items()})
+        if issues and not row:
+            raise ValueError("; ".join(issues))
         if issues:
-            row[ROW_ISSUES] = issues
+            row[ROW_ISSUES] = [row_issue(sample.rainy_path, reason) for reason in issues]
         return row
 
     def aggregate(self, rows: list[dict[str, Any]]) -> dict[str, float]:
