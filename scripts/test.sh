@@ -37,6 +37,6 @@ fi
 WORKERS=${TEST_WORKERS:-2}
 if [ "$WORKERS" -gt 1 ]; then
   OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1} \
-    exec .venv/bin/python -m pytest -q -p no:cacheprovider -m "not benchmark" -n "$WORKERS" --dist loadgroup
+    exec .venv/bin/python -m pytest -q -p no:cacheprovider -p no:benchmark -m "not benchmark" -n "$WORKERS"
 fi
-exec .venv/bin/python -m pytest -q -p no:cacheprovider -m "not benchmark"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -p no:benchmark -m "not benchmark"
