@@ -164,6 +164,19 @@ def write_yolo_source(root: Path, n: int = 6) -> Path:
     return root
 
 
+def save_tiny_weights(path: Path, seed: int) -> None:
+    """An ``mspfn_tiny`` state dict at ``path``, visibly different per ``seed`` (a "retrained" weights file)."""
+    import torch
+
+    from bench.factory import create_derainer
+
+    torch.manual_seed(seed)
+    model = create_derainer("mspfn_tiny", weights=None)
+    for p in model.parameters():
+        p.data.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(seed)) * 0.05)
+    torch.save(model.state_dict(), path)
+
+
 @pytest.fixture
 def one_thread() -> Iterator[None]:
     """One intra-op thread for the test (the CI machine's 2 cores are shared by parallel jobs: faster, stable)."""

@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
 from bench.results.record import read_record
 from bench.tasks.config import RunConfig
 from bench.tasks.downstream import DetectionTask
-from tests.conftest import comparable, write_scene_pairs
+from tests.conftest import comparable, save_tiny_weights, write_scene_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 N_IMAGES = 12
@@ -211,20 +210,10 @@ def _detection(tmp_path: Path, data: Path, **changes: Any) -> dict[str, Any]:
     return DetectionTask(cfg).run()
 
 
-def _save_weights(path: Path, seed: int) -> None:
-    from bench.factory import create_derainer
-
-    torch.manual_seed(seed)
-    model = create_derainer("mspfn_tiny", weights=None)
-    for p in model.parameters():  # a visibly different model per seed
-        p.data.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(seed)) * 0.05)
-    torch.save(model.state_dict(), path)
-
-
 def test_changed_weight_file_misses_exactly_the_derained_entries(tmp_path: Path) -> None:
     data = _paired_set(tmp_path / "set", n=4, size=(40, 48))
     weights = tmp_path / "w.pt"
-    _save_weights(weights, 1)
+    save_tiny_weights(weights, 1)
     first = _detection(tmp_path, data, weights=str(weights))
     assert first["timings"]["cache"]["derained"] == {"hits": 0, "misses": 4, "corrupt": 0}
     again = _detection(tmp_path, data, weights=str(weights))
@@ -232,7 +221,7 @@ def test_changed_weight_file_misses_exactly_the_derained_entries(tmp_path: Path)
     assert again["timings"]["cache"]["predictions"] == {"hits": 12, "misses": 0, "corrupt": 0}
     assert comparable(again) == comparable(first)
 
-    _save_weights(weights, 2)  # same path, new content (another sha256)
+    save_tiny_weights(weights, 2)  # same path, new content (another sha256)
     changed = _detection(tmp_path, data, weights=str(weights))
     assert changed["derainer"]["weights"]["sha256"] != first["derainer"]["weights"]["sha256"]
     assert changed["timings"]["cache"]["derained"] == {"hits": 0, "misses": 4, "corrupt": 0}

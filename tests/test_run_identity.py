@@ -23,7 +23,7 @@ from bench.tasks.common import open_journal
 from bench.tasks.config import RunConfig, record_name
 from bench.tasks.downstream import DetectionTask
 from bench.tasks.restoration import RestorationTask
-from tests.conftest import write_offset_pairs
+from tests.conftest import save_tiny_weights, write_offset_pairs
 
 N_IMAGES = 5
 
@@ -39,16 +39,6 @@ def _pairs(root: Path, offset: int = 20) -> Path:
 def _config(tmp_path: Path, dataset: object, **changes: Any) -> RunConfig:
     options: dict[str, Any] = {"task": "restoration", "derainer": "identity", "workers": 0, **changes}
     return RunConfig(dataset=str(dataset), output_dir=str(tmp_path / "runs"), **options)
-
-
-def _save_weights(path: Path, seed: int) -> None:
-    from bench.factory import create_derainer
-
-    torch.manual_seed(seed)
-    model = create_derainer("mspfn_tiny", weights=None)
-    for p in model.parameters():  # a visibly different model per seed
-        p.data.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(seed)) * 0.05)
-    torch.save(model.state_dict(), path)
 
 
 def _interrupted(config: RunConfig, after: int = 2) -> None:
@@ -79,7 +69,7 @@ def _messages(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
 def test_an_unchanged_run_still_resumes(tmp_path: Path) -> None:
     data = _pairs(tmp_path / "set")
     weights = tmp_path / "w.pt"
-    _save_weights(weights, 1)
+    save_tiny_weights(weights, 1)
     for changes in ({}, {"derainer": "mspfn_tiny", "weights": str(weights)}):  # no weights; a weights file
         config = _config(tmp_path / str(len(changes)), data, **changes)
         _interrupted(config)
@@ -93,10 +83,10 @@ def test_weights_retrained_at_the_same_path_start_the_journal_over(
 ) -> None:
     data = _pairs(tmp_path / "set")
     weights = tmp_path / "w.pt"
-    _save_weights(weights, 1)
+    save_tiny_weights(weights, 1)
     config = _config(tmp_path, data, derainer="mspfn_tiny", weights=str(weights))
     _interrupted(config)
-    _save_weights(weights, 2)  # same path, new content (another sha256)
+    save_tiny_weights(weights, 2)  # same path, new content (another sha256)
     caplog.set_level(logging.INFO)
     record = RestorationTask(config).run()
     assert record["timings"]["resumed_items"] == 0
@@ -147,12 +137,12 @@ def test_a_journal_without_the_identity_is_not_resumed(tmp_path: Path, caplog: p
 # ---------------------------------------------------------------------------------------------- finished records
 def test_retrained_weights_do_not_reuse_the_finished_record(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     weights = tmp_path / "w.pt"
-    _save_weights(weights, 1)
+    save_tiny_weights(weights, 1)
     config = _config(tmp_path, _pairs(tmp_path / "set"), derainer="mspfn_tiny", weights=str(weights))
     record = run_config(config)
     found = finished_record(config)
     assert found is not None and str(found[0]) == record["_path"]
-    _save_weights(weights, 2)
+    save_tiny_weights(weights, 2)
     caplog.set_level(logging.INFO)
     assert finished_record(config) is None
     assert len(_messages(caplog, "weights changed (sha256")) == 1

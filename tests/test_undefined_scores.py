@@ -73,3 +73,19 @@ def test_noref_keeps_the_photo_when_only_one_metric_fails_on_the_rainy_side(
     assert record["metrics"]["rainy.niqe"] == pytest.approx(rows["a"]["rainy.niqe"])
     assert any(i["reason"].startswith("niqe: ") for i in record["issues"])
     assert record["intervals"]["metrics"]["rainy.sseq"]["estimate"] == pytest.approx(record["metrics"]["rainy.sseq"])
+
+
+def test_the_report_tells_a_partly_scored_image_from_an_unused_file() -> None:
+    from bench.report.common import issues_note
+
+    record = {
+        "rows": [{"id": "2", "file": "2.png", "psnr_y": 30.0}],
+        "issues": [
+            {"path": "/d/rain/2.png", "reason": "fsim is undefined (NaN) on this image (e.g. a flat image): left out"},
+            {"path": "/d/rain/9.png", "reason": "/d/rain/9.png: empty file (0 bytes)"},
+        ],
+    }
+    note = issues_note([record])
+    assert note is not None
+    assert "1 file(s) could not be used: 9.png (empty file (0 bytes))" in note
+    assert "1 scored image(s) with a note: 2.png (fsim is undefined (NaN)" in note

@@ -71,23 +71,35 @@ class ReportTable(Table):
 
 
 def issues_note(records: Sequence[dict[str, Any]], limit: int = 10) -> str | None:
-    """One note listing the files the records could not use (up to ``limit``, each with its reason).
+    """One note listing the files the records could not use, and apart from them the scored images with a
+    note of their own (a score undefined on that image, a derainer output with NaN), up to ``limit`` each.
 
     Example:
         >>> issues_note([{"issues": [{"path": "/d/rain/7.png", "reason": "/d/rain/7.png: empty file (0 bytes)"}]}])
         '1 file(s) could not be used: 7.png (empty file (0 bytes)).'
+        >>> issues_note([{"rows": [{"id": "2", "file": "2.png"}], "issues": [{"path": "/d/2.png", "reason": "fsim is NaN"}]}])
+        '1 scored image(s) with a note: 2.png (fsim is NaN).'
     """
-    seen: dict[str, str] = {}
+    unused: dict[str, str] = {}
+    noted: dict[str, str] = {}
     for rec in records:
+        scored = {str(row.get("file")) for row in rec.get("rows") or []}
         for issue in rec.get("issues") or []:
             path = str(issue.get("path", "?"))
             reason = str(issue.get("reason", "")).replace(f"{path}: ", "").replace(path, Path(path).name)
-            seen.setdefault(path, reason)
-    if not seen:
-        return None
-    shown = [f"{Path(path).name} ({reason})" for path, reason in list(seen.items())[:limit]]
-    more = f"; {len(seen) - limit} more in the records' 'issues'" if len(seen) > limit else ""
-    return f"{len(seen)} file(s) could not be used: {'; '.join(shown)}{more}."
+            (noted if Path(path).name in scored else unused).setdefault(path, reason)
+    parts = [
+        _listed(found, limit, heading)
+        for found, heading in ((unused, "file(s) could not be used"), (noted, "scored image(s) with a note"))
+        if found
+    ]
+    return "; ".join(parts) + "." if parts else None
+
+
+def _listed(found: dict[str, str], limit: int, heading: str) -> str:
+    shown = [f"{Path(path).name} ({reason})" for path, reason in list(found.items())[:limit]]
+    more = f"; {len(found) - limit} more in the records' 'issues'" if len(found) > limit else ""
+    return f"{len(found)} {heading}: {'; '.join(shown)}{more}"
 
 
 def is_random_init(record: dict[str, Any]) -> bool:
