@@ -83,7 +83,8 @@ def finished_record(config: Any) -> tuple[Path, dict[str, Any]] | None:
     The protocol names the weights by path or tag, which a retrained file keeps, so the identity is compared
     too; a record of the same protocol that differs in it is not reused (the log says why once) and the run
     is done again. The identity is computed only when a record of the protocol is there (it may build the
-    derainer to resolve its weights).
+    derainer to resolve its weights); when it cannot be (weights gone), nothing is reused and the run itself
+    reports the error where its caller handles failures (``bench compare`` notes them and goes on).
     """
     from bench.paths import runs_root
     from bench.results.record import RecordError, read_record
@@ -106,7 +107,11 @@ def finished_record(config: Any) -> tuple[Path, dict[str, Any]] | None:
             continue
         if old.protocol() != wanted or not state_path(path).is_file() or record.get("partial"):
             continue  # a partial merge (bench merge --allow-partial) lacks images: never a finished run
-        identity = run_identity(config) if identity is None else identity
+        try:
+            identity = run_identity(config) if identity is None else identity
+        except Exception as err:  # the weights cannot be resolved now: nothing to reuse; the run says why
+            logger.debug("%s: not reusable, the run's weights cannot be resolved (%s)", path, err)
+            return None
         why = identity_changes(record_identity(record), identity)
         if why:
             logger.warning("%s: not reusing this record (%s): running again", path, why)

@@ -39,8 +39,14 @@ class OpaqueObject:
         (1,)
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __new__(cls, *args: Any, **kwargs: Any) -> OpaqueObject:
+        # protocol 2 rebuilds an ordinary object as cls.__new__(cls, *args) (NEWOBJ), without __init__
+        self = super().__new__(cls)
         self.args, self.kwargs, self.state = args, kwargs, None
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args, self.kwargs = args, kwargs
 
     def __setstate__(self, state: Any) -> None:
         self.state = state
@@ -56,13 +62,19 @@ def _numpy_dtype_classes() -> list[type]:
 def _opaque_globals(path: Path, opaque: tuple[str, ...]) -> list[Any] | None:
     """The allow-list that loads ``path`` when every global it needs beyond the default list is numpy data
     or a class under one of the ``opaque`` module prefixes (each mapped to :class:`OpaqueObject`); else None."""
-    needed = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    try:
+        needed = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except (ValueError, RuntimeError):  # a legacy (non-zip) torch.save file: its globals cannot be listed
+        return None
     allowed: list[Any] = []
     for name in needed:
         if name in _NUMPY_DATA:
             module, _, attr = name.rpartition(".")
+            # numpy 1.x pickles name numpy.core, numpy 2 numpy._core (the same functions); allowed under the
+            # name the file gives, since torch otherwise keys an allowed function by its own __module__
+            module = module.replace("numpy.core.", "numpy._core.", 1)
             try:
-                allowed.append(getattr(importlib.import_module(module), attr))
+                allowed.append((getattr(importlib.import_module(module), attr), name))
             except (ImportError, AttributeError):
                 return None
             if name == "numpy.dtype":  # a dtype is rebuilt as its class (numpy.dtypes.Int64DType ...)

@@ -73,9 +73,12 @@ def _partial_note(record: Record) -> str | None:
     """``partial: 5 of 7 images`` for a record merged with shards missing (``bench merge --allow-partial``)."""
     if not record.get("partial"):
         return None
-    scored = (record.get("dataset") or {}).get("n_items")
+    held = (record.get("dataset") or {}).get("n_items")
     expected = record.get("expected_items")
-    return f"partial: {scored} of {expected} images" if scored is not None and expected else "partial"
+    if held is None or not expected:
+        return "partial"
+    lost = len(record.get("unaccounted_ids") or [])  # in the shards' state, neither scored nor skipped
+    return f"partial: {int(held) - lost} of {expected} images"
 
 
 def weights_identity(record: Record) -> str | None:
