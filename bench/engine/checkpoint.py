@@ -39,14 +39,15 @@ class OpaqueObject:
         (1,)
     """
 
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    state: Any
+
     def __new__(cls, *args: Any, **kwargs: Any) -> OpaqueObject:
-        # protocol 2 rebuilds an ordinary object as cls.__new__(cls, *args) (NEWOBJ), without __init__
+        # all in __new__: protocol 2 rebuilds an ordinary object as cls.__new__(cls, *args) (NEWOBJ), no __init__
         self = super().__new__(cls)
         self.args, self.kwargs, self.state = args, kwargs, None
         return self
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.args, self.kwargs = args, kwargs
 
     def __setstate__(self, state: Any) -> None:
         self.state = state

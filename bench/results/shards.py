@@ -17,6 +17,7 @@ Records written before the ``shard`` block merge as before, with a warning that 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,11 +46,11 @@ class Shard:
     index: int
     count: int
 
-    @property
+    @functools.cached_property
     def ids(self) -> list[str]:
         return [str(i) for i in self.state["ids"].tolist()]
 
-    @property
+    @functools.cached_property
     def paths(self) -> list[str]:
         return [str(p) for p in self.state["paths"].tolist()]
 

@@ -97,9 +97,10 @@ class NoRefTask(Task):
         same photos. The photo is skipped only when no metric could score it."""
         row: dict[str, Any] = {}
         issues = []
+        rainy_sha = array_sha256(sample.rainy)  # once per photo, not per metric
         for n, spec in self._specs().items():
             try:
-                key = self.cache.key({"metric": n, "image": array_sha256(sample.rainy)})
+                key = self.cache.key({"metric": n, "image": rainy_sha})
                 scores = {
                     "rainy": float(
                         self.cache.get_or_compute(key, functools.partial(_score_entry, spec, sample.rainy))["v"]
