@@ -20,6 +20,36 @@ def test_y_conversion_matches_matlab_formula() -> None:
     assert rgb_to_y(img, rounded=False)[0, 2] == pytest.approx(16 + 65.481)
 
 
+def _rgb_tie_pixels() -> np.ndarray:
+    """Every uint8 RGB triple whose exact Y lies on a rounding tie (x.5): 194 of the 2^24."""
+    r, b = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    found = []
+    for g in range(256):
+        tie = (65481 * r + 128553 * g + 24966 * b) % 255000 == 127500  # 255000 * (Y - 16) ends in .5
+        found.append(np.stack([r[tie], np.full(int(tie.sum()), g), b[tie]], axis=-1))
+    return np.concatenate(found).astype(np.uint8)
+
+
+def test_y_conversion_is_imlincomb_order_for_any_layout() -> None:
+    """Defect: ``image @ T`` rounded a tie pixel differently for a planar (CHW-strided) image than for its
+    contiguous copy (seen on an AVX2-only EPYC: a sharded detection run's psnr_y moved by 6e-7 dB), and
+    even contiguous ties came out as the exact value rounded up, not as imlincomb's doubles round them.
+    The MATLAB calibration pairs hold no tie pixel, so the order is MATLAB's code (rgb2ycbcr.m calls
+    imlincomb, "K1*A1 + K2*A2 + K3*A3 + K" in doubles), not a measured MATLAB output."""
+    ties = _rgb_tie_pixels()
+    assert len(ties) == 194
+    t = [c / 1.0 for c in (1.0 / 255.0 * np.array([65.481, 128.553, 24.966]))]
+    # MATLAB: T = (1/255) * origT; imlincomb(T1, R, T2, G, T3, B, 16), left to right, in IEEE doubles.
+    expected = [math.floor(((t[0] * int(p[0]) + t[1] * int(p[1])) + t[2] * int(p[2])) + 16.0 + 0.5) for p in ties]
+    image = np.ascontiguousarray(np.tile(ties[None], (7, 1, 1)))
+    planar = np.ascontiguousarray(image.transpose(2, 0, 1)).transpose(1, 2, 0)
+    assert not planar.flags["C_CONTIGUOUS"]
+    for variant in (image, planar, image[:, ::-1][:, ::-1]):
+        assert rgb_to_y(variant)[0].tolist() == expected
+        assert (rgb_to_y(variant) == rgb_to_y(image)).all()
+        assert (rgb_to_y(variant, rounded=False) == rgb_to_y(image, rounded=False)).all()
+
+
 def test_identical_images_give_inf_psnr_and_unit_ssim(rng: np.random.Generator) -> None:
     img = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     assert math.isinf(fidelity.psnr_y(img, img))
