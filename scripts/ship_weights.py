@@ -14,6 +14,7 @@ Usage::
 
     python scripts/ship_weights.py --run-dir ~/.cache/bench/train/mspfn_light-r1 --derainer mspfn_light \\
         --tag RainTrainL --default --hardware "2-core AMD EPYC, AVX-512 + avx512_bf16"
+    python scripts/ship_weights.py --rescore --derainer mspfn --tag RainTrainL  # add per-image scores to a card
 """
 
 from __future__ import annotations
@@ -90,8 +91,9 @@ def steps_per_second(
     return {"overall": round((end_step - start) / end_s, 4), f"last_{window}_steps": recent}
 
 
-def measure(derainer: str, weights: Path, dataset: str, ids: str) -> dict[str, float]:
-    """psnr_y / ssim_y of ``weights`` on ``ids`` of ``dataset`` through the product's restoration task."""
+def measure(derainer: str, weights: Path | str, dataset: str, ids: str) -> dict[str, Any]:
+    """psnr_y / ssim_y of ``weights`` (a file or a shipped tag) on ``ids`` of ``dataset`` through the product's
+    restoration task: the means, the image count and each image's scores (``per_image``, keyed by pair id)."""
     from bench.registries import TASKS
     from bench.tasks.config import RunConfig, parse_ids
 
@@ -108,7 +110,44 @@ def measure(derainer: str, weights: Path, dataset: str, ids: str) -> dict[str, f
         )
         record = TASKS.get("restoration")(config).run()
     metrics = record["metrics"]
-    return {"psnr_y": float(metrics["psnr_y"]), "ssim_y": float(metrics["ssim_y"]), "images": len(record["rows"])}
+    per_image = {str(r["id"]): {"psnr_y": float(r["psnr_y"]), "ssim_y": float(r["ssim_y"])} for r in record["rows"]}
+    return {
+        "psnr_y": float(metrics["psnr_y"]),
+        "ssim_y": float(metrics["ssim_y"]),
+        "images": len(record["rows"]),
+        "per_image": per_image,
+    }
+
+
+def rescore(derainer: str, tag: str) -> int:
+    """Add each image's scores to a shipped card (``validation.per_image``), measured with the shipped file.
+
+    For cards shipped before per-image scores were recorded. The card's means stay as shipped; refused when
+    the new measurement's means differ from them by more than the cross-CPU agreement of
+    ``tests/test_shipped_weights.py`` (the file or the code changed: ship again instead). Measured on another
+    CPU than the shipping one, the per-image scores' mean may differ from the card's within that agreement.
+    """
+    card_path = WEIGHTS_DIR / f"{derainer}-{tag}.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    val = card["validation"]
+    now = measure(derainer, tag, val["dataset"], val["ids"])
+    stated = val["metrics"]
+    gaps = {k: abs(now[k] - float(stated[k])) for k in ("psnr_y", "ssim_y")}
+    if now["images"] != val["images"] or gaps["psnr_y"] > 1e-4 or gaps["ssim_y"] > 1e-6:
+        raise SystemExit(f"not rescored: {card_path.name} states {stated}, measured now {now} (ship again)")
+    import datetime
+
+    from bench.engine.precision import cpu_description
+
+    val["per_image"] = now["per_image"]
+    val["per_image_measured"] = {
+        "by": "scripts/ship_weights.py --rescore (the card's means stay as shipped)",
+        "date": datetime.date.today().isoformat(),
+        "cpu": cpu_description(),
+    }
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    sys.stdout.write(f"{card_path}: per-image scores of {now['images']} pairs added (means agree to {gaps})\n")
+    return 0
 
 
 def earlier_lineage(card_path: Path, start_step: int) -> dict[str, Any]:
@@ -187,7 +226,7 @@ def write_curve(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", type=Path, required=True, help="the bench train --output-dir")
+    parser.add_argument("--run-dir", type=Path, help="the bench train --output-dir (required unless --rescore)")
     parser.add_argument("--derainer", required=True)
     parser.add_argument("--tag", required=True, help="weights tag, e.g. RainTrainL")
     parser.add_argument("--checkpoint", default="best.pt", help="best.pt (default) or last.pt")
@@ -204,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         "others are refused)",
     )
     parser.add_argument("--default", action="store_true", help="make these the derainer's default weights")
-    parser.add_argument("--hardware", required=True, help="where it was trained, in words (ISA, cores)")
+    parser.add_argument("--hardware", help="where it was trained, in words (ISA, cores; required unless --rescore)")
     parser.add_argument("--note", default="", help="free text for the card (e.g. where training stands)")
     parser.add_argument(
         "--max-part-bytes", type=int, default=None, help="split larger files into parts (default 15 MiB)"
@@ -214,7 +253,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="ship even when the shipped weights of this tag score higher on the same ids",
     )
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="only add per-image validation scores to the shipped card of --derainer/--tag (no training run)",
+    )
     args = parser.parse_args(argv)
+    if args.rescore:
+        return rescore(args.derainer, args.tag)
+    if args.run_dir is None or not args.hardware:
+        parser.error("--run-dir and --hardware are required to ship a run")
 
     from bench.engine.checkpoint import load_checkpoint
     from bench.factory import create_derainer
@@ -346,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             "crop multiple 1, fp32 inference of the shipped fp16 weights",
             "metrics": {"psnr_y": shipped["psnr_y"], "ssim_y": shipped["ssim_y"]},
             "images": shipped["images"],
+            "per_image": shipped["per_image"],
         },
         "curve": {"csv": str(csv_path.relative_to(REPO)), "png": str(png_path.relative_to(REPO))},
     }

@@ -123,6 +123,28 @@ def test_ship_in_parts_and_load_by_tag(
     metrics = json.loads(path.read_text())["metrics"]
     assert metrics["psnr_y"] == pytest.approx(card["validation"]["metrics"]["psnr_y"], abs=1e-9)
     assert metrics["ssim_y"] == pytest.approx(card["validation"]["metrics"]["ssim_y"], abs=1e-12)
+    rows = json.loads(path.read_text())["rows"]
+    assert card["validation"]["per_image"] == {r["id"]: {"psnr_y": r["psnr_y"], "ssim_y": r["ssim_y"]} for r in rows}
+
+    # --rescore (cards shipped before per-image scores): re-measures the shipped file, keeps the means, and
+    # refuses a card whose means the file no longer gives.
+    card_path = weights_dir / "mspfn_tiny-Test.json"
+    older = json.loads(card_path.read_text())
+    del older["validation"]["per_image"]
+    card_path.write_text(json.dumps(older))
+    shipped.shipped_cards.cache_clear()
+    try:
+        assert ship.main(["--rescore", "--derainer", "mspfn_tiny", "--tag", "Test"]) == 0
+        rescored = json.loads(card_path.read_text())["validation"]
+        assert rescored["per_image"] == card["validation"]["per_image"]
+        assert rescored["metrics"] == card["validation"]["metrics"]
+        assert rescored["per_image_measured"]["cpu"]["capability"]
+        older["validation"]["metrics"]["psnr_y"] += 0.01
+        card_path.write_text(json.dumps(older))
+        with pytest.raises(SystemExit, match="not rescored"):
+            ship.main(["--rescore", "--derainer", "mspfn_tiny", "--tag", "Test"])
+    finally:
+        shipped.shipped_cards.cache_clear()
 
 
 def test_continued_run_keeps_the_history_and_worse_weights_are_refused(
