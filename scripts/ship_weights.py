@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import json
 import shutil
 import sys
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.train.card import COMMAND_FIELDS, check_val_data, held_out_ids, optimizer_text, train_command
+from derainers.shipped import PSNR_Y_AGREEMENT_DB, SSIM_Y_AGREEMENT
 
 __all__ = ["COMMAND_FIELDS", "main", "train_command"]
 
@@ -123,8 +125,8 @@ def rescore(derainer: str, tag: str) -> int:
     """Add each image's scores to a shipped card (``validation.per_image``), measured with the shipped file.
 
     For cards shipped before per-image scores were recorded. The card's means stay as shipped; refused when
-    the new measurement's means differ from them by more than the cross-CPU agreement of
-    ``tests/test_shipped_weights.py`` (the file or the code changed: ship again instead). Measured on another
+    the new measurement's means differ from them by more than the cross-CPU agreement
+    (:data:`derainers.shipped.PSNR_Y_AGREEMENT_DB`, ``SSIM_Y_AGREEMENT``; the file or the code changed: ship again instead). Measured on another
     CPU than the shipping one, the per-image scores' mean may differ from the card's within that agreement.
     """
     card_path = WEIGHTS_DIR / f"{derainer}-{tag}.json"
@@ -133,10 +135,8 @@ def rescore(derainer: str, tag: str) -> int:
     now = measure(derainer, tag, val["dataset"], val["ids"])
     stated = val["metrics"]
     gaps = {k: abs(now[k] - float(stated[k])) for k in ("psnr_y", "ssim_y")}
-    if now["images"] != val["images"] or gaps["psnr_y"] > 1e-4 or gaps["ssim_y"] > 1e-6:
+    if now["images"] != val["images"] or gaps["psnr_y"] > PSNR_Y_AGREEMENT_DB or gaps["ssim_y"] > SSIM_Y_AGREEMENT:
         raise SystemExit(f"not rescored: {card_path.name} states {stated}, measured now {now} (ship again)")
-    import datetime
-
     from bench.engine.precision import cpu_description
 
     val["per_image"] = now["per_image"]

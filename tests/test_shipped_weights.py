@@ -9,16 +9,9 @@ from pathlib import Path
 import pytest
 
 from bench.fileio import file_sha256
-from derainers.shipped import WEIGHTS_DIR, shipped_cards
+from derainers.shipped import PSNR_Y_AGREEMENT_DB, SSIM_Y_AGREEMENT, WEIGHTS_DIR, shipped_cards
 
 CARDS = sorted(WEIGHTS_DIR.glob("*.json"))
-#: Cross-CPU agreement of a card's validation scores: fp32 convolutions sum in a different order on AVX2
-#: and AVX-512 (and with other thread counts), so a few output pixels may round to the other 8-bit value.
-#: Measured with mspfn_light (training step 5000) on RainTrainL 181-200: AVX-512 with 2 threads vs
-#: ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 with 1 thread: |Δ psnr_y| 1.8e-6 dB, |Δ ssim_y| 1.5e-8.
-#: The bounds leave ~50x for other CPUs and library builds; a 0.001 dB change of the weights still fails.
-PSNR_Y_AGREEMENT_DB = 1e-4
-SSIM_Y_AGREEMENT = 1e-6
 #: Cards whose validation the suite re-measures on every STRIDE-th held-back pair only, against the card's
 #: per-image scores: the whole set takes minutes on one thread (full MSPFN: 190 s for RainTrainL 181-200 on
 #: a 2-core AVX2-only EPYC, 2026-12-03, one thread per pytest-xdist worker). The card's means are checked to
