@@ -15,6 +15,11 @@ Usage::
     python scripts/ship_weights.py --run-dir ~/.cache/bench/train/mspfn_light-r1 --derainer mspfn_light \\
         --tag RainTrainL --default --hardware "2-core AMD EPYC, AVX-512 + avx512_bf16"
     python scripts/ship_weights.py --rescore --derainer mspfn --tag RainTrainL  # add per-image scores to a card
+    python scripts/ship_weights.py --run-dir RUN --derainer mspfn --tag RainTrainL --checkpoint last.pt --dry-run
+
+Before shipping (and alone with ``--dry-run``, which ships nothing) it prints the new weights' change over the
+shipped card's on the same pairs, paired over the pairs: mean psnr_y difference, 95 % bootstrap interval and
+sign-flip p (``bench.train.card.change_vs_card``); the new card keeps it as ``validation.change_vs_previous``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.train.card import COMMAND_FIELDS, check_val_data, held_out_ids, optimizer_text, train_command
+from bench.train.card import (
+    COMMAND_FIELDS,
+    change_text,
+    change_vs_card,
+    check_val_data,
+    held_out_ids,
+    optimizer_text,
+    train_command,
+)
 from derainers.shipped import PSNR_Y_AGREEMENT_DB, SSIM_Y_AGREEMENT
 
 __all__ = ["COMMAND_FIELDS", "main", "train_command"]
@@ -212,6 +225,21 @@ def refuse_if_worse(card_path: Path, shipped: dict[str, float], ids: str, allow_
         )
 
 
+def vs_previous(card_path: Path, measured: dict[str, Any], ids: str) -> dict[str, Any] | None:
+    """``measured`` minus the card at ``card_path`` (when it exists, on the same ids, with per-image scores):
+    :func:`bench.train.card.change_vs_card` plus the earlier file's sha256 and step."""
+    if not card_path.is_file():
+        return None
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    validation = card.get("validation") or {}
+    if validation.get("ids") != ids:
+        return None
+    change = change_vs_card(measured["per_image"], validation)
+    if change is not None:
+        change["previous"] = {"sha256": card.get("sha256"), "step": (card.get("training") or {}).get("steps")}
+    return change
+
+
 def write_curve(
     rows: list[dict[str, str]], stem: str, config: dict[str, Any], shipped_step: int, restarts: tuple[int, ...]
 ) -> tuple[Path, Path]:
@@ -258,11 +286,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only add per-image validation scores to the shipped card of --derainer/--tag (no training run)",
     )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="measure the checkpoint and print its change over the shipped card; ship nothing",
+    )
     args = parser.parse_args(argv)
     if args.rescore:
         return rescore(args.derainer, args.tag)
-    if args.run_dir is None or not args.hardware:
-        parser.error("--run-dir and --hardware are required to ship a run")
+    if args.run_dir is None or not (args.hardware or args.dry_run):
+        parser.error("--run-dir and --hardware are required to ship a run (--run-dir alone with --dry-run)")
 
     from bench.engine.checkpoint import load_checkpoint
     from bench.factory import create_derainer
@@ -299,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ship-") as scratch:  # measured before anything shipped is touched
         candidate = export_weights(checkpoint, Path(scratch) / weights.name, dtype="fp16")
         shipped = measure(args.derainer, candidate, val_dataset, val_ids)
+        change = vs_previous(card_path, shipped, val_ids)
+        sys.stdout.write(f"{checkpoint} (step {step}) against the shipped {card_path.name}: {change_text(change)}\n")
+        if args.dry_run:
+            sys.stdout.write("dry run: nothing shipped\n")
+            return 0
         refuse_if_worse(card_path, shipped, val_ids, args.allow_worse)
         for stale in WEIGHTS_DIR.glob(f"{stem}.pt.part*"):  # parts of an earlier shipping
             stale.unlink()
@@ -395,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             "metrics": {"psnr_y": shipped["psnr_y"], "ssim_y": shipped["ssim_y"]},
             "images": shipped["images"],
             "per_image": shipped["per_image"],
+            **({"change_vs_previous": change} if change else {}),
         },
         "curve": {"csv": str(csv_path.relative_to(REPO)), "png": str(png_path.relative_to(REPO))},
     }

@@ -148,11 +148,12 @@ def test_ship_in_parts_and_load_by_tag(
 
 
 def test_continued_run_keeps_the_history_and_worse_weights_are_refused(
-    trained_run: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trained_run: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A run continued on a new machine (``--init-weights --start-step``) ships with the whole lineage: the
     validation history, curve and wall time of the run it continues, one segment per run; weights that do
-    not beat the shipped ones on the same ids are not shipped (the files stay as they were)."""
+    not beat the shipped ones on the same ids are not shipped (the files stay as they were). Every shipping
+    (and ``--dry-run``, which ships nothing) states the paired change over the shipped card's pairs."""
     data, first = trained_run
     ship = _script()
     weights_dir = _ship_into(ship, tmp_path, monkeypatch)
@@ -171,9 +172,27 @@ def test_continued_run_keeps_the_history_and_worse_weights_are_refused(
     second = _train(
         data, tmp_path / "run2", steps=8, init_weights=str(weights_dir / card_a["file"]), start_step=4, seed=1
     )
+    capsys.readouterr()
+    assert ship.main(["--run-dir", str(second), *common[:-2], "--dry-run"]) == 0  # no --hardware needed
+    said = capsys.readouterr().out
+    assert "against the shipped mspfn_tiny-Test.json: psnr_y " in said and "over 2 pairs" in said
+    assert "dry run: nothing shipped" in said
+    assert json.loads((weights_dir / "mspfn_tiny-Test.json").read_text()) == card_a
+    assert file_sha256(weights_dir / card_a["file"]) == card_a["sha256"]
+
     argv = ["--run-dir", str(second), *common[:-1], "machine B", "--allow-worse"]
     assert ship.main(argv) == 0
     card_b = json.loads((weights_dir / "mspfn_tiny-Test.json").read_text())
+    change = card_b["validation"]["change_vs_previous"]
+    assert change["previous"] == {"sha256": card_a["sha256"], "step": 4} and change["images"] == 2
+    before, after = card_a["validation"]["per_image"], card_b["validation"]["per_image"]
+    for metric in ("psnr_y", "ssim_y"):
+        mean = np.mean([after[i][metric] - before[i][metric] for i in ("11", "12")])
+        assert change[metric]["estimate"] == pytest.approx(mean, abs=1e-12)
+        assert change[metric]["lo"] <= change[metric]["estimate"] <= change[metric]["hi"]
+    # exact sign-flip test on 2 pairs: p = 2/4 when both moved the same way, else 1
+    moved = {float(np.sign(after[i]["psnr_y"] - before[i]["psnr_y"])) for i in ("11", "12")}
+    assert change["psnr_y"]["p_value"] == pytest.approx(0.5 if len(moved) == 1 and 0.0 not in moved else 1.0)
     training = card_b["training"]
     assert training["steps"] == 8 and "at step 4" in training["continued"]
     assert [v["step"] for v in training["val_history"]] == [2, 4, 6, 8]

@@ -1,6 +1,7 @@
 """What a shipped weights card says about its training run (``scripts/ship_weights.py``), and the checks
 that it describes that run: the ``bench train`` command that continues it (``--continue-shipped``), the
-optimiser in words, and the held-out pairs its scores are measured on.
+optimiser in words, the held-out pairs its scores are measured on, and how far new weights are from the
+card's on those pairs (a paired interval over the pairs, :func:`change_vs_card`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 __all__ = [
     "COMMAND_FIELDS",
     "NON_DEFAULT_FIELDS",
+    "change_text",
+    "change_vs_card",
     "check_val_data",
     "held_out_ids",
     "ids_text",
@@ -223,3 +226,79 @@ def check_val_data(training: Mapping[str, Any], val_dataset: str, own: bool) -> 
             f"the run's data ({count} pairs, the last {len(recorded)} held out: {ids_text(recorded)})"
         )
     return digest
+
+
+#: The scores :func:`change_vs_card` compares (the card's ``validation.per_image`` keys).
+CHANGE_METRICS = ("psnr_y", "ssim_y")
+
+
+def change_vs_card(
+    measured: Mapping[str, Mapping[str, float]], validation: Mapping[str, Any], seed: int = 0
+) -> dict[str, Any] | None:
+    """New weights' per-image scores minus a shipped card's, paired over the pairs both scored.
+
+    Args:
+        measured: Per pair id, the new weights' ``psnr_y``/``ssim_y`` (``measure`` of ``ship_weights.py``).
+        validation: The shipped card's ``validation`` block (its ``per_image`` scores).
+        seed: Seed of the bootstrap's resampled pairs.
+
+    Returns:
+        ``None`` when the card holds no per-image scores or no pair is shared; else per metric the mean
+        difference, its 95 % percentile-bootstrap interval over pairs (1,000 resamples), the paired
+        sign-flip test's p-value, and ``images`` (the shared pairs). Measured on another CPU than the card's,
+        each pair may differ from it by the cross-CPU agreement (``derainers.shipped``), not more.
+
+    Example:
+        >>> old = {"validation": {"per_image": {str(i): {"psnr_y": 30.0 + i, "ssim_y": 0.9} for i in range(8)}}}
+        >>> new = {str(i): {"psnr_y": 30.5 + i + 0.1 * (i % 2), "ssim_y": 0.9} for i in range(8)}
+        >>> change = change_vs_card(new, old["validation"])
+        >>> change["images"], round(change["psnr_y"]["estimate"], 2), change["psnr_y"]["lo"] > 0
+        (8, 0.55, True)
+    """
+    from bench.stats.bootstrap import BootstrapSettings
+    from bench.stats.intervals import Member, compare
+    from bench.stats.samples import record_data
+
+    before = validation.get("per_image") or {}
+    ids = [i for i in measured if i in before]
+    if not ids:
+        return None
+
+    def member(label: str, scores: Mapping[str, Mapping[str, float]]) -> Member:
+        rows = [{"id": i, **{m: float(scores[i][m]) for m in CHANGE_METRICS}} for i in ids]
+        record = {"task": "restoration", "rows": rows, "metrics": {m: 0.0 for m in CHANGE_METRICS}}
+        return Member(label, record, record_data(record, None))
+
+    members = [member("shipped", before), member("new", measured)]
+    out: dict[str, Any] = {"images": len(ids), "test": "paired over pairs: bootstrap interval, sign-flip p"}
+    for c in compare(members, CHANGE_METRICS, BootstrapSettings(seed=seed), pairs=[(1, 0)]):
+        out[c.metric] = c.interval.to_dict()
+    return out
+
+
+def change_text(change: Mapping[str, Any] | None) -> str:
+    """One line for a log: the psnr_y change, its interval and whether it is distinguishable from zero.
+
+    Example:
+        >>> change_text({"images": 20, "psnr_y": {"estimate": 1.234, "lo": 0.9, "hi": 1.6, "p_value": 0.0001}})
+        'psnr_y +1.234 dB [+0.900, +1.600] over 20 pairs (p 0.0001): better than the shipped weights'
+        >>> change_text(None)
+        'no per-image scores in the shipped card to compare with'
+    """
+    if not change or "psnr_y" not in change:
+        return "no per-image scores in the shipped card to compare with"
+    d = change["psnr_y"]
+    lo, hi = float(d["lo"]), float(d["hi"])
+    verdict = (
+        "better than the shipped weights"
+        if lo > 0
+        else "worse than the shipped weights"
+        if hi < 0
+        else "not distinguishable from the shipped weights"
+    )
+    p = d.get("p_value")
+    return (
+        f"psnr_y {float(d['estimate']):+.3f} dB [{lo:+.3f}, {hi:+.3f}] over {change['images']} pairs"
+        + (f" (p {float(p):.2g})" if p is not None else "")
+        + f": {verdict}"
+    )
