@@ -333,7 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         candidate = export_weights(checkpoint, Path(scratch) / weights.name, dtype="fp16")
         shipped = measure(args.derainer, candidate, val_dataset, val_ids)
         change = vs_previous(card_path, shipped, val_ids)
-        sys.stdout.write(f"{checkpoint} (step {step}) against the shipped {card_path.name}: {change_text(change)}\n")
+        sys.stdout.write(
+            f"{checkpoint} (step {step}): psnr_y {shipped['psnr_y']:.3f} / ssim_y {shipped['ssim_y']:.4f} on {val_ids}; "
+            f"against the shipped {card_path.name}: {change_text(change)}\n"
+        )
         if args.dry_run:
             sys.stdout.write("dry run: nothing shipped\n")
             return 0
