@@ -19,7 +19,7 @@ Usage::
 
 Before shipping (and alone with ``--dry-run``, which ships nothing) it prints the new weights' change over the
 shipped card's on the same pairs, paired over the pairs: mean psnr_y difference, 95 % bootstrap interval and
-sign-flip p (``bench.train.card.change_vs_card``); the new card keeps it as ``validation.change_vs_previous``.
+sign-flip p (``bench.stats.intervals.per_image_change``); the new card keeps it as ``validation.change_vs_previous``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from typing import Any
 from bench.train.card import (
     COMMAND_FIELDS,
     change_text,
-    change_vs_card,
     check_val_data,
     held_out_ids,
     optimizer_text,
@@ -227,15 +226,18 @@ def refuse_if_worse(card_path: Path, shipped: dict[str, float], ids: str, allow_
 
 def vs_previous(card_path: Path, measured: dict[str, Any], ids: str) -> dict[str, Any] | None:
     """``measured`` minus the card at ``card_path`` (when it exists, on the same ids, with per-image scores):
-    :func:`bench.train.card.change_vs_card` plus the earlier file's sha256 and step."""
+    :func:`bench.stats.intervals.per_image_change` plus the earlier file's sha256 and step."""
     if not card_path.is_file():
         return None
     card = json.loads(card_path.read_text(encoding="utf-8"))
     validation = card.get("validation") or {}
     if validation.get("ids") != ids:
         return None
-    change = change_vs_card(measured["per_image"], validation)
+    from bench.stats.intervals import per_image_change
+
+    change = per_image_change(measured["per_image"], validation.get("per_image") or {}, ["psnr_y", "ssim_y"])
     if change is not None:
+        change["test"] = "paired over the pairs: 95 % bootstrap interval (1000 resamples, seed 0), sign-flip p"
         change["previous"] = {"sha256": card.get("sha256"), "step": (card.get("training") or {}).get("steps")}
     return change
 

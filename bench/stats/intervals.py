@@ -267,6 +267,43 @@ def compare(
     return out
 
 
+def per_image_change(
+    new: Mapping[str, Mapping[str, float]],
+    old: Mapping[str, Mapping[str, float]],
+    metrics: Sequence[str],
+    settings: BootstrapSettings | None = None,
+) -> dict[str, Any] | None:
+    """``new − old`` for two tables of per-image means (image id -> metric -> score), paired over the images both hold.
+
+    For scores that are means over images (``psnr_y``, ``ssim_y``): the two tables become records of one task and
+    go through :func:`compare` (one resampled set of images for both, a sign-flip test).
+
+    Returns:
+        ``None`` when no image is shared; else ``images`` (the shared count) and per metric the
+        :class:`~bench.stats.bootstrap.Interval` of the mean difference as a dict.
+
+    Example:
+        >>> old = {str(i): {"psnr_y": 30.0 + i} for i in range(8)}
+        >>> new = {str(i): {"psnr_y": 30.5 + i + 0.1 * (i % 2)} for i in range(8)}
+        >>> change = per_image_change(new, old, ["psnr_y"])
+        >>> change["images"], round(change["psnr_y"]["estimate"], 2), change["psnr_y"]["lo"] > 0
+        (8, 0.55, True)
+    """
+    ids = [i for i in new if i in old]
+    if not ids:
+        return None
+
+    def member(label: str, table: Mapping[str, Mapping[str, float]]) -> Member:
+        rows = [{"id": i, **{m: float(table[i][m]) for m in metrics}} for i in ids]
+        record = {"task": "restoration", "rows": rows, "metrics": {m: 0.0 for m in metrics}}
+        return Member(label, record, record_data(record, None))
+
+    out: dict[str, Any] = {"images": len(ids)}
+    for c in compare([member("old", old), member("new", new)], metrics, settings, pairs=[(1, 0)]):
+        out[c.metric] = c.interval.to_dict()
+    return out
+
+
 def _per_image(member: Member, key: str, ids: Sequence[str]) -> np.ndarray | None:
     """A member's per-image values of ``key`` on the images ``ids`` (None for set-level scores)."""
     values = member.data.per_image.get(key)

@@ -1,7 +1,7 @@
 """What a shipped weights card says about its training run (``scripts/ship_weights.py``), and the checks
 that it describes that run: the ``bench train`` command that continues it (``--continue-shipped``), the
-optimiser in words, the held-out pairs its scores are measured on, and how far new weights are from the
-card's on those pairs (a paired interval over the pairs, :func:`change_vs_card`).
+optimiser in words, the held-out pairs its scores are measured on, and how a change of weights over the
+card's reads in a log (:func:`change_text`; the interval is :func:`bench.stats.intervals.per_image_change`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ __all__ = [
     "COMMAND_FIELDS",
     "NON_DEFAULT_FIELDS",
     "change_text",
-    "change_vs_card",
     "check_val_data",
     "held_out_ids",
     "ids_text",
@@ -226,54 +225,6 @@ def check_val_data(training: Mapping[str, Any], val_dataset: str, own: bool) -> 
             f"the run's data ({count} pairs, the last {len(recorded)} held out: {ids_text(recorded)})"
         )
     return digest
-
-
-#: The scores :func:`change_vs_card` compares (the card's ``validation.per_image`` keys).
-CHANGE_METRICS = ("psnr_y", "ssim_y")
-
-
-def change_vs_card(
-    measured: Mapping[str, Mapping[str, float]], validation: Mapping[str, Any], seed: int = 0
-) -> dict[str, Any] | None:
-    """New weights' per-image scores minus a shipped card's, paired over the pairs both scored.
-
-    Args:
-        measured: Per pair id, the new weights' ``psnr_y``/``ssim_y`` (``measure`` of ``ship_weights.py``).
-        validation: The shipped card's ``validation`` block (its ``per_image`` scores).
-        seed: Seed of the bootstrap's resampled pairs.
-
-    Returns:
-        ``None`` when the card holds no per-image scores or no pair is shared; else per metric the mean
-        difference, its 95 % percentile-bootstrap interval over pairs (1,000 resamples), the paired
-        sign-flip test's p-value, and ``images`` (the shared pairs). Measured on another CPU than the card's,
-        each pair may differ from it by the cross-CPU agreement (``derainers.shipped``), not more.
-
-    Example:
-        >>> old = {"validation": {"per_image": {str(i): {"psnr_y": 30.0 + i, "ssim_y": 0.9} for i in range(8)}}}
-        >>> new = {str(i): {"psnr_y": 30.5 + i + 0.1 * (i % 2), "ssim_y": 0.9} for i in range(8)}
-        >>> change = change_vs_card(new, old["validation"])
-        >>> change["images"], round(change["psnr_y"]["estimate"], 2), change["psnr_y"]["lo"] > 0
-        (8, 0.55, True)
-    """
-    from bench.stats.bootstrap import BootstrapSettings
-    from bench.stats.intervals import Member, compare
-    from bench.stats.samples import record_data
-
-    before = validation.get("per_image") or {}
-    ids = [i for i in measured if i in before]
-    if not ids:
-        return None
-
-    def member(label: str, scores: Mapping[str, Mapping[str, float]]) -> Member:
-        rows = [{"id": i, **{m: float(scores[i][m]) for m in CHANGE_METRICS}} for i in ids]
-        record = {"task": "restoration", "rows": rows, "metrics": {m: 0.0 for m in CHANGE_METRICS}}
-        return Member(label, record, record_data(record, None))
-
-    members = [member("shipped", before), member("new", measured)]
-    out: dict[str, Any] = {"images": len(ids), "test": "paired over pairs: bootstrap interval, sign-flip p"}
-    for c in compare(members, CHANGE_METRICS, BootstrapSettings(seed=seed), pairs=[(1, 0)]):
-        out[c.metric] = c.interval.to_dict()
-    return out
 
 
 def change_text(change: Mapping[str, Any] | None) -> str:
