@@ -49,6 +49,8 @@ __all__ = ["COMMAND_FIELDS", "main", "train_command"]
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = REPO / "derainers" / "weights"
 CURVES_DIR = REPO / "reports" / "training"
+#: The scores a card states, per pair and as means over the held-back pairs.
+VAL_METRICS = ["psnr_y", "ssim_y"]
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, str]]:
@@ -118,7 +120,7 @@ def measure(derainer: str, weights: Path | str, dataset: str, ids: str) -> dict[
             dataset=dataset,
             weights=str(weights),
             ids=parse_ids(ids),
-            metrics=["psnr_y", "ssim_y"],
+            metrics=list(VAL_METRICS),
             output_dir=out,
             resume=False,
         )
@@ -233,11 +235,13 @@ def vs_previous(card_path: Path, measured: dict[str, Any], ids: str) -> dict[str
     validation = card.get("validation") or {}
     if validation.get("ids") != ids:
         return None
+    from bench.stats.bootstrap import BootstrapSettings
     from bench.stats.intervals import per_image_change
 
-    change = per_image_change(measured["per_image"], validation.get("per_image") or {}, ["psnr_y", "ssim_y"])
+    settings = BootstrapSettings()
+    change = per_image_change(measured["per_image"], validation.get("per_image") or {}, VAL_METRICS, settings)
     if change is not None:
-        change["test"] = "paired over the pairs: 95 % bootstrap interval (1000 resamples, seed 0), sign-flip p"
+        change["bootstrap"] = settings.describe()  # paired over the pairs; p from a sign-flip test
         change["previous"] = {"sha256": card.get("sha256"), "step": (card.get("training") or {}).get("steps")}
     return change
 
