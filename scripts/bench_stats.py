@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         paths = write_synthetic_detection_records(tmp, args.images, args.derainers, clutter=args.clutter)
         setup = time.perf_counter() - t0
-        records = []
+        records: list[dict[str, Any]] = []
         for path in paths:
             rec = dict(read_record(path))
             rec["_path"] = str(path)

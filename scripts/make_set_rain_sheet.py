@@ -85,10 +85,10 @@ def make_sheet(out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     canvas = canvas.quantize(colors=128, method=Image.Quantize.MEDIANCUT)  # a small file for the docs
     canvas.save(out, format="PNG", optimize=True)
-    size = out.stat().st_size
-    if size > MAX_BYTES:
-        raise RuntimeError(f"{out}: {size} bytes > {MAX_BYTES}; shrink TILE_H")
-    return size
+    n_bytes = out.stat().st_size
+    if n_bytes > MAX_BYTES:
+        raise RuntimeError(f"{out}: {n_bytes} bytes > {MAX_BYTES}; shrink TILE_H")
+    return n_bytes
 
 
 def main(argv: list[str] | None = None) -> int:

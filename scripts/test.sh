@@ -23,7 +23,7 @@ fi
 export PYTHONUNBUFFERED=1
 .venv/bin/python -m ruff check .
 .venv/bin/python -m ruff format --check .
-.venv/bin/python -m mypy  # configured in pyproject.toml: bench/ and derainers/
+.venv/bin/python -m mypy  # configured in pyproject.toml: bench/, derainers/ and scripts/
 # The throughput benchmarks (marker `benchmark`) run first, alone on the machine, so that their numbers
 # (kept in .benchmarks/throughput.json: machine, commit and per-test timings) measure the code, not a
 # neighbouring test. The rest runs in TEST_WORKERS pytest-xdist processes (default 2: one per core of the
